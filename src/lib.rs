@@ -1,0 +1,22 @@
+//! clipwatch: turn new long videos into ranked short clips with the WayinVideo
+//! AI Clipping API.
+//!
+//! The data flows one way:
+//!
+//! ```text
+//! sources (feeds, drop folder, `submit`) ── canonical key ──▶ store (sled jobs)
+//!     ──▶ pipeline (scheduler: budget, slots, polling) ──▶ api (WayinVideo client)
+//!     ──▶ output (templates, .part + rename, sidecars, project.json)
+//! ```
+//!
+//! `config` loads and validates the TOML file, `cli` implements each
+//! subcommand, and `daemon` ties the long-running pieces together.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod output;
+pub mod pipeline;
+pub mod secret;
+pub mod sources;
+pub mod store;
