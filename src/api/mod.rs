@@ -1,1 +1,17 @@
-//! (being written)
+//! The WayinVideo AI Clipping API: a lenient client that every pipeline stage
+//! goes through.
+//!
+//! `client` sends the calls, `types` decodes what comes back (both envelope
+//! styles, numbers as strings or numbers, renamed fields), `error` classifies
+//! failures, and `limiter` holds the account's shared request budget and
+//! running-task slots.
+
+pub mod client;
+pub mod error;
+pub mod limiter;
+pub mod types;
+
+pub use client::ApiClient;
+pub use error::ApiError;
+pub use limiter::{Budget, SlotPool};
+pub use types::{Clip, TaskResults, TaskStatus};

@@ -1,1 +1,5 @@
-//! (being written)
+//! From a queued job to a finished folder: `job` is the pure state machine,
+//! `scheduler` runs jobs through submit → poll → download under the
+//! account's limits, `download` fetches and verifies files.
+
+pub mod job;

@@ -1,1 +1,305 @@
-//! (being written)
+//! The only code that touches sled. Jobs are JSON records keyed by canonical
+//! key; a second tree maps job numbers to keys; `meta` holds counters such as
+//! API units spent per day. [`Store::save`] flushes before returning, so a
+//! state written here survives `kill -9` before the side effect it allows.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::pipeline::job::{Job, Source};
+
+/// sled's page cache. Left at its default (1 GiB) it would let an idle
+/// daemon grow far past what it needs; a few MiB hold every hot record.
+const CACHE_BYTES: u64 = 8 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the database {path} is in use by another clipwatch process \
+         (only one may open it; stop the daemon or use its control socket)"
+    )]
+    Locked { path: PathBuf },
+    #[error("cannot open the database {path}: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("database error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("corrupt record for {key}: {source}")]
+    Corrupt {
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error("no job {0}")]
+    NotFound(String),
+}
+
+/// A cheap-to-clone handle on the database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    jobs: sled::Tree,
+    job_numbers: sled::Tree,
+    meta: sled::Tree,
+}
+
+/// What [`Store::insert_new`] did.
+#[derive(Debug)]
+pub enum Inserted {
+    New(Job),
+    /// The key is already known: this is its job, unchanged.
+    Existing(Job),
+}
+
+impl Store {
+    /// Open (or create) the database under `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        let path = state_dir.join("db");
+        std::fs::create_dir_all(state_dir).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            source: sled::Error::Io(e),
+        })?;
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(|e| classify_open_error(&path, e))?;
+        Ok(Store {
+            jobs: db.open_tree("jobs")?,
+            job_numbers: db.open_tree("job_numbers")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    /// Create a job for `key` unless the key is already known.
+    pub async fn insert_new(
+        &self,
+        key: &str,
+        source: Source,
+        preset: &str,
+        name: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Inserted, StoreError> {
+        if let Some(existing) = self.get(key)? {
+            return Ok(Inserted::Existing(existing));
+        }
+        let id = self.db.generate_id()? + 1;
+        let mut job = Job::new(id, key.to_string(), source, preset.to_string(), now);
+        job.name = name;
+        let record = encode(&job);
+        match self
+            .jobs
+            .compare_and_swap(key, None as Option<&[u8]>, Some(record))?
+        {
+            Ok(()) => {
+                self.job_numbers.insert(id.to_be_bytes(), key.as_bytes())?;
+                self.db.flush_async().await?;
+                Ok(Inserted::New(job))
+            }
+            Err(_) => Ok(Inserted::Existing(self.require(key)?)),
+        }
+    }
+
+    /// Write `job` and flush it to disk before returning.
+    pub async fn save(&self, job: &Job) -> Result<(), StoreError> {
+        self.jobs.insert(job.key.as_bytes(), encode(job))?;
+        self.job_numbers
+            .insert(job.id.to_be_bytes(), job.key.as_bytes())?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    pub fn get(&self, key: &str) -> Result<Option<Job>, StoreError> {
+        self.jobs
+            .get(key)?
+            .map(|bytes| decode(key, &bytes))
+            .transpose()
+    }
+
+    pub fn require(&self, key: &str) -> Result<Job, StoreError> {
+        self.get(key)?
+            .ok_or_else(|| StoreError::NotFound(key.to_string()))
+    }
+
+    /// A job by number (`42`) or canonical key.
+    pub fn find(&self, job_or_key: &str) -> Result<Job, StoreError> {
+        if let Ok(number) = job_or_key.trim().trim_start_matches('#').parse::<u64>() {
+            if let Some(key) = self.job_numbers.get(number.to_be_bytes())? {
+                return self.require(&String::from_utf8_lossy(&key));
+            }
+        }
+        self.require(job_or_key.trim())
+    }
+
+    /// Every job, oldest first.
+    pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        for entry in self.jobs.iter() {
+            let (key, bytes) = entry?;
+            jobs.push(decode(&String::from_utf8_lossy(&key), &bytes)?);
+        }
+        jobs.sort_by_key(|job| job.id);
+        Ok(jobs)
+    }
+
+    /// Remove a key from the seen set so it can be clipped again.
+    pub async fn forget(&self, key: &str) -> Result<Job, StoreError> {
+        let job = self.find(key)?;
+        self.jobs.remove(job.key.as_bytes())?;
+        self.job_numbers.remove(job.id.to_be_bytes())?;
+        self.db.flush_async().await?;
+        Ok(job)
+    }
+
+    /// Count API units spent on `day` (UTC) and in total.
+    pub async fn add_units(&self, day: NaiveDate, units: u64) -> Result<(), StoreError> {
+        for counter in [day_key(day), "units:total".to_string()] {
+            self.meta.update_and_fetch(counter.as_bytes(), |old| {
+                let current = old.map(read_u64).unwrap_or(0);
+                Some((current + units).to_be_bytes().to_vec())
+            })?;
+        }
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    pub fn units_on(&self, day: NaiveDate) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get(day_key(day))?
+            .map(|v| read_u64(&v))
+            .unwrap_or(0))
+    }
+
+    pub fn units_total(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get("units:total")?
+            .map(|v| read_u64(&v))
+            .unwrap_or(0))
+    }
+
+    /// A named tree for other modules' state (feeds, drop folder).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+fn classify_open_error(path: &Path, err: sled::Error) -> StoreError {
+    let locked = matches!(&err, sled::Error::Io(io)
+        if io.kind() == std::io::ErrorKind::WouldBlock
+            || io.to_string().contains("lock")
+            || io.raw_os_error() == Some(11));
+    if locked {
+        StoreError::Locked {
+            path: path.to_path_buf(),
+        }
+    } else {
+        StoreError::Open {
+            path: path.to_path_buf(),
+            source: err,
+        }
+    }
+}
+
+fn day_key(day: NaiveDate) -> String {
+    format!("units:{day}")
+}
+
+fn read_u64(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+fn encode(job: &Job) -> Vec<u8> {
+    serde_json::to_vec(job).expect("a job always serializes")
+}
+
+fn decode(key: &str, bytes: &[u8]) -> Result<Job, StoreError> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+        key: key.to_string(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source() -> Source {
+        Source {
+            url: "https://www.youtube.com/watch?v=abcdefghijk".into(),
+            origin: "submit".into(),
+            ..Source::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_is_inserted_once_and_found_by_number_or_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = Utc::now();
+        let Inserted::New(job) = store
+            .insert_new("youtube:abcdefghijk", source(), "default", None, now)
+            .await
+            .unwrap()
+        else {
+            panic!("first insert is new")
+        };
+        let again = store
+            .insert_new("youtube:abcdefghijk", source(), "other", None, now)
+            .await
+            .unwrap();
+        assert!(matches!(again, Inserted::Existing(ref j) if j.preset == "default"));
+        assert_eq!(store.find(&job.id.to_string()).unwrap().key, job.key);
+        assert_eq!(store.find("youtube:abcdefghijk").unwrap().id, job.id);
+        assert!(matches!(store.find("999"), Err(StoreError::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn saved_state_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let Inserted::New(mut job) = store
+                .insert_new("url:https://a/b", source(), "default", None, now)
+                .await
+                .unwrap()
+            else {
+                panic!()
+            };
+            job.apply(crate::pipeline::job::Event::SubmitStarted, now)
+                .unwrap();
+            store.save(&job).await.unwrap();
+            store.add_units(now.date_naive(), 30).await.unwrap();
+            store.add_units(now.date_naive(), 12).await.unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.require("url:https://a/b").unwrap().state.name(),
+            "submitting"
+        );
+        assert_eq!(store.units_on(now.date_naive()).unwrap(), 42);
+        assert_eq!(store.units_total().unwrap(), 42);
+        store.forget("url:https://a/b").await.unwrap();
+        assert!(store.jobs().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_second_opener_gets_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        // sled locks per process with flock; a second process is refused.
+        // Within one process sled shares nothing, so check the classifier.
+        let err = classify_open_error(
+            Path::new("/x/db"),
+            sled::Error::Io(std::io::Error::from_raw_os_error(11)),
+        );
+        assert!(err.to_string().contains("in use by another clipwatch"));
+    }
+}

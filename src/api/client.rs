@@ -1,0 +1,351 @@
+//! HTTP calls to the WayinVideo API. Every call spends the shared
+//! [`Budget`]; 429s and a rejected key are waited out here (they are never a
+//! job failure), everything else is classified and returned to the caller.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::error::ApiError;
+use super::limiter::{Budget, Permit};
+use super::types::{SubmitReply, TaskResults, UploadTicket};
+use crate::secret::Secret;
+
+const API_VERSION_HEADER: &str = "x-wayinvideo-api-version";
+const API_VERSION: &str = "v2";
+
+/// A cheap-to-clone handle on the API.
+#[derive(Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base_url: String,
+    key: Secret,
+    budget: Budget,
+    cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiClient {
+    pub fn new(
+        base_url: &str,
+        key: Secret,
+        timeout: Duration,
+        budget: Budget,
+        cancel: CancellationToken,
+    ) -> Result<ApiClient, ApiError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(15)))
+            .user_agent(concat!("clipwatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(ApiError::from_transport)?;
+        Ok(ApiClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            key,
+            budget,
+            cancel,
+        })
+    }
+
+    pub fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
+    /// `POST /clips`: start a clipping task. `options` are the preset's API
+    /// options; `video_url` and `project_name` are set here.
+    pub async fn submit(
+        &self,
+        video_url: &str,
+        project_name: &str,
+        options: &Map<String, Value>,
+    ) -> Result<SubmitReply, ApiError> {
+        let mut body = options.clone();
+        body.insert("video_url".into(), Value::String(video_url.into()));
+        body.insert("project_name".into(), Value::String(project_name.into()));
+        self.call(Method::POST, "/clips", Some(Value::Object(body)))
+            .await
+    }
+
+    /// `GET /clips/results/{id}`: status, clips and fresh export links.
+    pub async fn results(&self, task_id: &str) -> Result<TaskResults, ApiError> {
+        let path = format!("/clips/results/{}", path_segment(task_id));
+        self.call(Method::GET, &path, None).await
+    }
+
+    /// `POST /upload/single-file`: step 1 of an upload.
+    pub async fn upload_ticket(&self, file_name: &str) -> Result<UploadTicket, ApiError> {
+        let body = serde_json::json!({ "name": file_name });
+        self.call(Method::POST, "/upload/single-file", Some(body))
+            .await
+    }
+
+    /// Step 2 of an upload: stream the file to the presigned URL. No API
+    /// headers go with it (the URL itself is the credential).
+    pub async fn upload_file(
+        &self,
+        ticket: &UploadTicket,
+        file: &Path,
+        content_type: &str,
+    ) -> Result<(), ApiError> {
+        let handle = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| ApiError::Transient {
+                message: format!("cannot read {}: {e}", file.display()),
+            })?;
+        let length = handle
+            .metadata()
+            .await
+            .map_err(|e| ApiError::Transient {
+                message: format!("cannot read {}: {e}", file.display()),
+            })?
+            .len();
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(handle));
+        let reply = self
+            .http
+            .put(&ticket.upload_url)
+            .header(CONTENT_TYPE, content_type)
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            // An upload may take far longer than one API call.
+            .timeout(Duration::from_secs(6 * 3600))
+            .body(body)
+            .send()
+            .await
+            .map_err(ApiError::from_transport)?;
+        let status = reply.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = reply.text().await.unwrap_or_default();
+        Err(ApiError::from_reply(status.as_u16(), None, &text))
+    }
+
+    /// Whether the key is accepted, with one authenticated call that costs
+    /// nothing: the results of a task id that cannot exist.
+    pub async fn check_key(&self) -> Result<(), ApiError> {
+        match self
+            .send_once(Method::GET, "/clips/results/clipwatch-key-check", None)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ApiError::Invalid { .. }) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// One logical call: waits for the budget, waits out 429s and a rejected
+    /// key, and returns the decoded `data` or a classified error.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<T, ApiError> {
+        loop {
+            let permit = tokio::select! {
+                permit = self.budget.acquire() => permit,
+                () = self.cancel.cancelled() => return Err(cancelled()),
+            };
+            match self.send_once(method.clone(), path, body.as_ref()).await {
+                Ok(data) => {
+                    if self.budget.succeeded() {
+                        tracing::info!("API key accepted again; API work resumes");
+                    }
+                    return decode_data(data);
+                }
+                Err(ApiError::RateLimited {
+                    retry_after,
+                    message,
+                }) => {
+                    let wait = self.budget.rate_limited(retry_after);
+                    tracing::warn!(path, ?wait, %message, "rate limited by the API; waiting");
+                }
+                Err(err @ ApiError::Auth { .. }) => {
+                    if self.budget.auth_rejected() || permit == Permit::Probe {
+                        tracing::error!(
+                            "{err}; all API work is paused until the key is accepted \
+                             (check WAYIN_API_KEY / api_key_file)"
+                        );
+                    }
+                }
+                Err(other) => {
+                    self.budget.succeeded();
+                    return Err(other);
+                }
+            }
+        }
+    }
+
+    /// Send one request and return the envelope's `data`.
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
+        let url = format!("{}{}", self.base_url, path);
+        let mut request = self
+            .http
+            .request(method.clone(), &url)
+            .headers(self.headers());
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let started = std::time::Instant::now();
+        let sent = tokio::select! {
+            sent = request.send() => sent,
+            () = self.cancel.cancelled() => return Err(cancelled()),
+        };
+        let reply = sent.map_err(ApiError::from_transport)?;
+        let status = reply.status();
+        let retry_after = parse_retry_after(reply.headers());
+        let text = reply.text().await.map_err(ApiError::from_transport)?;
+        tracing::debug!(%method, path, status = status.as_u16(), elapsed = ?started.elapsed(), "API call");
+        if !status.is_success() {
+            return Err(ApiError::from_reply(status.as_u16(), retry_after, &text));
+        }
+        unwrap_envelope(status, &text)
+    }
+
+    fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", self.key.expose()))
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-key"));
+        auth.set_sensitive(true);
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(API_VERSION_HEADER, HeaderValue::from_static(API_VERSION));
+        headers
+    }
+}
+
+fn cancelled() -> ApiError {
+    ApiError::Transient {
+        message: "cancelled: clipwatch is shutting down".into(),
+    }
+}
+
+/// Success = 2xx, `code` absent or zero, and `data` present.
+fn unwrap_envelope(status: StatusCode, text: &str) -> Result<Value, ApiError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| ApiError::Transient {
+        message: format!(
+            "HTTP {}: reply is not JSON ({e}): {}",
+            status.as_u16(),
+            super::error::describe_body(text).1
+        ),
+    })?;
+    let code_ok = match value.get("code") {
+        None | Some(Value::Null) => true,
+        Some(Value::String(code)) => code.trim() == "0" || code.trim().is_empty(),
+        Some(Value::Number(n)) => n.as_i64() == Some(0),
+        Some(_) => false,
+    };
+    if !code_ok {
+        let (code, message) = super::error::describe_body(text);
+        return Err(ApiError::Invalid {
+            message: format!("code {}: {message}", code.as_deref().unwrap_or("?")),
+            code,
+        });
+    }
+    match value {
+        Value::Object(mut map) => match map.remove("data") {
+            Some(data) if !data.is_null() => Ok(data),
+            _ => Err(ApiError::Transient {
+                message: format!(
+                    "HTTP {}: reply has no data: {}",
+                    status.as_u16(),
+                    super::error::describe_body(text).1
+                ),
+            }),
+        },
+        _ => Err(ApiError::Transient {
+            message: "reply is not a JSON object".into(),
+        }),
+    }
+}
+
+fn decode_data<T: DeserializeOwned>(data: Value) -> Result<T, ApiError> {
+    serde_json::from_value(data).map_err(|e| ApiError::Transient {
+        message: format!("unexpected reply shape: {e}"),
+    })
+}
+
+fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = text.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Duration::from_secs_f64(seconds.min(3600.0)));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    delta
+        .to_std()
+        .ok()
+        .map(|d| d.min(Duration::from_secs(3600)))
+}
+
+/// Percent-encode a task id for use as one path segment.
+fn path_segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_envelope_styles_unwrap() {
+        let seed = r#"{"code":"0","data":{"id":"p"},"message":"success"}"#;
+        let later = r#"{"data":{"id":"p"}}"#;
+        let numeric = r#"{"code":0,"data":{"id":"p"}}"#;
+        for text in [seed, later, numeric] {
+            assert_eq!(unwrap_envelope(StatusCode::OK, text).unwrap()["id"], "p");
+        }
+    }
+
+    #[test]
+    fn non_zero_code_is_invalid_with_message() {
+        let err = unwrap_envelope(StatusCode::OK, r#"{"code":"40001","message":"bad video"}"#)
+            .unwrap_err();
+        assert!(matches!(err, ApiError::Invalid { .. }));
+        assert!(err.to_string().contains("bad video"));
+    }
+
+    #[test]
+    fn malformed_replies_are_transient() {
+        assert!(unwrap_envelope(StatusCode::OK, "<html>")
+            .unwrap_err()
+            .is_retryable());
+        assert!(unwrap_envelope(StatusCode::OK, r#"{"code":"0"}"#)
+            .unwrap_err()
+            .is_retryable());
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(parse_retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(parse_retry_after(&headers), None);
+    }
+
+    #[test]
+    fn task_ids_are_escaped() {
+        assert_eq!(path_segment("proj_1"), "proj_1");
+        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+    }
+}
