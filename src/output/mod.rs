@@ -1,1 +1,5 @@
-//! (being written)
+//! The output tree: names from templates, downloads through `.part` files,
+//! sidecars and `project.json`.
+
+pub mod download;
+pub mod sidecar;
