@@ -1,1 +1,4 @@
-//! (being written)
+//! The output tree under `output.dir` (SPEC §6): folder and clip names from
+//! templates ([`naming`]), written so nothing half-finished is ever visible.
+
+pub mod naming;

@@ -472,7 +472,8 @@ mod tests {
 
     #[test]
     fn non_http_inputs_are_errors() {
-        let cases: &[(&str, fn(&IdentityError) -> bool)] = &[
+        type IsExpected = fn(&IdentityError) -> bool;
+        let cases: &[(&str, IsExpected)] = &[
             ("", |e| matches!(e, IdentityError::Empty)),
             ("   \t\n", |e| matches!(e, IdentityError::Empty)),
             (ID, |e| matches!(e, IdentityError::NotUrl { .. })),
