@@ -747,6 +747,13 @@ mod tests {
             msg.contains("allowed: rank, idx, score, title, id"),
             "{msg}"
         );
+        let msg = Template::parse("{rank} }", TemplateKind::Clip)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("write `{{` or `}}` for a literal brace"),
+            "{msg}"
+        );
     }
 
     #[test]
