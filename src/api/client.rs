@@ -231,9 +231,7 @@ impl ApiClient {
 }
 
 fn cancelled() -> ApiError {
-    ApiError::Transient {
-        message: "cancelled: clipwatch is shutting down".into(),
-    }
+    ApiError::Cancelled
 }
 
 /// Success = 2xx, `code` absent or zero, and `data` present.

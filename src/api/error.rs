@@ -28,9 +28,9 @@ pub enum ApiError {
         code: Option<String>,
         message: String,
     },
-    /// The task ended FAILED; the message is the API's `error_message`.
-    #[error("the task failed: {message}")]
-    TaskFailed { message: String },
+    /// clipwatch is shutting down; the request may or may not have left.
+    #[error("cancelled: clipwatch is shutting down")]
+    Cancelled,
 }
 
 impl ApiError {

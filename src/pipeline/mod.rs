@@ -3,3 +3,7 @@
 //! account's limits, `download` fetches and verifies files.
 
 pub mod job;
+pub mod scheduler;
+pub mod worker;
+
+pub use scheduler::{Pipeline, Progress, Scope};

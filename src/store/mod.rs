@@ -39,6 +39,9 @@ pub struct Store {
     db: sled::Db,
     jobs: sled::Tree,
     job_numbers: sled::Tree,
+    /// Keys of jobs that are not done, failed or skipped: the scheduler's
+    /// work list, so it never scans the whole seen set.
+    active: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -66,6 +69,7 @@ impl Store {
         Ok(Store {
             jobs: db.open_tree("jobs")?,
             job_numbers: db.open_tree("job_numbers")?,
+            active: db.open_tree("active")?,
             meta: db.open_tree("meta")?,
             db,
         })
@@ -93,6 +97,7 @@ impl Store {
         {
             Ok(()) => {
                 self.job_numbers.insert(id.to_be_bytes(), key.as_bytes())?;
+                self.active.insert(key.as_bytes(), &[])?;
                 self.db.flush_async().await?;
                 Ok(Inserted::New(job))
             }
@@ -105,8 +110,30 @@ impl Store {
         self.jobs.insert(job.key.as_bytes(), encode(job))?;
         self.job_numbers
             .insert(job.id.to_be_bytes(), job.key.as_bytes())?;
+        if job.state.is_terminal() {
+            self.active.remove(job.key.as_bytes())?;
+        } else {
+            self.active.insert(job.key.as_bytes(), &[])?;
+        }
         self.db.flush_async().await?;
         Ok(())
+    }
+
+    /// Jobs that are not done, failed or skipped, oldest first.
+    pub fn active_jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        for entry in self.active.iter() {
+            let (key, _) = entry?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            match self.get(&key)? {
+                Some(job) if !job.state.is_terminal() => jobs.push(job),
+                _ => {
+                    self.active.remove(key.as_bytes())?;
+                }
+            }
+        }
+        jobs.sort_by_key(|job| job.id);
+        Ok(jobs)
     }
 
     pub fn get(&self, key: &str) -> Result<Option<Job>, StoreError> {
@@ -147,6 +174,7 @@ impl Store {
         let job = self.find(key)?;
         self.jobs.remove(job.key.as_bytes())?;
         self.job_numbers.remove(job.id.to_be_bytes())?;
+        self.active.remove(job.key.as_bytes())?;
         self.db.flush_async().await?;
         Ok(job)
     }
@@ -286,7 +314,9 @@ mod tests {
         );
         assert_eq!(store.units_on(now.date_naive()).unwrap(), 42);
         assert_eq!(store.units_total().unwrap(), 42);
+        assert_eq!(store.active_jobs().unwrap().len(), 1);
         store.forget("url:https://a/b").await.unwrap();
+        assert!(store.active_jobs().unwrap().is_empty());
         assert!(store.jobs().unwrap().is_empty());
     }
 

@@ -1,0 +1,315 @@
+//! The scheduler: picks queued jobs in order, gives each a running-task slot,
+//! and spawns a [`Worker`](super::worker::Worker) that drives it to the end.
+//! It also resumes whatever a crash left mid-way and keeps to the daily unit
+//! budget. Every API call goes through one shared [`Budget`].
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::job::{Event, Job, State};
+use super::worker::Worker;
+use crate::api::limiter::Slot;
+use crate::api::{ApiClient, Budget, SlotPool};
+use crate::config::Config;
+use crate::output::download::Fetcher;
+use crate::store::{Store, StoreError};
+
+/// How long in-flight work may take to wind down after a shutdown request.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Longest pause between scheduler passes when nothing wakes it.
+const IDLE_TICK: Duration = Duration::from_secs(60);
+
+/// Which jobs a run covers.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// Every job (the daemon).
+    All,
+    /// Only these keys (`submit --wait`).
+    Only(HashSet<String>),
+}
+
+impl Scope {
+    fn covers(&self, key: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Only(keys) => keys.contains(key),
+        }
+    }
+}
+
+/// Live, in-memory detail for progress displays (not persisted).
+#[derive(Clone, Default)]
+pub struct Progress(Arc<Mutex<HashMap<String, String>>>);
+
+impl Progress {
+    pub fn set(&self, key: &str, text: impl Into<String>) {
+        self.0.lock().expect("progress lock").insert(key.to_string(), text.into());
+    }
+
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.0.lock().expect("progress lock").get(key).cloned()
+    }
+
+    pub fn clear(&self, key: &str) {
+        self.0.lock().expect("progress lock").remove(key);
+    }
+}
+
+/// Everything a worker needs; cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    pub store: Store,
+    pub api: Option<ApiClient>,
+    pub fetcher: Fetcher,
+    pub slots: SlotPool,
+    pub progress: Progress,
+    pub cancel: CancellationToken,
+    config: watch::Receiver<Arc<Config>>,
+    wake: Arc<Notify>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl Pipeline {
+    pub fn new(
+        store: Store,
+        config: watch::Receiver<Arc<Config>>,
+        cancel: CancellationToken,
+    ) -> Result<Pipeline, PipelineError> {
+        let current = config.borrow().clone();
+        let api_config = &current.api;
+        // A rejected key is tried again this often (a few polls' worth).
+        let auth_retry = (api_config.poll_interval * 4).clamp(Duration::from_millis(200), Duration::from_secs(300));
+        let budget = Budget::per_minute(api_config.requests_per_minute, auth_retry);
+        let api = match &api_config.api_key {
+            Some(key) => Some(
+                ApiClient::new(&api_config.base_url, key.clone(), api_config.timeout, budget, cancel.clone())
+                    .map_err(|e| PipelineError::Setup(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let fetcher = Fetcher::new(api_config.timeout).map_err(|e| PipelineError::Setup(e.to_string()))?;
+        Ok(Pipeline {
+            store,
+            api,
+            fetcher,
+            slots: SlotPool::new(api_config.max_concurrent_projects),
+            progress: Progress::default(),
+            cancel,
+            config,
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The configuration in force now (reload swaps it).
+    pub fn config(&self) -> Arc<Config> {
+        self.config.borrow().clone()
+    }
+
+    /// Tell the scheduler that a job was queued.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Apply `event` to `job`, persist it (flushed), and log the transition.
+    pub async fn transition(&self, job: &mut Job, event: Event) -> Result<(), StoreError> {
+        let from = job.state.name();
+        if let Err(err) = job.apply(event, Utc::now()) {
+            tracing::error!("{err}");
+            return Ok(());
+        }
+        self.store.save(job).await?;
+        let note = job.history.last().and_then(|t| t.note.clone()).unwrap_or_default();
+        let task = job.task.as_ref().map(|t| t.id.as_str()).unwrap_or("-");
+        tracing::info!(job = job.id, key = %job.key, task, "{from} → {}{}{}", job.state.name(),
+            if note.is_empty() { "" } else { ": " }, note);
+        Ok(())
+    }
+
+    /// Put back what a crash interrupted: an upload or submit that may not
+    /// have finished is redone (the only case where the API could see a
+    /// video twice: the request left but its task id was never stored).
+    pub async fn recover(&self) -> Result<(), StoreError> {
+        for mut job in self.store.active_jobs()? {
+            if matches!(job.state, State::Submitting | State::Uploading) {
+                if job.state == State::Submitting {
+                    tracing::warn!(
+                        job = job.id, key = %job.key,
+                        "interrupted while submitting: submitting again (the API may have received the first request)"
+                    );
+                }
+                self.transition(&mut job, Event::Recovered).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Run jobs in `scope` until cancelled or, with `until_idle`, until none
+    /// of them is left to do.
+    pub async fn run(&self, scope: Scope, until_idle: bool) -> Result<(), PipelineError> {
+        self.recover().await?;
+        if self.api.is_none() {
+            if until_idle {
+                return Err(PipelineError::Setup(
+                    "no API key: set WAYIN_API_KEY or api_key_file to submit videos".into(),
+                ));
+            }
+            tracing::warn!("no API key configured: sources are watched and queued, nothing is submitted");
+        }
+        let mut scheduler = Scheduler {
+            pipeline: self.clone(),
+            scope,
+            workers: JoinSet::new(),
+            busy: HashSet::new(),
+            budget_note_logged: false,
+        };
+        scheduler.resume_started_jobs()?;
+        loop {
+            let next_wake = scheduler.start_ready_jobs().await?;
+            if until_idle && scheduler.workers.is_empty() && !scheduler.has_pending_work()? {
+                break;
+            }
+            let sleep = next_wake.unwrap_or(IDLE_TICK).min(IDLE_TICK);
+            tokio::select! {
+                () = self.cancel.cancelled() => break,
+                () = self.wake.notified() => {}
+                Some(done) = scheduler.workers.join_next() => scheduler.finished(done),
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+        scheduler.shut_down().await;
+        Ok(())
+    }
+}
+
+struct Scheduler {
+    pipeline: Pipeline,
+    scope: Scope,
+    workers: JoinSet<String>,
+    /// Keys with a worker running.
+    busy: HashSet<String>,
+    budget_note_logged: bool,
+}
+
+impl Scheduler {
+    /// Jobs that already have a task (processing, downloading) need no
+    /// submit: poll or download them now, holding a slot while the task runs.
+    fn resume_started_jobs(&mut self) -> Result<(), StoreError> {
+        if self.pipeline.api.is_none() {
+            return Ok(());
+        }
+        for job in self.pipeline.store.active_jobs()? {
+            if !self.scope.covers(&job.key) {
+                continue;
+            }
+            if matches!(job.state, State::Processing | State::Downloading) {
+                let slot = (job.state == State::Processing)
+                    .then(|| self.pipeline.slots.try_acquire())
+                    .flatten();
+                self.spawn(job, slot);
+            }
+        }
+        Ok(())
+    }
+
+    /// Start queued jobs while slots are free. Returns when the next
+    /// deferred job becomes ready, if any.
+    async fn start_ready_jobs(&mut self) -> Result<Option<Duration>, StoreError> {
+        if self.pipeline.api.is_none() {
+            return Ok(None);
+        }
+        let now = Utc::now();
+        let mut next_wake: Option<Duration> = None;
+        if let Some(until_tomorrow) = self.daily_budget_spent(now)? {
+            return Ok(Some(until_tomorrow));
+        }
+        for job in self.pipeline.store.active_jobs()? {
+            if job.state != State::Queued || self.busy.contains(&job.key) || !self.scope.covers(&job.key) {
+                continue;
+            }
+            if let Some(at) = job.retry_at.filter(|at| *at > now) {
+                let wait = (at - now).to_std().unwrap_or_default();
+                next_wake = Some(next_wake.map_or(wait, |w| w.min(wait)));
+                continue;
+            }
+            let Some(slot) = self.pipeline.slots.try_acquire() else {
+                // Woken again when a worker ends and frees its slot.
+                break;
+            };
+            self.spawn(job, Some(slot));
+        }
+        Ok(next_wake)
+    }
+
+    /// `Some(wait)` while today's unit budget is spent.
+    fn daily_budget_spent(&mut self, now: DateTime<Utc>) -> Result<Option<Duration>, StoreError> {
+        let cap = self.pipeline.config().api.daily_unit_budget;
+        if cap == 0 {
+            return Ok(None);
+        }
+        let used = self.pipeline.store.units_on(now.date_naive())?;
+        if used < cap {
+            self.budget_note_logged = false;
+            return Ok(None);
+        }
+        if !self.budget_note_logged {
+            tracing::warn!(used, cap, "daily unit budget reached: no new submissions until midnight UTC");
+            self.budget_note_logged = true;
+        }
+        let tomorrow = (now.date_naive() + chrono::Days::new(1)).and_hms_opt(0, 0, 1).expect("valid time").and_utc();
+        Ok(Some((tomorrow - now).to_std().unwrap_or(IDLE_TICK)))
+    }
+
+    fn has_pending_work(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .pipeline
+            .store
+            .active_jobs()?
+            .iter()
+            .any(|job| self.scope.covers(&job.key)))
+    }
+
+    fn spawn(&mut self, job: Job, slot: Option<Slot>) {
+        self.busy.insert(job.key.clone());
+        let worker = Worker::new(self.pipeline.clone(), job, slot);
+        self.workers.spawn(worker.run());
+    }
+
+    fn finished(&mut self, done: Result<String, tokio::task::JoinError>) {
+        match done {
+            Ok(key) => {
+                self.busy.remove(&key);
+            }
+            Err(err) => {
+                tracing::error!("a job worker ended abnormally: {err}");
+                // Its key stays busy until restart rather than risk two workers.
+            }
+        }
+    }
+
+    /// Give in-flight work a grace period, then abort what remains.
+    async fn shut_down(&mut self) {
+        let drain = async { while self.workers.join_next().await.is_some() {} };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+            tracing::warn!("stopping workers that did not finish within {SHUTDOWN_GRACE:?}");
+            self.workers.abort_all();
+            while self.workers.join_next().await.is_some() {}
+        }
+        if let Err(err) = self.pipeline.store.flush().await {
+            tracing::error!("could not flush the database: {err}");
+        }
+    }
+}
