@@ -11,11 +11,19 @@
 //! Task progress follows the wall clock (`std::time::Instant`), so it keeps
 //! moving even when a test pauses tokio's clock. Every request is recorded for
 //! assertions, and `FakeApi::misbehave` switches failure modes at run time.
+//!
+//! ```ignore
+//! let api = FakeApi::start(FakeConfig { phase: Duration::from_millis(20), ..Default::default() }).await;
+//! // point clipwatch at api.base_url with api.config().api_key, run it, then:
+//! assert_eq!(api.submissions_for("https://youtu.be/ID"), 1);
+//! let task = &api.task_ids()[0];
+//! assert_eq!(std::fs::read(clip_path)?, api.clip_bytes(task, 0));
+//! ```
 
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -486,7 +494,10 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
     let api_version = header_str(&parts.headers, "x-wayinvideo-api-version");
 
     let (response, json_body) = if path.starts_with("/files/") {
-        (s.serve_file(&method, &path, query.as_deref(), &parts.headers), None)
+        (
+            s.serve_file(&method, &path, query.as_deref(), &parts.headers),
+            None,
+        )
     } else if let Some(token) = path.strip_prefix("/upload-put/") {
         let r = s
             .upload_put(&method, token, query.as_deref(), &parts.headers, body)
@@ -589,7 +600,10 @@ impl Shared {
             return (gateway_error(404, path, None), delay);
         };
         if malformed_body {
-            return (api_error(400, "40000", "request body is not valid JSON"), delay);
+            return (
+                api_error(400, "40000", "request body is not valid JSON"),
+                delay,
+            );
         }
         let response = match (method.as_str(), rest) {
             ("POST", "/clips") => self.submit(&mut w, body, now),
@@ -631,9 +645,16 @@ impl Shared {
             _ => return api_error(400, "40001", "video_url is required"),
         };
         if video_url.starts_with("upload://")
-            && !w.uploads.iter().any(|(identity, ..)| *identity == video_url)
+            && !w
+                .uploads
+                .iter()
+                .any(|(identity, ..)| *identity == video_url)
         {
-            return api_error(400, "40004", &format!("uploaded file not found: {video_url}"));
+            return api_error(
+                400,
+                "40004",
+                &format!("uploaded file not found: {video_url}"),
+            );
         }
         let phase = self.cfg.phase;
         if w.running(phase, now).count() >= self.cfg.max_running {
@@ -818,7 +839,11 @@ impl Shared {
         headers: &HeaderMap,
     ) -> Response {
         if method != Method::GET && method != Method::HEAD {
-            return s3_error(405, "MethodNotAllowed", "The specified method is not allowed");
+            return s3_error(
+                405,
+                "MethodNotAllowed",
+                "The specified method is not allowed",
+            );
         }
         if let Some(rest) = path.strip_prefix("/files/thumb/") {
             let parsed = rest
@@ -919,7 +944,7 @@ impl Shared {
             for (name, value) in extra {
                 builder = builder.header(name, value);
             }
-            let stream = tokio_util::io::ReaderStream::new(HalfThenFail { data: half, pos: 0 });
+            let stream = tokio_util::io::ReaderStream::new(HalfThenFail::new(half));
             return builder
                 .body(Body::from_stream(stream))
                 .expect("truncated response");
@@ -936,7 +961,11 @@ impl Shared {
         body: Body,
     ) -> Response {
         if method != Method::PUT {
-            return s3_error(405, "MethodNotAllowed", "The specified method is not allowed");
+            return s3_error(
+                405,
+                "MethodNotAllowed",
+                "The specified method is not allowed",
+            );
         }
         if headers.contains_key(header::AUTHORIZATION) {
             return s3_error(
@@ -970,7 +999,9 @@ impl Shared {
         loop {
             match poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
                 None => break,
-                Some(Err(_)) => return s3_error(400, "IncompleteBody", "The request body ended early"),
+                Some(Err(_)) => {
+                    return s3_error(400, "IncompleteBody", "The request body ended early")
+                }
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
                         hasher.update(&data);
@@ -993,19 +1024,34 @@ impl Shared {
 }
 
 /// An `AsyncRead` that yields its data and then fails, so hyper aborts the
-/// response before the declared Content-Length is reached.
+/// response before the declared Content-Length is reached. The failure waits a
+/// moment so that hyper flushes the headers and data already written.
 struct HalfThenFail {
     data: Vec<u8>,
     pos: usize,
+    pause: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl HalfThenFail {
+    fn new(data: Vec<u8>) -> HalfThenFail {
+        HalfThenFail {
+            data,
+            pos: 0,
+            pause: Box::pin(tokio::time::sleep(Duration::from_millis(50))),
+        }
+    }
 }
 
 impl AsyncRead for HalfThenFail {
     fn poll_read(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         if self.pos >= self.data.len() {
+            if self.pause.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
                 "fake CDN closed the connection",
