@@ -1,0 +1,9 @@
+//! Shared helpers for clipwatch's integration tests.
+//!
+//! Each test file includes this with `mod support;`; not every file uses every
+//! helper, hence the blanket `dead_code` allowance.
+#![allow(dead_code, unused_imports)]
+
+pub mod fake_api;
+
+pub use fake_api::{CostField, Envelope, FakeApi, FakeConfig, Misbehave, Recorded};
