@@ -1,0 +1,601 @@
+//! One worker per job in flight: submit, poll until the task ends, download.
+//! Each step persists its transition before doing what the new state allows,
+//! so a crash at any instant resumes from the store (SPEC §5).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::job::{Event, Job, State, Task};
+use super::scheduler::Pipeline;
+use crate::api::limiter::{backoff, Slot};
+use crate::api::types::{Clip, TaskResults, TaskStatus};
+use crate::api::ApiError;
+use crate::config::Config;
+use crate::output::download::{write_atomic, DownloadError};
+use crate::output::naming::{Template, TemplateKind, Vars};
+use crate::output::sidecar::{self, ClipFiles, ClipSidecar, Project, ProjectClip, ProjectTask, SourceInfo, TaskInfo};
+use crate::sources::identity;
+use crate::store::StoreError;
+
+/// Submit attempts (transient failures) before a job is failed.
+const MAX_SUBMIT_ATTEMPTS: u32 = 6;
+/// Results calls after SUCCEEDED while export links are still missing.
+const MAX_LINK_POLLS: u32 = 20;
+/// Fresh links fetched for one file before giving up on it.
+const MAX_LINK_REFRESHES: u32 = 4;
+/// Attempts at one file on transient errors (truncation, 5xx, resets).
+const MAX_FILE_ATTEMPTS: u32 = 6;
+const RETRY_START: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(300);
+/// Longest project name sent to the API.
+const MAX_PROJECT_NAME_CHARS: usize = 100;
+
+/// Why a worker stopped early.
+enum Stop {
+    /// Shutdown: leave the job where it is; it resumes at the next start.
+    Cancelled,
+    /// Deferred to later (the scheduler picks it up again).
+    Deferred,
+}
+
+type StepResult = Result<Result<(), Stop>, StoreError>;
+
+pub struct Worker {
+    pipeline: Pipeline,
+    job: Job,
+    /// Held from submit until the task ends.
+    slot: Option<Slot>,
+    /// Results from the last poll, reused by the download step.
+    results: Option<TaskResults>,
+}
+
+impl Worker {
+    pub fn new(pipeline: Pipeline, job: Job, slot: Option<Slot>) -> Worker {
+        Worker {
+            pipeline,
+            job,
+            slot,
+            results: None,
+        }
+    }
+
+    /// Drive the job until it ends, is deferred, or shutdown. Returns its key.
+    pub async fn run(mut self) -> String {
+        let key = self.job.key.clone();
+        if let Err(err) = self.drive().await {
+            tracing::error!(job = self.job.id, key = %key, "database error, job left as is: {err}");
+        }
+        self.pipeline.progress.clear(&key);
+        key
+    }
+
+    async fn drive(&mut self) -> Result<(), StoreError> {
+        loop {
+            let step = match self.job.state {
+                State::Queued => self.submit().await?,
+                State::Processing => self.poll().await?,
+                State::Downloading => self.download().await?,
+                _ => return Ok(()),
+            };
+            if step.is_err() {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn transition(&mut self, event: Event) -> Result<(), StoreError> {
+        self.pipeline.transition(&mut self.job, event).await
+    }
+
+    fn progress(&self, text: impl Into<String>) {
+        self.pipeline.progress.set(&self.job.key, text);
+    }
+
+    async fn fail(&mut self, reason: String) -> StepResult {
+        self.slot = None;
+        self.transition(Event::Failed { reason, will_retry: false }).await?;
+        Ok(Err(Stop::Deferred))
+    }
+
+    /// Sleep, unless shutdown comes first.
+    async fn pause(&self, wait: Duration) -> Result<(), Stop> {
+        tokio::select! {
+            () = self.pipeline.cancel.cancelled() => Err(Stop::Cancelled),
+            () = tokio::time::sleep(wait) => Ok(()),
+        }
+    }
+
+    // ---- submit --------------------------------------------------------
+
+    async fn submit(&mut self) -> StepResult {
+        let config = self.pipeline.config();
+        let Some(api) = self.pipeline.api.clone() else {
+            return Ok(Err(Stop::Deferred));
+        };
+        let Some(preset) = config.presets.get(&self.job.preset) else {
+            let reason = format!("preset \"{}\" is not in the configuration", self.job.preset);
+            return self.fail(reason).await;
+        };
+        let Some(video_url) = self.video_url() else {
+            let reason = "local files need the upload step, which this build does not have yet".to_string();
+            return self.fail(reason).await;
+        };
+        let project_name: String = self.job.display_title().chars().take(MAX_PROJECT_NAME_CHARS).collect();
+        let options = preset.options.clone();
+        self.progress("submitting");
+        // Durable before the request leaves: a crash from here on is seen at
+        // the next start (and the submit is redone, counted in submit_attempts).
+        self.transition(Event::SubmitStarted).await?;
+        match api.submit(&video_url, &project_name, &options).await {
+            Ok(reply) => {
+                let task = Task {
+                    id: reply.id,
+                    project_name: reply.name.unwrap_or(project_name),
+                    options,
+                    submitted_at: Utc::now(),
+                    failed: false,
+                };
+                self.transition(Event::Submitted { task }).await?;
+                Ok(Ok(()))
+            }
+            Err(ApiError::Cancelled) => Ok(Err(Stop::Cancelled)),
+            Err(err @ ApiError::Invalid { .. }) => self.fail(err.to_string()).await,
+            Err(err) => {
+                let attempts = self.job.attempts + 1;
+                if attempts >= MAX_SUBMIT_ATTEMPTS {
+                    return self.fail(format!("{err} (after {attempts} attempts)")).await;
+                }
+                let wait = backoff(RETRY_START, RETRY_MAX, attempts);
+                tracing::warn!(job = self.job.id, key = %self.job.key, ?wait, "submit failed, will retry: {err}");
+                let retry_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                self.slot = None;
+                self.transition(Event::SubmitDeferred { error: err.to_string(), retry_at }).await?;
+                self.pipeline.wake();
+                Ok(Err(Stop::Deferred))
+            }
+        }
+    }
+
+    /// The URL the API gets: an upload's identity, else the source URL.
+    fn video_url(&self) -> Option<String> {
+        if let Some(url) = &self.job.video_url {
+            return Some(url.clone());
+        }
+        (!self.job.key.starts_with("file:")).then(|| self.job.source.url.clone())
+    }
+
+    // ---- poll ----------------------------------------------------------
+
+    async fn poll(&mut self) -> StepResult {
+        let Some(api) = self.pipeline.api.clone() else {
+            return Ok(Err(Stop::Deferred));
+        };
+        let Some(task_id) = self.job.task.as_ref().map(|t| t.id.clone()) else {
+            return self.fail("processing without a task id".into()).await;
+        };
+        let export = self.export_enabled();
+        let mut link_polls = 0;
+        let mut errors_in_a_row = 0;
+        loop {
+            let interval = self.pipeline.config().api.poll_interval;
+            let extra = if errors_in_a_row > 1 { backoff(RETRY_START, RETRY_MAX, errors_in_a_row) } else { Duration::ZERO };
+            if let Err(stop) = self.pause(interval + extra).await {
+                return Ok(Err(stop));
+            }
+            let results = match api.results(&task_id).await {
+                Ok(results) => results,
+                Err(ApiError::Cancelled) => return Ok(Err(Stop::Cancelled)),
+                Err(err @ ApiError::Invalid { .. }) => {
+                    return self.fail(format!("task {task_id}: {err}")).await;
+                }
+                Err(err) => {
+                    errors_in_a_row += 1;
+                    tracing::warn!(job = self.job.id, task = %task_id, "polling failed, will poll again: {err}");
+                    self.progress(format!("poll failed: {err}"));
+                    continue;
+                }
+            };
+            errors_in_a_row = 0;
+            self.progress(format!("{} ({} clips so far)", results.status.as_str(), results.clips.len()));
+            match results.status {
+                TaskStatus::Failed => {
+                    self.slot = None;
+                    self.account_units(&results).await?;
+                    let message = results.error_message.clone().unwrap_or_else(|| "the API gave no reason".into());
+                    self.transition(Event::TaskFailed { message }).await?;
+                    return Ok(Ok(()));
+                }
+                TaskStatus::Succeeded => {
+                    self.slot = None;
+                    let missing = results.missing_export_links();
+                    if export && missing > 0 && link_polls < MAX_LINK_POLLS {
+                        link_polls += 1;
+                        self.progress(format!("SUCCEEDED, waiting for {missing} export links"));
+                        continue;
+                    }
+                    self.account_units(&results).await?;
+                    self.job.expire_at = results.expire_at;
+                    self.results = Some(results);
+                    self.transition(Event::TaskSucceeded).await?;
+                    return Ok(Ok(()));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn account_units(&mut self, results: &TaskResults) -> Result<(), StoreError> {
+        if self.job.units.is_some() {
+            return Ok(());
+        }
+        let Some(units) = results.api_units_usage else {
+            return Ok(());
+        };
+        self.job.units = Some(units);
+        self.pipeline.store.add_units(Utc::now().date_naive(), units).await
+    }
+
+    fn export_enabled(&self) -> bool {
+        self.job
+            .task
+            .as_ref()
+            .and_then(|t| t.options.get("enable_export"))
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    }
+
+    // ---- download ------------------------------------------------------
+
+    async fn download(&mut self) -> StepResult {
+        let config = self.pipeline.config();
+        let results = match self.results.take() {
+            Some(results) => results,
+            None => match self.fresh_results().await {
+                Ok(results) => results,
+                Err(stop) => return Ok(Err(stop)),
+            },
+        };
+        if let Some(expired) = results.expire_at.filter(|at| *at < Utc::now().timestamp_millis().max(0) as u64) {
+            let when = chrono::DateTime::from_timestamp_millis(expired as i64).map(sidecar::rfc3339).unwrap_or_default();
+            return self.fail(format!("the results expired at {when}; too late to download")).await;
+        }
+        let folder = match self.ensure_folder(&config).await {
+            Ok(folder) => folder,
+            Err(err) => return self.fail(err).await,
+        };
+        match self.write_folder(&config, &folder, results).await {
+            Ok(Ok(files)) => {
+                self.job.files = files;
+                self.transition(Event::Downloaded).await?;
+                tracing::info!(job = self.job.id, key = %self.job.key, folder = %folder.display(), "clips ready");
+                Ok(Ok(()))
+            }
+            Ok(Err(stop)) => Ok(Err(stop)),
+            Err(reason) => self.fail(reason).await,
+        }
+    }
+
+    /// Ask for results until they come (fresh export links each time).
+    async fn fresh_results(&mut self) -> Result<TaskResults, Stop> {
+        let api = self.pipeline.api.clone().ok_or(Stop::Deferred)?;
+        let task_id = self.job.task.as_ref().map(|t| t.id.clone()).ok_or(Stop::Deferred)?;
+        let mut attempt = 0;
+        loop {
+            match api.results(&task_id).await {
+                Ok(results) => return Ok(results),
+                Err(ApiError::Cancelled) => return Err(Stop::Cancelled),
+                Err(err) => {
+                    attempt += 1;
+                    tracing::warn!(job = self.job.id, task = %task_id, "could not fetch results: {err}");
+                    self.pause(backoff(RETRY_START, RETRY_MAX, attempt)).await?;
+                }
+            }
+        }
+    }
+
+    /// The job's folder, chosen once and stored before it is created.
+    async fn ensure_folder(&mut self, config: &Config) -> Result<PathBuf, String> {
+        let root = &config.output.dir;
+        if let Some(folder) = &self.job.folder {
+            let path = root.join(folder);
+            tokio::fs::create_dir_all(&path).await.map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            return Ok(path);
+        }
+        let template = Template::parse(&config.output.folder, TemplateKind::Folder).map_err(|e| e.to_string())?;
+        let published = self.job.source.published.unwrap_or(self.job.created_at);
+        let vars = Vars {
+            feed: self.job.source.feed.clone().unwrap_or_else(|| "inbox".into()),
+            date: published.format("%Y-%m-%d").to_string(),
+            title: self.job.display_title(),
+            id: identity::short_id(&self.job.key),
+            preset: self.job.preset.clone(),
+            ..Vars::default()
+        };
+        let relative = unused_folder(root, &template.render(&vars));
+        self.job.folder = Some(relative.to_string_lossy().into_owned());
+        self.pipeline.store.save(&self.job).await.map_err(|e| e.to_string())?;
+        let path = root.join(&relative);
+        tokio::fs::create_dir_all(&path).await.map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Every selected clip's files and sidecar, then `project.json`.
+    async fn write_folder(
+        &mut self,
+        config: &Config,
+        folder: &Path,
+        mut results: TaskResults,
+    ) -> Result<Result<Vec<String>, Stop>, String> {
+        let template = Template::parse(&config.output.clip, TemplateKind::Clip).map_err(|e| e.to_string())?;
+        let export = self.export_enabled();
+        results.clips.sort_by_key(|c| c.idx);
+        let plan = plan_clips(&results.clips, config.output.min_score, config.output.max_clips);
+        let source = self.source_info();
+        let task = self.task_info();
+        let mut names = HashSet::new();
+        let mut files_written = Vec::new();
+        let mut project_clips = Vec::new();
+        let total = plan.iter().filter(|(_, skip)| skip.is_none()).count();
+        let mut done = 0;
+        for (clip, skip) in plan {
+            if let Some(reason) = skip {
+                project_clips.push(ProjectClip::new(&clip, ClipFiles::default(), Some(reason)));
+                continue;
+            }
+            done += 1;
+            self.progress(format!("downloading clip {done}/{total}"));
+            let base = unique_name(&mut names, &self.clip_base(&template, &clip));
+            let mut files = ClipFiles::default();
+            let mut warnings = Vec::new();
+            let mut not_downloaded = None;
+            if export {
+                match self.fetch_clip_file(&mut results, clip.idx, Asset::Video, folder, &format!("{base}.mp4")).await {
+                    Ok(Ok(Some(name))) => files.video = Some(name),
+                    Ok(Ok(None)) => not_downloaded = Some("the API gave no export link".to_string()),
+                    Ok(Err(stop)) => return Ok(Err(stop)),
+                    Err(err) => return Err(format!("clip {}: {err}", clip.idx + 1)),
+                }
+                if config.output.thumbnails {
+                    match self.fetch_clip_file(&mut results, clip.idx, Asset::Thumbnail, folder, &format!("{base}.jpg")).await {
+                        Ok(Ok(name)) => files.thumbnail = name,
+                        Ok(Err(stop)) => return Ok(Err(stop)),
+                        Err(err) => warnings.push(format!("thumbnail not downloaded: {err}")),
+                    }
+                }
+            }
+            let current = results.clips.iter().find(|c| c.idx == clip.idx).unwrap_or(&clip).clone();
+            let link = current.begin_ms.map(|ms| identity::source_link(&self.job.key, &self.job.source.url, ms));
+            let sidecar_name = format!("{base}.json");
+            let sidecar = ClipSidecar::new(&current, files.clone(), source.clone(), task.clone(), link);
+            write_json(&folder.join(&sidecar_name), &sidecar).await?;
+            files_written.extend(files.video.clone());
+            files_written.extend(files.thumbnail.clone());
+            files_written.push(sidecar_name.clone());
+            let mut entry = ProjectClip::new(&current, ClipFiles { sidecar: Some(sidecar_name), ..files }, not_downloaded);
+            entry.warnings = warnings;
+            project_clips.push(entry);
+        }
+        let project = Project::new(
+            &self.job,
+            source,
+            ProjectTask {
+                task,
+                status: results.status.as_str().to_string(),
+                api_units_usage: results.api_units_usage.or(self.job.units),
+                expire_at: results.expire_at,
+                expires: results
+                    .expire_at
+                    .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms as i64))
+                    .map(sidecar::rfc3339),
+                submitted_at: self.job.task.as_ref().map(|t| sidecar::rfc3339(t.submitted_at)),
+            },
+            project_clips,
+            Utc::now(),
+        );
+        // Last: its presence means the folder is complete.
+        write_json(&folder.join("project.json"), &project).await?;
+        files_written.push("project.json".into());
+        Ok(Ok(files_written))
+    }
+
+    fn clip_base(&self, template: &Template, clip: &Clip) -> String {
+        let vars = Vars {
+            title: clip.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| format!("clip {}", clip.idx + 1)),
+            id: identity::short_id(&self.job.key),
+            rank: Some(clip.idx as u32 + 1),
+            idx: Some(clip.idx as u32),
+            score: clip.score.map(|s| s.round().clamp(0.0, u32::MAX as f64) as u32),
+            ..Vars::default()
+        };
+        template.render(&vars).to_string_lossy().into_owned()
+    }
+
+    /// Download one clip's video or thumbnail to `folder/name`, fetching
+    /// fresh links when a link is refused. `Ok(Ok(None))`: there is no link.
+    async fn fetch_clip_file(
+        &mut self,
+        results: &mut TaskResults,
+        idx: u64,
+        asset: Asset,
+        folder: &Path,
+        name: &str,
+    ) -> Result<Result<Option<String>, Stop>, DownloadError> {
+        let dest = folder.join(name);
+        let mut refreshes = 0;
+        let mut attempts = 0;
+        loop {
+            let Some(url) = results.clips.iter().find(|c| c.idx == idx).and_then(|c| asset.link(c)) else {
+                return Ok(Ok(None));
+            };
+            let fetched = tokio::select! {
+                () = self.pipeline.cancel.cancelled() => return Ok(Err(Stop::Cancelled)),
+                fetched = self.pipeline.fetcher.fetch(&url, &dest) => fetched,
+            };
+            let err = match fetched {
+                Ok(_) => return Ok(Ok(Some(name.to_string()))),
+                Err(err) => err,
+            };
+            if err.needs_fresh_link() && refreshes < MAX_LINK_REFRESHES {
+                refreshes += 1;
+                tracing::info!(job = self.job.id, clip = idx + 1, "{}: {err}; asking for fresh links", asset.name());
+                match self.fresh_results().await {
+                    Ok(fresh) => *results = fresh,
+                    Err(stop) => return Ok(Err(stop)),
+                }
+                continue;
+            }
+            if err.is_retryable() && attempts < MAX_FILE_ATTEMPTS {
+                attempts += 1;
+                let wait = backoff(RETRY_START, RETRY_MAX, attempts);
+                tracing::warn!(job = self.job.id, clip = idx + 1, ?wait, "{}: {err}; retrying", asset.name());
+                if let Err(stop) = self.pause(wait).await {
+                    return Ok(Err(stop));
+                }
+                continue;
+            }
+            return Err(err);
+        }
+    }
+
+    fn source_info(&self) -> SourceInfo {
+        let published = self.job.source.published.unwrap_or(self.job.created_at);
+        SourceInfo {
+            key: self.job.key.clone(),
+            url: self.job.source.url.clone(),
+            title: self.job.display_title(),
+            feed: self.job.source.feed.clone(),
+            published: sidecar::rfc3339(published),
+        }
+    }
+
+    fn task_info(&self) -> TaskInfo {
+        let task = self.job.task.as_ref();
+        TaskInfo {
+            id: task.map(|t| t.id.clone()).unwrap_or_default(),
+            project_name: task.map(|t| t.project_name.clone()).unwrap_or_default(),
+            preset: self.job.preset.clone(),
+            options: task.map(|t| t.options.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Asset {
+    Video,
+    Thumbnail,
+}
+
+impl Asset {
+    fn link(self, clip: &Clip) -> Option<String> {
+        let link = match self {
+            Asset::Video => clip.export_link.as_ref(),
+            Asset::Thumbnail => clip.thumbnail.as_ref(),
+        };
+        link.filter(|l| !l.trim().is_empty()).cloned()
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Asset::Video => "clip video",
+            Asset::Thumbnail => "thumbnail",
+        }
+    }
+}
+
+/// Which clips to download: those at or above `min_score`, then the best
+/// `max_clips` by rank. Each clip comes with the reason it is left out, if any.
+pub fn plan_clips(clips: &[Clip], min_score: u32, max_clips: u32) -> Vec<(Clip, Option<String>)> {
+    let mut kept = 0u32;
+    clips
+        .iter()
+        .map(|clip| {
+            let below = min_score > 0 && clip.score.is_none_or(|s| s < f64::from(min_score));
+            let reason = if below {
+                Some(match clip.score {
+                    Some(score) => format!("score {score} is below min_score {min_score}"),
+                    None => format!("no score (min_score {min_score})"),
+                })
+            } else if max_clips > 0 && kept >= max_clips {
+                Some(format!("beyond max_clips {max_clips}"))
+            } else {
+                kept += 1;
+                None
+            };
+            (clip.clone(), reason)
+        })
+        .collect()
+}
+
+/// `name`, or `name (2)`, `name (3)`… if an earlier clip took it.
+fn unique_name(taken: &mut HashSet<String>, name: &str) -> String {
+    let mut candidate = name.to_string();
+    let mut n = 2;
+    while !taken.insert(candidate.to_lowercase()) {
+        candidate = format!("{name} ({n})");
+        n += 1;
+    }
+    candidate
+}
+
+/// A folder path under `root` that no other job uses yet.
+fn unused_folder(root: &Path, wanted: &Path) -> PathBuf {
+    let mut candidate = wanted.to_path_buf();
+    let mut n = 2;
+    while root.join(&candidate).exists() {
+        let mut name = wanted.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(" ({n})"));
+        candidate = wanted.with_file_name(name);
+        n += 1;
+    }
+    candidate
+}
+
+async fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), String> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| e.to_string())?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes).await.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clip(idx: u64, score: Option<f64>) -> Clip {
+        let mut value = serde_json::json!({ "idx": idx });
+        if let Some(score) = score {
+            value["score"] = serde_json::json!(score);
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn plan_applies_min_score_then_max_clips() {
+        let clips = [clip(0, Some(90.0)), clip(1, Some(40.0)), clip(2, Some(75.0)), clip(3, None), clip(4, Some(60.0))];
+        let plan = plan_clips(&clips, 50, 2);
+        let kept: Vec<u64> = plan.iter().filter(|(_, r)| r.is_none()).map(|(c, _)| c.idx).collect();
+        assert_eq!(kept, [0, 2]);
+        assert!(plan[1].1.as_deref().unwrap().contains("below min_score 50"));
+        assert!(plan[3].1.as_deref().unwrap().contains("no score"));
+        assert!(plan[4].1.as_deref().unwrap().contains("max_clips 2"));
+        assert_eq!(plan_clips(&clips, 0, 0).iter().filter(|(_, r)| r.is_none()).count(), 5);
+    }
+
+    #[test]
+    fn names_are_made_unique() {
+        let mut taken = HashSet::new();
+        assert_eq!(unique_name(&mut taken, "a"), "a");
+        assert_eq!(unique_name(&mut taken, "A"), "A (2)");
+        assert_eq!(unique_name(&mut taken, "a"), "a (3)");
+    }
+
+    #[test]
+    fn folders_in_use_get_a_suffix() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("inbox/x")).unwrap();
+        assert_eq!(unused_folder(root.path(), Path::new("inbox/x")), Path::new("inbox/x (2)"));
+        assert_eq!(unused_folder(root.path(), Path::new("inbox/y")), Path::new("inbox/y"));
+    }
+}
