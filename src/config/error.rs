@@ -117,14 +117,14 @@ impl Source<'_> {
     }
 
     /// A TOML syntax or serde error, with its key path recovered from the span.
-    pub fn from_toml(&self, err: &toml::de::Error) -> ConfigError {
+    pub fn toml_error(&self, err: &toml::de::Error) -> ConfigError {
         let span = err.span();
         let key = span
             .as_ref()
             .and_then(|s| raw::key_path_at(self.text, s.start));
         let mut message = tidy_message(err.message());
         if let Some(key) = &key {
-            if let Some(better) = reserved_key_message(key, &message) {
+            if let Some(better) = friendlier_message(key, &message) {
                 message = better;
             }
         }
@@ -153,12 +153,16 @@ fn tidy_message(message: &str) -> String {
     message
 }
 
-/// Keys people are likely to try that clipwatch deliberately does not accept.
-fn reserved_key_message(key: &str, message: &str) -> Option<String> {
-    let last = key.rsplit('.').next().unwrap_or(key);
+/// Better words for mistakes people are likely to make: keys clipwatch
+/// deliberately does not accept, `[feeds]` written for `[[feeds]]`.
+fn friendlier_message(key: &str, message: &str) -> Option<String> {
+    if key == "feeds" && message.contains("expected a sequence") {
+        return Some("write each feed as a [[feeds]] table (double brackets)".to_owned());
+    }
     if !message.starts_with("unknown field") {
         return None;
     }
+    let last = key.rsplit('.').next().unwrap_or(key);
     if key.starts_with("presets.") && (last == "video_url" || last == "project_name") {
         return Some(format!(
             "{last} cannot be set in a preset: clipwatch sets it for every video"

@@ -253,7 +253,7 @@ pub fn parse(
         file: path.display().to_string(),
         text,
     };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| src.from_toml(&e))?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
 
     let abs_path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let base = abs_path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -522,10 +522,15 @@ fn check_feed(
             .as_ref()
             .map(|v| {
                 Regex::new(v.get_ref()).map_err(|e| {
+                    // regex's syntax errors draw a caret diagram over
+                    // several lines; its last line says what is wrong.
+                    let shown = e.to_string();
+                    let reason = shown.lines().last().unwrap_or_default();
+                    let reason = reason.strip_prefix("error: ").unwrap_or(reason);
                     src.error(
                         Some(v.span()),
                         key(field),
-                        format!("{about}: invalid regex: {e}"),
+                        format!("{about}: invalid regex \"{}\": {reason}", v.get_ref()),
                     )
                 })
             })

@@ -187,6 +187,13 @@ pub(super) fn key_path_at(text: &str, offset: usize) -> Option<String> {
     let root: Node = toml::from_str(text).ok()?;
     let mut best = None;
     walk(&root, &mut Vec::new(), offset, &mut best);
+    if best.is_none() {
+        // Errors about a whole table point at its header's `[`, before the key.
+        let line_end = text[offset.min(text.len())..]
+            .find('\n')
+            .map_or(text.len(), |i| offset + i);
+        walk(&root, &mut Vec::new(), line_end, &mut best);
+    }
     best.map(|(_, path)| format_path(&path))
 }
 
@@ -272,5 +279,13 @@ mod tests {
     #[test]
     fn syntax_errors_have_no_path() {
         assert_eq!(key_path_at("[api\n", 1), None);
+    }
+
+    #[test]
+    fn a_header_names_its_table() {
+        assert_eq!(
+            key_path_at("[feeds]\nname = 1\n", 0).as_deref(),
+            Some("feeds")
+        );
     }
 }

@@ -39,6 +39,7 @@ fn assert_error(text: &str, line: usize, key: &str, fragment: &str) {
         shown.contains(fragment),
         "expected {fragment:?} in: {shown}"
     );
+    assert!(!shown.contains('\n'), "one line expected: {shown}");
     assert_eq!(e.line(), Some(line));
     assert_eq!(e.key(), Some(key));
 }
@@ -239,8 +240,9 @@ fn bad_values_name_file_line_and_key() {
         ("[[feeds]]\nname = \"x\"\nurl = \"https://e.com/f\"\ninterval = \"0s\"\n", 4, "feeds[0].interval", "greater than zero"),
         ("[[feeds]]\nname = \"x\"\nurl = \"https://e.com/f\"\ndelay = \"later\"\n", 4, "feeds[0].delay", "invalid duration"),
         ("[[feeds]]\nname = \"x\"\nurl = \"https://e.com/f\"\npreset = \"vertical\"\n", 4, "feeds[0].preset", "no preset named \"vertical\" (presets: default)"),
-        ("[[feeds]]\nname = \"x\"\nurl = \"https://e.com/f\"\ninclude = \"(unclosed\"\n", 4, "feeds[0].include", "invalid regex"),
-        ("[[feeds]]\nname = \"x\"\nurl = \"https://e.com/f\"\nexclude = \"[z-a]\"\n", 4, "feeds[0].exclude", "feed \"x\": invalid regex"),
+        ("[[feeds]]\nname = \"x\"\nurl = \"https://e.com/f\"\ninclude = \"(unclosed\"\n", 4, "feeds[0].include", "feed \"x\": invalid regex \"(unclosed\": unclosed group"),
+        ("[[feeds]]\nname = \"x\"\nurl = \"https://e.com/f\"\nexclude = \"[z-a]\"\n", 4, "feeds[0].exclude", "feed \"x\": invalid regex \"[z-a]\""),
+        ("[feeds]\nname = \"x\"\n", 1, "feeds", "[[feeds]]"),
         ("[[feeds]]\nname = \"x\"\nurl = \"https://e.com/f\"\nuse = \"media\"\n", 4, "feeds[0].use", "link, enclosure"),
         ("[[feeds]]\nname = \"x\"\nurl = \"https://e.com/f\"\nbackfill = -1\n", 4, "feeds[0].backfill", "invalid value"),
         ("[[feeds]]\nname = \"x\"\nurl = \"https://e.com/f\"\nshort = true\n", 4, "feeds[0].short", "unknown field"),
