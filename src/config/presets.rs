@@ -261,18 +261,17 @@ fn check(src: &Source, name: &str, raw: RawPreset) -> Result<Definition, ConfigE
         own.insert("limit".into(), Value::from(n));
     }
 
-    if let Some(extra) = raw.extra {
-        let span = extra.span();
-        for (k, v) in extra.into_inner() {
-            if RESERVED.contains(&k.as_str()) {
-                return Err(src.error(
-                    Some(span.clone()),
-                    format!("{}.{}", key("extra"), key_segment(&k)),
-                    format!("{k} cannot be set in a preset: clipwatch sets it for every video"),
-                ));
-            }
-            own.insert(k, to_json(v));
+    for (k, v) in raw.extra.unwrap_or_default() {
+        let span = k.span();
+        let k = k.into_inner();
+        if RESERVED.contains(&k.as_str()) {
+            return Err(src.error(
+                Some(span),
+                format!("{}.{}", key("extra"), key_segment(&k)),
+                format!("{k} cannot be set in a preset: clipwatch sets it for every video"),
+            ));
         }
+        own.insert(k, to_json(v));
     }
 
     Ok(Definition {

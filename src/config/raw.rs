@@ -90,7 +90,8 @@ pub(super) struct RawPreset {
     pub ai_hook_script_style: Str,
     pub ai_hook_position: Str,
     pub reframe_layout: Str,
-    pub extra: Option<Spanned<toml::Table>>,
+    /// Keys keep their spans so a refused key can be pointed at.
+    pub extra: Option<BTreeMap<Spanned<String>, toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -234,7 +234,7 @@ fn bad_values_name_file_line_and_key() {
         ("[presets.p]\nratoi = \"RATIO_1_1\"\n", 2, "presets.p.ratoi", "unknown field `ratoi`"),
         ("[presets.p]\nvideo_url = \"https://x\"\n", 2, "presets.p.video_url", "clipwatch sets it"),
         ("[presets.p]\nproject_name = \"x\"\n", 2, "presets.p.project_name", "clipwatch sets it"),
-        ("[presets.p]\n[presets.p.extra]\nvideo_url = \"x\"\n", 2, "presets.p.extra.video_url", "clipwatch sets it"),
+        ("[presets.p]\n[presets.p.extra]\nvideo_url = \"x\"\n", 3, "presets.p.extra.video_url", "clipwatch sets it"),
         ("[presets.p]\nextra = 3\n", 2, "presets.p.extra", "invalid type"),
         ("[presets.\"a/b\"]\nlimit = 1\n", 1, "presets.\"a/b\"", "no '/'"),
         ("[[feeds]]\nname = \"x\"\nurl = \"https://e.com/f\"\ninterval = \"0s\"\n", 4, "feeds[0].interval", "greater than zero"),
