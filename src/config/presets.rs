@@ -1,0 +1,296 @@
+//! Presets: named sets of WayinVideo submit options.
+//!
+//! Each `[presets.NAME]` table is checked against the enumerations the API
+//! documents (a typo is a config error, not a failed paid task), then
+//! `extends` chains are resolved into one flat option map per preset, with
+//! `extra` passed through verbatim.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+use toml::Spanned;
+
+use super::error::{ConfigError, Source};
+use super::raw::{key_segment, RawPreset, Str};
+use super::Preset;
+
+pub(super) const RATIOS: &[&str] = &[
+    "RATIO_ORIGINAL",
+    "RATIO_16_9",
+    "RATIO_1_1",
+    "RATIO_4_5",
+    "RATIO_9_16",
+];
+pub(super) const RESOLUTIONS: &[&str] = &["SD_480", "HD_720", "FHD_1080", "QHD_2K", "UHD_4K"];
+pub(super) const CAPTION_DISPLAYS: &[&str] = &["both", "original", "translation"];
+pub(super) const TARGET_DURATIONS: &[&str] = &[
+    "DURATION_0_30",
+    "DURATION_30_60",
+    "DURATION_60_90",
+    "DURATION_0_90",
+    "DURATION_90_180",
+    "DURATION_180_300",
+];
+pub(super) const HOOK_POSITIONS: &[&str] = &["beginning", "end"];
+
+/// Options clipwatch fills in itself for every submit.
+const RESERVED: &[&str] = &["video_url", "project_name"];
+
+static LANGUAGE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^[a-z]{2,3}(-[a-z]{2,4})?$").expect("valid regex"));
+static STYLE_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]+$").expect("valid regex"));
+
+/// The preset used when the file has no `[presets.default]`: the SPEC's
+/// example (vertical, captioned, reframed, exported 720p clips).
+pub(super) fn builtin_default() -> Map<String, Value> {
+    let mut options = Map::new();
+    options.insert("enable_export".into(), Value::Bool(true));
+    options.insert("ratio".into(), "RATIO_9_16".into());
+    options.insert("resolution".into(), "HD_720".into());
+    options.insert("enable_caption".into(), Value::Bool(true));
+    options.insert("caption_display".into(), "original".into());
+    options.insert("cc_style_tpl".into(), "temp-7".into());
+    options.insert("enable_ai_reframe".into(), Value::Bool(true));
+    options
+}
+
+/// One preset as written, checked but not yet resolved.
+struct Definition {
+    /// Options set by this preset itself, `extra` merged over the typed keys.
+    own: Map<String, Value>,
+    extends: Option<Spanned<String>>,
+}
+
+/// Check every preset and resolve `extends`. The result always holds
+/// `"default"`.
+pub(super) fn resolve(
+    src: &Source,
+    raw: BTreeMap<Spanned<String>, RawPreset>,
+) -> Result<BTreeMap<String, Preset>, ConfigError> {
+    let mut defs = BTreeMap::new();
+    for (name, preset) in raw {
+        let span = name.span();
+        let name = name.into_inner();
+        if name.trim().is_empty() || name.contains(['/', '\\']) {
+            return Err(src.error(
+                Some(span),
+                format!("presets.{}", key_segment(&name)),
+                "a preset name must be non-empty and contain no '/' or '\\' \
+                 (it can name a drop-folder subfolder)",
+            ));
+        }
+        let def = check(src, &name, preset)?;
+        defs.insert(name, def);
+    }
+    defs.entry("default".to_owned())
+        .or_insert_with(|| Definition {
+            own: builtin_default(),
+            extends: None,
+        });
+
+    let mut resolved = BTreeMap::new();
+    for name in defs.keys() {
+        resolve_one(src, name, &defs, &mut resolved, &mut Vec::new())?;
+    }
+    Ok(resolved
+        .into_iter()
+        .map(|(name, options)| {
+            let preset = Preset {
+                name: name.clone(),
+                options,
+            };
+            (name, preset)
+        })
+        .collect())
+}
+
+fn resolve_one(
+    src: &Source,
+    name: &str,
+    defs: &BTreeMap<String, Definition>,
+    resolved: &mut BTreeMap<String, Map<String, Value>>,
+    chain: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    if resolved.contains_key(name) {
+        return Ok(());
+    }
+    let def = &defs[name];
+    let mut options = Map::new();
+    if let Some(parent) = &def.extends {
+        let key = format!("presets.{}.extends", key_segment(name));
+        chain.push(name.to_owned());
+        let parent_name = parent.get_ref().as_str();
+        let path = || {
+            let mut names = chain.clone();
+            names.push(parent_name.to_owned());
+            names.join(" → ")
+        };
+        if chain.iter().any(|n| n == parent_name) {
+            return Err(src.error(
+                Some(parent.span()),
+                key,
+                format!("presets extend each other in a cycle: {}", path()),
+            ));
+        }
+        if !defs.contains_key(parent_name) {
+            let known: Vec<&str> = defs.keys().map(String::as_str).collect();
+            return Err(src.error(
+                Some(parent.span()),
+                key,
+                format!(
+                    "no preset named \"{parent_name}\" (chain {}; presets: {})",
+                    path(),
+                    known.join(", ")
+                ),
+            ));
+        }
+        resolve_one(src, parent_name, defs, resolved, chain)?;
+        chain.pop();
+        options = resolved[parent_name].clone();
+    }
+    for (key, value) in &def.own {
+        options.insert(key.clone(), value.clone());
+    }
+    resolved.insert(name.to_owned(), options);
+    Ok(())
+}
+
+/// Validate one preset's own keys into an option map.
+fn check(src: &Source, name: &str, raw: RawPreset) -> Result<Definition, ConfigError> {
+    let prefix = format!("presets.{}", key_segment(name));
+    let key = |field: &str| format!("{prefix}.{field}");
+    let mut own = Map::new();
+
+    let set_bool = |field: &str, value: Option<bool>, own: &mut Map<String, Value>| {
+        if let Some(v) = value {
+            own.insert(field.to_owned(), Value::Bool(v));
+        }
+    };
+    set_bool("enable_export", raw.enable_export, &mut own);
+    set_bool("enable_caption", raw.enable_caption, &mut own);
+    set_bool("enable_ai_reframe", raw.enable_ai_reframe, &mut own);
+    set_bool("enable_ai_hook", raw.enable_ai_hook, &mut own);
+
+    let enums: [(&str, &Str, &[&str]); 5] = [
+        ("ratio", &raw.ratio, RATIOS),
+        ("resolution", &raw.resolution, RESOLUTIONS),
+        ("caption_display", &raw.caption_display, CAPTION_DISPLAYS),
+        ("target_duration", &raw.target_duration, TARGET_DURATIONS),
+        ("ai_hook_position", &raw.ai_hook_position, HOOK_POSITIONS),
+    ];
+    for (field, value, allowed) in enums {
+        if let Some(value) = value {
+            let v = value.get_ref();
+            if !allowed.contains(&v.as_str()) {
+                let hint = allowed
+                    .iter()
+                    .find(|a| a.eq_ignore_ascii_case(v))
+                    .map(|a| format!("; did you mean {a}?"))
+                    .unwrap_or_default();
+                return Err(src.error(
+                    Some(value.span()),
+                    key(field),
+                    format!(
+                        "unknown value \"{v}\" (expected one of {}){hint}",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+            own.insert(field.to_owned(), Value::String(v.clone()));
+        }
+    }
+
+    for (field, value) in [
+        ("source_lang", &raw.source_lang),
+        ("target_lang", &raw.target_lang),
+    ] {
+        if let Some(value) = value {
+            if !LANGUAGE.is_match(value.get_ref()) {
+                return Err(src.error(
+                    Some(value.span()),
+                    key(field),
+                    format!(
+                        "\"{}\" is not a language code (expected a short ISO-style code \
+                         such as en, es, zh-cn, pt-br)",
+                        value.get_ref()
+                    ),
+                ));
+            }
+            own.insert(field.to_owned(), Value::String(value.get_ref().clone()));
+        }
+    }
+
+    if let Some(value) = &raw.cc_style_tpl {
+        if !STYLE_ID.is_match(value.get_ref()) {
+            return Err(src.error(
+                Some(value.span()),
+                key("cc_style_tpl"),
+                format!(
+                    "\"{}\" is not a caption style id (letters, digits, '_' and '-', e.g. temp-7)",
+                    value.get_ref()
+                ),
+            ));
+        }
+        own.insert("cc_style_tpl".into(), value.get_ref().clone().into());
+    }
+
+    for (field, value) in [
+        ("ai_hook_script_style", &raw.ai_hook_script_style),
+        ("reframe_layout", &raw.reframe_layout),
+    ] {
+        if let Some(value) = value {
+            if value.get_ref().trim().is_empty() {
+                return Err(src.error(Some(value.span()), key(field), "must not be empty"));
+            }
+            own.insert(field.to_owned(), Value::String(value.get_ref().clone()));
+        }
+    }
+
+    if let Some(limit) = &raw.limit {
+        let n = *limit.get_ref();
+        if n < 1 {
+            return Err(src.error(
+                Some(limit.span()),
+                key("limit"),
+                format!("must be a positive integer (the number of clips to keep), got {n}"),
+            ));
+        }
+        own.insert("limit".into(), Value::from(n));
+    }
+
+    for (k, v) in raw.extra.unwrap_or_default() {
+        let span = k.span();
+        let k = k.into_inner();
+        if RESERVED.contains(&k.as_str()) {
+            return Err(src.error(
+                Some(span),
+                format!("{}.{}", key("extra"), key_segment(&k)),
+                format!("{k} cannot be set in a preset: clipwatch sets it for every video"),
+            ));
+        }
+        own.insert(k, to_json(v));
+    }
+
+    Ok(Definition {
+        own,
+        extends: raw.extends,
+    })
+}
+
+/// TOML to JSON, datetimes as their TOML text (RFC 3339 when complete).
+fn to_json(value: toml::Value) -> Value {
+    match value {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        toml::Value::Table(table) => {
+            Value::Object(table.into_iter().map(|(k, v)| (k, to_json(v))).collect())
+        }
+    }
+}
