@@ -85,7 +85,7 @@ pub(super) fn check_http_url(value: &str) -> Result<Url, String> {
             "\"{value}\": only http and https URLs are supported"
         ));
     }
-    if url.host_str().map_or(true, str::is_empty) {
+    if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("\"{value}\" has no host"));
     }
     Ok(url)

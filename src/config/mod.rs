@@ -30,6 +30,7 @@ use regex::Regex;
 pub use self::error::ConfigError;
 use self::error::Source;
 use self::raw::{RawApi, RawConfig, RawDrop, RawFeed, RawOutput, Str};
+use crate::output::naming::{Template, TemplateKind};
 use crate::secret::Secret;
 
 pub const DEFAULT_API_BASE_URL: &str = "https://wayinvideo-api.wayin.ai/open/v2";
@@ -107,8 +108,8 @@ pub struct StateConfig {
 #[derive(Debug, Clone)]
 pub struct OutputConfig {
     pub dir: PathBuf,
-    pub folder: String,
-    pub clip: String,
+    pub folder: Template,
+    pub clip: Template,
     /// Clips scoring below this (0–100) are listed, not downloaded.
     pub min_score: u32,
     /// Keep the best N clips; 0 = all.
@@ -441,8 +442,20 @@ fn check_output(src: &Source, raw: RawOutput, base: &Path) -> Result<OutputConfi
     };
     Ok(OutputConfig {
         dir: dir(src, &raw.dir, "output.dir", DEFAULT_OUTPUT_DIR, base)?,
-        folder: non_empty(src, &raw.folder, "output.folder", DEFAULT_FOLDER_TEMPLATE)?,
-        clip: non_empty(src, &raw.clip, "output.clip", DEFAULT_CLIP_TEMPLATE)?,
+        folder: template(
+            src,
+            &raw.folder,
+            "output.folder",
+            DEFAULT_FOLDER_TEMPLATE,
+            TemplateKind::Folder,
+        )?,
+        clip: template(
+            src,
+            &raw.clip,
+            "output.clip",
+            DEFAULT_CLIP_TEMPLATE,
+            TemplateKind::Clip,
+        )?,
         min_score,
         max_clips: raw.max_clips.unwrap_or(0),
         thumbnails: raw.thumbnails.unwrap_or(true),
@@ -651,6 +664,19 @@ fn non_empty(src: &Source, value: &Str, key: &str, default: &str) -> Result<Stri
         Some(v) => Ok(v.get_ref().clone()),
         None => Ok(default.to_owned()),
     }
+}
+
+/// A name template, parsed so that a bad placeholder is a configuration error.
+fn template(
+    src: &Source,
+    value: &Str,
+    key: &str,
+    default: &str,
+    kind: TemplateKind,
+) -> Result<Template, ConfigError> {
+    let text = non_empty(src, value, key, default)?;
+    Template::parse(&text, kind)
+        .map_err(|e| src.error(value.as_ref().map(|v| v.span()), key, e.to_string()))
 }
 
 /// An http(s) URL, with any trailing `/` removed so paths can be appended.

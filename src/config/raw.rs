@@ -210,7 +210,7 @@ fn walk(
                 path.push(Segment::Key(key.get_ref().clone()));
                 let start = key.span().start;
                 // `>=`: a deeper key sharing the start (a header's last part) wins.
-                if start <= offset && best.as_ref().map_or(true, |(b, _)| start >= *b) {
+                if start <= offset && best.as_ref().is_none_or(|(b, _)| start >= *b) {
                     *best = Some((start, path.clone()));
                 }
                 walk(value, path, offset, best);

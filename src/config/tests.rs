@@ -58,8 +58,8 @@ fn empty_file_gives_every_default() {
     assert_eq!(c.api.daily_unit_budget, 0);
     assert_eq!(c.state.dir, PathBuf::from("/var/lib/clipwatch"));
     assert_eq!(c.output.dir, PathBuf::from("/srv/clips"));
-    assert_eq!(c.output.folder, "{feed}/{date} {title} [{id}]");
-    assert_eq!(c.output.clip, "{rank:02} {title}");
+    assert_eq!(c.output.folder.as_str(), "{feed}/{date} {title} [{id}]");
+    assert_eq!(c.output.clip.as_str(), "{rank:02} {title}");
     assert_eq!(c.output.min_score, 0);
     assert_eq!(c.output.max_clips, 0);
     assert!(c.output.thumbnails);
@@ -170,8 +170,8 @@ base_url = "http://127.0.0.1:9000/"
     assert_eq!(c.api.poll_interval, Duration::from_millis(250));
     assert_eq!(c.api.timeout, Duration::from_secs(90));
     assert_eq!(c.api.daily_unit_budget, 500);
-    assert_eq!(c.output.folder, "{feed}/{title}");
-    assert_eq!(c.output.clip, "{rank} {title}");
+    assert_eq!(c.output.folder.as_str(), "{feed}/{title}");
+    assert_eq!(c.output.clip.as_str(), "{rank} {title}");
     assert_eq!(c.output.min_score, 60);
     assert_eq!(c.output.max_clips, 3);
     assert!(!c.output.thumbnails);
@@ -208,6 +208,8 @@ fn bad_values_name_file_line_and_key() {
         ("[output]\nmin_score = 101\n", 2, "output.min_score", "between 0 and 100"),
         ("[output]\nfolder = \"\"\n", 2, "output.folder", "must not be empty"),
         ("[output]\nclip = \" \"\n", 2, "output.clip", "must not be empty"),
+        ("[output]\nfolder = \"{feed}/{titel}\"\n", 2, "output.folder", "titel"),
+        ("[output]\nclip = \"{rank}/{title}\"\n", 2, "output.clip", "/"),
         ("[output]\nthumbnails = \"yes\"\n", 2, "output.thumbnails", "invalid type"),
         ("[drop]\nsettle = \"5 parsecs\"\n", 2, "drop.settle", "invalid duration"),
         ("[drop]\nrescan = \"0s\"\n", 2, "drop.rescan", "greater than zero"),

@@ -35,7 +35,10 @@ pub enum DownloadError {
 impl DownloadError {
     /// A fresh link from the results endpoint may fix this.
     pub fn needs_fresh_link(&self) -> bool {
-        matches!(self, DownloadError::Refused { .. } | DownloadError::NotMedia)
+        matches!(
+            self,
+            DownloadError::Refused { .. } | DownloadError::NotMedia
+        )
     }
 
     /// Trying the same link again later may work.
@@ -73,7 +76,10 @@ impl Fetcher {
             return Ok(meta.len());
         }
         let part = part_path(dest);
-        let have = tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0);
+        let have = tokio::fs::metadata(&part)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
         let mut request = self.http.get(url);
         if have > 0 {
             request = request.header(RANGE, format!("bytes={have}-"));
@@ -124,7 +130,10 @@ impl Fetcher {
                     return Err(transport(err));
                 }
             };
-            writer.write_all(&chunk).await.map_err(|e| io_error(&part, e))?;
+            writer
+                .write_all(&chunk)
+                .await
+                .map_err(|e| io_error(&part, e))?;
             written += chunk.len() as u64;
         }
         writer.flush().await.map_err(|e| io_error(&part, e))?;
@@ -163,7 +172,9 @@ pub async fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), DownloadError
     let mut file = tokio::fs::File::create(&part)
         .await
         .map_err(|e| io_error(&part, e))?;
-    file.write_all(bytes).await.map_err(|e| io_error(&part, e))?;
+    file.write_all(bytes)
+        .await
+        .map_err(|e| io_error(&part, e))?;
     file.sync_all().await.map_err(|e| io_error(&part, e))?;
     drop(file);
     tokio::fs::rename(&part, dest)
@@ -212,10 +223,20 @@ async fn starts_like_error_page(path: &Path) -> Result<bool, DownloadError> {
 
 pub fn looks_like_markup(head: &[u8]) -> bool {
     let text = String::from_utf8_lossy(head);
-    let text = text.trim_start_matches('\u{feff}').trim_start().to_ascii_lowercase();
-    ["<!doctype html", "<html", "<?xml", "<error", "<head", "<body"]
-        .iter()
-        .any(|p| text.starts_with(p))
+    let text = text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .to_ascii_lowercase();
+    [
+        "<!doctype html",
+        "<html",
+        "<?xml",
+        "<error",
+        "<head",
+        "<body",
+    ]
+    .iter()
+    .any(|p| text.starts_with(p))
 }
 
 async fn remove_quietly(path: &Path) {
@@ -250,14 +271,19 @@ mod tests {
     fn markup_is_recognised() {
         assert!(looks_like_markup(b"  <!DOCTYPE html><html>"));
         assert!(looks_like_markup(b"\xef\xbb\xbf<html lang=en>"));
-        assert!(looks_like_markup(b"<?xml version=\"1.0\"?><Error><Code>AccessDenied"));
+        assert!(looks_like_markup(
+            b"<?xml version=\"1.0\"?><Error><Code>AccessDenied"
+        ));
         assert!(!looks_like_markup(b"\0\0\0\x20ftypisom"));
         assert!(!looks_like_markup(b"\xff\xd8\xff\xe0JFIF"));
     }
 
     #[test]
     fn part_names() {
-        assert_eq!(part_path(Path::new("/o/01 a.mp4")), Path::new("/o/01 a.mp4.part"));
+        assert_eq!(
+            part_path(Path::new("/o/01 a.mp4")),
+            Path::new("/o/01 a.mp4.part")
+        );
     }
 
     #[tokio::test]

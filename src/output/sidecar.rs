@@ -155,7 +155,13 @@ pub struct Project {
 }
 
 impl Project {
-    pub fn new(job: &Job, source: SourceInfo, task: ProjectTask, clips: Vec<ProjectClip>, now: DateTime<Utc>) -> Project {
+    pub fn new(
+        job: &Job,
+        source: SourceInfo,
+        task: ProjectTask,
+        clips: Vec<ProjectClip>,
+        now: DateTime<Utc>,
+    ) -> Project {
         Project {
             schema: PROJECT_SCHEMA,
             clipwatch_version: env!("CARGO_PKG_VERSION"),
@@ -238,7 +244,13 @@ mod tests {
             thumbnail: Some("01 sample title.jpg".into()),
             sidecar: None,
         };
-        let sidecar = ClipSidecar::new(&clip(), files, source(), task(), Some("https://youtu.be/ID?t=15".into()));
+        let sidecar = ClipSidecar::new(
+            &clip(),
+            files,
+            source(),
+            task(),
+            Some("https://youtu.be/ID?t=15".into()),
+        );
         let json = serde_json::to_value(&sidecar).unwrap();
         assert_eq!(json["schema"], "clipwatch.clip/1");
         assert_eq!(json["rank"], 1);
@@ -249,7 +261,10 @@ mod tests {
         assert_eq!(json["duration_ms"], 60000);
         assert_eq!(json["begin"], "00:00:15.000");
         assert_eq!(json["end"], "00:01:15.000");
-        assert_eq!(json["hashtags"], serde_json::json!(["#insight", "#analysis"]));
+        assert_eq!(
+            json["hashtags"],
+            serde_json::json!(["#insight", "#analysis"])
+        );
         assert_eq!(json["files"]["video"], "01 sample title.mp4");
         assert!(!json.to_string().contains("sig=secret"));
     }

@@ -50,7 +50,10 @@ pub struct Progress(Arc<Mutex<HashMap<String, String>>>);
 
 impl Progress {
     pub fn set(&self, key: &str, text: impl Into<String>) {
-        self.0.lock().expect("progress lock").insert(key.to_string(), text.into());
+        self.0
+            .lock()
+            .expect("progress lock")
+            .insert(key.to_string(), text.into());
     }
 
     pub fn get(&self, key: &str) -> Option<String> {
@@ -92,16 +95,24 @@ impl Pipeline {
         let current = config.borrow().clone();
         let api_config = &current.api;
         // A rejected key is tried again this often (a few polls' worth).
-        let auth_retry = (api_config.poll_interval * 4).clamp(Duration::from_millis(200), Duration::from_secs(300));
+        let auth_retry = (api_config.poll_interval * 4)
+            .clamp(Duration::from_millis(200), Duration::from_secs(300));
         let budget = Budget::per_minute(api_config.requests_per_minute, auth_retry);
         let api = match &api_config.api_key {
             Some(key) => Some(
-                ApiClient::new(&api_config.base_url, key.clone(), api_config.timeout, budget, cancel.clone())
-                    .map_err(|e| PipelineError::Setup(e.to_string()))?,
+                ApiClient::new(
+                    &api_config.base_url,
+                    key.clone(),
+                    api_config.timeout,
+                    budget,
+                    cancel.clone(),
+                )
+                .map_err(|e| PipelineError::Setup(e.to_string()))?,
             ),
             None => None,
         };
-        let fetcher = Fetcher::new(api_config.timeout).map_err(|e| PipelineError::Setup(e.to_string()))?;
+        let fetcher =
+            Fetcher::new(api_config.timeout).map_err(|e| PipelineError::Setup(e.to_string()))?;
         Ok(Pipeline {
             store,
             api,
@@ -132,7 +143,11 @@ impl Pipeline {
             return Ok(());
         }
         self.store.save(job).await?;
-        let note = job.history.last().and_then(|t| t.note.clone()).unwrap_or_default();
+        let note = job
+            .history
+            .last()
+            .and_then(|t| t.note.clone())
+            .unwrap_or_default();
         let task = job.task.as_ref().map(|t| t.id.as_str()).unwrap_or("-");
         tracing::info!(job = job.id, key = %job.key, task, "{from} → {}{}{}", job.state.name(),
             if note.is_empty() { "" } else { ": " }, note);
@@ -167,7 +182,9 @@ impl Pipeline {
                     "no API key: set WAYIN_API_KEY or api_key_file to submit videos".into(),
                 ));
             }
-            tracing::warn!("no API key configured: sources are watched and queued, nothing is submitted");
+            tracing::warn!(
+                "no API key configured: sources are watched and queued, nothing is submitted"
+            );
         }
         let mut scheduler = Scheduler {
             pipeline: self.clone(),
@@ -237,7 +254,10 @@ impl Scheduler {
             return Ok(Some(until_tomorrow));
         }
         for job in self.pipeline.store.active_jobs()? {
-            if job.state != State::Queued || self.busy.contains(&job.key) || !self.scope.covers(&job.key) {
+            if job.state != State::Queued
+                || self.busy.contains(&job.key)
+                || !self.scope.covers(&job.key)
+            {
                 continue;
             }
             if let Some(at) = job.retry_at.filter(|at| *at > now) {
@@ -266,10 +286,17 @@ impl Scheduler {
             return Ok(None);
         }
         if !self.budget_note_logged {
-            tracing::warn!(used, cap, "daily unit budget reached: no new submissions until midnight UTC");
+            tracing::warn!(
+                used,
+                cap,
+                "daily unit budget reached: no new submissions until midnight UTC"
+            );
             self.budget_note_logged = true;
         }
-        let tomorrow = (now.date_naive() + chrono::Days::new(1)).and_hms_opt(0, 0, 1).expect("valid time").and_utc();
+        let tomorrow = (now.date_naive() + chrono::Days::new(1))
+            .and_hms_opt(0, 0, 1)
+            .expect("valid time")
+            .and_utc();
         Ok(Some((tomorrow - now).to_std().unwrap_or(IDLE_TICK)))
     }
 

@@ -15,8 +15,10 @@ use crate::api::types::{Clip, TaskResults, TaskStatus};
 use crate::api::ApiError;
 use crate::config::Config;
 use crate::output::download::{write_atomic, DownloadError};
-use crate::output::naming::{Template, TemplateKind, Vars};
-use crate::output::sidecar::{self, ClipFiles, ClipSidecar, Project, ProjectClip, ProjectTask, SourceInfo, TaskInfo};
+use crate::output::naming::{Template, Vars};
+use crate::output::sidecar::{
+    self, ClipFiles, ClipSidecar, Project, ProjectClip, ProjectTask, SourceInfo, TaskInfo,
+};
 use crate::sources::identity;
 use crate::store::StoreError;
 
@@ -96,7 +98,11 @@ impl Worker {
 
     async fn fail(&mut self, reason: String) -> StepResult {
         self.slot = None;
-        self.transition(Event::Failed { reason, will_retry: false }).await?;
+        self.transition(Event::Failed {
+            reason,
+            will_retry: false,
+        })
+        .await?;
         Ok(Err(Stop::Deferred))
     }
 
@@ -120,10 +126,16 @@ impl Worker {
             return self.fail(reason).await;
         };
         let Some(video_url) = self.video_url() else {
-            let reason = "local files need the upload step, which this build does not have yet".to_string();
+            let reason =
+                "local files need the upload step, which this build does not have yet".to_string();
             return self.fail(reason).await;
         };
-        let project_name: String = self.job.display_title().chars().take(MAX_PROJECT_NAME_CHARS).collect();
+        let project_name: String = self
+            .job
+            .display_title()
+            .chars()
+            .take(MAX_PROJECT_NAME_CHARS)
+            .collect();
         let options = preset.options.clone();
         self.progress("submitting");
         // Durable before the request leaves: a crash from here on is seen at
@@ -146,13 +158,19 @@ impl Worker {
             Err(err) => {
                 let attempts = self.job.attempts + 1;
                 if attempts >= MAX_SUBMIT_ATTEMPTS {
-                    return self.fail(format!("{err} (after {attempts} attempts)")).await;
+                    return self
+                        .fail(format!("{err} (after {attempts} attempts)"))
+                        .await;
                 }
                 let wait = backoff(RETRY_START, RETRY_MAX, attempts);
                 tracing::warn!(job = self.job.id, key = %self.job.key, ?wait, "submit failed, will retry: {err}");
                 let retry_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
                 self.slot = None;
-                self.transition(Event::SubmitDeferred { error: err.to_string(), retry_at }).await?;
+                self.transition(Event::SubmitDeferred {
+                    error: err.to_string(),
+                    retry_at,
+                })
+                .await?;
                 self.pipeline.wake();
                 Ok(Err(Stop::Deferred))
             }
@@ -181,7 +199,11 @@ impl Worker {
         let mut errors_in_a_row = 0;
         loop {
             let interval = self.pipeline.config().api.poll_interval;
-            let extra = if errors_in_a_row > 1 { backoff(RETRY_START, RETRY_MAX, errors_in_a_row) } else { Duration::ZERO };
+            let extra = if errors_in_a_row > 1 {
+                backoff(RETRY_START, RETRY_MAX, errors_in_a_row)
+            } else {
+                Duration::ZERO
+            };
             if let Err(stop) = self.pause(interval + extra).await {
                 return Ok(Err(stop));
             }
@@ -199,12 +221,19 @@ impl Worker {
                 }
             };
             errors_in_a_row = 0;
-            self.progress(format!("{} ({} clips so far)", results.status.as_str(), results.clips.len()));
+            self.progress(format!(
+                "{} ({} clips so far)",
+                results.status.as_str(),
+                results.clips.len()
+            ));
             match results.status {
                 TaskStatus::Failed => {
                     self.slot = None;
                     self.account_units(&results).await?;
-                    let message = results.error_message.clone().unwrap_or_else(|| "the API gave no reason".into());
+                    let message = results
+                        .error_message
+                        .clone()
+                        .unwrap_or_else(|| "the API gave no reason".into());
                     self.transition(Event::TaskFailed { message }).await?;
                     return Ok(Ok(()));
                 }
@@ -235,7 +264,10 @@ impl Worker {
             return Ok(());
         };
         self.job.units = Some(units);
-        self.pipeline.store.add_units(Utc::now().date_naive(), units).await
+        self.pipeline
+            .store
+            .add_units(Utc::now().date_naive(), units)
+            .await
     }
 
     fn export_enabled(&self) -> bool {
@@ -258,9 +290,18 @@ impl Worker {
                 Err(stop) => return Ok(Err(stop)),
             },
         };
-        if let Some(expired) = results.expire_at.filter(|at| *at < Utc::now().timestamp_millis().max(0) as u64) {
-            let when = chrono::DateTime::from_timestamp_millis(expired as i64).map(sidecar::rfc3339).unwrap_or_default();
-            return self.fail(format!("the results expired at {when}; too late to download")).await;
+        if let Some(expired) = results
+            .expire_at
+            .filter(|at| *at < Utc::now().timestamp_millis().max(0) as u64)
+        {
+            let when = chrono::DateTime::from_timestamp_millis(expired as i64)
+                .map(sidecar::rfc3339)
+                .unwrap_or_default();
+            return self
+                .fail(format!(
+                    "the results expired at {when}; too late to download"
+                ))
+                .await;
         }
         let folder = match self.ensure_folder(&config).await {
             Ok(folder) => folder,
@@ -281,7 +322,12 @@ impl Worker {
     /// Ask for results until they come (fresh export links each time).
     async fn fresh_results(&mut self) -> Result<TaskResults, Stop> {
         let api = self.pipeline.api.clone().ok_or(Stop::Deferred)?;
-        let task_id = self.job.task.as_ref().map(|t| t.id.clone()).ok_or(Stop::Deferred)?;
+        let task_id = self
+            .job
+            .task
+            .as_ref()
+            .map(|t| t.id.clone())
+            .ok_or(Stop::Deferred)?;
         let mut attempt = 0;
         loop {
             match api.results(&task_id).await {
@@ -301,13 +347,20 @@ impl Worker {
         let root = &config.output.dir;
         if let Some(folder) = &self.job.folder {
             let path = root.join(folder);
-            tokio::fs::create_dir_all(&path).await.map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            tokio::fs::create_dir_all(&path)
+                .await
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
             return Ok(path);
         }
-        let template = Template::parse(&config.output.folder, TemplateKind::Folder).map_err(|e| e.to_string())?;
+        let template = &config.output.folder;
         let published = self.job.source.published.unwrap_or(self.job.created_at);
         let vars = Vars {
-            feed: self.job.source.feed.clone().unwrap_or_else(|| "inbox".into()),
+            feed: self
+                .job
+                .source
+                .feed
+                .clone()
+                .unwrap_or_else(|| "inbox".into()),
             date: published.format("%Y-%m-%d").to_string(),
             title: self.job.display_title(),
             id: identity::short_id(&self.job.key),
@@ -316,9 +369,15 @@ impl Worker {
         };
         let relative = unused_folder(root, &template.render(&vars));
         self.job.folder = Some(relative.to_string_lossy().into_owned());
-        self.pipeline.store.save(&self.job).await.map_err(|e| e.to_string())?;
+        self.pipeline
+            .store
+            .save(&self.job)
+            .await
+            .map_err(|e| e.to_string())?;
         let path = root.join(&relative);
-        tokio::fs::create_dir_all(&path).await.map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        tokio::fs::create_dir_all(&path)
+            .await
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         Ok(path)
     }
 
@@ -329,10 +388,14 @@ impl Worker {
         folder: &Path,
         mut results: TaskResults,
     ) -> Result<Result<Vec<String>, Stop>, String> {
-        let template = Template::parse(&config.output.clip, TemplateKind::Clip).map_err(|e| e.to_string())?;
+        let template = &config.output.clip;
         let export = self.export_enabled();
         results.clips.sort_by_key(|c| c.idx);
-        let plan = plan_clips(&results.clips, config.output.min_score, config.output.max_clips);
+        let plan = plan_clips(
+            &results.clips,
+            config.output.min_score,
+            config.output.max_clips,
+        );
         let source = self.source_info();
         let task = self.task_info();
         let mut names = HashSet::new();
@@ -347,34 +410,69 @@ impl Worker {
             }
             done += 1;
             self.progress(format!("downloading clip {done}/{total}"));
-            let base = unique_name(&mut names, &self.clip_base(&template, &clip));
+            let base = unique_name(&mut names, &self.clip_base(template, &clip));
             let mut files = ClipFiles::default();
             let mut warnings = Vec::new();
             let mut not_downloaded = None;
             if export {
-                match self.fetch_clip_file(&mut results, clip.idx, Asset::Video, folder, &format!("{base}.mp4")).await {
+                match self
+                    .fetch_clip_file(
+                        &mut results,
+                        clip.idx,
+                        Asset::Video,
+                        folder,
+                        &format!("{base}.mp4"),
+                    )
+                    .await
+                {
                     Ok(Ok(Some(name))) => files.video = Some(name),
-                    Ok(Ok(None)) => not_downloaded = Some("the API gave no export link".to_string()),
+                    Ok(Ok(None)) => {
+                        not_downloaded = Some("the API gave no export link".to_string())
+                    }
                     Ok(Err(stop)) => return Ok(Err(stop)),
                     Err(err) => return Err(format!("clip {}: {err}", clip.idx + 1)),
                 }
                 if config.output.thumbnails {
-                    match self.fetch_clip_file(&mut results, clip.idx, Asset::Thumbnail, folder, &format!("{base}.jpg")).await {
+                    match self
+                        .fetch_clip_file(
+                            &mut results,
+                            clip.idx,
+                            Asset::Thumbnail,
+                            folder,
+                            &format!("{base}.jpg"),
+                        )
+                        .await
+                    {
                         Ok(Ok(name)) => files.thumbnail = name,
                         Ok(Err(stop)) => return Ok(Err(stop)),
                         Err(err) => warnings.push(format!("thumbnail not downloaded: {err}")),
                     }
                 }
             }
-            let current = results.clips.iter().find(|c| c.idx == clip.idx).unwrap_or(&clip).clone();
-            let link = current.begin_ms.map(|ms| identity::source_link(&self.job.key, &self.job.source.url, ms));
+            let current = results
+                .clips
+                .iter()
+                .find(|c| c.idx == clip.idx)
+                .unwrap_or(&clip)
+                .clone();
+            let link = current
+                .begin_ms
+                .map(|ms| identity::source_link(&self.job.key, &self.job.source.url, ms));
             let sidecar_name = format!("{base}.json");
-            let sidecar = ClipSidecar::new(&current, files.clone(), source.clone(), task.clone(), link);
+            let sidecar =
+                ClipSidecar::new(&current, files.clone(), source.clone(), task.clone(), link);
             write_json(&folder.join(&sidecar_name), &sidecar).await?;
             files_written.extend(files.video.clone());
             files_written.extend(files.thumbnail.clone());
             files_written.push(sidecar_name.clone());
-            let mut entry = ProjectClip::new(&current, ClipFiles { sidecar: Some(sidecar_name), ..files }, not_downloaded);
+            let mut entry = ProjectClip::new(
+                &current,
+                ClipFiles {
+                    sidecar: Some(sidecar_name),
+                    ..files
+                },
+                not_downloaded,
+            );
             entry.warnings = warnings;
             project_clips.push(entry);
         }
@@ -390,7 +488,11 @@ impl Worker {
                     .expire_at
                     .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms as i64))
                     .map(sidecar::rfc3339),
-                submitted_at: self.job.task.as_ref().map(|t| sidecar::rfc3339(t.submitted_at)),
+                submitted_at: self
+                    .job
+                    .task
+                    .as_ref()
+                    .map(|t| sidecar::rfc3339(t.submitted_at)),
             },
             project_clips,
             Utc::now(),
@@ -403,11 +505,17 @@ impl Worker {
 
     fn clip_base(&self, template: &Template, clip: &Clip) -> String {
         let vars = Vars {
-            title: clip.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| format!("clip {}", clip.idx + 1)),
+            title: clip
+                .title
+                .clone()
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or_else(|| format!("clip {}", clip.idx + 1)),
             id: identity::short_id(&self.job.key),
             rank: Some(clip.idx as u32 + 1),
             idx: Some(clip.idx as u32),
-            score: clip.score.map(|s| s.round().clamp(0.0, u32::MAX as f64) as u32),
+            score: clip
+                .score
+                .map(|s| s.round().clamp(0.0, u32::MAX as f64) as u32),
             ..Vars::default()
         };
         template.render(&vars).to_string_lossy().into_owned()
@@ -427,7 +535,12 @@ impl Worker {
         let mut refreshes = 0;
         let mut attempts = 0;
         loop {
-            let Some(url) = results.clips.iter().find(|c| c.idx == idx).and_then(|c| asset.link(c)) else {
+            let Some(url) = results
+                .clips
+                .iter()
+                .find(|c| c.idx == idx)
+                .and_then(|c| asset.link(c))
+            else {
                 return Ok(Ok(None));
             };
             let fetched = tokio::select! {
@@ -440,7 +553,12 @@ impl Worker {
             };
             if err.needs_fresh_link() && refreshes < MAX_LINK_REFRESHES {
                 refreshes += 1;
-                tracing::info!(job = self.job.id, clip = idx + 1, "{}: {err}; asking for fresh links", asset.name());
+                tracing::info!(
+                    job = self.job.id,
+                    clip = idx + 1,
+                    "{}: {err}; asking for fresh links",
+                    asset.name()
+                );
                 match self.fresh_results().await {
                     Ok(fresh) => *results = fresh,
                     Err(stop) => return Ok(Err(stop)),
@@ -450,7 +568,13 @@ impl Worker {
             if err.is_retryable() && attempts < MAX_FILE_ATTEMPTS {
                 attempts += 1;
                 let wait = backoff(RETRY_START, RETRY_MAX, attempts);
-                tracing::warn!(job = self.job.id, clip = idx + 1, ?wait, "{}: {err}; retrying", asset.name());
+                tracing::warn!(
+                    job = self.job.id,
+                    clip = idx + 1,
+                    ?wait,
+                    "{}: {err}; retrying",
+                    asset.name()
+                );
                 if let Err(stop) = self.pause(wait).await {
                     return Ok(Err(stop));
                 }
@@ -573,14 +697,30 @@ mod tests {
 
     #[test]
     fn plan_applies_min_score_then_max_clips() {
-        let clips = [clip(0, Some(90.0)), clip(1, Some(40.0)), clip(2, Some(75.0)), clip(3, None), clip(4, Some(60.0))];
+        let clips = [
+            clip(0, Some(90.0)),
+            clip(1, Some(40.0)),
+            clip(2, Some(75.0)),
+            clip(3, None),
+            clip(4, Some(60.0)),
+        ];
         let plan = plan_clips(&clips, 50, 2);
-        let kept: Vec<u64> = plan.iter().filter(|(_, r)| r.is_none()).map(|(c, _)| c.idx).collect();
+        let kept: Vec<u64> = plan
+            .iter()
+            .filter(|(_, r)| r.is_none())
+            .map(|(c, _)| c.idx)
+            .collect();
         assert_eq!(kept, [0, 2]);
         assert!(plan[1].1.as_deref().unwrap().contains("below min_score 50"));
         assert!(plan[3].1.as_deref().unwrap().contains("no score"));
         assert!(plan[4].1.as_deref().unwrap().contains("max_clips 2"));
-        assert_eq!(plan_clips(&clips, 0, 0).iter().filter(|(_, r)| r.is_none()).count(), 5);
+        assert_eq!(
+            plan_clips(&clips, 0, 0)
+                .iter()
+                .filter(|(_, r)| r.is_none())
+                .count(),
+            5
+        );
     }
 
     #[test]
@@ -595,7 +735,13 @@ mod tests {
     fn folders_in_use_get_a_suffix() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("inbox/x")).unwrap();
-        assert_eq!(unused_folder(root.path(), Path::new("inbox/x")), Path::new("inbox/x (2)"));
-        assert_eq!(unused_folder(root.path(), Path::new("inbox/y")), Path::new("inbox/y"));
+        assert_eq!(
+            unused_folder(root.path(), Path::new("inbox/x")),
+            Path::new("inbox/x (2)")
+        );
+        assert_eq!(
+            unused_folder(root.path(), Path::new("inbox/y")),
+            Path::new("inbox/y")
+        );
     }
 }

@@ -804,7 +804,7 @@ impl Shared {
 
     fn upload_init(&self, w: &mut World, body: Option<&Value>, now: Instant) -> Response {
         let name = body.and_then(|b| b.get("name")).and_then(Value::as_str);
-        if name.map_or(true, |n| n.trim().is_empty()) {
+        if name.is_none_or(|n| n.trim().is_empty()) {
             return api_error(400, "40001", "name is required");
         }
         let token = w.secret("upload")[..24].to_string();
@@ -883,7 +883,7 @@ impl Shared {
         let results_gone = w
             .tasks
             .get(&task_id)
-            .map_or(true, |t| epoch_ms() >= t.expire_at_ms);
+            .is_none_or(|t| epoch_ms() >= t.expire_at_ms);
         let Some(links) = w.links.get_mut(&(task_id.clone(), idx)) else {
             return s3_error(403, "AccessDenied", "Access Denied");
         };
@@ -900,7 +900,7 @@ impl Shared {
         if results_gone || *issued + self.cfg.link_ttl <= now {
             return s3_error(403, "AccessDenied", "Request has expired");
         }
-        if refuse_mode && links.first_ok_gen.map_or(true, |ok| generation < ok) {
+        if refuse_mode && links.first_ok_gen.is_none_or(|ok| generation < ok) {
             links.refused_pending = true;
             return s3_error(403, "AccessDenied", "Request has expired");
         }

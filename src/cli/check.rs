@@ -1,0 +1,71 @@
+//! `clipwatch check [--offline]`: validate the configuration and, online,
+//! whether the API accepts the key.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::EXIT_CONFIG;
+use crate::api::{ApiClient, ApiError, Budget};
+use crate::config::Config;
+
+pub async fn run(config: &Config, offline: bool) -> u8 {
+    println!("configuration OK: {}", config.path.display());
+    for warning in &config.warnings {
+        println!("  warning: {warning}");
+    }
+    println!(
+        "  {} preset(s), {} feed(s), drop folder: {}",
+        config.presets.len(),
+        config.feeds.len(),
+        config
+            .drop
+            .as_ref()
+            .map_or("none".to_string(), |d| d.dir.display().to_string())
+    );
+    println!(
+        "  state: {}, output: {}",
+        config.state.dir.display(),
+        config.output.dir.display()
+    );
+    match &config.api.api_key_source {
+        Some(source) => println!("  API key: from {source}"),
+        None => println!("  API key: none (nothing will be submitted)"),
+    }
+    if offline {
+        return 0;
+    }
+    let Some(key) = config.api.api_key.clone() else {
+        println!("API key: missing");
+        return EXIT_CONFIG;
+    };
+    // One probe, no waiting on a rejected key.
+    let budget = Budget::per_minute(config.api.requests_per_minute, Duration::from_secs(3600));
+    let client = match ApiClient::new(
+        &config.api.base_url,
+        key,
+        config.api.timeout,
+        budget,
+        CancellationToken::new(),
+    ) {
+        Ok(client) => client,
+        Err(err) => {
+            println!("API: {err}");
+            return 1;
+        }
+    };
+    match client.check_key().await {
+        Ok(()) => {
+            println!("API key: accepted by {}", config.api.base_url);
+            0
+        }
+        Err(err @ ApiError::Auth { .. }) => {
+            println!("API key: rejected ({err})");
+            EXIT_CONFIG
+        }
+        Err(err) => {
+            println!("API: could not check the key: {err}");
+            1
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! tracing on stderr: human text (journald adds time stamps) or JSON lines.
+//! `RUST_LOG` overrides the level chosen by `-v`/`-q`. Nothing logged here
+//! carries the API key: it lives in a `Secret` and a sensitive header.
+
+use tracing_subscriber::EnvFilter;
+
+use super::LogFormat;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Level {
+    Warn,
+    Info,
+}
+
+pub fn init(format: LogFormat, default: Level, verbose: u8, quiet: u8) {
+    let base: i8 = match default {
+        Level::Warn => 1,
+        Level::Info => 2,
+    };
+    let level = match base + verbose as i8 - quiet as i8 {
+        i8::MIN..=0 => "error",
+        1 => "warn",
+        2 => "info",
+        3 => "debug",
+        _ => "trace",
+    };
+    // Our own crate at the chosen level; libraries stay at warn unless -vv.
+    let others = if verbose >= 2 { level } else { "warn" };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{others},clipwatch={level}")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let result = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    if let Err(err) = result {
+        eprintln!("clipwatch: logging not set up: {err}");
+    }
+}
