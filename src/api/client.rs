@@ -173,11 +173,13 @@ impl ApiClient {
                     tracing::warn!(path, ?wait, %message, "rate limited by the API; waiting");
                 }
                 Err(err @ ApiError::Auth { .. }) => {
-                    if self.budget.auth_rejected() || permit == Permit::Probe {
+                    if self.budget.auth_rejected() {
                         tracing::error!(
                             "{err}; all API work is paused until the key is accepted \
                              (check WAYIN_API_KEY / api_key_file)"
                         );
+                    } else if permit == Permit::Probe {
+                        tracing::debug!("the key is still rejected; API work stays paused");
                     }
                 }
                 Err(other) => {

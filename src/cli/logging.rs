@@ -2,6 +2,8 @@
 //! `RUST_LOG` overrides the level chosen by `-v`/`-q`. Nothing logged here
 //! carries the API key: it lives in a `Secret` and a sensitive header.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use super::LogFormat;
@@ -31,6 +33,7 @@ pub fn init(format: LogFormat, default: Level, verbose: u8, quiet: u8) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     let result = match format {
         LogFormat::Text => builder.try_init(),

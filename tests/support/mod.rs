@@ -5,5 +5,6 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fake_api;
+pub mod harness;
 
 pub use fake_api::{CostField, Envelope, FakeApi, FakeConfig, Misbehave, Recorded};

@@ -1,0 +1,193 @@
+//! Running the real `clipwatch` binary in a temporary directory against the
+//! fake API: config files, commands, daemons, and looking at what they left.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::fake_api::{FakeApi, FakeConfig};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_clipwatch");
+
+/// A temporary home for one test: config, state, clips, and a fake API.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub api: FakeApi,
+}
+
+/// The config every test starts from: fast polling, a generous budget.
+pub fn base_config(api_base_url: &str) -> String {
+    format!(
+        r#"[api]
+base_url = "{api_base_url}"
+requests_per_minute = 600
+poll_interval = "40ms"
+timeout = "5s"
+
+[state]
+dir = "state"
+
+[output]
+dir = "clips"
+
+[presets.default]
+enable_export = true
+ratio = "RATIO_9_16"
+resolution = "HD_720"
+
+[presets.metadata]
+enable_export = false
+"#
+    )
+}
+
+impl Env {
+    pub fn new(fake: FakeConfig) -> Env {
+        Env::with_config(fake, base_config)
+    }
+
+    /// `config` receives the fake API's base URL and returns the TOML.
+    pub fn with_config(fake: FakeConfig, config: impl FnOnce(&str) -> String) -> Env {
+        let api = FakeApi::start_blocking(fake);
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("config.toml"), config(&api.base_url))
+            .expect("write config");
+        Env { dir, api }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    pub fn clips(&self) -> PathBuf {
+        self.dir.path().join("clips")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BINARY);
+        cmd.arg("--config")
+            .arg(self.config_path())
+            .args(args)
+            .env("WAYIN_API_KEY", &self.api.config().api_key)
+            .env_remove("RUST_LOG")
+            .env_remove("CLIPWATCH_CONFIG")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Run a command to the end (bounded by `timeout`).
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start clipwatch");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if child.try_wait().expect("wait").is_some() {
+                return child.wait_with_output().expect("output");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "clipwatch {args:?} did not finish in time\nstdout: {}\nstderr: {}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Start a long-running command (e.g. `run`); its stderr goes to `log`.
+    pub fn spawn(&self, args: &[&str], log: &Path) -> Child {
+        let log = std::fs::File::create(log).expect("log file");
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start clipwatch")
+    }
+
+    /// Every job as `jobs --json` prints it.
+    pub fn jobs(&self) -> Vec<serde_json::Value> {
+        let out = self.run(&["jobs", "--json"]);
+        assert!(
+            out.status.success(),
+            "jobs --json: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("jobs --json is JSON")
+    }
+
+    /// The one folder of finished clips under `clips/<feed>/`.
+    pub fn only_folder(&self, feed: &str) -> PathBuf {
+        let parent = self.clips().join(feed);
+        let entries: Vec<PathBuf> = std::fs::read_dir(&parent)
+            .unwrap_or_else(|e| panic!("{}: {e}", parent.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(
+            entries.len(),
+            1,
+            "one folder expected in {}: {entries:?}",
+            parent.display()
+        );
+        entries.into_iter().next().unwrap()
+    }
+}
+
+/// Names of the files in `dir`, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every file under `root`, recursively.
+pub fn all_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(all_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Poll `condition` every 20 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    condition()
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
