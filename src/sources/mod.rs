@@ -1,5 +1,61 @@
 //! Where work comes from: feeds, the drop folder and `submit`. Every source is
 //! reduced to a canonical key ([`identity`]) before it reaches the store, so a
 //! video is clipped once whichever feed or file named it first.
+//!
+//! Watchers hand what they find to [`enqueue`] or [`record_skipped`]; both
+//! leave a key that is already known untouched.
 
 pub mod identity;
+
+use chrono::Utc;
+
+use crate::pipeline::job::{Event, Source};
+use crate::pipeline::Pipeline;
+use crate::store::{Inserted, StoreError};
+
+/// Queue `key` unless it is already known, and wake the scheduler.
+pub async fn enqueue(
+    pipeline: &Pipeline,
+    key: &str,
+    source: Source,
+    preset: &str,
+    name: Option<String>,
+) -> Result<Inserted, StoreError> {
+    let inserted = pipeline
+        .store
+        .insert_new(key, source, preset, name, Utc::now())
+        .await?;
+    if let Inserted::New(job) = &inserted {
+        tracing::info!(job = job.id, key = %job.key, origin = %job.source.origin, "queued");
+        pipeline.wake();
+    }
+    Ok(inserted)
+}
+
+/// Record `key` as seen but not clipped (backfill, filters), with the
+/// reason, unless it is already known.
+pub async fn record_skipped(
+    pipeline: &Pipeline,
+    key: &str,
+    source: Source,
+    preset: &str,
+    reason: &str,
+) -> Result<Inserted, StoreError> {
+    let inserted = pipeline
+        .store
+        .insert_new(key, source, preset, None, Utc::now())
+        .await?;
+    match inserted {
+        Inserted::New(mut job) => {
+            let event = Event::Skipped {
+                reason: reason.to_string(),
+            };
+            if job.apply(event, Utc::now()).is_ok() {
+                pipeline.store.save(&job).await?;
+                tracing::info!(job = job.id, key = %job.key, reason, "skipped");
+            }
+            Ok(Inserted::New(job))
+        }
+        existing => Ok(existing),
+    }
+}
