@@ -9,7 +9,7 @@ pub mod identity;
 
 use chrono::Utc;
 
-use crate::pipeline::job::{Event, Source};
+use crate::pipeline::job::Source;
 use crate::pipeline::Pipeline;
 use crate::store::{Inserted, StoreError};
 
@@ -43,19 +43,10 @@ pub async fn record_skipped(
 ) -> Result<Inserted, StoreError> {
     let inserted = pipeline
         .store
-        .insert_new(key, source, preset, None, Utc::now())
+        .insert_skipped(key, source, preset, reason, Utc::now())
         .await?;
-    match inserted {
-        Inserted::New(mut job) => {
-            let event = Event::Skipped {
-                reason: reason.to_string(),
-            };
-            if job.apply(event, Utc::now()).is_ok() {
-                pipeline.store.save(&job).await?;
-                tracing::info!(job = job.id, key = %job.key, reason, "skipped");
-            }
-            Ok(Inserted::New(job))
-        }
-        existing => Ok(existing),
+    if let Inserted::New(job) = &inserted {
+        tracing::info!(job = job.id, key = %job.key, reason, "skipped");
     }
+    Ok(inserted)
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::pipeline::job::{Job, Source};
+use crate::pipeline::job::{Event, Job, Source};
 
 /// sled's page cache. Left at its default (1 GiB) it would let an idle
 /// daemon grow far past what it needs; a few MiB hold every hot record.
@@ -84,12 +84,45 @@ impl Store {
         name: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Inserted, StoreError> {
+        self.insert_with(key, source, preset, now, |job| job.name = name)
+            .await
+    }
+
+    /// Record `key` as seen but skipped (with the reason) unless it is
+    /// already known. The job is never visible as queued, so the scheduler
+    /// cannot pick it up.
+    pub async fn insert_skipped(
+        &self,
+        key: &str,
+        source: Source,
+        preset: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Inserted, StoreError> {
+        self.insert_with(key, source, preset, now, |job| {
+            let skipped = Event::Skipped {
+                reason: reason.to_string(),
+            };
+            job.apply(skipped, now)
+                .expect("a new job can always be skipped");
+        })
+        .await
+    }
+
+    async fn insert_with(
+        &self,
+        key: &str,
+        source: Source,
+        preset: &str,
+        now: DateTime<Utc>,
+        prepare: impl FnOnce(&mut Job),
+    ) -> Result<Inserted, StoreError> {
         if let Some(existing) = self.get(key)? {
             return Ok(Inserted::Existing(existing));
         }
         let id = self.db.generate_id()? + 1;
         let mut job = Job::new(id, key.to_string(), source, preset.to_string(), now);
-        job.name = name;
+        prepare(&mut job);
         let record = encode(&job);
         match self
             .jobs
@@ -97,7 +130,9 @@ impl Store {
         {
             Ok(()) => {
                 self.job_numbers.insert(id.to_be_bytes(), key.as_bytes())?;
-                self.active.insert(key.as_bytes(), &[])?;
+                if !job.state.is_terminal() {
+                    self.active.insert(key.as_bytes(), &[])?;
+                }
                 self.db.flush_async().await?;
                 Ok(Inserted::New(job))
             }
