@@ -192,12 +192,21 @@ impl Pipeline {
             workers: JoinSet::new(),
             busy: HashSet::new(),
             budget_note_logged: false,
+            budget_blocked: false,
         };
         scheduler.resume_started_jobs()?;
         loop {
             let next_wake = scheduler.start_ready_jobs().await?;
-            if until_idle && scheduler.workers.is_empty() && !scheduler.has_pending_work()? {
-                break;
+            if until_idle && scheduler.workers.is_empty() {
+                if !scheduler.has_pending_work()? {
+                    break;
+                }
+                if scheduler.budget_blocked {
+                    tracing::warn!(
+                        "daily unit budget reached: the remaining jobs stay queued for a later run"
+                    );
+                    break;
+                }
             }
             let sleep = next_wake.unwrap_or(IDLE_TICK).min(IDLE_TICK);
             tokio::select! {
@@ -219,6 +228,8 @@ struct Scheduler {
     /// Keys with a worker running.
     busy: HashSet<String>,
     budget_note_logged: bool,
+    /// Today's unit budget is spent: nothing new is submitted.
+    budget_blocked: bool,
 }
 
 impl Scheduler {
@@ -278,9 +289,11 @@ impl Scheduler {
     fn daily_budget_spent(&mut self, now: DateTime<Utc>) -> Result<Option<Duration>, StoreError> {
         let cap = self.pipeline.config().api.daily_unit_budget;
         if cap == 0 {
+            self.budget_blocked = false;
             return Ok(None);
         }
         let used = self.pipeline.store.units_on(now.date_naive())?;
+        self.budget_blocked = used >= cap;
         if used < cap {
             self.budget_note_logged = false;
             return Ok(None);

@@ -1,0 +1,151 @@
+//! End to end: downloads that go wrong (SPEC §5, §6) — HTML error pages,
+//! truncated transfers resumed with Range, late export links — and the
+//! daily unit budget.
+
+mod support;
+
+use std::time::Duration;
+
+use support::harness::{all_files, base_config, file_names, text, wait_until, Env};
+use support::{FakeConfig, Misbehave};
+
+const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
+
+fn quick() -> FakeConfig {
+    FakeConfig {
+        phase: Duration::from_millis(60),
+        ..FakeConfig::default()
+    }
+}
+
+#[test]
+fn an_html_error_page_is_never_kept_and_retry_polls_the_same_task() {
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        html_instead_of_mp4: true,
+        ..Misbehave::default()
+    });
+    let out = env.run(&["submit", VIDEO, "--wait"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("error page"), "{}", text(&out));
+    let files = all_files(&env.clips());
+    assert!(
+        files.iter().all(|f| {
+            let name = f.to_string_lossy();
+            !name.ends_with(".mp4") && !name.ends_with(".part") && !name.ends_with("project.json")
+        }),
+        "no video, no part file, no project.json: {files:?}"
+    );
+    assert_eq!(env.jobs()[0]["state"], "failed");
+
+    // The CDN recovers; `retry` polls the same task again instead of paying twice.
+    env.api.misbehave(Misbehave::default());
+    let retried = env.run(&["retry", "1"]);
+    assert!(retried.status.success(), "{}", text(&retried));
+    assert!(
+        text(&retried).contains("failed → processing"),
+        "{}",
+        text(&retried)
+    );
+    let once = env.run(&["once"]);
+    assert!(once.status.success(), "{}", text(&once));
+    assert_eq!(env.jobs()[0]["state"], "done");
+    assert_eq!(env.api.submissions_for(VIDEO), 1, "one submit in all");
+    let folder = env.only_folder("inbox");
+    let task = &env.api.task_ids()[0];
+    assert_eq!(
+        std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap(),
+        env.api.clip_bytes(task, 0)
+    );
+}
+
+#[test]
+fn a_truncated_download_is_resumed_with_range() {
+    let env = Env::new(FakeConfig {
+        clips: 1,
+        clip_bytes: 512 * 1024,
+        ..quick()
+    });
+    env.api.misbehave(Misbehave {
+        truncate_downloads: true,
+        ..Misbehave::default()
+    });
+    let api = &env.api;
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            // Once a transfer has been cut, let the next one through.
+            let cut = wait_until(Duration::from_secs(20), || {
+                api.requests()
+                    .iter()
+                    .any(|r| r.path.contains("/files/export/"))
+            });
+            assert!(cut);
+            api.misbehave(Misbehave::default());
+        });
+        let out = env.run(&["submit", VIDEO, "--wait"]);
+        assert!(out.status.success(), "{}", text(&out));
+    });
+    let folder = env.only_folder("inbox");
+    let task = &env.api.task_ids()[0];
+    assert_eq!(
+        std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap(),
+        env.api.clip_bytes(task, 0)
+    );
+    let resumed = env
+        .api
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/files/export/") && r.status == 206)
+        .count();
+    assert!(resumed >= 1, "the second request asked for the rest only");
+    assert!(file_names(&folder).iter().all(|n| !n.ends_with(".part")));
+}
+
+#[test]
+fn export_links_that_arrive_late_are_waited_for() {
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        missing_export_links_polls: 3,
+        ..Misbehave::default()
+    });
+    let out = env.run(&["submit", VIDEO, "--wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let folder = env.only_folder("inbox");
+    let videos = file_names(&folder)
+        .into_iter()
+        .filter(|n| n.ends_with(".mp4"))
+        .count();
+    assert_eq!(
+        videos, 3,
+        "every clip's video, including the one whose link came late"
+    );
+}
+
+#[test]
+fn the_daily_unit_budget_stops_new_submissions() {
+    // Each task costs 30 units (3 clips × 10); the cap is 30.
+    let env = Env::with_config(quick(), |url| {
+        base_config(url).replace(
+            "timeout = \"5s\"",
+            "timeout = \"5s\"\ndaily_unit_budget = 30\nmax_concurrent_projects = 1",
+        )
+    });
+    for url in [VIDEO, "https://youtu.be/aaaaaaaaaaa"] {
+        assert!(env.run(&["submit", url]).status.success());
+    }
+    let once = env.run(&["once"]);
+    assert!(once.status.success(), "{}", text(&once));
+    assert!(
+        text(&once).contains("daily unit budget reached"),
+        "{}",
+        text(&once)
+    );
+    let jobs = env.jobs();
+    assert_eq!(jobs[0]["state"], "done");
+    assert_eq!(jobs[1]["state"], "queued");
+    assert_eq!(env.api.submissions().len(), 1);
+    let status = env.run(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["units"]["today"], 30);
+    assert_eq!(status["units"]["daily_budget"], 30);
+}
