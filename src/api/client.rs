@@ -3,6 +3,7 @@
 //! job failure), everything else is classified and returned to the caller.
 
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
@@ -23,16 +24,23 @@ const API_VERSION: &str = "v2";
 #[derive(Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
-    base_url: String,
-    key: Secret,
+    /// Swapped by a configuration reload.
+    settings: Arc<RwLock<Settings>>,
     budget: Budget,
     cancel: CancellationToken,
+}
+
+#[derive(Clone)]
+struct Settings {
+    base_url: String,
+    key: Secret,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for ApiClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiClient")
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.settings().base_url)
             .finish_non_exhaustive()
     }
 }
@@ -46,18 +54,33 @@ impl ApiClient {
         cancel: CancellationToken,
     ) -> Result<ApiClient, ApiError> {
         let http = reqwest::Client::builder()
-            .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(15)))
             .user_agent(concat!("clipwatch/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(ApiError::from_transport)?;
         Ok(ApiClient {
             http,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            key,
+            settings: Arc::new(RwLock::new(Settings {
+                base_url: base_url.trim_end_matches('/').to_string(),
+                key,
+                timeout,
+            })),
             budget,
             cancel,
         })
+    }
+
+    /// Use a new base URL, key and timeout from the next call on (reload).
+    pub fn update(&self, base_url: &str, key: Secret, timeout: Duration) {
+        *self.settings.write().expect("settings lock") = Settings {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            key,
+            timeout,
+        };
+    }
+
+    fn settings(&self) -> Settings {
+        self.settings.read().expect("settings lock").clone()
     }
 
     pub fn budget(&self) -> &Budget {
@@ -197,11 +220,13 @@ impl ApiClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, ApiError> {
-        let url = format!("{}{}", self.base_url, path);
+        let settings = self.settings();
+        let url = format!("{}{}", settings.base_url, path);
         let mut request = self
             .http
             .request(method.clone(), &url)
-            .headers(self.headers());
+            .timeout(settings.timeout)
+            .headers(headers(&settings.key));
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -221,15 +246,17 @@ impl ApiClient {
         unwrap_envelope(status, &text)
     }
 
-    fn headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", self.key.expose()))
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-key"));
-        auth.set_sensitive(true);
-        headers.insert(AUTHORIZATION, auth);
-        headers.insert(API_VERSION_HEADER, HeaderValue::from_static(API_VERSION));
-        headers
-    }
+}
+
+/// The headers of every API call; the key's header is marked sensitive.
+fn headers(key: &Secret) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let mut auth = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+        .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-key"));
+    auth.set_sensitive(true);
+    headers.insert(AUTHORIZATION, auth);
+    headers.insert(API_VERSION_HEADER, HeaderValue::from_static(API_VERSION));
+    headers
 }
 
 fn cancelled() -> ApiError {

@@ -130,6 +130,11 @@ impl Budget {
         starts
     }
 
+    /// A new budget per window (reload); tokens already spent still count.
+    pub fn set_per_window(&self, per_window: u32) {
+        self.inner.lock().expect("budget lock").per_window = per_window.max(1) as usize;
+    }
+
     pub fn stats(&self) -> BudgetStats {
         let state = self.inner.lock().expect("budget lock");
         BudgetStats {
@@ -192,7 +197,7 @@ pub fn backoff(start: Duration, max: Duration, attempt: u32) -> Duration {
 #[derive(Clone)]
 pub struct SlotPool {
     semaphore: Arc<Semaphore>,
-    size: usize,
+    size: Arc<Mutex<usize>>,
 }
 
 /// A held slot; dropping it frees the slot.
@@ -203,8 +208,36 @@ impl SlotPool {
         let size = size.max(1) as usize;
         SlotPool {
             semaphore: Arc::new(Semaphore::new(size)),
-            size,
+            size: Arc::new(Mutex::new(size)),
         }
+    }
+
+    /// Grow or shrink the pool (reload). Shrinking takes effect as running
+    /// tasks end: slots in use are never revoked.
+    pub fn resize(&self, new_size: u32) {
+        let new_size = new_size.max(1) as usize;
+        let mut size = self.size.lock().expect("slot lock");
+        if new_size > *size {
+            self.semaphore.add_permits(new_size - *size);
+        } else {
+            let mut to_remove = *size - new_size;
+            while to_remove > 0 {
+                let removed = self.semaphore.forget_permits(to_remove);
+                if removed == 0 {
+                    // Retire the rest as they come back.
+                    let semaphore = self.semaphore.clone();
+                    let remaining = to_remove as u32;
+                    tokio::spawn(async move {
+                        if let Ok(permits) = semaphore.acquire_many(remaining).await {
+                            permits.forget();
+                        }
+                    });
+                    break;
+                }
+                to_remove -= removed;
+            }
+        }
+        *size = new_size;
     }
 
     pub async fn acquire(&self) -> Slot {
@@ -220,11 +253,11 @@ impl SlotPool {
     }
 
     pub fn in_use(&self) -> usize {
-        self.size - self.semaphore.available_permits()
+        self.size().saturating_sub(self.semaphore.available_permits())
     }
 
     pub fn size(&self) -> usize {
-        self.size
+        *self.size.lock().expect("slot lock")
     }
 }
 
@@ -306,6 +339,25 @@ mod tests {
         assert_eq!(pool.in_use(), 2);
         drop(a);
         assert!(pool.try_acquire().is_some());
+    }
+
+    #[tokio::test]
+    async fn slots_resize_without_revoking_held_ones() {
+        let pool = SlotPool::new(2);
+        let a = pool.acquire().await;
+        let b = pool.acquire().await;
+        pool.resize(1);
+        drop(a);
+        tokio::task::yield_now().await;
+        assert!(pool.try_acquire().is_none(), "one still held, the pool is now 1");
+        drop(b);
+        assert!(pool.try_acquire().is_some());
+        pool.resize(3);
+        assert_eq!(pool.size(), 3);
+        let _x = pool.acquire().await;
+        let _y = pool.acquire().await;
+        let _z = pool.acquire().await;
+        assert!(pool.try_acquire().is_none());
     }
 
     #[test]
