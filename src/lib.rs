@@ -15,6 +15,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod output;
 pub mod pipeline;
 pub mod secret;

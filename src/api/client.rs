@@ -245,7 +245,6 @@ impl ApiClient {
         }
         unwrap_envelope(status, &text)
     }
-
 }
 
 /// The headers of every API call; the key's header is marked sensitive.

@@ -253,7 +253,8 @@ impl SlotPool {
     }
 
     pub fn in_use(&self) -> usize {
-        self.size().saturating_sub(self.semaphore.available_permits())
+        self.size()
+            .saturating_sub(self.semaphore.available_permits())
     }
 
     pub fn size(&self) -> usize {
@@ -349,7 +350,10 @@ mod tests {
         pool.resize(1);
         drop(a);
         tokio::task::yield_now().await;
-        assert!(pool.try_acquire().is_none(), "one still held, the pool is now 1");
+        assert!(
+            pool.try_acquire().is_none(),
+            "one still held, the pool is now 1"
+        );
         drop(b);
         assert!(pool.try_acquire().is_some());
         pool.resize(3);

@@ -4,13 +4,14 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 
-use super::open_store;
+use std::fmt::Write as _;
+
 use super::view::{cut, table, JobView};
-use crate::config::Config;
+use super::{Ctx, Out};
 use crate::pipeline::job::{Event, Job, State};
 
-pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
-    let store = open_store(config)?;
+pub fn status(ctx: &Ctx, json: bool, out: &mut Out) -> anyhow::Result<u8> {
+    let (config, store) = (&ctx.config, &ctx.store);
     let jobs = store.jobs()?;
     let mut counts: BTreeMap<&str, usize> = State::NAMES.iter().map(|n| (*n, 0)).collect();
     for job in &jobs {
@@ -28,8 +29,9 @@ pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
             "units": { "today": today, "total": total, "daily_budget": config.api.daily_unit_budget },
             "api_key": config.api.api_key.is_some(),
             "running": running.iter().map(|j| JobView::new(j, false)).collect::<Vec<_>>(),
+            "daemon": live_status(ctx),
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        writeln!(out.stdout, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(0);
     }
     let summary: Vec<String> = counts
@@ -37,36 +39,72 @@ pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
         .filter(|(_, n)| **n > 0)
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
-    println!(
+    writeln!(
+        out.stdout,
         "jobs: {}",
         if summary.is_empty() {
             "none".to_string()
         } else {
             summary.join(", ")
         }
-    );
+    )?;
     let budget = match config.api.daily_unit_budget {
         0 => String::new(),
         cap => format!(" (daily budget {cap})"),
     };
-    println!("API units: {today} today{budget}, {total} in total");
+    writeln!(
+        out.stdout,
+        "API units: {today} today{budget}, {total} in total"
+    )?;
     if config.api.api_key.is_none() {
-        println!("API key: none configured; nothing is submitted");
+        writeln!(out.stdout, "API key: none configured; nothing is submitted")?;
+    }
+    match live_status(ctx) {
+        serde_json::Value::Null => writeln!(out.stdout, "daemon: not running")?,
+        live => {
+            writeln!(
+                out.stdout,
+                "daemon: running; {} of {} task slots in use; {} API requests, {} rate-limited",
+                live["slots_in_use"], live["slots"], live["api_requests"], live["rate_limited"]
+            )?;
+            if live["auth_paused"] == true {
+                writeln!(
+                    out.stdout,
+                    "paused: the API rejected the key; API work resumes once it is accepted"
+                )?;
+            }
+        }
     }
     for job in running {
         let task = job.task.as_ref();
         let age = task.map(|t| {
             humantime::format_duration(round_secs(Utc::now() - t.submitted_at)).to_string()
         });
-        println!(
+        writeln!(
+            out.stdout,
             "running: job {} {} task {} for {}",
             job.id,
             job.key,
             task.map_or("-", |t| t.id.as_str()),
             age.unwrap_or_default()
-        );
+        )?;
     }
     Ok(0)
+}
+
+/// What only the running daemon knows (`null` when asked without it).
+fn live_status(ctx: &Ctx) -> serde_json::Value {
+    let Some(pipeline) = &ctx.pipeline else {
+        return serde_json::Value::Null;
+    };
+    let stats = pipeline.api.as_ref().map(|api| api.budget().stats());
+    serde_json::json!({
+        "slots": pipeline.slots.size(),
+        "slots_in_use": pipeline.slots.in_use(),
+        "api_requests": stats.map_or(0, |s| s.requests_total),
+        "rate_limited": stats.map_or(0, |s| s.rate_limited_total),
+        "auth_paused": stats.is_some_and(|s| s.auth_paused),
+    })
 }
 
 fn round_secs(delta: chrono::TimeDelta) -> std::time::Duration {
@@ -74,22 +112,24 @@ fn round_secs(delta: chrono::TimeDelta) -> std::time::Duration {
 }
 
 pub fn list(
-    config: &Config,
+    ctx: &Ctx,
     state: Option<&str>,
     feed: Option<&str>,
     json: bool,
+    out: &mut Out,
 ) -> anyhow::Result<u8> {
     if let Some(state) = state {
         if !State::NAMES.contains(&state) {
-            eprintln!(
+            writeln!(
+                out.stderr,
                 "clipwatch: unknown state \"{state}\" (one of: {})",
                 State::NAMES.join(", ")
-            );
+            )?;
             return Ok(super::EXIT_USAGE);
         }
     }
-    let store = open_store(config)?;
-    let jobs: Vec<Job> = store
+    let jobs: Vec<Job> = ctx
+        .store
         .jobs()?
         .into_iter()
         .filter(|j| state.is_none_or(|s| j.state.name() == s))
@@ -97,7 +137,7 @@ pub fn list(
         .collect();
     if json {
         let views: Vec<JobView> = jobs.iter().map(|j| JobView::new(j, false)).collect();
-        println!("{}", serde_json::to_string_pretty(&views)?);
+        writeln!(out.stdout, "{}", serde_json::to_string_pretty(&views)?)?;
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = jobs
@@ -117,22 +157,23 @@ pub fn list(
             ]
         })
         .collect();
-    print!(
+    write!(
+        out.stdout,
         "{}",
         table(
             &["ID", "STATE", "KEY", "TITLE", "FEED", "TASK / REASON"],
             &rows
         )
-    );
+    )?;
     Ok(0)
 }
 
-pub fn show(config: &Config, job_or_key: &str, json: bool) -> anyhow::Result<u8> {
-    let store = open_store(config)?;
-    let job = store.find(job_or_key)?;
+pub fn show(ctx: &Ctx, job_or_key: &str, json: bool, out: &mut Out) -> anyhow::Result<u8> {
+    let config = &ctx.config;
+    let job = ctx.store.find(job_or_key)?;
     let view = JobView::new(&job, true);
     if json {
-        println!("{}", serde_json::to_string_pretty(&view)?);
+        writeln!(out.stdout, "{}", serde_json::to_string_pretty(&view)?)?;
         return Ok(0);
     }
     let mut lines = vec![
@@ -179,41 +220,44 @@ pub fn show(config: &Config, job_or_key: &str, json: bool) -> anyhow::Result<u8>
         ));
     }
     for (label, value) in lines {
-        println!("{label:>11}: {value}");
+        writeln!(out.stdout, "{label:>11}: {value}")?;
     }
     if !view.files.is_empty() {
-        println!("{:>11}:", "files");
+        writeln!(out.stdout, "{:>11}:", "files")?;
         for file in &view.files {
-            println!("             {file}");
+            writeln!(out.stdout, "             {file}")?;
         }
     }
-    println!("{:>11}:", "history");
-    println!(
+    writeln!(out.stdout, "{:>11}:", "history")?;
+    writeln!(
+        out.stdout,
         "             {}  created ({})",
         view.created_at, job.source.origin
-    );
+    )?;
     for step in &job.history {
         let note = step
             .note
             .as_deref()
             .map(|n| format!(": {n}"))
             .unwrap_or_default();
-        println!(
+        writeln!(
+            out.stdout,
             "             {}  {} → {}{note}",
             crate::output::sidecar::rfc3339(step.at),
             step.from,
             step.to
-        );
+        )?;
     }
     Ok(0)
 }
 
 pub async fn retry(
-    config: &Config,
+    ctx: &Ctx,
     job_or_key: Option<&str>,
     all_failed: bool,
+    out: &mut Out,
 ) -> anyhow::Result<u8> {
-    let store = open_store(config)?;
+    let store = &ctx.store;
     let targets: Vec<Job> = if all_failed {
         store
             .jobs()?
@@ -224,7 +268,7 @@ pub async fn retry(
         vec![store.find(job_or_key.unwrap_or_default())?]
     };
     if targets.is_empty() {
-        println!("no failed jobs");
+        writeln!(out.stdout, "no failed jobs")?;
     }
     let mut refused = 0;
     for mut job in targets {
@@ -232,35 +276,45 @@ pub async fn retry(
         match job.apply(Event::Retried, Utc::now()) {
             Ok(()) => {
                 store.save(&job).await?;
-                println!("job {} {}: {from} → {}", job.id, job.key, job.state.name());
+                writeln!(
+                    out.stdout,
+                    "job {} {}: {from} → {}",
+                    job.id,
+                    job.key,
+                    job.state.name()
+                )?;
             }
             Err(_) => {
-                eprintln!(
+                writeln!(
+                    out.stderr,
                     "clipwatch: job {} is {from}; only failed or skipped jobs can be retried",
                     job.id
-                );
+                )?;
                 refused += 1;
             }
         }
     }
+    ctx.wake();
     Ok(if refused > 0 { super::EXIT_FAILURE } else { 0 })
 }
 
-pub async fn forget(config: &Config, key: &str) -> anyhow::Result<u8> {
-    let store = open_store(config)?;
+pub async fn forget(ctx: &Ctx, key: &str, out: &mut Out) -> anyhow::Result<u8> {
+    let store = &ctx.store;
     let job = store.find(key)?;
     if !job.state.is_terminal() {
-        eprintln!(
+        writeln!(
+            out.stderr,
             "clipwatch: job {} is {}; only done, failed or skipped jobs can be forgotten",
             job.id,
             job.state.name()
-        );
+        )?;
         return Ok(super::EXIT_FAILURE);
     }
     store.forget(&job.key).await?;
-    println!(
+    writeln!(
+        out.stdout,
         "forgot {} (job {}); it will be clipped again when next seen",
         job.key, job.id
-    );
+    )?;
     Ok(0)
 }

@@ -55,7 +55,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Run the daemon in the foreground: work through queued jobs until stopped.
     Run,
@@ -157,7 +157,7 @@ async fn dispatch(cli: Cli) -> u8 {
     };
     let result = match cli.command {
         Command::Check { offline } => return check::run(&config, offline).await,
-        Command::Run => run::daemon(config).await,
+        Command::Run => crate::daemon::run(config).await,
         Command::Once => run::once(config).await,
         Command::Submit {
             url,
@@ -166,25 +166,16 @@ async fn dispatch(cli: Cli) -> u8 {
             wait,
             force,
         } => {
-            submit::run(
-                config,
-                submit::Request {
-                    url,
-                    preset,
-                    name,
-                    wait,
-                    force,
-                },
-            )
-            .await
+            let request = submit::Request {
+                url,
+                preset,
+                name,
+                wait,
+                force,
+            };
+            submit::run(config, request).await
         }
-        Command::Status { json } => jobs::status(&config, json),
-        Command::Jobs { state, feed, json } => {
-            jobs::list(&config, state.as_deref(), feed.as_deref(), json)
-        }
-        Command::Show { job, json } => jobs::show(&config, &job, json),
-        Command::Retry { job, failed } => jobs::retry(&config, job.as_deref(), failed).await,
-        Command::Forget { key } => jobs::forget(&config, &key).await,
+        command => through_daemon_or_store(config, command).await,
     };
     match result {
         Ok(code) => code,
@@ -192,6 +183,97 @@ async fn dispatch(cli: Cli) -> u8 {
             eprintln!("clipwatch: {err:#}");
             EXIT_FAILURE
         }
+    }
+}
+
+/// Ask the running daemon over its control socket; if none runs, open the
+/// database here. Either way the same code renders the answer.
+async fn through_daemon_or_store(config: Arc<Config>, command: Command) -> anyhow::Result<u8> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(reply) = crate::daemon::control::ask(&config.state.dir, &args).await? {
+        return Ok(reply.print());
+    }
+    let ctx = Ctx {
+        store: open_store(&config)?,
+        config,
+        pipeline: None,
+    };
+    let mut out = Out::default();
+    let code = execute(&ctx, command, &mut out).await?;
+    Ok(out.print_with(code))
+}
+
+/// Run one store command with `ctx`, writing to `out`. The daemon's control
+/// socket calls this too, so output is identical whoever runs it.
+pub async fn execute(ctx: &Ctx, command: Command, out: &mut Out) -> anyhow::Result<u8> {
+    match command {
+        Command::Status { json } => jobs::status(ctx, json, out),
+        Command::Jobs { state, feed, json } => {
+            jobs::list(ctx, state.as_deref(), feed.as_deref(), json, out)
+        }
+        Command::Show { job, json } => jobs::show(ctx, &job, json, out),
+        Command::Retry { job, failed } => jobs::retry(ctx, job.as_deref(), failed, out).await,
+        Command::Forget { key } => jobs::forget(ctx, &key, out).await,
+        Command::Submit {
+            url,
+            preset,
+            name,
+            force,
+            ..
+        } => {
+            let request = submit::Request {
+                url,
+                preset,
+                name,
+                wait: false,
+                force,
+            };
+            submit::queue(ctx, &request, out).await
+        }
+        Command::Run | Command::Once | Command::Check { .. } => {
+            use std::fmt::Write as _;
+            writeln!(
+                out.stderr,
+                "clipwatch: this command cannot go through the control socket"
+            )?;
+            Ok(EXIT_USAGE)
+        }
+    }
+}
+
+/// What a store command works on.
+pub struct Ctx {
+    pub config: Arc<Config>,
+    pub store: Store,
+    /// Set inside the daemon: lets commands wake the scheduler and report
+    /// live state.
+    pub pipeline: Option<crate::pipeline::Pipeline>,
+}
+
+impl Ctx {
+    /// Tell the scheduler (if this is the daemon) that jobs were queued.
+    pub fn wake(&self) {
+        if let Some(pipeline) = &self.pipeline {
+            pipeline.wake();
+        }
+    }
+}
+
+/// A command's output, collected so it can be sent over the control socket.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Out {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Print both streams and pass `code` through.
+    pub fn print_with(&self, code: u8) -> u8 {
+        use std::io::Write as _;
+        print!("{}", self.stdout);
+        let _ = std::io::stdout().flush();
+        eprint!("{}", self.stderr);
+        code
     }
 }
 

@@ -1,4 +1,4 @@
-//! `clipwatch run` (the daemon in the foreground) and `clipwatch once`.
+//! `clipwatch once`: one pass for cron users. (`run` lives in `crate::daemon`.)
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -9,20 +9,6 @@ use tokio_util::sync::CancellationToken;
 use super::{open_store, EXIT_FAILURE};
 use crate::config::Config;
 use crate::pipeline::{Pipeline, Scope};
-
-/// Run until SIGTERM/SIGINT: stop taking work, let in-flight requests end
-/// within the grace period, persist, exit 0. A second signal exits at once.
-pub async fn daemon(config: Arc<Config>) -> anyhow::Result<u8> {
-    let store = open_store(&config)?;
-    let cancel = CancellationToken::new();
-    spawn_signal_handler(cancel.clone());
-    let (_config_tx, config_rx) = watch::channel(config.clone());
-    let pipeline = Pipeline::new(store, config_rx, cancel)?;
-    announce(&config);
-    pipeline.run(Scope::All, false).await?;
-    tracing::info!("stopped");
-    Ok(0)
-}
 
 /// Finish every job not yet done, then exit: 0, or 1 if any of them failed.
 pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
@@ -47,23 +33,6 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
     }
     tracing::info!(jobs = pending.len(), failed, "pass finished");
     Ok(if failed > 0 { EXIT_FAILURE } else { 0 })
-}
-
-fn announce(config: &Config) {
-    match &config.api.api_key_source {
-        Some(source) => tracing::info!(
-            config = %config.path.display(),
-            output = %config.output.dir.display(),
-            "clipwatch {} started; API key from {source}",
-            env!("CARGO_PKG_VERSION")
-        ),
-        None => tracing::info!(
-            config = %config.path.display(),
-            output = %config.output.dir.display(),
-            "clipwatch {} started without an API key",
-            env!("CARGO_PKG_VERSION")
-        ),
-    }
 }
 
 /// First SIGTERM/SIGINT: cancel (graceful). Second: exit at once.

@@ -10,8 +10,11 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{open_store, EXIT_FAILURE, EXIT_USAGE};
+use std::fmt::Write as _;
+
+use super::{open_store, Ctx, Out, EXIT_FAILURE, EXIT_USAGE};
 use crate::config::Config;
+use crate::daemon::control;
 use crate::pipeline::job::{Event, Job, Source, State};
 use crate::pipeline::{Pipeline, Progress, Scope};
 use crate::sources::identity;
@@ -25,64 +28,116 @@ pub struct Request {
     pub force: bool,
 }
 
+/// `submit` from the command line: through the daemon when it runs, else
+/// on the database here; `--wait` then follows the job to its end.
 pub async fn run(config: Arc<Config>, request: Request) -> anyhow::Result<u8> {
-    if std::path::Path::new(&request.url).is_file() {
-        eprintln!("clipwatch: local files are taken from the drop folder; `submit` takes a URL");
-        return Ok(EXIT_USAGE);
-    }
-    let source_key = match identity::canonical_key(&request.url) {
+    let key = match check_request(&config, &request) {
         Ok(key) => key,
-        Err(err) => {
-            eprintln!("clipwatch: {err}");
+        Err(message) => {
+            eprintln!("clipwatch: {message}");
             return Ok(EXIT_USAGE);
         }
     };
+    let args = submit_args(&request);
+    if let Some(reply) = control::ask(&config.state.dir, &args).await? {
+        let code = reply.print();
+        if code != 0 || !request.wait {
+            return Ok(code);
+        }
+        return follow_daemon_job(&config, &key).await;
+    }
+    let ctx = Ctx {
+        store: open_store(&config)?,
+        config: config.clone(),
+        pipeline: None,
+    };
+    let mut out = Out::default();
+    let code = queue(&ctx, &request, &mut out).await?;
+    out.print_with(code);
+    if code != 0 || !request.wait {
+        return Ok(code);
+    }
+    let job = ctx.store.require(&key)?;
+    if job.state.is_terminal() {
+        return Ok(if job.state == State::Done {
+            0
+        } else {
+            EXIT_FAILURE
+        });
+    }
+    wait_for(config, ctx.store, job).await
+}
+
+/// The canonical key, or why the request cannot be taken.
+fn check_request(config: &Config, request: &Request) -> Result<String, String> {
+    if std::path::Path::new(&request.url).is_file() {
+        return Err("local files are taken from the drop folder; `submit` takes a URL".into());
+    }
+    let key = identity::canonical_key(&request.url).map_err(|e| e.to_string())?;
+    let preset = request
+        .preset
+        .as_deref()
+        .unwrap_or(crate::config::DEFAULT_PRESET);
+    if !config.presets.contains_key(preset) {
+        let known: Vec<&str> = config.presets.keys().map(String::as_str).collect();
+        return Err(format!(
+            "no preset \"{preset}\" (known: {})",
+            known.join(", ")
+        ));
+    }
+    Ok(key.key)
+}
+
+/// The request as arguments for the daemon (which never waits itself).
+fn submit_args(request: &Request) -> Vec<String> {
+    let mut args = vec!["submit".to_string(), request.url.clone()];
+    if let Some(preset) = &request.preset {
+        args.extend(["--preset".to_string(), preset.clone()]);
+    }
+    if let Some(name) = &request.name {
+        args.extend(["--name".to_string(), name.clone()]);
+    }
+    if request.force {
+        args.push("--force".into());
+    }
+    args
+}
+
+/// Queue the video (once per canonical key). Shared by the command line and
+/// the daemon's control socket.
+pub async fn queue(ctx: &Ctx, request: &Request, out: &mut Out) -> anyhow::Result<u8> {
+    let key = match check_request(&ctx.config, request) {
+        Ok(key) => key,
+        Err(message) => {
+            writeln!(out.stderr, "clipwatch: {message}")?;
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let submit_url = identity::canonical_key(&request.url)?.submit_url;
     let preset = request
         .preset
         .clone()
         .unwrap_or_else(|| crate::config::DEFAULT_PRESET.to_string());
-    if !config.presets.contains_key(&preset) {
-        let known: Vec<&str> = config.presets.keys().map(String::as_str).collect();
-        eprintln!(
-            "clipwatch: no preset \"{preset}\" (known: {})",
-            known.join(", ")
-        );
-        return Ok(EXIT_USAGE);
-    }
-    let store = open_store(&config)?;
     let source = Source {
-        url: source_key.submit_url.clone(),
+        url: submit_url,
         title: None,
         feed: None,
         published: None,
         origin: "submit".into(),
     };
-    let job = match store
-        .insert_new(
-            &source_key.key,
-            source,
-            &preset,
-            request.name.clone(),
-            Utc::now(),
-        )
-        .await?
-    {
+    let inserted = ctx
+        .store
+        .insert_new(&key, source, &preset, request.name.clone(), Utc::now())
+        .await?;
+    let code = match inserted {
         Inserted::New(job) => {
-            println!("queued job {} for {}", job.id, job.key);
-            job
+            writeln!(out.stdout, "queued job {} for {}", job.id, job.key)?;
+            0
         }
-        Inserted::Existing(job) => match requeue_existing(&store, job, &request, &preset).await? {
-            Ok(job) => job,
-            Err(code) => return Ok(code),
-        },
+        Inserted::Existing(job) => requeue_existing(&ctx.store, job, request, &preset, out).await?,
     };
-    if !request.wait {
-        if job.state == State::Queued {
-            println!("`clipwatch run` will submit it");
-        }
-        return Ok(0);
-    }
-    wait_for(config, store, job).await
+    ctx.wake();
+    Ok(code)
 }
 
 /// A key seen before: `--force` starts it over; otherwise say where it is.
@@ -91,31 +146,29 @@ async fn requeue_existing(
     mut job: Job,
     request: &Request,
     preset: &str,
-) -> anyhow::Result<Result<Job, u8>> {
+    out: &mut Out,
+) -> anyhow::Result<u8> {
     if !request.force {
-        println!(
+        writeln!(
+            out.stdout,
             "{} is already known as job {} ({})",
             job.key,
             job.id,
             job.state.name()
-        );
+        )?;
         if job.state.is_terminal() {
-            println!("use --force to clip it again");
-            return Ok(Err(if request.wait && job.state != State::Done {
-                EXIT_FAILURE
-            } else {
-                0
-            }));
+            writeln!(out.stdout, "use --force to clip it again")?;
         }
-        return Ok(Ok(job));
+        return Ok(0);
     }
     if !job.state.is_terminal() {
-        eprintln!(
+        writeln!(
+            out.stderr,
             "clipwatch: job {} is {}; --force applies to finished jobs",
             job.id,
             job.state.name()
-        );
-        return Ok(Err(EXIT_FAILURE));
+        )?;
+        return Ok(EXIT_FAILURE);
     }
     job.apply(Event::Forced, Utc::now())?;
     job.preset = preset.to_string();
@@ -123,8 +176,45 @@ async fn requeue_existing(
         job.name = request.name.clone();
     }
     store.save(&job).await?;
-    println!("queued job {} for {} again (--force)", job.id, job.key);
-    Ok(Ok(job))
+    writeln!(
+        out.stdout,
+        "queued job {} for {} again (--force)",
+        job.id, job.key
+    )?;
+    Ok(0)
+}
+
+/// `--wait` while the daemon does the work: follow the job over the socket.
+async fn follow_daemon_job(config: &Config, key: &str) -> anyhow::Result<u8> {
+    let args = vec!["show".to_string(), key.to_string(), "--json".to_string()];
+    let mut last = String::new();
+    loop {
+        let Some(reply) = control::ask(&config.state.dir, &args).await? else {
+            println!("the daemon stopped; the job resumes when it starts again");
+            return Ok(EXIT_FAILURE);
+        };
+        let job: serde_json::Value = serde_json::from_str(&reply.out.stdout)?;
+        let state = job["state"].as_str().unwrap_or("?").to_string();
+        if state != last {
+            println!("{key}: {state}");
+            last = state.clone();
+        }
+        match state.as_str() {
+            "done" => {
+                let folder = job["folder"].as_str().map(|f| config.output.dir.join(f));
+                println!(
+                    "done: {}",
+                    folder.map(|f| f.display().to_string()).unwrap_or_default()
+                );
+                return Ok(0);
+            }
+            "failed" | "skipped" => {
+                println!("{state}: {}", job["reason"].as_str().unwrap_or(""));
+                return Ok(EXIT_FAILURE);
+            }
+            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
 }
 
 /// Process this one job here, showing progress, until it ends.

@@ -130,6 +130,24 @@ impl Pipeline {
         self.config.borrow().clone()
     }
 
+    /// Apply new limits from a reloaded configuration.
+    pub fn apply_limits(&self, config: &Config) {
+        self.slots.resize(config.api.max_concurrent_projects);
+        if let Some(api) = &self.api {
+            api.budget().set_per_window(config.api.requests_per_minute);
+            if let Some(key) = &config.api.api_key {
+                api.update(&config.api.base_url, key.clone(), config.api.timeout);
+            }
+        } else if config.api.api_key.is_some() {
+            tracing::warn!("an API key is configured now; restart clipwatch to start submitting");
+        }
+    }
+
+    /// A receiver that sees every configuration swapped in by a reload.
+    pub fn subscribe_config(&self) -> watch::Receiver<Arc<Config>> {
+        self.config.clone()
+    }
+
     /// Tell the scheduler that a job was queued.
     pub fn wake(&self) {
         self.wake.notify_one();

