@@ -10,9 +10,15 @@ use std::process::Command;
 const UNIT: &str = include_str!("../systemd/clipwatch.service");
 
 fn analyze_available() -> bool {
-    let found = Command::new("systemd-analyze").arg("--version").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
-        assert!(std::env::var_os("CI").is_none(), "CI must provide systemd-analyze");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide systemd-analyze"
+        );
         eprintln!("systemd-analyze not found: unit checks skipped");
     }
     found
@@ -33,11 +39,22 @@ fn unit_verifies_cleanly() {
     }
     let dir = tempfile::tempdir().unwrap();
     let unit = unit_for_test(dir.path());
-    let out = Command::new("systemd-analyze").arg("verify").arg(&unit).output().unwrap();
-    let messages = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let messages =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     // Lines about other units on this machine are not ours to judge.
-    let ours: Vec<&str> = messages.lines().filter(|l| l.contains("clipwatch")).collect();
-    assert!(out.status.success() && ours.is_empty(), "systemd-analyze verify:\n{messages}");
+    let ours: Vec<&str> = messages
+        .lines()
+        .filter(|l| l.contains("clipwatch"))
+        .collect();
+    assert!(
+        out.status.success() && ours.is_empty(),
+        "systemd-analyze verify:\n{messages}"
+    );
 }
 
 #[test]

@@ -190,17 +190,47 @@ async fn dispatch(cli: Cli) -> u8 {
 /// database here. Either way the same code renders the answer.
 async fn through_daemon_or_store(config: Arc<Config>, command: Command) -> anyhow::Result<u8> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(reply) = crate::daemon::control::ask(&config.state.dir, &args).await? {
-        return Ok(reply.print());
-    }
+    let store = match reach_daemon_or_open(&config, &args).await? {
+        Reached::Daemon(reply) => return Ok(reply.print()),
+        Reached::Store(store) => store,
+    };
     let ctx = Ctx {
-        store: open_store(&config)?,
+        store,
         config,
         pipeline: None,
     };
     let mut out = Out::default();
     let code = execute(&ctx, command, &mut out).await?;
     Ok(out.print_with(code))
+}
+
+pub(crate) enum Reached {
+    Daemon(crate::daemon::control::Reply),
+    Store(Store),
+}
+
+/// The daemon's answer to `args`, or the database when no daemon runs. A
+/// daemon that is starting holds the database before its socket answers:
+/// keep trying both for a few seconds.
+pub(crate) async fn reach_daemon_or_open(
+    config: &Config,
+    args: &[String],
+) -> anyhow::Result<Reached> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(reply) = crate::daemon::control::ask(&config.state.dir, args).await? {
+            return Ok(Reached::Daemon(reply));
+        }
+        match Store::open(&config.state.dir) {
+            Ok(store) => return Ok(Reached::Store(store)),
+            Err(crate::store::StoreError::Locked { .. })
+                if std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
 }
 
 /// Run one store command with `ctx`, writing to `out`. The daemon's control

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use std::fmt::Write as _;
 
-use super::{open_store, Ctx, Out, EXIT_FAILURE, EXIT_USAGE};
+use super::{Ctx, Out, EXIT_FAILURE, EXIT_USAGE};
 use crate::config::Config;
 use crate::daemon::control;
 use crate::pipeline::job::{Event, Job, Source, State};
@@ -39,15 +39,18 @@ pub async fn run(config: Arc<Config>, request: Request) -> anyhow::Result<u8> {
         }
     };
     let args = submit_args(&request);
-    if let Some(reply) = control::ask(&config.state.dir, &args).await? {
-        let code = reply.print();
-        if code != 0 || !request.wait {
-            return Ok(code);
+    let store = match super::reach_daemon_or_open(&config, &args).await? {
+        super::Reached::Daemon(reply) => {
+            let code = reply.print();
+            if code != 0 || !request.wait {
+                return Ok(code);
+            }
+            return follow_daemon_job(&config, &key).await;
         }
-        return follow_daemon_job(&config, &key).await;
-    }
+        super::Reached::Store(store) => store,
+    };
     let ctx = Ctx {
-        store: open_store(&config)?,
+        store,
         config: config.clone(),
         pipeline: None,
     };

@@ -24,7 +24,8 @@ const STATUS_EVERY: Duration = Duration::from_secs(5);
 /// `clipwatch run`: serve until SIGTERM/SIGINT. Returns the exit code.
 pub async fn run(config: Arc<Config>) -> anyhow::Result<u8> {
     let socket = control::ControlSocket::bind(&config.state.dir).await?;
-    let store = Store::open(&config.state.dir)?;
+    // A CLI command may hold the database for a moment: wait for it.
+    let store = Store::open_patiently(&config.state.dir, Duration::from_secs(10)).await?;
     let cancel = CancellationToken::new();
     let (config_tx, config_rx) = watch::channel(config.clone());
     let pipeline = Pipeline::new(store, config_rx.clone(), cancel.clone())?;

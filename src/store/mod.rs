@@ -75,6 +75,23 @@ impl Store {
         })
     }
 
+    /// [`Store::open`], waiting up to `patience` while another process holds
+    /// the lock (a CLI command that opened the database a moment ago).
+    pub async fn open_patiently(
+        state_dir: &Path,
+        patience: std::time::Duration,
+    ) -> Result<Store, StoreError> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            match Store::open(state_dir) {
+                Err(StoreError::Locked { .. }) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Create a job for `key` unless the key is already known.
     pub async fn insert_new(
         &self,
