@@ -54,6 +54,7 @@ fn ready_status_and_stopping_reach_the_notify_socket() {
         .arg("run")
         .env("WAYIN_API_KEY", &env.api.config().api_key)
         .env("NOTIFY_SOCKET", &notify_path)
+        .env("WATCHDOG_USEC", "200000")
         .stderr(std::fs::File::create(&log).unwrap());
     let mut daemon = command.spawn().unwrap();
     let mut messages = String::new();
@@ -68,6 +69,25 @@ fn ready_status_and_stopping_reach_the_notify_socket() {
     assert!(messages.contains("STATUS=idle"), "got: {messages:?}");
     // READY comes after the database is open: the control socket answers.
     assert!(socket_up(&env));
+    // Watchdog pings at half of WATCHDOG_USEC; RELOADING/READY around SIGHUP.
+    signal(&daemon, "-HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline
+        && !(messages.matches("WATCHDOG=1").count() >= 3 && messages.contains("RELOADING=1"))
+    {
+        if let Ok(n) = notify.recv(&mut buf) {
+            messages.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+    assert!(
+        messages.matches("WATCHDOG=1").count() >= 3,
+        "got: {messages:?}"
+    );
+    let reloading = messages.find("RELOADING=1").expect("RELOADING=1 sent");
+    assert!(
+        messages[reloading..].contains("READY=1"),
+        "READY=1 after the reload: {messages:?}"
+    );
     sigterm(&daemon);
     assert!(daemon.wait().unwrap().success());
     while let Ok(n) = notify.recv(&mut buf) {
