@@ -76,13 +76,16 @@ impl Worker {
 
     async fn drive(&mut self) -> Result<(), StoreError> {
         loop {
-            let step = match self.job.state {
+            let before = self.job.state.clone();
+            let step = match before {
                 State::Queued => self.submit().await?,
                 State::Processing => self.poll().await?,
                 State::Downloading => self.download().await?,
                 _ => return Ok(()),
             };
-            if step.is_err() {
+            // A step that neither stopped nor moved the job (a refused
+            // transition, already logged) must not spin.
+            if step.is_err() || self.job.state == before {
                 return Ok(());
             }
         }
