@@ -76,6 +76,9 @@ pub struct Pipeline {
     pub cancel: CancellationToken,
     config: watch::Receiver<Arc<Config>>,
     wake: Arc<Notify>,
+    /// One submit in flight at a time: a crash can then leave at most one
+    /// job whose request left without its task id being stored.
+    pub submit_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +125,7 @@ impl Pipeline {
             cancel,
             config,
             wake: Arc::new(Notify::new()),
+            submit_gate: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 

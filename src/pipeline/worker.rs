@@ -141,6 +141,11 @@ impl Worker {
             .collect();
         let options = preset.options.clone();
         self.progress("submitting");
+        let gate = self.pipeline.submit_gate.clone();
+        let _one_at_a_time = tokio::select! {
+            guard = gate.lock() => guard,
+            () = self.pipeline.cancel.cancelled() => return Ok(Err(Stop::Cancelled)),
+        };
         // Durable before the request leaves: a crash from here on is seen at
         // the next start (and the submit is redone, counted in submit_attempts).
         self.transition(Event::SubmitStarted).await?;
