@@ -2,6 +2,7 @@
 //! and one module per subcommand.
 
 mod check;
+mod feeds;
 mod jobs;
 mod logging;
 mod run;
@@ -116,6 +117,11 @@ pub enum Command {
         /// Job number or key.
         key: String,
     },
+    /// Per feed: last check, last new entry, last error, next check.
+    Feeds {
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate the configuration; without --offline also check the API key.
     Check {
         #[arg(long)]
@@ -185,6 +191,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Show { job, json } => jobs::show(&config, &job, json),
         Command::Retry { job, failed } => jobs::retry(&config, job.as_deref(), failed).await,
         Command::Forget { key } => jobs::forget(&config, &key).await,
+        Command::Feeds { json } => feeds::list(&config, json),
     };
     match result {
         Ok(code) => code,

@@ -5,7 +5,9 @@
 //! Watchers hand what they find to [`enqueue`] or [`record_skipped`]; both
 //! leave a key that is already known untouched.
 
+pub mod feed;
 pub mod identity;
+pub mod youtube;
 
 use chrono::Utc;
 
