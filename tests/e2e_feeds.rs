@@ -159,10 +159,20 @@ exclude = "(?i)trailer"
     assert_eq!(env.api.submissions().len(), 2);
     assert_eq!(env.jobs().len(), 14);
 
+    // The premiere goes live (it has views now): the changed feed queues it.
+    let live = String::from_utf8(fixture("youtube_channel.xml"))
+        .unwrap()
+        .replacen(r#"views="0""#, r#"views="42""#, 1);
+    feeds.route(&path, Route::xml(live.into_bytes()).etag("\"channel-v2\""));
+    once(&env);
+    assert_eq!(env.api.submissions_for(&watch("chan0000001")), 1);
+    assert_eq!(env.api.submissions().len(), 3);
+    assert_eq!(feed(&feeds_json(&env), "Chan")["held"], 0);
+
     // jobs --feed filters on the feed's name.
     let out = env.run(&["jobs", "--feed", "Chan", "--json"]);
     let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(listed.len(), 14);
+    assert_eq!(listed.len(), 15);
     let out = env.run(&["jobs", "--feed", "Other", "--json"]);
     let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(listed.is_empty());
@@ -547,4 +557,47 @@ backfill = 1
     assert_eq!(jobs[0]["key"], format!("url:{url}"));
     assert!(jobs[0]["task_id"].is_string(), "submitted: {}", jobs[0]);
     assert_eq!(feed(&feeds_json(&env), "Fresh")["held"], 0);
+}
+
+#[test]
+fn a_slow_feed_does_not_delay_another() {
+    let feeds = FeedServer::start();
+    feeds.route(
+        "/slow.xml",
+        Route::xml(fixture("atom.xml")).delay(Duration::from_secs(8)),
+    );
+    feeds.route(
+        "/fast.xml",
+        Route::xml(fixture("feed.json")).etag("\"fast\""),
+    );
+    let env = env_with(
+        &feeds,
+        &format!(
+            r#"[[feeds]]
+name = "Slow"
+url = "{}"
+interval = "200ms"
+
+[[feeds]]
+name = "Fast"
+url = "{}"
+interval = "200ms"
+"#,
+            feeds.url("/slow.xml"),
+            feeds.url("/fast.xml")
+        ),
+    );
+    let log = env.dir.path().join("daemon.log");
+    let mut daemon = env.spawn(&["run"], &log);
+    let fast_kept_going = wait_until(Duration::from_secs(5), || {
+        feeds.requests_to("/fast.xml").len() >= 4
+    });
+    let slow_answered = feeds.requests_to("/slow.xml").len();
+    sigterm(&mut daemon);
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(fast_kept_going, "{log_text}");
+    assert_eq!(
+        slow_answered, 0,
+        "the slow feed was still in its first request"
+    );
 }
