@@ -106,13 +106,26 @@ pub async fn check_all_once(pipeline: &Pipeline) -> Result<usize, FeedError> {
 async fn supervise(watcher: Watcher) {
     let cancel = watcher.pipeline.cancel.clone();
     let mut running: HashMap<String, CancellationToken> = HashMap::new();
+    let mut names: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut tasks: JoinSet<String> = JoinSet::new();
     let mut tick = tokio::time::interval(RECONCILE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
-            Some(Ok(name)) = tasks.join_next() => { running.remove(&name); }
+            Some(done) = tasks.join_next_with_id() => {
+                // Ended (feed removed) or panicked: restarted below if still configured.
+                let id = match done {
+                    Ok((id, _)) => id,
+                    Err(err) => {
+                        tracing::error!("a feed watcher stopped: {err}");
+                        err.id()
+                    }
+                };
+                if let Some(name) = names.remove(&id) {
+                    running.remove(&name);
+                }
+            }
             _ = tick.tick() => {}
         }
         let config = watcher.pipeline.config();
@@ -127,7 +140,8 @@ async fn supervise(watcher: Watcher) {
             if !running.contains_key(&feed.name) {
                 let token = cancel.child_token();
                 running.insert(feed.name.clone(), token.clone());
-                tasks.spawn(watch_feed(watcher.clone(), feed.name.clone(), token));
+                let task = tasks.spawn(watch_feed(watcher.clone(), feed.name.clone(), token));
+                names.insert(task.id(), feed.name.clone());
             }
         }
     }
