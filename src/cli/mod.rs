@@ -2,6 +2,7 @@
 //! and one module per subcommand.
 
 mod check;
+mod feeds;
 mod jobs;
 mod logging;
 mod run;
@@ -115,6 +116,11 @@ pub enum Command {
     Forget {
         /// Job number or key.
         key: String,
+    },
+    /// Per feed: last check, last new entry, last error, next check.
+    Feeds {
+        #[arg(long)]
+        json: bool,
     },
     /// Validate the configuration; without --offline also check the API key.
     Check {
@@ -244,6 +250,7 @@ pub async fn execute(ctx: &Ctx, command: Command, out: &mut Out) -> anyhow::Resu
         Command::Show { job, json } => jobs::show(ctx, &job, json, out),
         Command::Retry { job, failed } => jobs::retry(ctx, job.as_deref(), failed, out).await,
         Command::Forget { key } => jobs::forget(ctx, &key, out).await,
+        Command::Feeds { json } => feeds::list(ctx, json, out),
         Command::Submit {
             url,
             preset,

@@ -10,18 +10,21 @@ use super::{open_store, EXIT_FAILURE};
 use crate::config::Config;
 use crate::pipeline::{Pipeline, Scope};
 
-/// Finish every job not yet done, then exit: 0, or 1 if any of them failed.
+/// Check every feed once, finish every job not yet done (including those
+/// the feeds queued), then exit: 0, or 1 if any of them failed.
 pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
     let store = open_store(&config)?;
     let cancel = CancellationToken::new();
     spawn_signal_handler(cancel.clone());
+    let (_config_tx, config_rx) = watch::channel(config.clone());
+    let pipeline = Pipeline::new(store.clone(), config_rx, cancel)?;
+    // Sources first, so the jobs they queue are part of this pass.
+    crate::sources::feed::check_all_once(&pipeline).await?;
     let pending: HashSet<String> = store
         .active_jobs()?
         .into_iter()
         .map(|job| job.key)
         .collect();
-    let (_config_tx, config_rx) = watch::channel(config.clone());
-    let pipeline = Pipeline::new(store.clone(), config_rx, cancel)?;
     pipeline.run(Scope::Only(pending.clone()), true).await?;
     let mut failed = 0;
     for key in &pending {

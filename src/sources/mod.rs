@@ -5,7 +5,9 @@
 //! Watchers hand what they find to [`enqueue`] or [`record_skipped`]; both
 //! leave a key that is already known untouched.
 
+pub mod feed;
 pub mod identity;
+pub mod youtube;
 
 use tokio::task::JoinHandle;
 
@@ -55,6 +57,6 @@ pub async fn record_skipped(
 
 /// Start every watcher the configuration asks for (feeds, drop folder).
 /// Each stops when the pipeline is cancelled.
-pub fn spawn_watchers(_pipeline: &Pipeline) -> Vec<JoinHandle<()>> {
-    Vec::new()
+pub fn spawn_watchers(pipeline: &Pipeline) -> Vec<JoinHandle<()>> {
+    vec![feed::spawn_watchers(pipeline)]
 }

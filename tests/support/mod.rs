@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fake_api;
+pub mod feed_server;
 pub mod harness;
 
 pub use fake_api::{CostField, Envelope, FakeApi, FakeConfig, Misbehave, Recorded};

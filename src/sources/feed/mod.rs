@@ -1,0 +1,482 @@
+//! The feed watcher: checks every `[[feeds]]` entry on its own interval and
+//! hands each new video to [`enqueue`](super::enqueue) with the feed's
+//! preset, or records why it was skipped.
+//!
+//! One check: resolve the feed URL (YouTube handles once, through the
+//! channel page: [`super::youtube`]), fetch it conditionally ([`fetch`]),
+//! skip parsing when the body hash is unchanged, map entries to videos
+//! ([`entries`]), decide each one ([`decide`]), and remember the outcome
+//! ([`state`]). Each feed runs in its own task, so a slow or broken feed
+//! never delays another; errors back off per feed.
+
+pub mod decide;
+pub mod entries;
+pub mod fetch;
+pub mod state;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use self::decide::{Decision, Rules};
+use self::entries::{Candidate, Kind};
+use self::fetch::{display_url, FetchError, Fetched, Fetcher, Validators};
+use self::state::{FeedState, FeedStates, Held};
+use super::youtube::{self, Target};
+use crate::config::{Config, FeedConfig, FeedSource};
+use crate::pipeline::job::Source;
+use crate::pipeline::Pipeline;
+use crate::store::{Inserted, StoreError};
+
+/// How often the set of watched feeds is compared with the configuration.
+const RECONCILE_EVERY: Duration = Duration::from_secs(1);
+
+/// Why a feed check failed. Every message names the feed.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("feed \"{feed}\": {source}")]
+    Fetch { feed: String, source: FetchError },
+    #[error("feed \"{feed}\": {url} is not a readable feed: {reason}")]
+    Parse {
+        feed: String,
+        url: String,
+        reason: String,
+    },
+    #[error(
+        "feed \"{feed}\": no YouTube channel id found in the channel page {url} \
+         (check the handle or channel URL)"
+    )]
+    NoChannelId { feed: String, url: String },
+    #[error("feed \"{feed}\": {value:?} is not a YouTube channel or playlist")]
+    BadSource { feed: String, value: String },
+    #[error("feed \"{feed}\": {source}")]
+    Store { feed: String, source: StoreError },
+    #[error("cannot start the feed watcher: {0}")]
+    Setup(String),
+}
+
+/// The source as written, for state and `feeds`: `youtube:@x` or the URL.
+pub fn source_label(source: &FeedSource) -> String {
+    match source {
+        FeedSource::Youtube(value) => format!("youtube:{value}"),
+        FeedSource::Url(url) => display_url(url),
+    }
+}
+
+/// Start one watcher task per configured feed; they stop on
+/// `pipeline.cancel`. Feeds added to or removed from the configuration are
+/// picked up within a second.
+pub fn spawn_watchers(pipeline: &Pipeline) -> JoinHandle<()> {
+    let pipeline = pipeline.clone();
+    tokio::spawn(async move {
+        match Watcher::new(&pipeline) {
+            Ok(watcher) => supervise(watcher).await,
+            Err(err) => tracing::error!("{err}"),
+        }
+    })
+}
+
+/// Check every configured feed once, all at once; returns how many failed.
+pub async fn check_all_once(pipeline: &Pipeline) -> Result<usize, FeedError> {
+    let watcher = Watcher::new(pipeline)?;
+    let mut checks = JoinSet::new();
+    for feed in &pipeline.config().feeds {
+        let watcher = watcher.clone();
+        let name = feed.name.clone();
+        checks.spawn(async move { watcher.check(&name).await });
+    }
+    let mut failed = 0;
+    loop {
+        tokio::select! {
+            () = pipeline.cancel.cancelled() => break,
+            next = checks.join_next() => match next {
+                Some(Ok(true)) => {}
+                Some(_) => failed += 1,
+                None => break,
+            },
+        }
+    }
+    Ok(failed)
+}
+
+async fn supervise(watcher: Watcher) {
+    let cancel = watcher.pipeline.cancel.clone();
+    let mut running: HashMap<String, CancellationToken> = HashMap::new();
+    let mut names: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut tasks: JoinSet<String> = JoinSet::new();
+    let mut tick = tokio::time::interval(RECONCILE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            Some(done) = tasks.join_next_with_id() => {
+                // Ended (feed removed) or panicked: restarted below if still configured.
+                let id = match done {
+                    Ok((id, _)) => id,
+                    Err(err) => {
+                        tracing::error!("a feed watcher stopped: {err}");
+                        err.id()
+                    }
+                };
+                if let Some(name) = names.remove(&id) {
+                    running.remove(&name);
+                }
+            }
+            _ = tick.tick() => {}
+        }
+        let config = watcher.pipeline.config();
+        running.retain(|name, token| {
+            let keep = config.feed(name).is_some();
+            if !keep {
+                token.cancel();
+            }
+            keep
+        });
+        for feed in &config.feeds {
+            if !running.contains_key(&feed.name) {
+                let token = cancel.child_token();
+                running.insert(feed.name.clone(), token.clone());
+                let task = tasks.spawn(watch_feed(watcher.clone(), feed.name.clone(), token));
+                names.insert(task.id(), feed.name.clone());
+            }
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One feed's loop: wait until its next check is due, check, repeat.
+async fn watch_feed(watcher: Watcher, name: String, cancel: CancellationToken) -> String {
+    loop {
+        let wait = watcher.due_in(&name);
+        tokio::select! {
+            () = cancel.cancelled() => return name,
+            () = tokio::time::sleep(wait) => {}
+        }
+        if watcher.pipeline.config().feed(&name).is_none() {
+            return name;
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return name,
+            _ = watcher.check(&name) => {}
+        }
+    }
+}
+
+/// Everything a check needs; cheap to clone.
+#[derive(Clone)]
+struct Watcher {
+    pipeline: Pipeline,
+    states: FeedStates,
+    fetcher: Fetcher,
+}
+
+impl Watcher {
+    fn new(pipeline: &Pipeline) -> Result<Watcher, FeedError> {
+        let fetcher = Fetcher::new(fetch::TIMEOUT, fetch::MAX_BODY_BYTES)
+            .map_err(|e| FeedError::Setup(e.to_string()))?;
+        let states =
+            FeedStates::open(&pipeline.store).map_err(|e| FeedError::Setup(e.to_string()))?;
+        Ok(Watcher {
+            pipeline: pipeline.clone(),
+            states,
+            fetcher,
+        })
+    }
+
+    /// How long until feed `name` is due (zero if never checked).
+    fn due_in(&self, name: &str) -> Duration {
+        let config = self.pipeline.config();
+        let Some(feed) = config.feed(name) else {
+            return Duration::ZERO;
+        };
+        match self.states.get(name, &source_label(&feed.source)) {
+            Ok(state) => state
+                .next_check
+                .and_then(|at| (at - Utc::now()).to_std().ok())
+                .unwrap_or(Duration::ZERO),
+            Err(err) => {
+                tracing::error!(feed = name, "cannot read the feed state: {err}");
+                feed.interval
+            }
+        }
+    }
+
+    /// Check feed `name` now (with the configuration in force now) and
+    /// record the outcome. Returns whether the check succeeded.
+    async fn check(&self, name: &str) -> bool {
+        let config = self.pipeline.config();
+        let Some(feed) = config.feed(name) else {
+            return true;
+        };
+        let mut state = match self.states.get(name, &source_label(&feed.source)) {
+            Ok(state) => state,
+            Err(err) => {
+                tracing::error!(feed = name, "cannot read the feed state: {err}");
+                return false;
+            }
+        };
+        let now = Utc::now();
+        state.last_check = Some(now);
+        let outcome = self.poll(&config, feed, &mut state, now).await;
+        let ok = match outcome {
+            Ok(new) => {
+                state.succeeded(now, feed.interval, new);
+                tracing::debug!(feed = name, new, held = state.held.len(), "checked");
+                true
+            }
+            Err(err) => {
+                state.failed(now, feed.interval, err.to_string());
+                tracing::warn!(
+                    feed = name,
+                    failures = state.consecutive_failures,
+                    "{err}; next check at {}",
+                    state.next_check.map(|t| t.to_rfc3339()).unwrap_or_default()
+                );
+                false
+            }
+        };
+        if let Err(err) = self.states.save(name, &state).await {
+            tracing::error!(feed = name, "cannot save the feed state: {err}");
+            return false;
+        }
+        ok
+    }
+
+    /// Fetch, and decide what changed. Returns how many videos were queued.
+    async fn poll(
+        &self,
+        config: &Config,
+        feed: &FeedConfig,
+        state: &mut FeedState,
+        now: DateTime<Utc>,
+    ) -> Result<usize, FeedError> {
+        let url = self.feed_url(config, feed, state).await?;
+        let fetched = self
+            .fetcher
+            .get(&url, &state.validators_for(&url))
+            .await
+            .map_err(|source| FeedError::Fetch {
+                feed: feed.name.clone(),
+                source,
+            })?;
+        let mut new = 0;
+        if let Fetched::Body { bytes, validators } = fetched {
+            let hash = sha256_hex(&bytes);
+            if !state.seen || state.body_hash.as_deref() != Some(hash.as_str()) {
+                new += self.read_body(feed, state, &url, &bytes, now).await?;
+            }
+            // Only after a successful parse: a broken body is fetched again.
+            remember(state, &url, validators, hash);
+        }
+        new += self.release_ready(feed, state, now).await?;
+        Ok(new)
+    }
+
+    /// The URL to fetch: a `url =` feed as is; a YouTube channel, playlist
+    /// or handle (resolved once) as its `/feeds/videos.xml` URL.
+    async fn feed_url(
+        &self,
+        config: &Config,
+        feed: &FeedConfig,
+        state: &mut FeedState,
+    ) -> Result<String, FeedError> {
+        let value = match &feed.source {
+            FeedSource::Url(url) => return Ok(url.clone()),
+            FeedSource::Youtube(value) => value,
+        };
+        let bad_source = || FeedError::BadSource {
+            feed: feed.name.clone(),
+            value: value.clone(),
+        };
+        let target = match youtube::parse_target(value).ok_or_else(bad_source)? {
+            Target::Page(path) => match &state.channel_id {
+                Some(id) => Target::Channel(id.clone()),
+                None => {
+                    let id = self.resolve_channel(config, feed, &path).await?;
+                    tracing::info!(feed = %feed.name, channel = %id, "resolved {value}");
+                    state.channel_id = Some(id.clone());
+                    Target::Channel(id)
+                }
+            },
+            target => target,
+        };
+        youtube::feed_url(&config.youtube.base_url, &target, feed.shorts).ok_or_else(bad_source)
+    }
+
+    /// Read the channel id from the channel page at `path`.
+    async fn resolve_channel(
+        &self,
+        config: &Config,
+        feed: &FeedConfig,
+        path: &str,
+    ) -> Result<String, FeedError> {
+        let url = youtube::page_url(&config.youtube.base_url, path).map_err(|_| {
+            FeedError::BadSource {
+                feed: feed.name.clone(),
+                value: path.to_owned(),
+            }
+        })?;
+        let fetched = self
+            .fetcher
+            .get(url.as_str(), &Validators::default())
+            .await
+            .map_err(|source| FeedError::Fetch {
+                feed: feed.name.clone(),
+                source,
+            })?;
+        let Fetched::Body { bytes, .. } = fetched else {
+            unreachable!("an unconditional GET never answers 304 here");
+        };
+        youtube::channel_id_in_page(&String::from_utf8_lossy(&bytes)).ok_or_else(|| {
+            FeedError::NoChannelId {
+                feed: feed.name.clone(),
+                url: display_url(url.as_str()),
+            }
+        })
+    }
+
+    /// Parse a changed body, decide each entry and record the decisions.
+    async fn read_body(
+        &self,
+        feed: &FeedConfig,
+        state: &mut FeedState,
+        url: &str,
+        bytes: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<usize, FeedError> {
+        let parsed = feed_rs::parser::Builder::new()
+            .base_uri(Some(url))
+            .build()
+            .parse(bytes)
+            .map_err(|e| FeedError::Parse {
+                feed: feed.name.clone(),
+                url: display_url(url),
+                reason: e.to_string(),
+            })?;
+        let kind = match feed.source {
+            FeedSource::Youtube(_) => Kind::Youtube,
+            FeedSource::Url(_) => Kind::Other(feed.entry_use),
+        };
+        let (candidates, ignored) = entries::candidates(&parsed, kind, now);
+        for entry in ignored {
+            tracing::warn!(feed = %feed.name, "{entry} names no link or enclosure; ignored");
+        }
+        let rules = Rules::new(feed, !state.seen);
+        let previous: HashMap<String, Held> = std::mem::take(&mut state.held)
+            .into_iter()
+            .map(|h| (h.key.clone(), h))
+            .collect();
+        let decided = decide::decide(candidates, &rules, now, |key| {
+            previous.get(key).and_then(|h| h.ready_at)
+        });
+        let mut new = 0;
+        let mut in_feed = std::collections::HashSet::new();
+        for (candidate, decision) in decided {
+            in_feed.insert(candidate.key.key.clone());
+            new += self.record(feed, state, candidate, decision).await?;
+        }
+        // An entry held for its delay stays held even if it left the feed's
+        // window; a premiere that vanished was cancelled.
+        state.held.extend(
+            previous
+                .into_values()
+                .filter(|h| h.ready_at.is_some() && !in_feed.contains(&h.key)),
+        );
+        Ok(new)
+    }
+
+    /// Act on one decision. Returns 1 if a new job was queued.
+    async fn record(
+        &self,
+        feed: &FeedConfig,
+        state: &mut FeedState,
+        candidate: Candidate,
+        decision: Decision,
+    ) -> Result<usize, FeedError> {
+        let key = candidate.key.key.clone();
+        let source = source_of(feed, candidate);
+        let store_error = |source| FeedError::Store {
+            feed: feed.name.clone(),
+            source,
+        };
+        match decision {
+            Decision::Queue => {
+                let inserted = super::enqueue(&self.pipeline, &key, source, &feed.preset, None)
+                    .await
+                    .map_err(store_error)?;
+                return Ok(usize::from(matches!(inserted, Inserted::New(_))));
+            }
+            Decision::Skip(reason) => {
+                super::record_skipped(&self.pipeline, &key, source, &feed.preset, &reason)
+                    .await
+                    .map_err(store_error)?;
+            }
+            Decision::Hold { ready_at } => {
+                let known = self.pipeline.store.get(&key).map_err(store_error)?;
+                if known.is_none() {
+                    state.held.push(Held {
+                        key,
+                        source,
+                        ready_at,
+                    });
+                }
+            }
+        }
+        Ok(0)
+    }
+
+    /// Queue held entries whose delay has passed (also when the feed did
+    /// not change).
+    async fn release_ready(
+        &self,
+        feed: &FeedConfig,
+        state: &mut FeedState,
+        now: DateTime<Utc>,
+    ) -> Result<usize, FeedError> {
+        let (ready, waiting): (Vec<Held>, Vec<Held>) = std::mem::take(&mut state.held)
+            .into_iter()
+            .partition(|h| h.ready_at.is_some_and(|at| at <= now));
+        state.held = waiting;
+        let mut new = 0;
+        for held in ready {
+            let inserted =
+                super::enqueue(&self.pipeline, &held.key, held.source, &feed.preset, None)
+                    .await
+                    .map_err(|source| FeedError::Store {
+                        feed: feed.name.clone(),
+                        source,
+                    })?;
+            new += usize::from(matches!(inserted, Inserted::New(_)));
+        }
+        Ok(new)
+    }
+}
+
+fn remember(state: &mut FeedState, url: &str, validators: Validators, hash: String) {
+    state.feed_url = Some(url.to_owned());
+    state.etag = validators.etag;
+    state.last_modified = validators.last_modified;
+    state.body_hash = Some(hash);
+    state.seen = true;
+}
+
+fn source_of(feed: &FeedConfig, candidate: Candidate) -> Source {
+    Source {
+        url: candidate.key.submit_url,
+        title: Some(candidate.title).filter(|t| !t.is_empty()),
+        feed: Some(feed.name.clone()),
+        published: candidate.published,
+        origin: "feed".into(),
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
