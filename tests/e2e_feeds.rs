@@ -604,3 +604,79 @@ interval = "200ms"
         "the slow feed was still in its first request"
     );
 }
+
+#[test]
+fn sighup_starts_an_added_feed_and_stops_a_removed_one() {
+    let feeds = FeedServer::start();
+    feeds.route("/first.xml", Route::xml(fixture("atom.xml")));
+    feeds.route(
+        "/second.json",
+        Route::new("application/feed+json", fixture("feed.json")),
+    );
+    let feed_toml = |name: &str, path: &str| {
+        format!(
+            "[[feeds]]\nname = \"{name}\"\nurl = \"{}\"\npreset = \"metadata\"\ninterval = \"150ms\"\n",
+            feeds.url(path)
+        )
+    };
+    let first = feed_toml("First", "/first.xml");
+    let env = env_with(&feeds, &first);
+    let config_path = env.config_path();
+    let base = std::fs::read_to_string(&config_path).unwrap();
+    let log = env.dir.path().join("daemon.log");
+    let mut daemon = env.spawn(&["run"], &log);
+    assert!(wait_until(Duration::from_secs(10), || feeds
+        .requests_to("/first.xml")
+        .len()
+        >= 2));
+    assert!(feeds.requests_to("/second.json").is_empty());
+
+    // Add a feed: it is checked without a restart.
+    std::fs::write(
+        &config_path,
+        format!("{base}\n{}", feed_toml("Second", "/second.json")),
+    )
+    .unwrap();
+    hup(&daemon);
+    let added = wait_until(Duration::from_secs(10), || {
+        !feeds.requests_to("/second.json").is_empty()
+    });
+    assert!(added, "{}", std::fs::read_to_string(&log).unwrap());
+
+    // Remove the first: its checks stop.
+    std::fs::write(
+        &config_path,
+        base.replace(&first, "") + &feed_toml("Second", "/second.json"),
+    )
+    .unwrap();
+    hup(&daemon);
+    assert!(wait_until(
+        Duration::from_secs(10),
+        || std::fs::read_to_string(&log)
+            .unwrap()
+            .matches("configuration reloaded")
+            .count()
+            >= 2
+    ));
+    std::thread::sleep(Duration::from_millis(1500));
+    let settled = feeds.requests_to("/first.xml").len();
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(
+        feeds.requests_to("/first.xml").len(),
+        settled,
+        "a removed feed is no longer checked"
+    );
+    assert!(
+        feeds.requests_to("/second.json").len() >= 3,
+        "the added feed keeps its interval"
+    );
+    sigterm(&mut daemon);
+}
+
+fn hup(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

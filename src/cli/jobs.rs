@@ -30,6 +30,7 @@ pub fn status(ctx: &Ctx, json: bool, out: &mut Out) -> anyhow::Result<u8> {
             "api_key": config.api.api_key.is_some(),
             "running": running.iter().map(|j| JobView::new(j, false)).collect::<Vec<_>>(),
             "daemon": live_status(ctx),
+            "feeds": feed_health(ctx)?,
         });
         writeln!(out.stdout, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(0);
@@ -58,6 +59,41 @@ pub fn status(ctx: &Ctx, json: bool, out: &mut Out) -> anyhow::Result<u8> {
     )?;
     if config.api.api_key.is_none() {
         writeln!(out.stdout, "API key: none configured; nothing is submitted")?;
+    }
+    let feeds = feed_health(ctx)?;
+    if !feeds.is_empty() {
+        let failing: Vec<String> = feeds
+            .iter()
+            .filter(|f| f["consecutive_failures"].as_u64().unwrap_or(0) > 0)
+            .map(|f| {
+                format!(
+                    "{}: {}",
+                    f["name"].as_str().unwrap_or(""),
+                    cut(f["last_error"].as_str().unwrap_or(""), 60)
+                )
+            })
+            .collect();
+        writeln!(
+            out.stdout,
+            "feeds: {} configured, {} failing",
+            feeds.len(),
+            failing.len()
+        )?;
+        for line in failing {
+            writeln!(out.stdout, "  failing {line}")?;
+        }
+        if let Some(next) = feeds
+            .iter()
+            .filter(|f| f["next_check"].is_string())
+            .min_by_key(|f| f["next_check"].as_str().map(str::to_string))
+        {
+            writeln!(
+                out.stdout,
+                "  next check: {} at {}",
+                next["name"].as_str().unwrap_or(""),
+                next["next_check"].as_str().unwrap_or("")
+            )?;
+        }
     }
     match live_status(ctx) {
         serde_json::Value::Null => writeln!(out.stdout, "daemon: not running")?,
@@ -90,6 +126,25 @@ pub fn status(ctx: &Ctx, json: bool, out: &mut Out) -> anyhow::Result<u8> {
         )?;
     }
     Ok(0)
+}
+
+/// Each configured feed's next check and last error.
+fn feed_health(ctx: &Ctx) -> anyhow::Result<Vec<serde_json::Value>> {
+    let states = crate::sources::feed::state::FeedStates::open(&ctx.store)?;
+    let mut health = Vec::new();
+    for feed in &ctx.config.feeds {
+        let state = states.get(
+            &feed.name,
+            &crate::sources::feed::source_label(&feed.source),
+        )?;
+        health.push(serde_json::json!({
+            "name": feed.name,
+            "next_check": state.next_check.map(crate::output::sidecar::rfc3339),
+            "last_error": state.last_error,
+            "consecutive_failures": state.consecutive_failures,
+        }));
+    }
+    Ok(health)
 }
 
 /// What only the running daemon knows (`null` when asked without it).

@@ -60,7 +60,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the daemon in the foreground: work through queued jobs until stopped.
     Run,
-    /// One pass: finish every job that is not done yet, then exit (1 if any failed).
+    /// One pass: check every feed once, finish every job not done yet, then exit (1 if any failed).
     Once,
     /// Queue one video by URL; --wait follows it to the end.
     Submit {
