@@ -23,6 +23,8 @@ const STATUS_EVERY: Duration = Duration::from_secs(5);
 
 /// `clipwatch run`: serve until SIGTERM/SIGINT. Returns the exit code.
 pub async fn run(config: Arc<Config>) -> anyhow::Result<u8> {
+    // First of all: a SIGHUP's default action is to end the process.
+    let signals = Signals::install()?;
     let socket = control::ControlSocket::bind(&config.state.dir).await?;
     // A CLI command may hold the database for a moment: wait for it.
     let store = Store::open_patiently(&config.state.dir, Duration::from_secs(10)).await?;
@@ -39,7 +41,7 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<u8> {
     let watchers = crate::sources::spawn_watchers(&pipeline);
 
     notify::ready(&status_line(&pipeline));
-    let outcome = supervise(&pipeline, &config_tx, &cancel).await;
+    let outcome = supervise(signals, &pipeline, &config_tx, &cancel).await;
     notify::stopping();
     cancel.cancel();
     let scheduled = scheduler.await;
@@ -57,15 +59,35 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// The signals the daemon handles, registered before anything else starts.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
 /// Wait for signals; keep systemd informed meanwhile.
 async fn supervise(
+    signals: Signals,
     pipeline: &Pipeline,
     config_tx: &watch::Sender<Arc<Config>>,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut hangup = signal(SignalKind::hangup())?;
+    let Signals {
+        mut term,
+        mut interrupt,
+        mut hangup,
+    } = signals;
     let mut status_tick = tokio::time::interval(STATUS_EVERY);
     let watchdog_every = notify::watchdog_interval().unwrap_or(Duration::from_secs(3600));
     let mut watchdog_tick = tokio::time::interval(watchdog_every);
