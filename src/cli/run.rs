@@ -8,7 +8,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{open_store, EXIT_FAILURE};
 use crate::config::Config;
+use crate::pipeline::scheduler::SHUTDOWN_GRACE;
 use crate::pipeline::{Pipeline, Scope};
+use crate::sources;
 
 /// Run until SIGTERM/SIGINT: stop taking work, let in-flight requests end
 /// within the grace period, persist, exit 0. A second signal exits at once.
@@ -19,7 +21,12 @@ pub async fn daemon(config: Arc<Config>) -> anyhow::Result<u8> {
     let (_config_tx, config_rx) = watch::channel(config.clone());
     let pipeline = Pipeline::new(store, config_rx, cancel)?;
     announce(&config);
+    let drop_watcher = config
+        .drop
+        .is_some()
+        .then(|| sources::folder::spawn_watcher(&pipeline));
     pipeline.run(Scope::All, false).await?;
+    stop_watcher(drop_watcher).await;
     tracing::info!("stopped");
     Ok(0)
 }
@@ -29,13 +36,15 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
     let store = open_store(&config)?;
     let cancel = CancellationToken::new();
     spawn_signal_handler(cancel.clone());
+    let (_config_tx, config_rx) = watch::channel(config.clone());
+    let pipeline = Pipeline::new(store.clone(), config_rx, cancel)?;
+    // The drop folder first, so that what it queues is part of this pass.
+    sources::folder::scan_once(&pipeline).await;
     let pending: HashSet<String> = store
         .active_jobs()?
         .into_iter()
         .map(|job| job.key)
         .collect();
-    let (_config_tx, config_rx) = watch::channel(config.clone());
-    let pipeline = Pipeline::new(store.clone(), config_rx, cancel)?;
     pipeline.run(Scope::Only(pending.clone()), true).await?;
     let mut failed = 0;
     for key in &pending {
@@ -47,6 +56,19 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
     }
     tracing::info!(jobs = pending.len(), failed, "pass finished");
     Ok(if failed > 0 { EXIT_FAILURE } else { 0 })
+}
+
+/// Wait for a watcher to see the cancellation, within the grace period.
+async fn stop_watcher(watcher: Option<tokio::task::JoinHandle<()>>) {
+    let Some(mut watcher) = watcher else {
+        return;
+    };
+    if tokio::time::timeout(SHUTDOWN_GRACE, &mut watcher)
+        .await
+        .is_err()
+    {
+        watcher.abort();
+    }
 }
 
 fn announce(config: &Config) {

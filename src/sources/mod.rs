@@ -5,6 +5,7 @@
 //! Watchers hand what they find to [`enqueue`] or [`record_skipped`]; both
 //! leave a key that is already known untouched.
 
+pub mod folder;
 pub mod identity;
 
 use chrono::Utc;
