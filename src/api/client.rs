@@ -116,7 +116,8 @@ impl ApiClient {
     }
 
     /// Step 2 of an upload: stream the file to the presigned URL. No API
-    /// headers go with it (the URL itself is the credential).
+    /// headers go with it (the URL itself is the credential). A 4xx from the
+    /// bucket is [`ApiError::UploadRefused`]: the caller asks for a new URL.
     pub async fn upload_file(
         &self,
         ticket: &UploadTicket,
@@ -135,7 +136,10 @@ impl ApiClient {
                 message: format!("cannot read {}: {e}", file.display()),
             })?
             .len();
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(handle));
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+            handle,
+            256 * 1024,
+        ));
         let reply = self
             .http
             .put(&ticket.upload_url)
@@ -152,7 +156,20 @@ impl ApiClient {
             return Ok(());
         }
         let text = reply.text().await.unwrap_or_default();
-        Err(ApiError::from_reply(status.as_u16(), None, &text))
+        let message = super::upload::bucket_message(&text);
+        Err(match status.as_u16() {
+            429 => ApiError::RateLimited {
+                retry_after: None,
+                message,
+            },
+            code @ 400..=499 => ApiError::UploadRefused {
+                status: code,
+                message,
+            },
+            code => ApiError::Transient {
+                message: format!("upload HTTP {code}: {message}"),
+            },
+        })
     }
 
     /// Whether the key is accepted, with one authenticated call that costs

@@ -28,6 +28,10 @@ pub enum ApiError {
         code: Option<String>,
         message: String,
     },
+    /// The upload bucket refused the presigned URL (expired, or a 4xx):
+    /// ask for a new one. Never carries the URL.
+    #[error("the upload URL was refused (HTTP {status}): {message}")]
+    UploadRefused { status: u16, message: String },
     /// clipwatch is shutting down; the request may or may not have left.
     #[error("cancelled: clipwatch is shutting down")]
     Cancelled,

@@ -3,13 +3,14 @@
 //!
 //! `client` sends the calls, `types` decodes what comes back (both envelope
 //! styles, numbers as strings or numbers, renamed fields), `error` classifies
-//! failures, and `limiter` holds the account's shared request budget and
+//! failures, `upload` holds what the Upload API accepts, and `limiter` holds the account's shared request budget and
 //! running-task slots.
 
 pub mod client;
 pub mod error;
 pub mod limiter;
 pub mod types;
+pub mod upload;
 
 pub use client::ApiClient;
 pub use error::ApiError;

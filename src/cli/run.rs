@@ -9,9 +9,10 @@ use tokio_util::sync::CancellationToken;
 use super::{open_store, EXIT_FAILURE};
 use crate::config::Config;
 use crate::pipeline::{Pipeline, Scope};
+use crate::sources;
 
-/// Check every feed once, finish every job not yet done (including those
-/// the feeds queued), then exit: 0, or 1 if any of them failed.
+/// Check every feed and the drop folder once, finish every job not yet
+/// done (including those they queued), then exit: 0, or 1 if any failed.
 pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
     let store = open_store(&config)?;
     let cancel = CancellationToken::new();
@@ -20,6 +21,7 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
     let pipeline = Pipeline::new(store.clone(), config_rx, cancel)?;
     // Sources first, so the jobs they queue are part of this pass.
     crate::sources::feed::check_all_once(&pipeline).await?;
+    sources::folder::scan_once(&pipeline).await;
     let pending: HashSet<String> = store
         .active_jobs()?
         .into_iter()

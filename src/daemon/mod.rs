@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
 use crate::pipeline::job::State;
+use crate::pipeline::scheduler::SHUTDOWN_GRACE;
 use crate::pipeline::{Pipeline, Scope};
 use crate::store::Store;
 
@@ -46,8 +47,13 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<u8> {
     cancel.cancel();
     let scheduled = scheduler.await;
     let _ = control.await;
-    for watcher in watchers {
-        let _ = watcher.await;
+    for mut watcher in watchers {
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut watcher)
+            .await
+            .is_err()
+        {
+            watcher.abort();
+        }
     }
     outcome?;
     match scheduled {

@@ -224,7 +224,13 @@ impl Job {
     /// Update the fields an event carries; return the history note.
     fn absorb(&mut self, event: &Event, now: DateTime<Utc>) -> Option<String> {
         match event {
-            Event::UploadStarted | Event::TaskSucceeded | Event::Downloaded => {
+            // Like a submit, an upload keeps counting failed attempts until
+            // it succeeds, so a file that keeps failing ends up failed.
+            Event::UploadStarted => {
+                self.retry_at = None;
+                None
+            }
+            Event::TaskSucceeded | Event::Downloaded => {
                 self.attempts = 0;
                 self.retry_at = None;
                 None
@@ -415,6 +421,25 @@ mod tests {
         .unwrap();
         assert_eq!(job.state, State::Queued);
         assert_eq!(job.video_url.as_deref(), Some("upload://x"));
+        job.apply(Event::SubmitStarted, now()).unwrap();
+        assert_eq!(job.state, State::Submitting);
+    }
+
+    #[test]
+    fn failed_uploads_keep_counting_attempts() {
+        let mut job = job();
+        for n in 1..=2 {
+            job.apply(Event::UploadStarted, now()).unwrap();
+            job.apply(
+                Event::SubmitDeferred {
+                    error: "HTTP 502".into(),
+                    retry_at: now(),
+                },
+                now(),
+            )
+            .unwrap();
+            assert_eq!(job.attempts, n);
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! One worker per job in flight: submit, poll until the task ends, download.
+//! One worker per job in flight: upload (local files), submit, poll until
+//! the task ends, download.
 //! Each step persists its transition before doing what the new state allows,
 //! so a crash at any instant resumes from the store (SPEC §5).
 
@@ -12,7 +13,8 @@ use super::job::{Event, Job, State, Task};
 use super::scheduler::Pipeline;
 use crate::api::limiter::{backoff, Slot};
 use crate::api::types::{Clip, TaskResults, TaskStatus};
-use crate::api::ApiError;
+use crate::api::upload::{human_size, video_content_type, MAX_UPLOAD_BYTES};
+use crate::api::{ApiClient, ApiError};
 use crate::config::Config;
 use crate::output::download::{write_atomic, DownloadError};
 use crate::output::naming::{Template, Vars};
@@ -32,6 +34,8 @@ const MAX_LINK_REFRESHES: u32 = 4;
 const MAX_FILE_ATTEMPTS: u32 = 6;
 const RETRY_START: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(300);
+/// New upload URLs asked for in one attempt when the bucket refuses one.
+const MAX_UPLOAD_TICKETS: u32 = 3;
 /// Longest project name sent to the API.
 const MAX_PROJECT_NAME_CHARS: usize = 100;
 
@@ -76,8 +80,9 @@ impl Worker {
 
     async fn drive(&mut self) -> Result<(), StoreError> {
         loop {
-            let before = self.job.state.clone();
-            let step = match before {
+            let steps_before = self.job.history.len();
+            let step = match self.job.state {
+                State::Queued if self.needs_upload() => self.upload().await?,
                 State::Queued => self.submit().await?,
                 State::Processing => self.poll().await?,
                 State::Downloading => self.download().await?,
@@ -85,7 +90,7 @@ impl Worker {
             };
             // A step that neither stopped nor moved the job (a refused
             // transition, already logged) must not spin.
-            if step.is_err() || self.job.state == before {
+            if step.is_err() || self.job.history.len() == steps_before {
                 return Ok(());
             }
         }
@@ -129,9 +134,9 @@ impl Worker {
             return self.fail(reason).await;
         };
         let Some(video_url) = self.video_url() else {
-            let reason =
-                "local files need the upload step, which this build does not have yet".to_string();
-            return self.fail(reason).await;
+            return self
+                .fail("a local file reached submit without an upload".into())
+                .await;
         };
         let project_name: String = self
             .job
@@ -163,25 +168,119 @@ impl Worker {
             }
             Err(ApiError::Cancelled) => Ok(Err(Stop::Cancelled)),
             Err(err @ ApiError::Invalid { .. }) => self.fail(err.to_string()).await,
-            Err(err) => {
-                let attempts = self.job.attempts + 1;
-                if attempts >= MAX_SUBMIT_ATTEMPTS {
-                    return self
-                        .fail(format!("{err} (after {attempts} attempts)"))
-                        .await;
+            Err(err) => self.defer("submit", err.to_string()).await,
+        }
+    }
+
+    /// A transient failure of `step` (submit or upload): back to the queue
+    /// with a backoff, or failed once the attempts are spent.
+    async fn defer(&mut self, step: &str, err: String) -> StepResult {
+        let attempts = self.job.attempts + 1;
+        if attempts >= MAX_SUBMIT_ATTEMPTS {
+            return self
+                .fail(format!("{err} (after {attempts} attempts)"))
+                .await;
+        }
+        let wait = backoff(RETRY_START, RETRY_MAX, attempts);
+        tracing::warn!(job = self.job.id, key = %self.job.key, ?wait, "{step} failed, will retry: {err}");
+        let retry_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        self.slot = None;
+        self.transition(Event::SubmitDeferred {
+            error: err,
+            retry_at,
+        })
+        .await?;
+        self.pipeline.wake();
+        Ok(Err(Stop::Deferred))
+    }
+
+    // ---- upload --------------------------------------------------------
+
+    /// A local file (`file:` key) not uploaded yet.
+    fn needs_upload(&self) -> bool {
+        self.job.key.starts_with("file:") && self.job.video_url.is_none()
+    }
+
+    /// Upload the file named by the job's source (its place under the drop
+    /// folder's `.done/`), then record the API's identity for it. A refused
+    /// presigned URL (expired, 403) is replaced with a new one; a new URL is
+    /// also asked for on every later attempt, so none outlives its hour.
+    async fn upload(&mut self) -> StepResult {
+        let Some(api) = self.pipeline.api.clone() else {
+            return Ok(Err(Stop::Deferred));
+        };
+        let path = PathBuf::from(&self.job.source.url);
+        self.progress("uploading");
+        // Durable before the first request: a crash mid-upload is redone.
+        self.transition(Event::UploadStarted).await?;
+        let mut tickets = 0;
+        loop {
+            match self.upload_once(&api, &path).await {
+                Ok(identity) => {
+                    self.transition(Event::Uploaded {
+                        video_url: identity,
+                    })
+                    .await?;
+                    return Ok(Ok(()));
                 }
-                let wait = backoff(RETRY_START, RETRY_MAX, attempts);
-                tracing::warn!(job = self.job.id, key = %self.job.key, ?wait, "submit failed, will retry: {err}");
-                let retry_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                self.slot = None;
-                self.transition(Event::SubmitDeferred {
-                    error: err.to_string(),
-                    retry_at,
-                })
-                .await?;
-                self.pipeline.wake();
-                Ok(Err(Stop::Deferred))
+                Err(Upload::Cancelled) => return Ok(Err(Stop::Cancelled)),
+                Err(Upload::Refused(err)) if tickets < MAX_UPLOAD_TICKETS => {
+                    tickets += 1;
+                    tracing::info!(job = self.job.id, key = %self.job.key, "{err}; asking for a new upload URL");
+                }
+                Err(Upload::Fatal(reason)) => return self.fail(reason).await,
+                Err(Upload::Retry(err) | Upload::Refused(err)) => {
+                    return self.defer("upload", err).await
+                }
             }
+        }
+    }
+
+    /// One ticket and one PUT. Returns the identity to submit.
+    async fn upload_once(&self, api: &ApiClient, path: &Path) -> Result<String, Upload> {
+        let shown = path.display();
+        let meta = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| Upload::Retry(format!("cannot read {shown}: {e}")))?;
+        let size = meta.len();
+        if !meta.is_file() || size == 0 {
+            return Err(Upload::Fatal(format!("{shown} is not a non-empty file")));
+        }
+        if size > MAX_UPLOAD_BYTES {
+            return Err(Upload::Fatal(format!(
+                "{shown} is {}, over the {} the Upload API accepts",
+                human_size(size),
+                human_size(MAX_UPLOAD_BYTES)
+            )));
+        }
+        let Some(content_type) = video_content_type(path) else {
+            return Err(Upload::Fatal(format!(
+                "{shown}: the Upload API takes .mp4, .mov, .webm and .avi files"
+            )));
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "video.mp4".into());
+        let ticket = match api.upload_ticket(&name).await {
+            Ok(ticket) => ticket,
+            Err(ApiError::Cancelled) => return Err(Upload::Cancelled),
+            Err(err @ ApiError::Invalid { .. }) => return Err(Upload::Fatal(err.to_string())),
+            Err(err) => return Err(Upload::Retry(err.to_string())),
+        };
+        self.progress(format!("uploading {}", human_size(size)));
+        let sent = tokio::select! {
+            () = self.pipeline.cancel.cancelled() => return Err(Upload::Cancelled),
+            sent = api.upload_file(&ticket, path, content_type) => sent,
+        };
+        match sent {
+            Ok(()) => {
+                tracing::info!(job = self.job.id, key = %self.job.key, size, "uploaded {name}");
+                Ok(ticket.identity)
+            }
+            Err(err @ ApiError::UploadRefused { .. }) => Err(Upload::Refused(err.to_string())),
+            Err(ApiError::Cancelled) => Err(Upload::Cancelled),
+            Err(err) => Err(Upload::Retry(err.to_string())),
         }
     }
 
@@ -612,6 +711,17 @@ impl Worker {
             options: task.map(|t| t.options.clone()).unwrap_or_default(),
         }
     }
+}
+
+/// How one upload attempt ended, when it did not succeed.
+enum Upload {
+    Cancelled,
+    /// The bucket refused the presigned URL: ask for a new one.
+    Refused(String),
+    /// Transient: back to the queue with a backoff.
+    Retry(String),
+    /// Retrying cannot help (too large, refused by the API).
+    Fatal(String),
 }
 
 #[derive(Clone, Copy)]

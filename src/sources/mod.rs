@@ -6,6 +6,7 @@
 //! leave a key that is already known untouched.
 
 pub mod feed;
+pub mod folder;
 pub mod identity;
 pub mod youtube;
 
@@ -58,5 +59,9 @@ pub async fn record_skipped(
 /// Start every watcher the configuration asks for (feeds, drop folder).
 /// Each stops when the pipeline is cancelled.
 pub fn spawn_watchers(pipeline: &Pipeline) -> Vec<JoinHandle<()>> {
-    vec![feed::spawn_watchers(pipeline)]
+    let mut watchers = vec![feed::spawn_watchers(pipeline)];
+    if pipeline.config().drop.is_some() {
+        watchers.push(folder::spawn_watcher(pipeline));
+    }
+    watchers
 }

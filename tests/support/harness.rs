@@ -112,6 +112,17 @@ impl Env {
             .expect("start clipwatch")
     }
 
+    /// [`Env::spawn`] with extra environment variables.
+    pub fn spawn_with_env(&self, args: &[&str], log: &Path, vars: &[(&str, &str)]) -> Child {
+        let log = std::fs::File::create(log).expect("log file");
+        self.command(args)
+            .envs(vars.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start clipwatch")
+    }
+
     /// Every job as `jobs --json` prints it.
     pub fn jobs(&self) -> Vec<serde_json::Value> {
         let out = self.run(&["jobs", "--json"]);
