@@ -457,3 +457,38 @@ fn unsafe_sigterm(pid: u32) {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn a_local_file_is_uploaded_once_and_clipped() {
+    use sha2::Digest;
+    let env = Env::new(quick());
+    let video = env.dir.path().join("My Talk.mp4");
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&video, &bytes).unwrap();
+    let out = env.run(&["submit", video.to_str().unwrap(), "--wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let uploads = env.api.uploads();
+    assert_eq!(uploads.len(), 1);
+    let (identity, sha, len, content_type) = &uploads[0];
+    assert_eq!(sha, &format!("{:x}", sha2::Sha256::digest(&bytes)));
+    assert_eq!(*len, bytes.len() as u64);
+    assert_eq!(content_type.as_deref(), Some("video/mp4"));
+    assert_eq!(env.api.submissions()[0]["video_url"], identity.as_str());
+    let folder = env.only_folder("inbox");
+    assert!(
+        folder.to_string_lossy().contains("My Talk"),
+        "{}",
+        folder.display()
+    );
+
+    // The same content under another name is the same video.
+    let copy = env.dir.path().join("renamed.mp4");
+    std::fs::copy(&video, &copy).unwrap();
+    let again = env.run(&["submit", copy.to_str().unwrap()]);
+    assert!(
+        text(&again).contains("already known as job 1 (done)"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(env.api.uploads().len(), 1);
+}

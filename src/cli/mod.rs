@@ -62,9 +62,10 @@ pub enum Command {
     Run,
     /// One pass: check every feed once, finish every job not done yet, then exit (1 if any failed).
     Once,
-    /// Queue one video by URL; --wait follows it to the end.
+    /// Queue one video by URL or local file; --wait follows it to the end.
     Submit {
-        /// The video's URL (YouTube or any URL the API accepts).
+        /// The video's URL (YouTube or any URL the API accepts), or a local
+        /// .mp4/.mov/.webm/.avi file (uploaded with the Upload API).
         url: String,
         /// Preset to use (default: "default").
         #[arg(long)]

@@ -31,8 +31,8 @@ pub struct Request {
 /// `submit` from the command line: through the daemon when it runs, else
 /// on the database here; `--wait` then follows the job to its end.
 pub async fn run(config: Arc<Config>, request: Request) -> anyhow::Result<u8> {
-    let key = match check_request(&config, &request) {
-        Ok(key) => key,
+    let key = match check_request(&config, &request).await {
+        Ok(resolved) => resolved.key,
         Err(message) => {
             eprintln!("clipwatch: {message}");
             return Ok(EXIT_USAGE);
@@ -71,12 +71,16 @@ pub async fn run(config: Arc<Config>, request: Request) -> anyhow::Result<u8> {
     wait_for(config, ctx.store, job).await
 }
 
-/// The canonical key, or why the request cannot be taken.
-fn check_request(config: &Config, request: &Request) -> Result<String, String> {
-    if std::path::Path::new(&request.url).is_file() {
-        return Err("local files are taken from the drop folder; `submit` takes a URL".into());
-    }
-    let key = identity::canonical_key(&request.url).map_err(|e| e.to_string())?;
+/// What `submit` queues: the canonical key, the URL the API gets (or the
+/// local file to upload), and a title when one is known.
+struct Resolved {
+    key: String,
+    url: String,
+    title: Option<String>,
+}
+
+/// Resolve a URL or a local video file, or say why it cannot be taken.
+async fn check_request(config: &Config, request: &Request) -> Result<Resolved, String> {
     let preset = request
         .preset
         .as_deref()
@@ -88,12 +92,51 @@ fn check_request(config: &Config, request: &Request) -> Result<String, String> {
             known.join(", ")
         ));
     }
-    Ok(key.key)
+    let path = std::path::Path::new(&request.url);
+    if path.is_file() {
+        return local_video(path).await;
+    }
+    let key = identity::canonical_key(&request.url).map_err(|e| e.to_string())?;
+    Ok(Resolved {
+        key: key.key,
+        url: key.submit_url,
+        title: None,
+    })
+}
+
+/// A local video: its content hash is its identity; it is uploaded later.
+async fn local_video(path: &std::path::Path) -> Result<Resolved, String> {
+    let shown = path.display().to_string();
+    if crate::api::upload::video_content_type(path).is_none() {
+        return Err(format!(
+            "{shown}: not a video the Upload API takes (.mp4 .mov .webm .avi)"
+        ));
+    }
+    let absolute = std::fs::canonicalize(path).map_err(|e| format!("{shown}: {e}"))?;
+    let to_hash = absolute.clone();
+    let hash = tokio::task::spawn_blocking(move || {
+        crate::sources::folder::files::sha256_file(&to_hash, &CancellationToken::new())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("{shown}: {e}"))?;
+    Ok(Resolved {
+        key: identity::file_key(&hash).key,
+        title: absolute
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned()),
+        url: absolute.to_string_lossy().into_owned(),
+    })
 }
 
 /// The request as arguments for the daemon (which never waits itself).
 fn submit_args(request: &Request) -> Vec<String> {
-    let mut args = vec!["submit".to_string(), request.url.clone()];
+    // The daemon has its own working directory: send files as absolute paths.
+    let target = std::fs::canonicalize(&request.url)
+        .ok()
+        .filter(|p| p.is_file())
+        .map_or_else(|| request.url.clone(), |p| p.to_string_lossy().into_owned());
+    let mut args = vec!["submit".to_string(), target];
     if let Some(preset) = &request.preset {
         args.extend(["--preset".to_string(), preset.clone()]);
     }
@@ -109,21 +152,21 @@ fn submit_args(request: &Request) -> Vec<String> {
 /// Queue the video (once per canonical key). Shared by the command line and
 /// the daemon's control socket.
 pub async fn queue(ctx: &Ctx, request: &Request, out: &mut Out) -> anyhow::Result<u8> {
-    let key = match check_request(&ctx.config, request) {
-        Ok(key) => key,
+    let resolved = match check_request(&ctx.config, request).await {
+        Ok(resolved) => resolved,
         Err(message) => {
             writeln!(out.stderr, "clipwatch: {message}")?;
             return Ok(EXIT_USAGE);
         }
     };
-    let submit_url = identity::canonical_key(&request.url)?.submit_url;
+    let key = resolved.key;
     let preset = request
         .preset
         .clone()
         .unwrap_or_else(|| crate::config::DEFAULT_PRESET.to_string());
     let source = Source {
-        url: submit_url,
-        title: None,
+        url: resolved.url,
+        title: resolved.title,
         feed: None,
         published: None,
         origin: "submit".into(),
