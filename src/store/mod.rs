@@ -150,7 +150,7 @@ impl Store {
                 if !job.state.is_terminal() {
                     self.active.insert(key.as_bytes(), &[])?;
                 }
-                self.db.flush_async().await?;
+                self.flush().await?;
                 Ok(Inserted::New(job))
             }
             Err(_) => Ok(Inserted::Existing(self.require(key)?)),
@@ -167,7 +167,7 @@ impl Store {
         } else {
             self.active.insert(job.key.as_bytes(), &[])?;
         }
-        self.db.flush_async().await?;
+        self.flush().await?;
         Ok(())
     }
 
@@ -227,7 +227,7 @@ impl Store {
         self.jobs.remove(job.key.as_bytes())?;
         self.job_numbers.remove(job.id.to_be_bytes())?;
         self.active.remove(job.key.as_bytes())?;
-        self.db.flush_async().await?;
+        self.flush().await?;
         Ok(job)
     }
 
@@ -239,7 +239,7 @@ impl Store {
                 Some((current + units).to_be_bytes().to_vec())
             })?;
         }
-        self.db.flush_async().await?;
+        self.flush().await?;
         Ok(())
     }
 
@@ -265,7 +265,14 @@ impl Store {
     }
 
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        // Not `flush_async`: in sled 0.34 concurrent `flush_async` calls
+        // deadlock (spacejam/sled#1308, fixed only on sled's unreleased main);
+        // a feed check of ~1 000 feeds at once hung for good. A blocking
+        // flush on tokio's blocking pool cannot starve sled's own threads.
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| sled::Error::ReportableBug(format!("flush task: {e}")))??;
         Ok(())
     }
 }
