@@ -1,0 +1,459 @@
+#!/usr/bin/env python3
+"""clipwatch benchmarks: downloads, footprint, feed checks at scale.
+
+Run through bench/run.sh (which builds the release binary first):
+
+    bench/run.sh [downloads] [footprint] [feeds]     (default: all three)
+
+Environment: CLIPWATCH_BIN (the binary), BENCH_WORK (scratch dir, default
+/tmp/clipwatch-bench), BENCH_FEEDS ("1000" or "1000 10000"), BENCH_REPS
+(download repetitions, default 5), BENCH_IDLE_S (idle CPU window, default 60),
+BENCH_CURL_P (curl parallelism for the feed baseline, default 32).
+
+Everything listens on and talks to 127.0.0.1 only. Prints a table of
+figures (and writes it to bench/results/latest.md).
+"""
+
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIN = os.environ.get("CLIPWATCH_BIN") or os.path.join(
+    os.environ.get("CARGO_TARGET_DIR", os.path.join(HERE, "..", "target")), "release", "clipwatch")
+WORK = os.environ.get("BENCH_WORK", "/tmp/clipwatch-bench")
+KEY = "bench-key-0123456789"
+GIB = 1 << 30
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ROWS = []  # (section, metric, value, baseline/target, ratio/verdict)
+
+
+def row(section, metric, value, ref="", verdict=""):
+    ROWS.append((section, metric, value, ref, verdict))
+    print("  %-10s %-46s %-18s %-26s %s" % (section, metric, value, ref, verdict), flush=True)
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=True, check=True, **kw)
+
+
+# ---------------------------------------------------------------- helpers
+class FakeServer:
+    def __init__(self, name, export_file="/dev/null", process_s=0.2):
+        self.dir = os.path.join(WORK, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port_file = os.path.join(self.dir, "port")
+        self.log = os.path.join(self.dir, "server.jsonl")
+        for f in (self.port_file, self.log):
+            if os.path.exists(f):
+                os.remove(f)
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "fake_server.py"), "--port-file", self.port_file,
+             "--log", self.log, "--export-file", export_file, "--key", KEY,
+             "--process-s", str(process_s)])
+        for _ in range(200):
+            if os.path.exists(self.port_file):
+                break
+            time.sleep(0.05)
+        self.port = int(open(self.port_file).read())
+        self.origin = "http://127.0.0.1:%d" % self.port
+
+    def records(self, kind=None):
+        out = []
+        with open(self.log) as f:
+            for line in f:
+                r = json.loads(line)
+                if kind is None or r["kind"] == kind:
+                    out.append(r)
+        return out
+
+    def stats(self):
+        return json.load(urllib.request.urlopen(self.origin + "/_stats"))
+
+    def throttle(self, bps):
+        urllib.request.urlopen(urllib.request.Request(self.origin + "/_throttle?bps=%d" % bps, method="POST"))
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def write_config(d, server, feeds="", export=True, thumbnails=False):
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "config.toml")
+    with open(path, "w") as f:
+        f.write(
+            '[api]\nbase_url = "%s/open/v2"\npoll_interval = "40ms"\ntimeout = "60s"\n'
+            "requests_per_minute = 100000\n\n"
+            '[state]\ndir = "state"\n\n[output]\ndir = "clips"\nthumbnails = %s\n\n'
+            "[presets.default]\nenable_export = %s\n\n"
+            "[presets.meta]\nenable_export = false\n\n"
+            '[youtube]\nbase_url = "%s"\n\n%s'
+            % (server.origin, "true" if thumbnails else "false", "true" if export else "false",
+               server.origin, feeds))
+    return path
+
+
+def env():
+    e = dict(os.environ)
+    e["WAYIN_API_KEY"] = KEY
+    e.setdefault("RUST_LOG", "warn")
+    return e
+
+
+class Daemon:
+    """`clipwatch run` with NOTIFY_SOCKET; measures spawn → READY=1."""
+
+    def __init__(self, config, log_name="daemon.log"):
+        d = os.path.dirname(config)
+        self.sock_path = os.path.join(d, "notify.sock")
+        if os.path.exists(self.sock_path):
+            os.remove(self.sock_path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.sock_path)
+        e = env()
+        e["NOTIFY_SOCKET"] = self.sock_path
+        self.log = open(os.path.join(d, log_name), "ab")
+        self.t_spawn = time.monotonic()
+        self.proc = subprocess.Popen([BIN, "run", "--config", config], env=e,
+                                     stdout=self.log, stderr=self.log)
+        self.pid = self.proc.pid
+        self.ready_s = None
+
+    def wait_ready(self, timeout=30):
+        self.sock.settimeout(timeout)
+        while True:
+            msg = self.sock.recv(4096).decode()
+            if "READY=1" in msg.split("\n"):
+                self.ready_s = time.monotonic() - self.t_spawn
+                return self.ready_s
+
+    def status(self, field):
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024  # kB → bytes
+        return None
+
+    def cpu_ticks(self):
+        with open("/proc/%d/stat" % self.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    def stop(self, sig=signal.SIGTERM, timeout=180):
+        t0 = time.monotonic()
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=timeout)
+        self.stop_s = time.monotonic() - t0
+        self.sock.close()
+        self.log.close()
+        return rc
+
+
+def timed(cmd, cwd=None):
+    """Run under /usr/bin/time -v; returns (wall_s, cpu_s, maxrss_bytes, stdout)."""
+    tfile = os.path.join(WORK, "time.txt")
+    t0 = time.monotonic()
+    p = subprocess.run(["/usr/bin/time", "-v", "-o", tfile] + cmd, cwd=cwd, env=env(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wall = time.monotonic() - t0
+    info = {}
+    for line in open(tfile):
+        if ":" in line:
+            k, v = line.rsplit(":", 1)
+            info[k.strip()] = v.strip()
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr.decode()[-3000:])
+        raise SystemExit("command failed (%d): %s" % (p.returncode, " ".join(cmd)))
+    cpu = float(info["User time (seconds)"]) + float(info["System time (seconds)"])
+    return wall, cpu, int(info["Maximum resident set size (kbytes)"]) * 1024, p.stdout
+
+
+def mib(b):
+    return "%.1f MiB" % (b / (1 << 20))
+
+
+def wait_for(pred, timeout, step=0.005):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise SystemExit("timed out waiting")
+
+
+def job_counts(config):
+    p = subprocess.run([BIN, "--config", config, "status", "--json"], env=env(),
+                       stdout=subprocess.PIPE, check=True)
+    return json.loads(p.stdout)["jobs"]
+
+
+# ---------------------------------------------------------------- downloads
+def bench_downloads():
+    print("\n== downloads: 1 GiB export over loopback", flush=True)
+    big = os.path.join(WORK, "export-1GiB.bin")
+    if not os.path.exists(big) or os.path.getsize(big) != GIB:
+        sh("head -c %d /dev/urandom > %s.tmp && mv %s.tmp %s" % (GIB, big, big, big))
+    sh("sync; cat %s > /dev/null" % big)  # into the page cache: serve from memory for both clients
+    srv = FakeServer("downloads", export_file=big)
+    reps = int(os.environ.get("BENCH_REPS", "5"))
+    curl_srv, curl_wall, curl_sync, cw_srv, cw_e2e, cw_hwm, null_wall = [], [], [], [], [], [], []
+    try:
+        for rep in range(reps):
+            # the network-only ceiling: curl to /dev/null
+            t0 = time.monotonic()
+            sh("curl -sSf -o /dev/null %s/files/export" % srv.origin)
+            null_wall.append(time.monotonic() - t0)
+            sh("sync")  # no dirty pages left from an earlier step to slow this one down
+            # curl, to a file on the same filesystem
+            out = os.path.join(WORK, "curl-out.bin")
+            n0 = len(srv.records("export"))
+            t0 = time.monotonic()
+            sh("curl -sSf -o %s %s/files/export" % (out, srv.origin))
+            t1 = time.monotonic()
+            sh("sync %s" % out)  # clipwatch fsyncs every file before the rename
+            t2 = time.monotonic()
+            r = srv.records("export")[n0]
+            assert r["sent"] == GIB and os.path.getsize(out) == GIB
+            curl_srv.append(r["t1"] - r["t0"])
+            curl_wall.append(t1 - t0)
+            curl_sync.append(t2 - t0)
+            os.remove(out)
+
+            # clipwatch: daemon, submit, wait for project.json
+            d = os.path.join(WORK, "dl-%d" % rep)
+            shutil.rmtree(d, ignore_errors=True)
+            cfg = write_config(d, srv)
+            sh("sync")
+            dm = Daemon(cfg)
+            dm.wait_ready()
+            n0 = len(srv.records("export"))
+            sh("%s --config %s submit https://youtu.be/benchdl%04d >/dev/null" % (BIN, cfg, rep), env=env())
+            pj = wait_for(lambda: glob.glob(os.path.join(d, "clips", "*", "*", "project.json")), 120)
+            t_done = time.time()
+            hwm = dm.status("VmHWM")
+            dm.stop()
+            r = srv.records("export")[n0]
+            succ = [x for x in srv.records("results") if x["status"] == "SUCCEEDED"][-1]
+            assert r["sent"] == GIB and r["range"] is None
+            mp4 = glob.glob(os.path.join(glob.escape(os.path.dirname(pj[0])), "*.mp4"))
+            assert len(mp4) == 1 and os.path.getsize(mp4[0]) == GIB
+            cw_srv.append(r["t1"] - r["t0"])
+            cw_e2e.append(t_done - succ["t"])
+            cw_hwm.append(hwm)
+            shutil.rmtree(d)
+            print("   rep %d: curl %.2fs (+sync %.2fs)  clipwatch transfer %.2fs, SUCCEEDED->project.json %.2fs, VmHWM %s"
+                  % (rep, curl_wall[-1], curl_sync[-1], cw_srv[-1], cw_e2e[-1], mib(hwm)), flush=True)
+
+        med = statistics.median
+        thr = lambda s: "%.0f MiB/s" % (1024 / s)
+        row("download", "curl to /dev/null (network only), median", thr(med(null_wall)))
+        row("download", "curl to file: transfer (server-side), median", thr(med(curl_srv)))
+        row("download", "curl wall, to file", "%.2f s" % med(curl_wall))
+        row("download", "curl wall + fsync (sync FILE)", "%.2f s" % med(curl_sync))
+        row("download", "clipwatch transfer (server-side), median", thr(med(cw_srv)), thr(med(curl_srv)) + " (curl)",
+            "ratio %.2f (target >= 0.9)" % (med(curl_srv) / med(cw_srv)))
+        row("download", "clipwatch SUCCEEDED -> project.json", "%.2f s" % med(cw_e2e),
+            "%.2f s (curl+fsync)" % med(curl_sync), "ratio %.2f" % (med(curl_sync) / med(cw_e2e)))
+        row("download", "clipwatch peak RSS (VmHWM), max of reps", mib(max(cw_hwm)), "30 MiB target",
+            "ok" if max(cw_hwm) <= 30 * (1 << 20) else "MISSED")
+
+        # ---- resume after kill -9 at ~50 %
+        d = os.path.join(WORK, "dl-resume")
+        shutil.rmtree(d, ignore_errors=True)
+        cfg = write_config(d, srv)
+        srv.throttle(256 << 20)  # 256 MiB/s so that 50 % can be hit precisely
+        dm = Daemon(cfg)
+        dm.wait_ready()
+        n0 = len(srv.records("export"))
+        sh("%s --config %s submit https://youtu.be/benchresume >/dev/null" % (BIN, cfg), env=env())
+
+        def half():
+            parts = glob.glob(os.path.join(d, "clips", "*", "*", "*.mp4.part"))
+            return parts if parts and os.path.getsize(parts[0]) >= GIB // 2 else None
+        part = wait_for(half, 120, step=0.002)[0]
+        dm.proc.kill()
+        dm.proc.wait()
+        dm.sock.close()
+        dm.log.close()
+        have = os.path.getsize(part)
+        srv.throttle(0)
+        dm = Daemon(cfg, "daemon2.log")
+        dm.wait_ready()
+        pj = wait_for(lambda: glob.glob(os.path.join(d, "clips", "*", "*", "project.json")), 120)
+        dm.stop()
+        ex = srv.records("export")[n0:]
+        mp4 = glob.glob(os.path.join(glob.escape(os.path.dirname(pj[0])), "*.mp4"))[0]
+        same = subprocess.run(["cmp", "-s", mp4, big]).returncode == 0
+        first, rest = ex[0], ex[1:]
+        ok = (len(rest) == 1 and rest[0]["range"] == "bytes=%d-" % have and rest[0]["status"] == 206
+              and rest[0]["sent"] == GIB - have and same)
+        row("resume", "killed (SIGKILL) with .part at", "%s (%.1f %%)" % (mib(have), 100.0 * have / GIB))
+        row("resume", "server bytes sent before the kill", mib(first["sent"]), "",
+            "%s in flight, lost" % mib(first["sent"] - have))
+        row("resume", "after restart: requests / Range / status",
+            "%d / %s / %s" % (len(rest), rest[0]["range"] if rest else "-", rest[0]["status"] if rest else "-"))
+        row("resume", "after restart: bytes sent", mib(rest[0]["sent"]) if rest else "-",
+            "%s remaining" % mib(GIB - have), "PASS" if ok else "FAIL")
+        row("resume", "final file identical to source (cmp)", "yes" if same else "NO")
+        shutil.rmtree(d)
+        if not ok:
+            print("   resume records:", json.dumps(ex, indent=1))
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------- feeds at scale
+def yt_feeds(n, start=0, interval="24h", preset="meta"):
+    return "".join('[[feeds]]\nname = "yt%05d"\nyoutube = "PLbench%08d"\ninterval = "%s"\nbackfill = 0\npreset = "%s"\n\n'
+                   % (i, i, interval, preset) for i in range(start, start + n))
+
+
+def bench_feeds():
+    sizes = [int(x) for x in os.environ.get("BENCH_FEEDS", "1000").split()]
+    par = int(os.environ.get("BENCH_CURL_P", "32"))
+    for n in sizes:
+        print("\n== feeds: %d YouTube-format feeds, 15 entries each" % n, flush=True)
+        srv = FakeServer("feeds-%d" % n)
+        try:
+            d = os.path.join(WORK, "feeds-%d" % n)
+            shutil.rmtree(os.path.join(d, "state"), ignore_errors=True)
+            cfg = write_config(d, srv, yt_feeds(n), export=False)
+            urls = os.path.join(d, "urls.txt")
+            with open(urls, "w") as f:
+                for i in range(n):
+                    f.write("%s/feeds/videos.xml?playlist_id=PLbench%08d\n" % (srv.origin, i))
+            # warm the server's body cache so that neither side pays for generating the XML
+            sh("xargs -P %d -n 100 curl -sSf -o /dev/null < %s >/dev/null" % (par, urls))
+            s0 = srv.stats()
+            # baseline: curl, in parallel, same URLs (bodies to /dev/null)
+            cw, cc, cr, _ = timed(["sh", "-c", "xargs -P %d -n 50 curl -sSf < %s >/dev/null" % (par, urls)])
+            s1 = srv.stats()
+            assert s1["feed_200"] - s0["feed_200"] == n
+            # clipwatch once, first pass
+            w1, c1, r1, _ = timed([BIN, "--config", cfg, "once"])
+            s2 = srv.stats()
+            jobs = job_counts(cfg)
+            # unchanged second pass
+            w2, c2, r2, _ = timed([BIN, "--config", cfg, "once"])
+            s3 = srv.stats()
+            got200_1 = s2["feed_200"] - s1["feed_200"]
+            got304_2, got200_2 = s3["feed_304"] - s2["feed_304"], s3["feed_200"] - s2["feed_200"]
+            row("feeds %d" % n, "curl -P%d -n50 full fetch: wall / CPU" % par, "%.2f s / %.2f s" % (cw, cc))
+            row("feeds %d" % n, "clipwatch once, 1st pass: wall", "%.2f s" % w1, "%.2f s (curl)" % cw,
+                "ratio %.2f (target <= 2)" % (w1 / cw))
+            row("feeds %d" % n, "clipwatch once, 1st pass: CPU s / peak RSS", "%.2f s / %s" % (c1, mib(r1)), "60 MB target",
+                "ok" if r1 <= 60e6 else "MISSED")
+            row("feeds %d" % n, "1st pass: 200s served / keys recorded", "%d / %d" % (got200_1, jobs.get("skipped", 0)),
+                "%d / %d expected" % (n, 15 * n))
+            row("feeds %d" % n, "clipwatch once, 2nd pass: wall", "%.2f s" % w2, "%.2f s (curl, full)" % cw,
+                "ratio %.2f" % (w2 / cw))
+            row("feeds %d" % n, "clipwatch once, 2nd pass: CPU s / peak RSS", "%.2f s / %s" % (c2, mib(r2)), "60 MB target",
+                "ok" if r2 <= 60e6 else "MISSED")
+            row("feeds %d" % n, "2nd pass: 304s / 200s served", "%d / %d" % (got304_2, got200_2), "%d / 0 expected" % n,
+                "parsed nothing" if got304_2 == n and got200_2 == 0 else "CHECK")
+        finally:
+            srv.stop()
+
+
+# ---------------------------------------------------------------- footprint
+def bench_footprint():
+    idle_s = float(os.environ.get("BENCH_IDLE_S", "60"))
+    print("\n== footprint: 1000 feeds configured, 100 000 keys in sled, idle", flush=True)
+    srv = FakeServer("footprint")
+    try:
+        d = os.path.join(WORK, "footprint")
+        shutil.rmtree(d, ignore_errors=True)
+        # 1000 YouTube feeds x 15 entries = 15 000 keys, plus 17 RSS feeds x 5 000 entries = 85 000 keys;
+        # backfill = 0, so every entry is recorded as a skipped job (one key each) on first sight.
+        rss = "".join('[[feeds]]\nname = "rss%02d"\nurl = "%s/rss/%d.xml?entries=5000"\ninterval = "24h"\n'
+                      'backfill = 0\npreset = "meta"\n\n' % (i, srv.origin, i) for i in range(17))
+        cfg = write_config(d, srv, yt_feeds(1000) + rss, export=False)
+        w, c, r, _ = timed([BIN, "--config", cfg, "once"])
+        jobs = job_counts(cfg)
+        keys = jobs.get("skipped", 0)
+        db = int(subprocess.run(["du", "-sb", os.path.join(d, "state", "db")], stdout=subprocess.PIPE,
+                                check=True).stdout.split()[0])
+        row("footprint", "populate: clipwatch once (1017 feeds)", "%.2f s, %.1f CPU s" % (w, c), "", "peak RSS %s" % mib(r))
+        row("footprint", "keys recorded (skipped jobs)", "%d" % keys, "100000 expected", "ok" if keys == 100000 else "CHECK")
+        row("footprint", "db size (du -sb state/db)", mib(db), "", "%s per 100 000 keys" % mib(db * 100000 / max(keys, 1)))
+
+        readies = []
+        for _ in range(3):
+            dm = Daemon(cfg)
+            readies.append(dm.wait_ready())
+            dm.stop()
+        row("footprint", "start-up to READY=1, median of 3 (all)", "%.0f ms" % (1000 * statistics.median(readies)),
+            "200 ms target", ("ok" if statistics.median(readies) <= 0.2 else "MISSED")
+            + " (%s)" % ", ".join("%.0f" % (1000 * x) for x in readies))
+
+        s0 = srv.stats()
+        dm = Daemon(cfg)
+        dm.wait_ready()
+        time.sleep(10)  # settle
+        rss_settled = dm.status("VmRSS")
+        t0, c0 = time.monotonic(), dm.cpu_ticks()
+        time.sleep(idle_s)
+        t1, c1 = time.monotonic(), dm.cpu_ticks()
+        rss_end, hwm = dm.status("VmRSS"), dm.status("VmHWM")
+        s1 = srv.stats()
+        cpu_pct = 100.0 * (c1 - c0) / CLK_TCK / (t1 - t0)
+        row("footprint", "idle RSS after 10 s settle / after %ds" % idle_s, "%s / %s" % (mib(rss_settled), mib(rss_end)),
+            "20 MB target", "ok" if max(rss_settled, rss_end) <= 20e6 else "MISSED")
+        row("footprint", "peak RSS of the idle daemon (VmHWM)", mib(hwm))
+        row("footprint", "idle CPU over %.0f s (utime+stime)" % (t1 - t0), "%.3f %% (%d ticks)" % (cpu_pct, c1 - c0),
+            "0.2 % target", "ok" if cpu_pct <= 0.2 else "MISSED")
+        row("footprint", "feed requests while idle", "%d" % (s1["feed_200"] + s1["feed_304"] - s0["feed_200"] - s0["feed_304"]))
+        try:
+            rc = dm.stop(timeout=20)
+            row("footprint", "SIGTERM -> exit of the idle daemon", "%.2f s (rc %d)" % (dm.stop_s, rc), "SPEC 7: short grace",
+                "ok" if dm.stop_s < 5 else "SLOW")
+        except subprocess.TimeoutExpired:
+            dm.proc.kill()
+            dm.proc.wait()
+            row("footprint", "SIGTERM -> exit of the idle daemon", "> 20 s (SIGKILLed)", "SPEC 7: short grace", "MISSED")
+
+        # reference point: the same daemon with no feeds and an empty database
+        e = os.path.join(WORK, "footprint-empty")
+        shutil.rmtree(e, ignore_errors=True)
+        cfg0 = write_config(e, srv, "", export=False)
+        readies0 = []
+        for _ in range(3):
+            dm = Daemon(cfg0)
+            readies0.append(dm.wait_ready())
+            time.sleep(2)
+            rss0 = dm.status("VmRSS")
+            dm.stop()
+        row("footprint", "reference: 0 feeds, empty db: READY / RSS", "%.0f ms / %s" % (1000 * statistics.median(readies0), mib(rss0)))
+    finally:
+        srv.stop()
+
+
+def main():
+    which = sys.argv[1:] or ["downloads", "footprint", "feeds"]
+    os.makedirs(WORK, exist_ok=True)
+    if not os.access(BIN, os.X_OK):
+        raise SystemExit("no binary at %s (run bench/run.sh)" % BIN)
+    print("clipwatch benchmarks: %s; nproc %d; binary %s" % (" ".join(which), os.cpu_count(), BIN))
+    print("  %-10s %-46s %-18s %-26s %s" % ("section", "metric", "value", "baseline / target", "ratio / verdict"))
+    for w in which:
+        {"downloads": bench_downloads, "footprint": bench_footprint, "feeds": bench_feeds}[w]()
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "latest.md"), "w") as f:
+        f.write("| section | metric | value | baseline / target | ratio / verdict |\n|---|---|---|---|---|\n")
+        for r in ROWS:
+            f.write("| " + " | ".join(str(x) for x in r) + " |\n")
+    print("\ntable written to bench/results/latest.md")
+
+
+if __name__ == "__main__":
+    main()
