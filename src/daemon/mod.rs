@@ -108,6 +108,13 @@ async fn supervise(
         }
     }
     tracing::info!("stopping: finishing in-flight work (signal again to exit at once)");
+    // A last resort if something never yields: every transition is already
+    // on disk, so ending here loses nothing a crash would not.
+    std::thread::spawn(|| {
+        std::thread::sleep(SHUTDOWN_GRACE * 2 + Duration::from_secs(10));
+        tracing::warn!("shutdown took too long; exiting now");
+        std::process::exit(0);
+    });
     // A second signal ends the process at once.
     tokio::spawn(async move {
         tokio::select! {

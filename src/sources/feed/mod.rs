@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod state;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -34,6 +35,10 @@ use crate::store::{Inserted, StoreError};
 
 /// How often the set of watched feeds is compared with the configuration.
 const RECONCILE_EVERY: Duration = Duration::from_secs(1);
+/// Feed checks in flight at once. Each holds a body (up to the size cap)
+/// and its parse; without a cap, 10 000 feeds due together peak at
+/// gigabytes (BENCHMARKS.md).
+const MAX_CONCURRENT_CHECKS: usize = 32;
 
 /// Why a feed check failed. Every message names the feed.
 #[derive(Debug, thiserror::Error)]
@@ -129,8 +134,10 @@ async fn supervise(watcher: Watcher) {
             _ = tick.tick() => {}
         }
         let config = watcher.pipeline.config();
+        let configured: std::collections::HashSet<&str> =
+            config.feeds.iter().map(|f| f.name.as_str()).collect();
         running.retain(|name, token| {
-            let keep = config.feed(name).is_some();
+            let keep = configured.contains(name.as_str());
             if !keep {
                 token.cancel();
             }
@@ -172,6 +179,8 @@ struct Watcher {
     pipeline: Pipeline,
     states: FeedStates,
     fetcher: Fetcher,
+    /// Bounds the checks in flight (memory), shared by every feed.
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl Watcher {
@@ -184,6 +193,7 @@ impl Watcher {
             pipeline: pipeline.clone(),
             states,
             fetcher,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CHECKS)),
         })
     }
 
@@ -208,6 +218,9 @@ impl Watcher {
     /// Check feed `name` now (with the configuration in force now) and
     /// record the outcome. Returns whether the check succeeded.
     async fn check(&self, name: &str) -> bool {
+        let Ok(_permit) = self.in_flight.acquire().await else {
+            return false;
+        };
         let config = self.pipeline.config();
         let Some(feed) = config.feed(name) else {
             return true;
