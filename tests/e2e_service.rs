@@ -282,3 +282,44 @@ fn sigterm_during_a_download_loses_nothing() {
     assert_eq!(std::fs::read(video).unwrap(), env.api.clip_bytes(task, 0));
     assert_eq!(env.api.submissions_for(VIDEO), 1);
 }
+
+#[test]
+fn a_notify_socket_nobody_reads_never_stalls_the_daemon() {
+    // Regression: a blocking sd_notify send stalled the daemon (and its
+    // SIGTERM handling) once the reader's queue (10 datagrams) was full.
+    let env = Env::new(quick());
+    let notify_path = env.dir.path().join("notify.sock");
+    let _never_read = UnixDatagram::bind(&notify_path).unwrap();
+    let mut daemon = std::process::Command::new(support::harness::BINARY)
+        .arg("--config")
+        .arg(env.config_path())
+        .arg("run")
+        .env("WAYIN_API_KEY", &env.api.config().api_key)
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env("WATCHDOG_USEC", "20000") // a ping every 10 ms fills the queue at once
+        .stderr(std::fs::File::create(env.dir.path().join("run.log")).unwrap())
+        .spawn()
+        .unwrap();
+    assert!(socket_up(&env));
+    std::thread::sleep(Duration::from_millis(500));
+    let answered = env.run(&["status"]);
+    assert!(
+        text(&answered).contains("daemon: running"),
+        "{}",
+        text(&answered)
+    );
+    let asked = Instant::now();
+    sigterm(&daemon);
+    let exited = wait_until(Duration::from_secs(10), || {
+        daemon.try_wait().unwrap().is_some()
+    });
+    if !exited {
+        daemon.kill().unwrap();
+    }
+    assert!(exited, "the daemon did not stop within 10 s");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "stopped in {:?}",
+        asked.elapsed()
+    );
+}
