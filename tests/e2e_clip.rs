@@ -256,7 +256,7 @@ fn a_killed_daemon_resumes_polling_without_a_second_submit() {
         "the restarted daemon finished the job: {log_text}"
     );
     // SIGTERM: a clean exit.
-    unsafe_sigterm(daemon.id());
+    sigterm(daemon.id());
     let status = daemon.wait().unwrap();
     assert!(status.success(), "exit after SIGTERM: {status:?}");
     assert_eq!(env.api.submissions_for(SUBMITTED), 1, "exactly one submit");
@@ -366,7 +366,7 @@ fn a_rejected_key_pauses_work_until_it_is_accepted() {
             .iter()
             .any(|f| f.ends_with("project.json"))
     });
-    unsafe_sigterm(daemon.id());
+    sigterm(daemon.id());
     daemon.wait().unwrap();
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(done, "{log_text}");
@@ -450,7 +450,7 @@ fn example_configuration_passes_offline_check() {
     assert!(out.status.success(), "{}", text(&out));
 }
 
-fn unsafe_sigterm(pid: u32) {
+fn sigterm(pid: u32) {
     let status = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()

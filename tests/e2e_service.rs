@@ -160,6 +160,11 @@ fn a_second_daemon_on_the_same_state_is_refused_at_once() {
     assert!(started.elapsed() < Duration::from_secs(10));
     let once = env.run(&["once"]);
     assert_eq!(once.status.code(), Some(1), "{}", text(&once));
+    assert!(
+        text(&once).contains("in use by another clipwatch"),
+        "{}",
+        text(&once)
+    );
     sigterm(&daemon);
     assert!(daemon.wait().unwrap().success());
 }
