@@ -38,6 +38,12 @@ struct BudgetState {
     rate_limited_total: u64,
 }
 
+/// The window the budget counts over, with a small margin (2 %) that keeps
+/// us clear of the server's clock edge.
+fn with_margin(window: Duration) -> Duration {
+    window + window / 50
+}
+
 /// What a caller of [`Budget::acquire`] is allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permit {
@@ -66,8 +72,7 @@ impl Budget {
         Budget {
             inner: Arc::new(Mutex::new(BudgetState {
                 per_window: per_window.max(1) as usize,
-                // A small margin keeps us clear of the server's clock edge.
-                window: window + window / 50,
+                window: with_margin(window),
                 sent: VecDeque::new(),
                 hold_until: None,
                 consecutive_429: 0,
@@ -130,9 +135,11 @@ impl Budget {
         starts
     }
 
-    /// A new budget per window (reload); tokens already spent still count.
-    pub fn set_per_window(&self, per_window: u32) {
-        self.inner.lock().expect("budget lock").per_window = per_window.max(1) as usize;
+    /// A new budget and window (reload); tokens already spent still count.
+    pub fn set_limit(&self, per_window: u32, window: Duration) {
+        let mut state = self.inner.lock().expect("budget lock");
+        state.per_window = per_window.max(1) as usize;
+        state.window = with_margin(window);
     }
 
     pub fn stats(&self) -> BudgetStats {
@@ -285,6 +292,31 @@ mod tests {
         }
         // ... and no slower than needed: three windows plus margins.
         assert!(sent[44] < Duration::from_secs(125), "{:?}", sent[44]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_scaled_window_keeps_the_proportions() {
+        // 15 per second: a one-minute budget with time sped up 60 times.
+        let budget = Budget::new(15, Duration::from_secs(1), HOUR);
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        for _ in 0..30 {
+            budget.acquire().await;
+            sent.push(Instant::now() - start);
+        }
+        assert!(sent[14] < Duration::from_millis(1));
+        for i in 15..30 {
+            assert!(
+                sent[i] - sent[i - 15] >= Duration::from_secs(1),
+                "request {i}"
+            );
+        }
+        assert!(sent[29] < Duration::from_millis(1050), "{:?}", sent[29]);
+        // A reload to a one-minute window: the next token waits a minute.
+        budget.set_limit(15, Duration::from_secs(60));
+        let before = Instant::now();
+        budget.acquire().await;
+        assert!(Instant::now() - before >= Duration::from_secs(58));
     }
 
     #[tokio::test(start_paused = true)]

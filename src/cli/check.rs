@@ -40,7 +40,11 @@ pub async fn run(config: &Config, offline: bool) -> u8 {
         return EXIT_CONFIG;
     };
     // One probe, no waiting on a rejected key.
-    let budget = Budget::per_minute(config.api.requests_per_minute, Duration::from_secs(3600));
+    let budget = Budget::new(
+        config.api.requests_per_minute,
+        config.api.rate_window,
+        Duration::from_secs(3600),
+    );
     let client = match ApiClient::new(
         &config.api.base_url,
         key,

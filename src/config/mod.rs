@@ -89,6 +89,9 @@ pub struct ApiConfig {
     pub api_key_source: Option<String>,
     /// Request budget shared by every API call; at least 1.
     pub requests_per_minute: u32,
+    /// The span `requests_per_minute` is counted over: 60 s, except in
+    /// time-scaled tests and benchmarks.
+    pub rate_window: Duration,
     /// Tasks allowed to run at once; at least 1.
     pub max_concurrent_projects: u32,
     pub poll_interval: Duration,
@@ -360,6 +363,7 @@ fn check_api(
             "api.requests_per_minute",
             15,
         )?,
+        rate_window: duration(src, &raw.rate_window, "api.rate_window", "60s", true)?,
         max_concurrent_projects: at_least_one(
             src,
             &raw.max_concurrent_projects,

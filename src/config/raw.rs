@@ -38,6 +38,7 @@ pub(super) struct RawApi {
     pub base_url: Str,
     pub api_key_file: Str,
     pub requests_per_minute: Option<Spanned<u32>>,
+    pub rate_window: Str,
     pub max_concurrent_projects: Option<Spanned<u32>>,
     pub poll_interval: Str,
     pub timeout: Str,

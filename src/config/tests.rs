@@ -52,6 +52,7 @@ fn empty_file_gives_every_default() {
     assert!(c.api.api_key.is_none());
     assert!(c.api.api_key_source.is_none());
     assert_eq!(c.api.requests_per_minute, 15);
+    assert_eq!(c.api.rate_window, Duration::from_secs(60));
     assert_eq!(c.api.max_concurrent_projects, 5);
     assert_eq!(c.api.poll_interval, Duration::from_secs(30));
     assert_eq!(c.api.timeout, Duration::from_secs(60));
@@ -141,6 +142,7 @@ fn all_sections_are_read() {
 [api]
 base_url = "http://127.0.0.1:8080/api/v2/"
 requests_per_minute = 30
+rate_window = "1s"
 max_concurrent_projects = 2
 poll_interval = "250ms"
 timeout = "1m 30s"
@@ -166,6 +168,7 @@ base_url = "http://127.0.0.1:9000/"
 "#);
     assert_eq!(c.api.base_url, "http://127.0.0.1:8080/api/v2");
     assert_eq!(c.api.requests_per_minute, 30);
+    assert_eq!(c.api.rate_window, Duration::from_secs(1));
     assert_eq!(c.api.max_concurrent_projects, 2);
     assert_eq!(c.api.poll_interval, Duration::from_millis(250));
     assert_eq!(c.api.timeout, Duration::from_secs(90));

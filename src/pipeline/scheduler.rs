@@ -100,7 +100,11 @@ impl Pipeline {
         // A rejected key is tried again this often (a few polls' worth).
         let auth_retry = (api_config.poll_interval * 4)
             .clamp(Duration::from_millis(200), Duration::from_secs(300));
-        let budget = Budget::per_minute(api_config.requests_per_minute, auth_retry);
+        let budget = Budget::new(
+            api_config.requests_per_minute,
+            api_config.rate_window,
+            auth_retry,
+        );
         let api = match &api_config.api_key {
             Some(key) => Some(
                 ApiClient::new(
@@ -138,7 +142,8 @@ impl Pipeline {
     pub fn apply_limits(&self, config: &Config) {
         self.slots.resize(config.api.max_concurrent_projects);
         if let Some(api) = &self.api {
-            api.budget().set_per_window(config.api.requests_per_minute);
+            api.budget()
+                .set_limit(config.api.requests_per_minute, config.api.rate_window);
             if let Some(key) = &config.api.api_key {
                 api.update(&config.api.base_url, key.clone(), config.api.timeout);
             }

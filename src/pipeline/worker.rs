@@ -115,6 +115,13 @@ impl Worker {
     }
 
     /// Sleep, unless shutdown comes first.
+    async fn pause_until(&self, deadline: tokio::time::Instant) -> Result<(), Stop> {
+        tokio::select! {
+            () = self.pipeline.cancel.cancelled() => Err(Stop::Cancelled),
+            () = tokio::time::sleep_until(deadline) => Ok(()),
+        }
+    }
+
     async fn pause(&self, wait: Duration) -> Result<(), Stop> {
         tokio::select! {
             () = self.pipeline.cancel.cancelled() => Err(Stop::Cancelled),
@@ -304,6 +311,7 @@ impl Worker {
         let export = self.export_enabled();
         let mut link_polls = 0;
         let mut errors_in_a_row = 0;
+        let mut last_poll_due = tokio::time::Instant::now();
         loop {
             let interval = self.pipeline.config().api.poll_interval;
             let extra = if errors_in_a_row > 1 {
@@ -311,7 +319,8 @@ impl Worker {
             } else {
                 Duration::ZERO
             };
-            if let Err(stop) = self.pause(interval + extra).await {
+            last_poll_due = next_poll_due(last_poll_due, interval + extra);
+            if let Err(stop) = self.pause_until(last_poll_due).await {
                 return Ok(Err(stop));
             }
             let results = match api.results(&task_id).await {
@@ -747,6 +756,14 @@ impl Asset {
     }
 }
 
+/// When the next poll is due: one interval after the previous one was due,
+/// so polls stay on a fixed grid from the submit instead of drifting by
+/// each request's round trip and budget wait; never in the past, so a poll
+/// delayed past a whole interval is not followed by a burst.
+fn next_poll_due(previous_due: tokio::time::Instant, interval: Duration) -> tokio::time::Instant {
+    (previous_due + interval).max(tokio::time::Instant::now())
+}
+
 /// Which clips to download: those at or above `min_score`, then the best
 /// `max_clips` by rank. Each clip comes with the reason it is left out, if any.
 pub fn plan_clips(clips: &[Clip], min_score: u32, max_clips: u32) -> Vec<(Clip, Option<String>)> {
@@ -804,6 +821,21 @@ async fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_stay_on_the_grid_and_never_fall_behind_now() {
+        let interval = Duration::from_millis(500);
+        let start = tokio::time::Instant::now();
+        let first = next_poll_due(start, interval);
+        assert_eq!(first - start, interval);
+        // The poll took 40 ms (round trip, budget wait): the next is still
+        // due one interval after the first was due, not after it returned.
+        tokio::time::advance(interval + Duration::from_millis(40)).await;
+        assert_eq!(next_poll_due(first, interval) - start, interval * 2);
+        // Held up for more than an interval: due now, not in the past.
+        tokio::time::advance(interval * 3).await;
+        assert_eq!(next_poll_due(first, interval), tokio::time::Instant::now());
+    }
 
     fn clip(idx: u64, score: Option<f64>) -> Clip {
         let mut value = serde_json::json!({ "idx": idx });
