@@ -1,22 +1,29 @@
 #!/usr/bin/env python3
-"""clipwatch benchmarks: downloads, footprint, feed checks at scale.
+"""clipwatch benchmarks: throughput under the API limits, downloads,
+footprint, feed checks at scale.
 
 Run through bench/run.sh (which builds the release binary first):
 
-    bench/run.sh [downloads] [footprint] [feeds]     (default: all three)
+    bench/run.sh [throughput] [downloads] [footprint] [feeds]   (default: all)
 
 Environment: CLIPWATCH_BIN (the binary), BENCH_WORK (scratch dir, default
 /tmp/clipwatch-bench), BENCH_FEEDS ("1000" or "1000 10000"), BENCH_REPS
 (download repetitions, default 5), BENCH_IDLE_S (idle CPU window, default 60),
-BENCH_CURL_P (curl parallelism for the feed baseline, default 32).
+BENCH_CURL_P (curl parallelism for the feed baseline, default 32),
+BENCH_SCALE (throughput: API seconds per real second, default 60),
+BENCH_N (throughput: videos per scenario, default 50),
+BENCH_SCENARIOS (throughput: "fixed10 fixed2 varied", default all).
 
 Everything listens on and talks to 127.0.0.1 only. Prints a table of
 figures (and writes it to bench/results/latest.md).
 """
 
 import glob
+import heapq
 import json
+import math
 import os
+import random
 import shutil
 import signal
 import socket
@@ -47,7 +54,7 @@ def sh(cmd, **kw):
 
 # ---------------------------------------------------------------- helpers
 class FakeServer:
-    def __init__(self, name, export_file="/dev/null", process_s=0.2):
+    def __init__(self, name, export_file="/dev/null", process_s=0.2, extra_args=()):
         self.dir = os.path.join(WORK, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port_file = os.path.join(self.dir, "port")
@@ -58,7 +65,7 @@ class FakeServer:
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "fake_server.py"), "--port-file", self.port_file,
              "--log", self.log, "--export-file", export_file, "--key", KEY,
-             "--process-s", str(process_s)])
+             "--process-s", str(process_s)] + list(extra_args))
         for _ in range(200):
             if os.path.exists(self.port_file):
                 break
@@ -195,6 +202,157 @@ def job_counts(config):
     p = subprocess.run([BIN, "--config", config, "status", "--json"], env=env(),
                        stdout=subprocess.PIPE, check=True)
     return json.loads(p.stdout)["jobs"]
+
+
+# ---------------------------------------------------------------- throughput
+API_PER_MINUTE = 15  # the account's request budget
+API_RUNNING = 5  # tasks processing at once
+API_POLL = 30.0  # the vendor's poll interval, API seconds
+
+
+def scenario_times(name, n):
+    """Processing time of each video, in API seconds. Every time sits 10 s
+    past the 30 s poll grid, so no poll races a task's finish."""
+    if name == "fixed10":
+        return [610.0] * n
+    if name == "fixed2":
+        return [130.0] * n
+    if name == "varied":
+        rng = random.Random(7)
+        return [30.0 * rng.randint(10, 29) + 10 for _ in range(n)]
+    raise SystemExit("unknown scenario %s" % name)
+
+
+def polls_needed(p):
+    return math.ceil(p / API_POLL)
+
+
+def ideal_makespan(times):
+    """The polling-aware bound: the queue's order (FIFO) on API_RUNNING slots,
+    each task seen done at the first poll of its 30 s grid, no time lost to
+    the budget, submits or downloads. A client that cannot know the times in
+    advance cannot beat it; for equal times it is ceil(N/5) * that grid."""
+    free = [0.0] * API_RUNNING
+    for p in times:
+        start = heapq.heappop(free)
+        heapq.heappush(free, start + polls_needed(p) * API_POLL)
+    return max(free)
+
+
+def budget_makespan(times):
+    """The budget's bound: the requests that bound needs (one submit and
+    ceil(P/30) polls per video) at 15 a minute, after a first burst of 15."""
+    needed = sum(1 + polls_needed(p) for p in times)
+    return max(0, needed - API_PER_MINUTE) / API_PER_MINUTE * 60.0
+
+
+def throughput_server(name, times, scale):
+    d = os.path.join(WORK, name)
+    os.makedirs(d, exist_ok=True)
+    clip = os.path.join(d, "clip.mp4")
+    with open(clip, "wb") as f:
+        f.write(os.urandom(256 * 1024))
+    pjson = os.path.join(d, "process.json")
+    with open(pjson, "w") as f:
+        json.dump({"ep%03d.mp4" % i: p / scale for i, p in enumerate(times)}, f)
+    return FakeServer(name, export_file=clip, extra_args=[
+        "--process-json", pjson, "--rate", str(API_PER_MINUTE),
+        "--rate-window", str(60.0 / scale), "--max-running", str(API_RUNNING)])
+
+
+def fake_counts(srv, n):
+    stats = srv.stats()
+    submits = srv.records("submit")
+    per_url = {}
+    for r in submits:
+        per_url[r["video_url"]] = per_url.get(r["video_url"], 0) + 1
+    return {"api": stats["api"], "refused": stats["api_429"], "submits": len(submits),
+            "twice": sum(1 for c in per_url.values() if c > 1), "videos": len(per_url)}
+
+
+def run_clipwatch(name, times, scale, urls):
+    srv = throughput_server(name + "-clipwatch", times, scale)
+    try:
+        d = os.path.join(WORK, name + "-clipwatch", "cw")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        config = os.path.join(d, "config.toml")
+        with open(config, "w") as f:
+            f.write('[api]\nbase_url = "%s/open/v2"\nrequests_per_minute = %d\nrate_window = "%dms"\n'
+                    'max_concurrent_projects = %d\npoll_interval = "%dms"\ntimeout = "30s"\n\n'
+                    '[state]\ndir = "state"\n\n[output]\ndir = "clips"\nthumbnails = false\n\n'
+                    '[presets.default]\nenable_export = true\n'
+                    % (srv.origin, API_PER_MINUTE, round(60000 / scale), API_RUNNING,
+                       round(API_POLL * 1000 / scale)))
+        for i, url in enumerate(urls):
+            subprocess.run([BIN, "--config", config, "submit", url, "--name", "ep%03d" % i],
+                           env=env(), check=True, stdout=subprocess.DEVNULL)
+        wall, cpu, rss, _ = timed([BIN, "--config", config, "once"])
+        jobs = job_counts(config)
+        if jobs.get("done") != len(urls):
+            raise SystemExit("clipwatch finished with %s" % jobs)
+        return wall, fake_counts(srv, len(urls)), cpu, rss
+    finally:
+        srv.stop()
+
+
+def run_naive(name, times, scale, urls):
+    srv = throughput_server(name + "-naive", times, scale)
+    try:
+        d = os.path.join(WORK, name + "-naive", "out")
+        shutil.rmtree(d, ignore_errors=True)
+        ufile = os.path.join(WORK, name + "-naive", "urls.txt")
+        with open(ufile, "w") as f:
+            f.write("\n".join(urls) + "\n")
+        p = subprocess.run([sys.executable, os.path.join(HERE, "naive_client.py"),
+                            "--api", srv.origin + "/open/v2", "--key", KEY, "--urls", ufile,
+                            "--poll", str(API_POLL / scale), "--out", d],
+                           stdout=subprocess.PIPE, check=True)
+        summary = json.loads(p.stdout)
+        if summary["videos"] != len(urls):
+            raise SystemExit("naive client finished %d of %d: %s" % (summary["videos"], len(urls), summary))
+        return summary["makespan_s"], fake_counts(srv, len(urls))
+    finally:
+        srv.stop()
+
+
+def bench_throughput():
+    scale = float(os.environ.get("BENCH_SCALE", "60"))
+    n = int(os.environ.get("BENCH_N", "50"))
+    scenarios = os.environ.get("BENCH_SCENARIOS", "fixed10 fixed2 varied").split()
+    print("throughput: %d videos per scenario, 1 API minute = %.2f s, limits %d/min and %d running, "
+          "poll %g API s" % (n, 60 / scale, API_PER_MINUTE, API_RUNNING, API_POLL))
+
+    def api_min(real_s):
+        return "%.1f API min" % (real_s * scale / 60)
+
+    for name in scenarios:
+        times = scenario_times(name, n)
+        urls = ["https://videos.example/bench/ep%03d.mp4" % i for i in range(n)]
+        ideal = ideal_makespan(times) / scale
+        budget = budget_makespan(times) / scale
+        bound = max(ideal, budget)
+        plain = math.ceil(n / API_RUNNING) * max(times) / scale if len(set(times)) == 1 \
+            else sum(times) / API_RUNNING / scale
+        min_requests = sum(1 + polls_needed(p) for p in times) / n
+        sec = "tput/" + name
+        row(sec, "P (API min): min / mean / max", "%.1f / %.1f / %.1f" % (
+            min(times) / 60, statistics.mean(times) / 60, max(times) / 60))
+        row(sec, "bound: FIFO on the 30 s poll grid", api_min(ideal),
+            "budget bound " + api_min(budget), "ceil(N/5)*P or sum(P)/5: " + api_min(plain))
+        wall, counts, cpu, rss = run_clipwatch(name, times, scale, urls)
+        row(sec, "clipwatch makespan", api_min(wall), "bound " + api_min(bound),
+            "%.3f x bound (target <= 1.05)" % (wall / bound))
+        row(sec, "clipwatch 429s / requests per video", "%d / %.1f" % (counts["refused"], counts["api"] / n),
+            "min %.1f per video" % min_requests,
+            "%.2f x min; submits %d, twice %d" % (counts["api"] / n / min_requests, counts["submits"],
+                                                 counts["twice"]))
+        row(sec, "clipwatch CPU / peak RSS", "%.2f s / %s" % (cpu, mib(rss)))
+        nwall, ncounts = run_naive(name, times, scale, urls)
+        row(sec, "naive makespan", api_min(nwall), "bound " + api_min(bound),
+            "%.3f x bound; clipwatch %.2f x faster" % (nwall / bound, nwall / wall))
+        row(sec, "naive 429s / requests per video", "%d / %.1f" % (ncounts["refused"], ncounts["api"] / n),
+            "min %.1f per video" % min_requests, "%.2f x min" % (ncounts["api"] / n / min_requests))
 
 
 # ---------------------------------------------------------------- downloads
@@ -439,14 +597,15 @@ def bench_footprint():
 
 
 def main():
-    which = sys.argv[1:] or ["downloads", "footprint", "feeds"]
+    which = sys.argv[1:] or ["throughput", "downloads", "footprint", "feeds"]
     os.makedirs(WORK, exist_ok=True)
     if not os.access(BIN, os.X_OK):
         raise SystemExit("no binary at %s (run bench/run.sh)" % BIN)
     print("clipwatch benchmarks: %s; nproc %d; binary %s" % (" ".join(which), os.cpu_count(), BIN))
     print("  %-10s %-46s %-18s %-26s %s" % ("section", "metric", "value", "baseline / target", "ratio / verdict"))
     for w in which:
-        {"downloads": bench_downloads, "footprint": bench_footprint, "feeds": bench_feeds}[w]()
+        {"throughput": bench_throughput, "downloads": bench_downloads,
+         "footprint": bench_footprint, "feeds": bench_feeds}[w]()
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "latest.md"), "w") as f:
         f.write("| section | metric | value | baseline / target | ratio / verdict |\n|---|---|---|---|---|\n")

@@ -14,12 +14,20 @@ Routes
   GET  /_stats                       -> request counters (JSON)
   POST /_throttle?bps=B              -> limit export sends to B bytes/s (0 = unlimited)
 
+Limits (for the throughput benchmark, in real seconds; scale them yourself):
+  --rate N --rate-window S   at most N accepted API calls in any S-second sliding
+                             window; more -> 429 (refused calls do not count)
+  --max-running C            a submit while C tasks are still processing -> 429
+  --process-json F           {"<substring of video_url>": seconds, ...}: per-video
+                             processing time (default --process-s)
+
 API calls need `Authorization: Bearer <key>`. Every API and file request is
 appended to --log as one JSON line (method, path, range, status, bytes sent,
 start and end times), which is what bench/run.sh asserts on.
 """
 
 import argparse
+import collections
 import hashlib
 import json
 import os
@@ -30,7 +38,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 LOCK = threading.Lock()
-STATS = {"feed_200": 0, "feed_304": 0, "api": 0, "files": 0, "other": 0}
+STATS = {"feed_200": 0, "feed_304": 0, "api": 0, "api_429": 0, "files": 0, "other": 0}
+ACCEPTED = collections.deque()  # when each recent accepted API call came in
+PROCESS = {}  # substring of video_url -> processing seconds
 TASKS = {}
 CACHE = {}
 OPTS = None
@@ -97,6 +107,29 @@ def rss_feed(n, entries):
         )
     parts.append("</channel></rss>\n")
     return "".join(parts).encode()
+
+
+def take_rate_token(now):
+    """Spend one token of the sliding-window budget, or say no (under LOCK)."""
+    if not OPTS.rate:
+        return True
+    while ACCEPTED and ACCEPTED[0] <= now - OPTS.rate_window:
+        ACCEPTED.popleft()
+    if len(ACCEPTED) >= OPTS.rate:
+        return False
+    ACCEPTED.append(now)
+    return True
+
+
+def running_tasks(now):
+    return sum(1 for t in TASKS.values() if t["ready_at"] > now)
+
+
+def process_seconds(video_url):
+    for part, seconds in PROCESS.items():
+        if part in (video_url or ""):
+            return seconds
+    return OPTS.process_s
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -193,6 +226,24 @@ class Handler(BaseHTTPRequestHandler):
             return False
         return True
 
+    def too_many(self, why):
+        with LOCK:
+            STATS["api_429"] += 1
+        log({"kind": "429", "why": why, "path": self.path, "t": time.time()})
+        self.send_body(429, json.dumps({"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ"), "status": 429,
+                                        "error": "Too Many Requests", "path": self.path}).encode(),
+                       "application/json")
+
+    def admitted(self):
+        """Auth, then the request budget; answers the refusal itself."""
+        if not self.authed():
+            return False
+        with LOCK:
+            ok = take_rate_token(time.time())
+        if not ok:
+            self.too_many("rate")
+        return ok
+
     def do_GET(self):
         u = urlsplit(self.path)
         q = parse_qs(u.query)
@@ -217,7 +268,7 @@ class Handler(BaseHTTPRequestHandler):
         if u.path.startswith(OPTS.prefix + "/clips/results/"):
             with LOCK:
                 STATS["api"] += 1
-            if not self.authed():
+            if not self.admitted():
                 return
             tid = u.path.rsplit("/", 1)[1]
             origin = "http://127.0.0.1:%d" % self.server.server_address[1]
@@ -249,12 +300,18 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == OPTS.prefix + "/clips":
             with LOCK:
                 STATS["api"] += 1
-            if not self.authed():
+            if not self.admitted():
                 return
             req = json.loads(body or b"{}")
             with LOCK:
-                tid = "proj_bench_%d" % (len(TASKS) + 1)
-                TASKS[tid] = {"name": req.get("project_name", ""), "ready_at": time.time() + OPTS.process_s}
+                now = time.time()
+                busy = OPTS.max_running and running_tasks(now) >= OPTS.max_running
+                if not busy:
+                    tid = "proj_bench_%d" % (len(TASKS) + 1)
+                    TASKS[tid] = {"name": req.get("project_name", ""),
+                                  "ready_at": now + process_seconds(req.get("video_url"))}
+            if busy:
+                return self.too_many("running")
             log({"kind": "submit", "id": tid, "video_url": req.get("video_url"), "t": time.time()})
             return self.api_json({"code": "0", "data": {"id": tid, "name": TASKS[tid]["name"], "status": "CREATED"},
                                   "message": "success"})
@@ -275,7 +332,14 @@ def main():
     p.add_argument("--key", default="bench-key-0123456789")
     p.add_argument("--prefix", default="/open/v2")
     p.add_argument("--process-s", type=float, default=0.2, help="task processing time")
+    p.add_argument("--process-json", help='{"<substring of video_url>": seconds}')
+    p.add_argument("--rate", type=int, default=0, help="accepted API calls per window (0: no limit)")
+    p.add_argument("--rate-window", type=float, default=60.0)
+    p.add_argument("--max-running", type=int, default=0, help="tasks processing at once (0: no limit)")
     OPTS = p.parse_args()
+    if OPTS.process_json:
+        with open(OPTS.process_json) as f:
+            PROCESS.update(json.load(f))
     LOG = open(OPTS.log, "a")
     srv = Server(("127.0.0.1", 0), Handler)
     tmp = OPTS.port_file + ".tmp"
