@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{CostField, Envelope, FakeApi, FakeConfig, Misbehave};
+use support::{CostField, Drip, Envelope, FakeApi, FakeConfig, Misbehave, Target};
 
 const PHASE: Duration = Duration::from_millis(20);
 
@@ -700,6 +700,235 @@ async fn misbehave_html_and_truncated_downloads() {
     assert_eq!(resp.status(), 206);
     got.extend_from_slice(&resp.bytes().await.unwrap());
     assert_eq!(got, api.clip_bytes(&id, 0));
+}
+
+/// Sends one raw HTTP/1.1 request and returns every byte that came back
+/// before the server closed the connection (or `timeout` passed).
+async fn raw_exchange(api: &FakeApi, request: &str, timeout: Duration) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = api.origin.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(timeout, stream.read_to_end(&mut got)).await;
+    got
+}
+
+#[tokio::test]
+async fn misbehave_resets_close_the_connection_without_an_answer() {
+    let api = FakeApi::start(cfg()).await;
+    let c = Client::new(&api);
+    api.misbehave(Misbehave {
+        reset_api_calls: 2,
+        target: Target::Submit,
+        ..Misbehave::default()
+    });
+    // Results calls are not targeted.
+    let (status, _) = c.json(c.get("/clips/results/proj_9")).await;
+    assert_eq!(status, 404);
+
+    let err = c
+        .post("/clips", json!({"video_url": "https://youtu.be/r"}))
+        .send()
+        .await
+        .expect_err("a reset is not a reply");
+    assert!(err.status().is_none(), "{err}");
+    let body = r#"{"video_url":"https://youtu.be/r"}"#;
+    let request = format!(
+        "POST /open/v2/clips HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+         x-wayinvideo-api-version: v2\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n{body}",
+        c.key,
+        body.len()
+    );
+    let got = raw_exchange(&api, &request, Duration::from_secs(5)).await;
+    assert!(
+        got.is_empty(),
+        "not a byte of a response: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert!(
+        api.submissions().is_empty(),
+        "a reset call is not processed"
+    );
+    let resets = api.faults("reset");
+    assert_eq!(resets.len(), 2);
+    assert!(resets.iter().all(|r| r.status == 0 && r.method == "POST"));
+
+    // The count is spent: the next submit works.
+    c.submit(json!({"video_url": "https://youtu.be/r"})).await;
+    assert_eq!(api.submissions_for("https://youtu.be/r"), 1);
+}
+
+#[tokio::test]
+async fn misbehave_hang_processes_the_call_and_never_answers() {
+    let api = FakeApi::start(cfg()).await;
+    let c = Client::new(&api);
+    api.misbehave(Misbehave {
+        hang_api_calls: 1,
+        target: Target::Submit,
+        ..Misbehave::default()
+    });
+    let started = Instant::now();
+    let err = c
+        .post("/clips", json!({"video_url": "https://youtu.be/h"}))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await
+        .expect_err("a hung call never answers");
+    assert!(err.is_timeout(), "{err}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        api.submissions_for("https://youtu.be/h"),
+        1,
+        "the hung submit created its task"
+    );
+    let hangs = api.faults("hang");
+    assert_eq!(hangs.len(), 1);
+    assert_eq!(hangs[0].status, 0);
+    // Only one call hangs.
+    c.submit(json!({"video_url": "https://youtu.be/h"})).await;
+    assert_eq!(api.task_ids(), ["proj_1", "proj_2"]);
+}
+
+#[tokio::test]
+async fn misbehave_drip_trickles_api_replies_and_downloads() {
+    let api = FakeApi::start(cfg()).await;
+    let c = Client::new(&api);
+    let id = c
+        .submit(json!({"video_url": "https://youtu.be/d", "enable_export": true}))
+        .await;
+    let (_, v) = c.wait_end(&id).await;
+    let link = links(&v)[0].clone().unwrap();
+
+    let drip = Drip {
+        bytes: 64,
+        every: Duration::from_millis(20),
+    };
+    api.misbehave(Misbehave {
+        drip_api: Some(drip),
+        target: Target::Results,
+        ..Misbehave::default()
+    });
+    // A client with a short overall timeout gives up on a dripped reply.
+    let err = c
+        .get(&format!("/clips/results/{id}"))
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .expect_err("the reply takes longer than 200 ms");
+    assert!(err.is_timeout(), "{err}");
+    // A patient one gets it whole, in small pieces.
+    let started = Instant::now();
+    let mut resp = c.get(&format!("/clips/results/{id}")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = Vec::new();
+    let mut pieces = 0;
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        assert!(chunk.len() <= 64);
+        body.extend_from_slice(&chunk);
+        pieces += 1;
+    }
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["data"]["status"], "SUCCEEDED");
+    assert!(pieces >= body.len() / 64, "{pieces} pieces");
+    assert!(started.elapsed() >= Duration::from_millis(20) * pieces as u32);
+    assert_eq!(api.faults("drip").len(), 2);
+
+    api.misbehave(Misbehave {
+        drip_downloads: Some(Drip {
+            bytes: 8 * 1024,
+            every: Duration::from_millis(10),
+        }),
+        ..Misbehave::default()
+    });
+    let started = Instant::now();
+    let bytes = reqwest::get(&link).await.unwrap().bytes().await.unwrap();
+    assert_eq!(bytes, api.clip_bytes(&id, 0));
+    assert!(
+        started.elapsed() >= Duration::from_millis(80),
+        "8 pieces, 10 ms apart"
+    );
+    assert_eq!(api.faults("drip").len(), 3);
+}
+
+#[tokio::test]
+async fn misbehave_malformed_submits_and_huge_replies() {
+    let api = FakeApi::start(cfg()).await;
+    let c = Client::new(&api);
+    api.misbehave(Misbehave {
+        malformed_submits: 1,
+        ..Misbehave::default()
+    });
+    let resp = c
+        .post("/clips", json!({"video_url": "https://youtu.be/m"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.json::<Value>().await.is_err());
+    assert_eq!(
+        api.submissions_for("https://youtu.be/m"),
+        1,
+        "the task exists though its id was lost"
+    );
+    assert_eq!(api.faults("malformed").len(), 1);
+
+    const SIZE: u64 = 8 * 1024 * 1024;
+    api.misbehave(Misbehave {
+        huge_replies: 1,
+        huge_bytes: SIZE,
+        target: Target::Results,
+        ..Misbehave::default()
+    });
+    let mut resp = c.get("/clips/results/proj_1").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.content_length(), None, "no Content-Length to go by");
+    let mut len = 0u64;
+    let mut head = Vec::new();
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        if head.len() < 32 {
+            head.extend_from_slice(&chunk[..chunk.len().min(32)]);
+        }
+        len += chunk.len() as u64;
+    }
+    assert_eq!(len, SIZE);
+    assert!(head.starts_with(br#"{"code":"0""#));
+    assert_eq!(api.faults("huge").len(), 1);
+    // Healed: the next results call is the real one.
+    let v = c.results("proj_1").await;
+    assert_eq!(v["data"]["id"], "proj_1");
+}
+
+#[tokio::test]
+async fn misbehave_refused_uploads_then_accepted() {
+    let api = FakeApi::start(cfg()).await;
+    let c = Client::new(&api);
+    api.misbehave(Misbehave {
+        refuse_uploads: 1,
+        ..Misbehave::default()
+    });
+    let http = reqwest::Client::new();
+    let content = vec![7u8; 100_000];
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let (_, v) = c
+            .json(c.post("/upload/single-file", json!({"name": "a.mp4"})))
+            .await;
+        let url = v["data"]["upload_url"].as_str().unwrap().to_string();
+        let resp = http.put(&url).body(content.clone()).send().await.unwrap();
+        statuses.push(resp.status().as_u16());
+        if resp.status() == 403 {
+            let text = resp.text().await.unwrap();
+            assert!(text.contains("<Code>AccessDenied</Code>"), "{text}");
+        }
+    }
+    assert_eq!(statuses, [403, 200]);
+    assert_eq!(api.uploads().len(), 1, "the refused PUT stored nothing");
+    assert_eq!(api.faults("refused-upload").len(), 1);
 }
 
 #[test]

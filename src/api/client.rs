@@ -19,6 +19,9 @@ use crate::secret::Secret;
 
 const API_VERSION_HEADER: &str = "x-wayinvideo-api-version";
 const API_VERSION: &str = "v2";
+/// Most of a reply body ever read. A results reply is a few kB; a body past
+/// this is a broken or hostile server, and is not held in memory.
+const MAX_REPLY_BYTES: usize = 8 * 1024 * 1024;
 
 /// A cheap-to-clone handle on the API.
 #[derive(Clone)]
@@ -155,7 +158,7 @@ impl ApiClient {
         if status.is_success() {
             return Ok(());
         }
-        let text = reply.text().await.unwrap_or_default();
+        let (text, _) = read_capped(reply).await.unwrap_or_default();
         let message = super::upload::bucket_message(&text);
         Err(match status.as_u16() {
             429 => ApiError::RateLimited {
@@ -255,13 +258,37 @@ impl ApiClient {
         let reply = sent.map_err(ApiError::from_transport)?;
         let status = reply.status();
         let retry_after = parse_retry_after(reply.headers());
-        let text = reply.text().await.map_err(ApiError::from_transport)?;
+        let (text, complete) = read_capped(reply).await?;
         tracing::debug!(%method, path, status = status.as_u16(), elapsed = ?started.elapsed(), "API call");
         if !status.is_success() {
             return Err(ApiError::from_reply(status.as_u16(), retry_after, &text));
         }
+        if !complete {
+            return Err(ApiError::Unreadable {
+                message: format!(
+                    "HTTP {}: reply larger than {} MiB; not read further",
+                    status.as_u16(),
+                    MAX_REPLY_BYTES / (1024 * 1024)
+                ),
+            });
+        }
         unwrap_envelope(status, &text)
     }
+}
+
+/// The reply body as text, read up to [`MAX_REPLY_BYTES`]; `false` when the
+/// body was longer and the rest was left unread.
+async fn read_capped(mut reply: reqwest::Response) -> Result<(String, bool), ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = reply.chunk().await.map_err(ApiError::from_transport)? {
+        let room = MAX_REPLY_BYTES - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((String::from_utf8_lossy(&body).into_owned(), false));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((String::from_utf8_lossy(&body).into_owned(), true))
 }
 
 /// The headers of every API call; the key's header is marked sensitive.
@@ -281,7 +308,7 @@ fn cancelled() -> ApiError {
 
 /// Success = 2xx, `code` absent or zero, and `data` present.
 fn unwrap_envelope(status: StatusCode, text: &str) -> Result<Value, ApiError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| ApiError::Transient {
+    let value: Value = serde_json::from_str(text).map_err(|e| ApiError::Unreadable {
         message: format!(
             "HTTP {}: reply is not JSON ({e}): {}",
             status.as_u16(),
@@ -304,7 +331,7 @@ fn unwrap_envelope(status: StatusCode, text: &str) -> Result<Value, ApiError> {
     match value {
         Value::Object(mut map) => match map.remove("data") {
             Some(data) if !data.is_null() => Ok(data),
-            _ => Err(ApiError::Transient {
+            _ => Err(ApiError::Unreadable {
                 message: format!(
                     "HTTP {}: reply has no data: {}",
                     status.as_u16(),
@@ -312,14 +339,14 @@ fn unwrap_envelope(status: StatusCode, text: &str) -> Result<Value, ApiError> {
                 ),
             }),
         },
-        _ => Err(ApiError::Transient {
+        _ => Err(ApiError::Unreadable {
             message: "reply is not a JSON object".into(),
         }),
     }
 }
 
 fn decode_data<T: DeserializeOwned>(data: Value) -> Result<T, ApiError> {
-    serde_json::from_value(data).map_err(|e| ApiError::Transient {
+    serde_json::from_value(data).map_err(|e| ApiError::Unreadable {
         message: format!("unexpected reply shape: {e}"),
     })
 }
@@ -369,9 +396,9 @@ mod tests {
 
     #[test]
     fn malformed_replies_are_transient() {
-        assert!(unwrap_envelope(StatusCode::OK, "<html>")
-            .unwrap_err()
-            .is_retryable());
+        let err = unwrap_envelope(StatusCode::OK, "<html>").unwrap_err();
+        assert!(matches!(err, ApiError::Unreadable { .. }));
+        assert!(err.is_retryable(), "a poll may read again");
         assert!(unwrap_envelope(StatusCode::OK, r#"{"code":"0"}"#)
             .unwrap_err()
             .is_retryable());

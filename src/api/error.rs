@@ -21,6 +21,11 @@ pub enum ApiError {
     /// 5xx, timeouts, connection errors, undecodable replies: try again later.
     #[error("temporary API failure: {message}")]
     Transient { message: String },
+    /// A 2xx reply that could not be read (not JSON, no `data`, the wrong
+    /// shape, too large): the API accepted the request, but what it did is
+    /// unknown. Retrying a read is fine; retrying a submit may pay twice.
+    #[error("unreadable API reply: {message}")]
+    Unreadable { message: String },
     /// The API refused the request itself (4xx other than auth and rate,
     /// or a non-zero `code`): retrying the same request will not help.
     #[error("the API refused the request: {message}")]
@@ -41,7 +46,7 @@ impl ApiError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            ApiError::RateLimited { .. } | ApiError::Transient { .. }
+            ApiError::RateLimited { .. } | ApiError::Transient { .. } | ApiError::Unreadable { .. }
         )
     }
 

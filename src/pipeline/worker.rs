@@ -175,6 +175,16 @@ impl Worker {
             }
             Err(ApiError::Cancelled) => Ok(Err(Stop::Cancelled)),
             Err(err @ ApiError::Invalid { .. }) => self.fail(err.to_string()).await,
+            Err(err @ ApiError::Unreadable { .. }) => {
+                // Accepted, but the task id is lost: submitting again on our
+                // own could pay once per attempt. The user decides.
+                let reason = format!(
+                    "{err}; the API accepted the submit, so a task may exist and be charged; \
+                     not submitting again on its own (`clipwatch retry {}` submits again)",
+                    self.job.id
+                );
+                self.fail(reason).await
+            }
             Err(err) => self.defer("submit", err.to_string()).await,
         }
     }

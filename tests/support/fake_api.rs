@@ -10,7 +10,9 @@
 //!
 //! Task progress follows the wall clock (`std::time::Instant`), so it keeps
 //! moving even when a test pauses tokio's clock. Every request is recorded for
-//! assertions, and `FakeApi::misbehave` switches failure modes at run time.
+//! assertions, and `FakeApi::misbehave` switches failure modes at run time;
+//! a recorded request names the fault it met in [`Recorded::fault`], so a test
+//! can prove the fault was really hit.
 //!
 //! ```ignore
 //! let api = FakeApi::start(FakeConfig { phase: Duration::from_millis(20), ..Default::default() }).await;
@@ -147,6 +149,52 @@ pub struct Misbehave {
     pub malformed_results: u32,
     /// API calls answer only after this delay (for timeouts).
     pub response_delay: Option<Duration>,
+    /// Which API calls the targeted faults below hit (`reset_api_calls`,
+    /// `hang_api_calls`, `drip_api`, `huge_replies`): every call by default.
+    pub target: Target,
+    /// The next N targeted API calls are read but not processed (a submit
+    /// creates no task), and the connection is closed without a response.
+    pub reset_api_calls: u32,
+    /// The next N targeted API calls are processed (a submit creates its
+    /// task), then never answered: the connection stays open until the client
+    /// gives up.
+    pub hang_api_calls: u32,
+    /// While set, targeted API replies trickle out this way.
+    pub drip_api: Option<Drip>,
+    /// While set, export downloads trickle out this way.
+    pub drip_downloads: Option<Drip>,
+    /// The next N submits create their task, then answer 200 with cut-off JSON.
+    pub malformed_submits: u32,
+    /// The next N targeted API calls are not processed and answer 200
+    /// `application/json` with `huge_bytes` bytes: an envelope whose last
+    /// string never closes, generated as it is sent, without a Content-Length.
+    pub huge_replies: u32,
+    /// Size of each huge reply (see `huge_replies`).
+    pub huge_bytes: u64,
+    /// The next N PUTs to a valid presigned upload URL read the body, then
+    /// answer 403 `AccessDenied` and store nothing.
+    pub refuse_uploads: u32,
+}
+
+/// The API calls a targeted fault in [`Misbehave`] hits.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Every API call.
+    #[default]
+    Any,
+    /// `POST /clips`.
+    Submit,
+    /// `GET /clips/results/{id}`.
+    Results,
+    /// `POST /upload/single-file`.
+    UploadInit,
+}
+
+/// A body sent `bytes` at a time with a pause of `every` before each piece.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drip {
+    pub bytes: usize,
+    pub every: Duration,
 }
 
 /// One request as the fake saw it.
@@ -160,7 +208,11 @@ pub struct Recorded {
     pub api_version: Option<String>,
     /// The JSON body of API calls, when it parsed.
     pub body: Option<Value>,
+    /// The HTTP status sent; `0` when none was (a reset or a hang).
     pub status: u16,
+    /// The injected fault this request met, if any: `"reset"`, `"hang"`,
+    /// `"drip"`, `"huge"`, `"malformed"`, `"server-error"`, `"refused-upload"`.
+    pub fault: Option<&'static str>,
     /// When the request arrived.
     pub at: Instant,
 }
@@ -315,7 +367,23 @@ impl FakeApi {
         let mut w = self.shared.world();
         w.server_errors_left = m.server_errors;
         w.malformed_left = m.malformed_results;
+        w.resets_left = m.reset_api_calls;
+        w.hangs_left = m.hang_api_calls;
+        w.malformed_submits_left = m.malformed_submits;
+        w.huge_left = m.huge_replies;
+        w.refuse_uploads_left = m.refuse_uploads;
         w.misbehave = m;
+    }
+
+    /// Recorded requests that met this fault (see [`Recorded::fault`]).
+    pub fn faults(&self, fault: &str) -> Vec<Recorded> {
+        self.shared
+            .world()
+            .requests
+            .iter()
+            .filter(|r| r.fault == Some(fault))
+            .cloned()
+            .collect()
     }
 
     /// The content every export link of this clip serves.
@@ -349,6 +417,11 @@ struct World {
     misbehave: Misbehave,
     server_errors_left: u32,
     malformed_left: u32,
+    resets_left: u32,
+    hangs_left: u32,
+    malformed_submits_left: u32,
+    huge_left: u32,
+    refuse_uploads_left: u32,
     requests: Vec<Recorded>,
     /// Arrival times of accepted API calls inside the rate window.
     window: VecDeque<Instant>,
@@ -527,6 +600,8 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
         (response, json_body)
     };
 
+    let fault = response.extensions().get::<Injected>().map(|f| f.0);
+    let silent = matches!(fault, Some("reset" | "hang"));
     s.world().requests.push(Recorded {
         method: method.to_string(),
         path,
@@ -534,10 +609,76 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
         authorization,
         api_version,
         body: json_body,
-        status: response.status().as_u16(),
+        status: if silent {
+            0
+        } else {
+            response.status().as_u16()
+        },
+        fault,
         at,
     });
+    match fault {
+        Some("reset") => reset_connection(),
+        Some("hang") => std::future::pending().await,
+        _ => match response.extensions().get::<Drip>().copied() {
+            Some(drip) => trickle(response, drip).await,
+            None => response,
+        },
+    }
+}
+
+/// Marks a response with the fault it carries, for [`Recorded::fault`]. A
+/// `"reset"` or `"hang"` response is never sent.
+#[derive(Debug, Clone, Copy)]
+struct Injected(&'static str);
+
+fn injected(mut response: Response, fault: &'static str) -> Response {
+    response.extensions_mut().insert(Injected(fault));
     response
+}
+
+/// A response whose body fails before its first byte: hyper gives up on the
+/// connection and closes it without sending the status line or headers.
+fn reset_connection() -> Response {
+    let stream = tokio_util::io::ReaderStream::new(FailAtOnce);
+    Response::builder()
+        .status(200)
+        .body(Body::from_stream(stream))
+        .expect("reset response")
+}
+
+/// The same response, its body sent `drip.bytes` at a time.
+async fn trickle(response: Response, drip: Drip) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let reader = Trickle {
+        data: bytes.to_vec(),
+        pos: 0,
+        drip,
+        pause: None,
+    };
+    let stream = tokio_util::io::ReaderStream::with_capacity(reader, drip.bytes.max(1));
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// A 200 JSON reply of `size` bytes, made as it is sent: the seed envelope
+/// whose last string never closes.
+fn huge_response(size: u64) -> Response {
+    let prefix = br#"{"code":"0","message":"success","data":{"id":"proj_huge","status":"SUCCEEDED","clips":[],"padding":""#;
+    let reader = Huge {
+        prefix: prefix.to_vec(),
+        sent: 0,
+        size,
+    };
+    let stream = tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024);
+    let response = Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(stream))
+        .expect("huge response");
+    injected(response, "huge")
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -593,7 +734,10 @@ impl Shared {
             w.server_errors_left -= 1;
             let page = "<html><head><title>500 Internal Server Error</title></head>\
                         <body><center><h1>500 Internal Server Error</h1></center></body></html>";
-            return (plain(500, "text/html", page), delay);
+            return (
+                injected(plain(500, "text/html", page), "server-error"),
+                delay,
+            );
         }
 
         let Some(rest) = path.strip_prefix(cfg.prefix.as_str()) else {
@@ -605,6 +749,20 @@ impl Shared {
                 delay,
             );
         }
+        let targeted = match w.misbehave.target {
+            Target::Any => true,
+            Target::Submit => *method == Method::POST && rest == "/clips",
+            Target::Results => *method == Method::GET && rest.starts_with("/clips/results/"),
+            Target::UploadInit => *method == Method::POST && rest == "/upload/single-file",
+        };
+        if targeted && w.resets_left > 0 {
+            w.resets_left -= 1;
+            return (injected(Response::default(), "reset"), None);
+        }
+        if targeted && w.huge_left > 0 {
+            w.huge_left -= 1;
+            return (huge_response(w.misbehave.huge_bytes), delay);
+        }
         let response = match (method.as_str(), rest) {
             ("POST", "/clips") => self.submit(&mut w, body, now),
             ("GET", r) if r.starts_with("/clips/results/") => {
@@ -614,6 +772,15 @@ impl Shared {
             (_, "/clips" | "/upload/single-file") => gateway_error(405, path, None),
             _ => gateway_error(404, path, None),
         };
+        if targeted && w.hangs_left > 0 {
+            w.hangs_left -= 1;
+            return (injected(response, "hang"), None);
+        }
+        if let Some(drip) = w.misbehave.drip_api.filter(|_| targeted) {
+            let mut response = injected(response, "drip");
+            response.extensions_mut().insert(drip);
+            return (response, delay);
+        }
         (response, delay)
     }
 
@@ -685,6 +852,13 @@ impl Shared {
         w.tasks.insert(id.clone(), task);
         w.task_order.push(id.clone());
         w.submissions.push(body.clone());
+        if w.malformed_submits_left > 0 {
+            w.malformed_submits_left -= 1;
+            return injected(
+                plain(200, "application/json", r#"{"code":"0","data":{"i"#),
+                "malformed",
+            );
+        }
         self.ok(json!({"id": id, "name": name, "status": "CREATED"}))
     }
 
@@ -699,7 +873,7 @@ impl Shared {
         if w.malformed_left > 0 {
             w.malformed_left -= 1;
             let cut = format!(r#"{{"code":"0","data":{{"id":"{id}","status":"SUCC"#);
-            return plain(200, "application/json", &cut);
+            return injected(plain(200, "application/json", &cut), "malformed");
         }
 
         let status = task.status(cfg.phase, now);
@@ -878,6 +1052,7 @@ impl Shared {
         let now = Instant::now();
         let mut w = self.world();
         let refuse_mode = w.misbehave.export_links_refused_until_refresh;
+        let drip = w.misbehave.drip_downloads;
         let html = w.misbehave.html_instead_of_mp4;
         let truncate = w.misbehave.truncate_downloads;
         let results_gone = w
@@ -949,7 +1124,15 @@ impl Shared {
                 .body(Body::from_stream(stream))
                 .expect("truncated response");
         }
-        bytes_response(status, "video/mp4", slice, &extra)
+        let response = bytes_response(status, "video/mp4", slice, &extra);
+        match drip {
+            Some(drip) if method == Method::GET => {
+                let mut response = injected(response, "drip");
+                response.extensions_mut().insert(drip);
+                response
+            }
+            _ => response,
+        }
     }
 
     async fn upload_put(
@@ -975,8 +1158,9 @@ impl Shared {
                  Signature query string parameter or the Authorization header should be specified",
             );
         }
-        let identity = {
-            let w = self.world();
+        let (identity, refuse) = {
+            let mut w = self.world();
+            let refuse = w.refuse_uploads_left > 0;
             let Some(slot) = w.upload_slots.get(token) else {
                 return s3_error(403, "AccessDenied", "Access Denied");
             };
@@ -990,7 +1174,11 @@ impl Shared {
             if slot.created + self.cfg.upload_url_ttl <= Instant::now() {
                 return s3_error(403, "AccessDenied", "Request has expired");
             }
-            slot.identity.clone()
+            let identity = slot.identity.clone();
+            if refuse {
+                w.refuse_uploads_left -= 1;
+            }
+            (identity, refuse)
         };
 
         let mut body = body;
@@ -1009,6 +1197,12 @@ impl Shared {
                     }
                 }
             }
+        }
+        if refuse {
+            return injected(
+                s3_error(403, "AccessDenied", "Access Denied"),
+                "refused-upload",
+            );
         }
         let digest = hex(&hasher.finalize());
         let content_type = header_str(headers, header::CONTENT_TYPE.as_str());
@@ -1061,6 +1255,86 @@ impl AsyncRead for HalfThenFail {
         let start = self.pos;
         buf.put_slice(&self.data[start..start + n]);
         self.pos += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// An `AsyncRead` that fails at once (see [`reset_connection`]).
+struct FailAtOnce;
+
+impl AsyncRead for FailAtOnce {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        _buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "fake API reset the connection",
+        )))
+    }
+}
+
+/// An `AsyncRead` that yields `drip.bytes` after each pause of `drip.every`.
+struct Trickle {
+    data: Vec<u8>,
+    pos: usize,
+    drip: Drip,
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl AsyncRead for Trickle {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.pos >= self.data.len() {
+            return Poll::Ready(Ok(()));
+        }
+        let every = self.drip.every;
+        let pause = self
+            .pause
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(every)));
+        if pause.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.pause = None;
+        let n = buf
+            .remaining()
+            .min(self.drip.bytes.max(1))
+            .min(self.data.len() - self.pos);
+        let start = self.pos;
+        buf.put_slice(&self.data[start..start + n]);
+        self.pos += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// An `AsyncRead` of `size` bytes: `prefix`, then `a` to the end.
+struct Huge {
+    prefix: Vec<u8>,
+    sent: u64,
+    size: u64,
+}
+
+impl AsyncRead for Huge {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        const FILLER: [u8; 16 * 1024] = [b'a'; 16 * 1024];
+        let left = self.size.saturating_sub(self.sent);
+        let at = self.sent as usize;
+        let piece = if at < self.prefix.len() {
+            &self.prefix[at..]
+        } else {
+            &FILLER[..]
+        };
+        let n = piece.len().min(buf.remaining()).min(left as usize);
+        buf.put_slice(&piece[..n]);
+        self.sent += n as u64;
         Poll::Ready(Ok(()))
     }
 }

@@ -8,4 +8,4 @@ pub mod fake_api;
 pub mod feed_server;
 pub mod harness;
 
-pub use fake_api::{CostField, Envelope, FakeApi, FakeConfig, Misbehave, Recorded};
+pub use fake_api::{CostField, Drip, Envelope, FakeApi, FakeConfig, Misbehave, Recorded, Target};
