@@ -1,10 +1,11 @@
 #!/bin/sh
 # clipwatch benchmark suite: builds the release binary, then runs the selected
-# benchmarks (default: downloads footprint feeds) against a fake API and feed
+# benchmarks (default: throughput downloads footprint feeds) against a fake API and feed
 # host on 127.0.0.1, with curl baselines in the same run, and prints a table.
 #
 #   bench/run.sh                       # all
 #   bench/run.sh downloads             # one section
+#   BENCH_SCENARIOS=fixed2 bench/run.sh throughput
 #   BENCH_FEEDS="1000 10000" bench/run.sh feeds
 #
 # Needs: cargo, python3, curl, /usr/bin/time, cmp, du. Scratch space: ~3 GiB in
