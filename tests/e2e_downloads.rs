@@ -60,6 +60,38 @@ fn an_html_error_page_is_never_kept_and_retry_polls_the_same_task() {
 }
 
 #[test]
+fn an_html_error_page_for_a_moment_does_not_fail_the_job() {
+    // Regression (fault campaign, seed 0x5eed0001): the four fresh-link
+    // requests were spent within 3 ms, so an error page served for a moment
+    // failed the job. Later refreshes now wait with a backoff.
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        html_instead_of_mp4: true,
+        ..Misbehave::default()
+    });
+    let log = env.dir.path().join("submit.log");
+    let mut child = env.spawn(&["submit", VIDEO, "--wait"], &log);
+    let api = &env.api;
+    assert!(wait_until(Duration::from_secs(20), || !api
+        .faults("html")
+        .is_empty()));
+    std::thread::sleep(Duration::from_millis(200));
+    api.misbehave(Misbehave::default());
+    let status = child.wait().unwrap();
+    let out = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{out}");
+    assert!(api.faults("html").len() >= 2, "the page was met again");
+    assert_eq!(env.jobs()[0]["state"], "done");
+    assert_eq!(api.submissions_for(VIDEO), 1);
+    let folder = env.only_folder("inbox");
+    let task = &api.task_ids()[0];
+    assert_eq!(
+        std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap(),
+        api.clip_bytes(task, 0)
+    );
+}
+
+#[test]
 fn a_truncated_download_is_resumed_with_range() {
     let env = Env::new(FakeConfig {
         clips: 1,

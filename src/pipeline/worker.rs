@@ -28,7 +28,9 @@ use crate::store::StoreError;
 const MAX_SUBMIT_ATTEMPTS: u32 = 6;
 /// Results calls after SUCCEEDED while export links are still missing.
 const MAX_LINK_POLLS: u32 = 20;
-/// Fresh links fetched for one file before giving up on it.
+/// Fresh links fetched for one file before giving up on it. The first is
+/// fetched at once (an expired link); later ones wait with a backoff, so a
+/// CDN that errs for a moment cannot spend them all within milliseconds.
 const MAX_LINK_REFRESHES: u32 = 4;
 /// Attempts at one file on transient errors (truncation, 5xx, resets).
 const MAX_FILE_ATTEMPTS: u32 = 6;
@@ -678,13 +680,21 @@ impl Worker {
                 Err(err) => err,
             };
             if err.needs_fresh_link() && refreshes < MAX_LINK_REFRESHES {
+                let wait = match refreshes {
+                    0 => Duration::ZERO,
+                    n => backoff(RETRY_START, RETRY_MAX, n - 1),
+                };
                 refreshes += 1;
                 tracing::info!(
                     job = self.job.id,
                     clip = idx + 1,
+                    ?wait,
                     "{}: {err}; asking for fresh links",
                     asset.name()
                 );
+                if let Err(stop) = self.pause(wait).await {
+                    return Ok(Err(stop));
+                }
                 match self.fresh_results().await {
                     Ok(fresh) => *results = fresh,
                     Err(stop) => return Ok(Err(stop)),
