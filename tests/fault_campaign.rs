@@ -31,8 +31,11 @@ use support::harness::{all_files, base_config, read_json, text, wait_until, Env}
 use support::{Drip, FakeConfig, Misbehave, Recorded, Target};
 
 /// Every fault kind the campaign injects, as counted from the fake's records
-/// (`"drip"` is split into API replies and downloads).
-const KINDS: [&str; 15] = [
+/// (`"drip"` is split into API replies and downloads; `"submit-hang"` is a
+/// hang that fell on a submit: the fake processed it, so a task exists whose
+/// id never arrives, unless the account's running-task limit answered it
+/// with a 429 that was never sent either).
+const KINDS: [&str; 16] = [
     "rejected-key",
     "rate-limited",
     "concurrency-limited",
@@ -48,6 +51,7 @@ const KINDS: [&str; 15] = [
     "truncated",
     "drip-download",
     "refused-upload",
+    "submit-hang",
 ];
 
 const SUBMIT_PATH: &str = "/open/v2/clips";
@@ -172,6 +176,11 @@ fn draw(rng: &mut SplitMix, force: &[&str]) -> Misbehave {
     if on(rng, "refused-upload", 40) {
         m.refuse_uploads = rng.range(1, 2) as u32;
     }
+    if force.contains(&"submit-hang") {
+        m.target = Target::Submit;
+        m.hang_api_calls = m.hang_api_calls.max(1);
+        m.huge_replies = 0;
+    }
     m
 }
 
@@ -189,6 +198,9 @@ fn injected_per_kind(env: &Env) -> BTreeMap<&'static str, usize> {
     for r in env.api.requests() {
         if let Some(kind) = kind_of(&r) {
             *counts.entry(kind).or_default() += 1;
+        }
+        if r.fault == Some("hang") && r.method == "POST" && r.path == SUBMIT_PATH {
+            *counts.entry("submit-hang").or_default() += 1;
         }
     }
     counts
@@ -288,6 +300,9 @@ fn run_campaign(campaign: Campaign) {
             diagnose(&env, &log)
         );
         let half_way = elapsed >= campaign.min_chaos / 2;
+        let force = if half_way { missing } else { Vec::new() };
+        env.api.misbehave(draw(&mut rng, &force));
+        epochs += 1;
         if half_way && !late_submitted {
             late_submitted = true;
             for url in &urls[early..] {
@@ -297,9 +312,6 @@ fn run_campaign(campaign: Campaign) {
             std::fs::write(&file, &locals[1]).unwrap();
             submit(&env, file.to_str().unwrap(), &mut seen);
         }
-        let force = if half_way { missing } else { Vec::new() };
-        env.api.misbehave(draw(&mut rng, &force));
-        epochs += 1;
         std::thread::sleep(Duration::from_millis(rng.range(100, 300)));
     }
     let chaos = started.elapsed();
