@@ -496,7 +496,10 @@ fn check_output_tree(env: &Env) -> Vec<String> {
             let sidecar = read_json(&folder.join(clip["files"]["sidecar"].as_str().unwrap()));
             assert_eq!(sidecar["task"]["id"], task.as_str());
             let idx = sidecar["idx"].as_u64().unwrap() as usize;
-            let video = folder.join(sidecar["files"]["video"].as_str().unwrap());
+            let video = sidecar["files"]["video"].as_str().unwrap_or_else(|| {
+                panic!("clip {idx} in {} has no video: {sidecar}", folder.display())
+            });
+            let video = folder.join(video);
             let bytes = std::fs::read(&video).unwrap();
             assert!(
                 bytes == env.api.clip_bytes(&task, idx),

@@ -447,7 +447,10 @@ impl Worker {
         }
     }
 
-    /// Ask for results until they come (fresh export links each time).
+    /// Ask for results until they come (fresh export links each time). With
+    /// export on, results that lack export links are polled again (bounded,
+    /// as after SUCCEEDED): taken as they are, a clip would be written
+    /// without its video.
     async fn fresh_results(&mut self) -> Result<TaskResults, Stop> {
         let api = self.pipeline.api.clone().ok_or(Stop::Deferred)?;
         let task_id = self
@@ -456,9 +459,18 @@ impl Worker {
             .as_ref()
             .map(|t| t.id.clone())
             .ok_or(Stop::Deferred)?;
+        let export = self.export_enabled();
         let mut attempt = 0;
+        let mut link_polls = 0;
         loop {
             match api.results(&task_id).await {
+                Ok(results) if export && results.missing_export_links() > 0 => {
+                    if link_polls >= MAX_LINK_POLLS {
+                        return Ok(results);
+                    }
+                    link_polls += 1;
+                    self.pause(self.pipeline.config().api.poll_interval).await?;
+                }
                 Ok(results) => return Ok(results),
                 Err(ApiError::Cancelled) => return Err(Stop::Cancelled),
                 Err(err) => {
