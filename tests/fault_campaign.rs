@@ -84,7 +84,7 @@ fn long_fault_campaign() {
             seed,
             url_videos: 22,
             min_chaos: Duration::from_secs(20),
-            max_chaos: Duration::from_secs(45),
+            max_chaos: Duration::from_secs(60),
         });
     }
 }
