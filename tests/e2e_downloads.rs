@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use support::harness::{all_files, base_config, file_names, text, wait_until, Env};
-use support::{FakeConfig, Misbehave};
+use support::{Drip, FakeConfig, Misbehave};
 
 const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
 
@@ -57,6 +57,83 @@ fn an_html_error_page_is_never_kept_and_retry_polls_the_same_task() {
         std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap(),
         env.api.clip_bytes(task, 0)
     );
+}
+
+#[test]
+fn an_html_error_page_for_a_moment_does_not_fail_the_job() {
+    // Regression (fault campaign, seed 0x5eed0001): the four fresh-link
+    // requests were spent within 3 ms, so an error page served for a moment
+    // failed the job. Later refreshes now wait with a backoff.
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        html_instead_of_mp4: true,
+        ..Misbehave::default()
+    });
+    let log = env.dir.path().join("submit.log");
+    let mut child = env.spawn(&["submit", VIDEO, "--wait"], &log);
+    let api = &env.api;
+    assert!(wait_until(Duration::from_secs(20), || !api
+        .faults("html")
+        .is_empty()));
+    std::thread::sleep(Duration::from_millis(200));
+    api.misbehave(Misbehave::default());
+    let status = child.wait().unwrap();
+    let out = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{out}");
+    assert!(api.faults("html").len() >= 2, "the page was met again");
+    assert_eq!(env.jobs()[0]["state"], "done");
+    assert_eq!(api.submissions_for(VIDEO), 1);
+    let folder = env.only_folder("inbox");
+    let task = &api.task_ids()[0];
+    assert_eq!(
+        std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap(),
+        api.clip_bytes(task, 0)
+    );
+}
+
+#[test]
+fn fresh_links_without_an_export_link_are_polled_again_not_skipped() {
+    // Regression (fault campaign, long run): a refused link was replaced by
+    // a results call that lacked the last clip's export link, and that clip
+    // was written without its video ("the API gave no export link"), the job
+    // done. Fresh results now wait (bounded) for every link, as after SUCCEEDED.
+    let env = Env::new(quick());
+    let slow = Misbehave {
+        export_links_refused_until_refresh: true,
+        drip_downloads: Some(Drip {
+            bytes: 4 * 1024,
+            every: Duration::from_millis(40),
+        }),
+        ..Misbehave::default()
+    };
+    env.api.misbehave(slow.clone());
+    let log = env.dir.path().join("submit.log");
+    let mut child = env.spawn(&["submit", VIDEO, "--wait"], &log);
+    let api = &env.api;
+    // Clip 1 is dripping in; the refresh for clip 2 will lack clip 3's link.
+    assert!(wait_until(Duration::from_secs(20), || !api
+        .faults("drip")
+        .is_empty()));
+    api.misbehave(Misbehave {
+        missing_export_links_polls: u32::MAX,
+        ..slow.clone()
+    });
+    assert!(wait_until(Duration::from_secs(20), || !api
+        .faults("missing-links")
+        .is_empty()));
+    api.misbehave(slow);
+    let status = child.wait().unwrap();
+    let out = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{out}");
+    let folder = env.only_folder("inbox");
+    let task = &api.task_ids()[0];
+    for idx in 0..3 {
+        let name = format!("0{} Clip {} title.mp4", idx + 1, idx + 1);
+        let video = std::fs::read(folder.join(&name))
+            .unwrap_or_else(|e| panic!("{name}: {e}; files: {:?}", file_names(&folder)));
+        assert!(video == api.clip_bytes(task, idx), "{name}");
+    }
+    assert_eq!(api.submissions_for(VIDEO), 1);
 }
 
 #[test]

@@ -28,7 +28,9 @@ use crate::store::StoreError;
 const MAX_SUBMIT_ATTEMPTS: u32 = 6;
 /// Results calls after SUCCEEDED while export links are still missing.
 const MAX_LINK_POLLS: u32 = 20;
-/// Fresh links fetched for one file before giving up on it.
+/// Fresh links fetched for one file before giving up on it. The first is
+/// fetched at once (an expired link); later ones wait with a backoff, so a
+/// CDN that errs for a moment cannot spend them all within milliseconds.
 const MAX_LINK_REFRESHES: u32 = 4;
 /// Attempts at one file on transient errors (truncation, 5xx, resets).
 const MAX_FILE_ATTEMPTS: u32 = 6;
@@ -445,7 +447,10 @@ impl Worker {
         }
     }
 
-    /// Ask for results until they come (fresh export links each time).
+    /// Ask for results until they come (fresh export links each time). With
+    /// export on, results that lack export links are polled again (bounded,
+    /// as after SUCCEEDED): taken as they are, a clip would be written
+    /// without its video.
     async fn fresh_results(&mut self) -> Result<TaskResults, Stop> {
         let api = self.pipeline.api.clone().ok_or(Stop::Deferred)?;
         let task_id = self
@@ -454,9 +459,18 @@ impl Worker {
             .as_ref()
             .map(|t| t.id.clone())
             .ok_or(Stop::Deferred)?;
+        let export = self.export_enabled();
         let mut attempt = 0;
+        let mut link_polls = 0;
         loop {
             match api.results(&task_id).await {
+                Ok(results) if export && results.missing_export_links() > 0 => {
+                    if link_polls >= MAX_LINK_POLLS {
+                        return Ok(results);
+                    }
+                    link_polls += 1;
+                    self.pause(self.pipeline.config().api.poll_interval).await?;
+                }
                 Ok(results) => return Ok(results),
                 Err(ApiError::Cancelled) => return Err(Stop::Cancelled),
                 Err(err) => {
@@ -678,13 +692,21 @@ impl Worker {
                 Err(err) => err,
             };
             if err.needs_fresh_link() && refreshes < MAX_LINK_REFRESHES {
+                let wait = match refreshes {
+                    0 => Duration::ZERO,
+                    n => backoff(RETRY_START, RETRY_MAX, n - 1),
+                };
                 refreshes += 1;
                 tracing::info!(
                     job = self.job.id,
                     clip = idx + 1,
+                    ?wait,
                     "{}: {err}; asking for fresh links",
                     asset.name()
                 );
+                if let Err(stop) = self.pause(wait).await {
+                    return Ok(Err(stop));
+                }
                 match self.fresh_results().await {
                     Ok(fresh) => *results = fresh,
                     Err(stop) => return Ok(Err(stop)),

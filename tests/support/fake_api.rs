@@ -128,22 +128,31 @@ pub enum CostField {
 /// replaces the whole set; `Misbehave::default()` heals everything).
 #[derive(Debug, Default, Clone)]
 pub struct Misbehave {
-    /// Every API call → 403 with the gateway body.
+    /// Every API call → 403 with the gateway body (recorded as `"rejected-key"`).
     pub reject_key: bool,
+    /// Every API call → 429 with `Retry-After: 1`, as the request budget
+    /// answers when it is spent (recorded as `"rate-limited"`).
+    pub rate_limited: bool,
+    /// Every submit → 429 with `Retry-After: 1`, as when the account's
+    /// running-task limit is reached (recorded as `"concurrency-limited"`).
+    pub concurrency_limited: bool,
     /// Tasks submitted from now on end FAILED with this `error_message`.
     pub fail_tasks_with: Option<String>,
     /// An export link answers 403 until a later results call has issued a newer
-    /// link for that clip; links issued after the refusal work.
+    /// link for that clip; links issued after the refusal work (a refusal is
+    /// recorded as `"refused-export"`).
     pub export_links_refused_until_refresh: bool,
-    /// After SUCCEEDED, the first N results calls (per task) omit `export_link` on the last clip.
+    /// After SUCCEEDED, the first N results calls (per task) omit `export_link`
+    /// on the last clip (recorded as `"missing-links"`).
     pub missing_export_links_polls: u32,
     /// The next N API calls answer 500 with a non-JSON body.
     pub server_errors: u32,
     /// Submits answer 200 with `{"code": "40001", "message": <this>}` and no data.
     pub invalid_submit: Option<String>,
-    /// Export links answer 200 `text/html` with an error page.
+    /// Export links answer 200 `text/html` with an error page (recorded as `"html"`).
     pub html_instead_of_mp4: bool,
-    /// Export downloads declare the full Content-Length but close after half.
+    /// Export downloads declare the full Content-Length but close after half
+    /// (recorded as `"truncated"`).
     pub truncate_downloads: bool,
     /// The next N results calls answer 200 with cut-off JSON.
     pub malformed_results: u32,
@@ -211,7 +220,9 @@ pub struct Recorded {
     /// The HTTP status sent; `0` when none was (a reset or a hang).
     pub status: u16,
     /// The injected fault this request met, if any: `"reset"`, `"hang"`,
-    /// `"drip"`, `"huge"`, `"malformed"`, `"server-error"`, `"refused-upload"`.
+    /// `"drip"`, `"huge"`, `"malformed"`, `"server-error"`, `"refused-upload"`,
+    /// `"rejected-key"`, `"rate-limited"`, `"concurrency-limited"`,
+    /// `"missing-links"`, `"html"`, `"truncated"`, `"refused-export"`.
     pub fault: Option<&'static str>,
     /// When the request arrived.
     pub at: Instant,
@@ -707,7 +718,11 @@ impl Shared {
         let delay = w.misbehave.response_delay;
 
         let expected = format!("Bearer {}", cfg.api_key);
-        if w.misbehave.reject_key || authorization != Some(expected.as_str()) {
+        if w.misbehave.reject_key {
+            let response = gateway_error(cfg.auth_failure_status, path, None);
+            return (injected(response, "rejected-key"), delay);
+        }
+        if authorization != Some(expected.as_str()) {
             return (gateway_error(cfg.auth_failure_status, path, None), delay);
         }
         if cfg.require_api_version && api_version != Some("v2") {
@@ -719,6 +734,10 @@ impl Shared {
                 ),
                 delay,
             );
+        }
+        if w.misbehave.rate_limited {
+            let response = gateway_error(429, path, Some(Duration::from_secs(1)));
+            return (injected(response, "rate-limited"), delay);
         }
         if let Some((limit, window)) = cfg.rate_limit {
             while w.window.front().is_some_and(|t| *t + window <= now) {
@@ -822,6 +841,11 @@ impl Shared {
                 "40004",
                 &format!("uploaded file not found: {video_url}"),
             );
+        }
+        if w.misbehave.concurrency_limited {
+            let path = format!("{}/clips", self.cfg.prefix);
+            let response = gateway_error(429, &path, Some(Duration::from_secs(1)));
+            return injected(response, "concurrency-limited");
         }
         let phase = self.cfg.phase;
         if w.running(phase, now).count() >= self.cfg.max_running {
@@ -930,7 +954,11 @@ impl Shared {
             data.insert("error_message".into(), json!(fail_with));
         }
         data.insert("clips".into(), Value::Array(clips));
-        self.ok(Value::Object(data))
+        let response = self.ok(Value::Object(data));
+        if omit_last_link && enable_export && listed == cfg.clips {
+            return injected(response, "missing-links");
+        }
+        response
     }
 
     fn clip_json(&self, task_id: &str, idx: usize) -> Map<String, Value> {
@@ -1077,14 +1105,15 @@ impl Shared {
         }
         if refuse_mode && links.first_ok_gen.is_none_or(|ok| generation < ok) {
             links.refused_pending = true;
-            return s3_error(403, "AccessDenied", "Request has expired");
+            let response = s3_error(403, "AccessDenied", "Request has expired");
+            return injected(response, "refused-export");
         }
         drop(w);
 
         if html {
             let page = "<!DOCTYPE html><html><head><title>Error</title></head>\
                         <body><h1>An error occurred</h1><p>The file is temporarily unavailable.</p></body></html>";
-            return plain(200, "text/html; charset=utf-8", page);
+            return injected(plain(200, "text/html; charset=utf-8", page), "html");
         }
 
         let content = clip_content(&task_id, idx, self.cfg.clip_bytes);
@@ -1120,9 +1149,10 @@ impl Shared {
                 builder = builder.header(name, value);
             }
             let stream = tokio_util::io::ReaderStream::new(HalfThenFail::new(half));
-            return builder
+            let response = builder
                 .body(Body::from_stream(stream))
                 .expect("truncated response");
+            return injected(response, "truncated");
         }
         let response = bytes_response(status, "video/mp4", slice, &extra);
         match drip {
