@@ -183,6 +183,22 @@ fn entity_bombs_and_garbage_feeds_fail_alone_and_cleanly() {
     }
 }
 
+/// An RSS feed of about `len` bytes of tiny entries, each its own video.
+fn crowded_feed(len: usize) -> Vec<u8> {
+    let mut body =
+        b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Crowded</title>\n".to_vec();
+    let mut n = 0;
+    while body.len() < len - 100 {
+        body.extend(
+            format!("<item><title>Item {n}</title><link>https://crowded.example.com/v{n}</link></item>\n")
+                .as_bytes(),
+        );
+        n += 1;
+    }
+    body.extend(b"</channel></rss>\n");
+    body
+}
+
 /// The daemon's peak resident memory (`VmHWM`), in bytes.
 fn peak_memory(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -241,6 +257,9 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
     );
     feeds.route("/bomb.xml", Route::xml(BOMB.as_bytes().to_vec()));
     feeds.route("/nested.xml", Route::xml(nested_feed().into_bytes()));
+    // Under the 10 MB cap, but 120 000 entries: parsed whole, it took the
+    // daemon to 280 MB (and recorded 120 000 skipped jobs).
+    feeds.route("/crowded.xml", Route::xml(crowded_feed(10_000_000)));
     feeds.route(
         "/good.xml",
         Route::xml(
@@ -261,6 +280,7 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
         feed("Chunked", "/huge-chunked.xml"),
         feed("Bomb", "/bomb.xml"),
         feed("Nested", "/nested.xml"),
+        feed("Crowded", "/crowded.xml"),
         feed("Good", "/good.xml"),
     ]
     .join("\n");
@@ -319,6 +339,7 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
             && feeds.requests_to("/huge-chunked.xml").len() >= 2
             && feeds.requests_to("/bomb.xml").len() >= 2
             && feeds.requests_to("/nested.xml").len() >= 2
+            && feeds.requests_to("/crowded.xml").len() >= 2
             && env.jobs().iter().all(|j| j["state"] == "done")
     });
     let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
@@ -340,6 +361,13 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
             "{name}: {feed}"
         );
     }
+    let crowded = health.iter().find(|f| f["name"] == "Crowded").unwrap();
+    assert!(
+        crowded["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("more than 10000 entries")),
+        "{crowded}"
+    );
     let nested = health.iter().find(|f| f["name"] == "Nested").unwrap();
     assert!(nested["last_error"].is_string(), "{nested}");
     for submission in env.api.submissions() {
@@ -421,7 +449,7 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
     // and the daemon's memory stayed bounded.
     println!(
         "hostile input: daemon VmHWM {:.1} MiB after {} + {} fetches of the 100 MB feeds \
-         (beside the entity bomb, 50 000-deep nesting, and binary, 6 GB, unreadable and FIFO drop files)",
+         (beside the entity bomb, 50 000-deep nesting, a 120 000-entry feed, and binary, 6 GB, unreadable and FIFO drop files)",
         peak as f64 / MIB as f64,
         feeds.requests_to("/huge-declared.xml").len(),
         feeds.requests_to("/huge-chunked.xml").len()
