@@ -513,7 +513,7 @@ fn drop_batch(inbox: &Path, expected: &mut Expected, s: usize, batch: usize) {
 
 /// A local video with content unique to `seed`.
 fn drop_video(inbox: &Path, expected: &mut Expected, name: &str, seed: u64) {
-    let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed_0f_f11e);
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed_f11e);
     let mut bytes = vec![0u8; VIDEO_BYTES];
     rng.fill(&mut bytes);
     let sha: String = Sha256::digest(&bytes)
