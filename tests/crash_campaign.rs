@@ -219,24 +219,14 @@ fn run_campaign(campaign: Campaign) -> Report {
     let inbox = env.dir.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
 
-    // Sources present before the first start.
-    for n in 0..4 * s {
-        let id = yt_id("chanfeed", n);
-        expected.youtube(&id);
-        feeds.channel.push(id);
-    }
-    for n in 0..3 * s {
-        let url = expected.other(&format!("https://media.example.com/podcast/ep{n}"));
-        feeds.podcast.push(url);
-    }
+    // The first run sees only the first videos (and empty feeds), so that
+    // their jobs come first in the queue and the first kill, aimed at an
+    // upload, finds one soon; everything else arrives while it is down.
     feeds.publish();
-    for n in 0..2 * s {
-        let url = expected.youtube(&yt_id("submitvd", n));
-        let out = env.run(&["submit", &url]);
-        assert!(out.status.success(), "{}", text(&out));
+    for n in 0..s {
+        let seed = campaign.seed * 100 + n as u64;
+        drop_video(&inbox, &mut expected, &format!("talk{n}.mp4"), seed);
     }
-    drop_batch(&inbox, &mut expected, s, 0);
-    drop_video(&inbox, &mut expected, "talk0.mp4", campaign.seed);
 
     // While the daemon is down after these kills, more arrives.
     let middle = campaign.min_kills / 3..campaign.min_kills * 2 / 3;
@@ -249,8 +239,9 @@ fn run_campaign(campaign: Campaign) -> Report {
     let mut aimed: BTreeMap<String, usize> = BTreeMap::new();
     let (aim_offset, mut aims_taken) = (rng.usize(..AIMS.len()), 0);
     let mut idle_at_last_kill = false;
-    // What arrives later: a second drop batch and video, more feed entries.
-    let sources = expected.keys.len() + (3 * s + 1) + (3 * s);
+    // Per unit of scale: 6 channel and 4 podcast entries, 2 submitted
+    // videos, 8 dropped URLs, 2 local videos.
+    let sources = 22 * s;
     loop {
         let log = env.dir.path().join(format!("run{kills}.log"));
         let mut daemon = env.spawn(&["run"], &log);
@@ -283,11 +274,12 @@ fn run_campaign(campaign: Campaign) -> Report {
         }
         // Half the kills come at a random moment; the other half just after
         // the daemon logs a chosen step, so that every window is hit.
-        // Right after a video is dropped, the kill waits for its upload.
-        let aim = if idle_at_last_kill && kills != more_drops_at {
-            None
-        } else if kills == 0 || kills == more_drops_at {
+        // The first kill waits for an upload.
+        let forced = kills == 0;
+        let aim = if forced {
             Some(AIMS[0])
+        } else if idle_at_last_kill {
+            None
         } else if rng.bool() {
             aims_taken += 1;
             Some(AIMS[(aim_offset + aims_taken) % AIMS.len()])
@@ -295,7 +287,7 @@ fn run_campaign(campaign: Campaign) -> Report {
             None
         };
         if let Some(aim) = aim {
-            let patience = Duration::from_secs(if aim == AIMS[0] { 4 } else { 1 });
+            let patience = Duration::from_secs(if forced { 30 } else { 1 });
             let hit = wait_for_line(&log, aim, patience);
             *aimed
                 .entry(format!("{aim}{}", if hit { "" } else { " (missed)" }))
@@ -317,9 +309,30 @@ fn run_campaign(campaign: Campaign) -> Report {
         for state in states {
             *kills_in_state.entry(state).or_default() += 1;
         }
+        if kills == 1 {
+            for n in 0..4 * s {
+                let id = yt_id("chanfeed", n);
+                expected.youtube(&id);
+                feeds.channel.push(id);
+            }
+            for n in 0..3 * s {
+                let url = expected.other(&format!("https://media.example.com/podcast/ep{n}"));
+                feeds.podcast.push(url);
+            }
+            feeds.publish();
+            for n in 0..2 * s {
+                let url = expected.youtube(&yt_id("submitvd", n));
+                let out = env.run(&["submit", &url]);
+                assert!(out.status.success(), "{}", text(&out));
+            }
+            drop_batch(&inbox, &mut expected, s, 0);
+        }
         if kills == more_drops_at {
             drop_batch(&inbox, &mut expected, s, 1);
-            drop_video(&inbox, &mut expected, "late0.mov", campaign.seed + 1);
+            for n in 0..s {
+                let seed = campaign.seed * 100 + 50 + n as u64;
+                drop_video(&inbox, &mut expected, &format!("late{n}.mov"), seed);
+            }
         }
         if kills == more_feed_entries_at {
             for n in 4 * s..6 * s {
