@@ -386,12 +386,7 @@ fn run_campaign(campaign: Campaign) -> Report {
                     // Only a kill after the upload finished and before its
                     // identity was stored can cause this: the job's history
                     // then shows an upload started (and interrupted) again.
-                    let id = job["id"].as_u64().unwrap().to_string();
-                    let shown = env.run(&["show", &id, "--json"]);
-                    let history: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
-                    let started_uploads = history["history"]
-                        .as_array()
-                        .unwrap()
+                    let started_uploads = history(&env, job)
                         .iter()
                         .filter(|t| t["to"] == "uploading")
                         .count();
@@ -408,10 +403,25 @@ fn run_campaign(campaign: Campaign) -> Report {
         assert!(submissions >= 1, "{key} never submitted");
         if submissions > 1 {
             // Only a kill between the request leaving and the task id being
-            // stored can cause this, and the job records each such attempt.
+            // stored can cause this: the job counts each attempt, and its
+            // history shows a restart that found it still submitting for
+            // every task beyond the first.
             assert!(
                 submissions <= attempts,
                 "{key}: {submissions} tasks for {attempts} attempts"
+            );
+            let interrupted = history(&env, job)
+                .iter()
+                .filter(|t| {
+                    t["from"] == "submitting"
+                        && t["note"]
+                            .as_str()
+                            .is_some_and(|n| n.starts_with("interrupted while submitting"))
+                })
+                .count();
+            assert!(
+                submissions - 1 <= interrupted,
+                "{key}: {submissions} tasks, {interrupted} submits interrupted by a kill"
             );
             submitted_twice.push(format!("{key} ×{submissions}"));
         }
@@ -445,6 +455,15 @@ fn run_campaign(campaign: Campaign) -> Report {
         );
     }
     Report { sources, kills }
+}
+
+/// A job's transitions, as `show --json` lists them.
+fn history(env: &Env, job: &serde_json::Value) -> Vec<serde_json::Value> {
+    let id = job["id"].as_u64().unwrap().to_string();
+    let shown = env.run(&["show", &id, "--json"]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    shown["history"].as_array().unwrap().clone()
 }
 
 /// Wait until `log` holds `line` (polled every 2 ms: some windows are short).
