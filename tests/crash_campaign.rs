@@ -1,5 +1,7 @@
 //! Crash-restart campaign (SPEC §5): the real daemon is killed with SIGKILL
-//! at seeded random moments, again and again, while it works through a mix
+//! at seeded moments (random ones, and ones just after it logs the start of
+//! a short step: upload, submit, download), again and again, while it works
+//! through a mix
 //! of sources: two feeds on the test feed server (a YouTube channel feed and
 //! an RSS podcast, both growing during the campaign), URL lists dropped in
 //! the drop folder (`.txt`, `.json`, `.url`, `.urls`, `.webloc`), local
@@ -9,7 +11,8 @@
 //!
 //! At the end every source is done exactly once in the output tree; no video
 //! was paid for twice except where a kill provably fell between a submit
-//! leaving and its task id being stored (`submit_attempts` counts each; the
+//! leaving and its task id being stored (`submit_attempts` counts each, and
+//! the history shows the restart that found the job still submitting; the
 //! duplicates are counted and reported); no local video was uploaded twice
 //! except where a kill fell during its upload (its history shows each
 //! restart); every dropped file ended in `.done/` (none in `.failed/`, none
@@ -18,7 +21,8 @@
 //!
 //! The quick variant runs in the normal suite; `cargo test --test
 //! crash_campaign -- --ignored --nocapture` runs the long one (more sources,
-//! more kills, three seeds).
+//! more kills, three seeds). `CRASH_CAMPAIGN_SEED=N` reruns the quick one
+//! with another seed.
 
 mod support;
 
