@@ -1,6 +1,7 @@
 //! Property tests: whatever the input, names stay single safe components
-//! inside the output folder, canonical keys are stable, and lenient API
-//! decoding never panics and keeps what it can.
+//! inside the output folder, canonical keys are stable, lenient API
+//! decoding never panics and keeps what it can, and the drop folder's URL
+//! files never panic and give back only the URLs they hold.
 
 use std::path::Component;
 
@@ -8,6 +9,7 @@ use clipwatch::api::types::{Clip, TaskResults};
 use clipwatch::output::naming::{
     sanitize_component, Template, TemplateKind, Vars, MAX_COMPONENT_BYTES,
 };
+use clipwatch::sources::folder::parse::{decode_text, parse, Format, ParseError};
 use clipwatch::sources::identity::canonical_key;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -186,4 +188,204 @@ fn any_json() -> impl Strategy<Value = Value> {
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
+}
+
+// ---- URL-file parsing (the drop folder's .txt/.urls/.url/.webloc/.json) ----
+
+const FORMATS: [Format; 4] = [Format::Text, Format::Shortcut, Format::Webloc, Format::Json];
+
+/// Lines rich in what URL lists hold: URLs of every kind, comments, blanks,
+/// junk, stray BOMs and spaces.
+fn list_line() -> impl Strategy<Value = String> {
+    let url = prop_oneof![
+        "[A-Za-z0-9_-]{11}".prop_map(|id| format!("https://youtu.be/{id}")),
+        "[A-Za-z0-9_-]{11}".prop_map(|id| format!("https://www.youtube.com/watch?v={id}&t=1")),
+        "https?://[a-z0-9.-]{1,12}\\.[a-z]{2,3}(/[A-Za-z0-9._~%-]{0,8}){0,3}(\\?utm_source=[a-z]{1,4})?",
+    ];
+    let other = prop::sample::select(vec![
+        "",
+        "   ",
+        "# a comment https://youtu.be/commentedxx",
+        "ftp://example.com/x",
+        "mailto:x@y",
+        "not a url",
+        "\u{feff}",
+        "[InternetShortcut]",
+        "URL=",
+        "<key>URL</key>",
+        "{\"url\": 1}",
+        "\t",
+    ])
+    .prop_map(String::from);
+    (
+        prop_oneof![3 => url, 2 => other, 1 => any::<String>()],
+        "[ \t]{0,2}",
+        "[ \t]{0,2}",
+    )
+        .prop_map(|(line, before, after)| format!("{before}{line}{after}"))
+}
+
+/// Lines joined with one kind of line end, maybe with a BOM, maybe UTF-16.
+fn url_list() -> impl Strategy<Value = (Vec<u8>, Vec<String>)> {
+    (
+        prop::collection::vec(list_line(), 0..12),
+        prop::sample::select(vec!["\n", "\r\n", "\r"]),
+        0usize..3,
+    )
+        .prop_map(|(lines, end, encoding)| {
+            let text = lines.join(end);
+            let bytes = match encoding {
+                0 => text.clone().into_bytes(),
+                1 => format!("\u{feff}{text}").into_bytes(),
+                _ => {
+                    let mut bytes = vec![0xFF, 0xFE];
+                    for unit in text.encode_utf16() {
+                        bytes.extend(unit.to_le_bytes());
+                    }
+                    bytes
+                }
+            };
+            (bytes, lines)
+        })
+}
+
+/// Split as clipwatch documents it: LF, CRLF, or lone CR line ends.
+fn text_lines(text: &str) -> Vec<&str> {
+    if text.contains('\n') {
+        text.lines().collect()
+    } else {
+        text.split('\r').collect()
+    }
+}
+
+fn is_blank_or_comment(line: &str) -> bool {
+    let line = line.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    line.is_empty() || line.starts_with('#')
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Whatever the bytes, every format answers without panicking, and
+    /// every URL a text list yields is the canonical key of the line it
+    /// names, found in the input.
+    #[test]
+    fn url_files_never_panic_and_only_return_urls_from_the_input(
+        bytes in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..600),
+            url_list().prop_map(|(bytes, _)| bytes),
+            any::<String>().prop_map(String::into_bytes),
+        ],
+    ) {
+        for format in FORMATS {
+            let _ = parse(format, &bytes);
+        }
+        if let Ok(parsed) = parse(Format::Text, &bytes) {
+            let text = decode_text(&bytes).expect("parsed text decodes");
+            let lines = text_lines(&text);
+            prop_assert!(parsed.entries.len() + parsed.problems.len() <= lines.len());
+            for entry in &parsed.entries {
+                let n: usize = entry.place.strip_prefix("line ").unwrap().parse().unwrap();
+                let line = lines[n - 1].trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+                prop_assert_eq!(&canonical_key(line).unwrap().key, &entry.key.key);
+                prop_assert!(entry.preset.is_none() && entry.name.is_none());
+            }
+        }
+    }
+
+    /// A text list: each line that is neither blank nor a comment is exactly
+    /// one entry (if it is a usable URL) or one problem naming its line, in
+    /// order, whatever the line ends, BOM or encoding.
+    #[test]
+    fn every_listed_line_is_an_entry_or_a_problem((bytes, lines) in url_list()) {
+        let used: Vec<(usize, &String)> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !is_blank_or_comment(l))
+            .collect();
+        // A line that itself holds a line break is split by the reader too:
+        // only lists of single lines are compared line by line.
+        prop_assume!(lines.iter().all(|l| !l.contains(['\n', '\r'])));
+        match parse(Format::Text, &bytes) {
+            Ok(parsed) => {
+                let mut entries = parsed.entries.iter();
+                let mut problems = parsed.problems.iter();
+                for (n, line) in used {
+                    let trimmed = line.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+                    let place = format!("line {}", n + 1);
+                    match canonical_key(trimmed) {
+                        Ok(key) => {
+                            let entry = entries.next().expect("an entry per usable line");
+                            prop_assert_eq!(&entry.key.key, &key.key);
+                            prop_assert_eq!(&entry.place, &place);
+                        }
+                        Err(_) => {
+                            let problem = problems.next().expect("a problem per unusable line");
+                            prop_assert!(problem.starts_with(&format!("{place}: ")), "{}", problem);
+                        }
+                    }
+                }
+                prop_assert!(entries.next().is_none() && problems.next().is_none());
+            }
+            Err(ParseError::Empty) => prop_assert!(bytes.is_empty()),
+            Err(ParseError::NoUrls) => prop_assert!(used.is_empty()),
+            Err(ParseError::Binary(_)) => {
+                prop_assert!(lines.iter().any(|l| l.contains('\0')), "{:?}", lines)
+            }
+            Err(other) => prop_assert!(false, "unexpected {:?}", other),
+        }
+    }
+
+    /// `.url`, `.webloc` (XML, escaped) and `.json` give back the URL they
+    /// hold, as its canonical key, with the JSON name and preset trimmed.
+    #[test]
+    fn shortcuts_weblocs_and_json_give_back_their_url(
+        url in list_line(),
+        name in any::<String>(),
+        preset in "[ a-z]{0,8}",
+    ) {
+        let url = url.trim().to_string();
+        let expected = canonical_key(&url).ok().map(|k| k.key);
+        let keys = |parsed: Result<_, ParseError>| -> Vec<String> {
+            parsed.map(|p: clipwatch::sources::folder::parse::Parsed| {
+                p.entries.into_iter().map(|e| e.key.key).collect()
+            }).unwrap_or_default()
+        };
+        if !url.contains(['\n', '\r']) {
+            let shortcut = format!("[InternetShortcut]\r\nURL={url}\r\n");
+            prop_assert_eq!(keys(parse(Format::Shortcut, shortcut.as_bytes())), expected.clone().into_iter().collect::<Vec<_>>());
+        }
+        let webloc = format!(
+            "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>URL</key><string>{}</string></dict></plist>",
+            xml_escape(&url)
+        );
+        if !url.contains('\0') {
+            prop_assert_eq!(keys(parse(Format::Webloc, webloc.as_bytes())), expected.clone().into_iter().collect::<Vec<_>>());
+        }
+        let item = json!({"url": url, "name": name, "preset": preset});
+        let text = json!([item, {"url": url}]).to_string();
+        match parse(Format::Json, text.as_bytes()) {
+            Ok(parsed) => {
+                prop_assert_eq!(parsed.entries.len() + parsed.problems.len(), 2);
+                for entry in &parsed.entries {
+                    prop_assert_eq!(Some(&entry.key.key), expected.as_ref());
+                }
+                if let Some(first) = parsed.entries.iter().find(|e| e.place == "item 1") {
+                    let trimmed_name = name.trim();
+                    prop_assert_eq!(first.name.as_deref(), (!trimmed_name.is_empty()).then_some(trimmed_name));
+                    let trimmed_preset = preset.trim();
+                    prop_assert_eq!(first.preset.as_deref(), (!trimmed_preset.is_empty()).then_some(trimmed_preset));
+                }
+            }
+            Err(ParseError::Binary(_)) => prop_assert!(text.contains('\0')),
+            Err(other) => prop_assert!(false, "unexpected {:?}", other),
+        }
+    }
 }

@@ -46,6 +46,19 @@ pub struct Route {
     pub fail_first: usize,
     /// Wait this long before answering.
     pub delay: Duration,
+    /// A body made up while it is sent, instead of `body`.
+    pub generated: Option<Generated>,
+}
+
+/// A body made up while it is sent (never held whole): `head`, then `unit`
+/// again and again, cut at `len` bytes in all.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub head: Vec<u8>,
+    pub unit: Vec<u8>,
+    pub len: u64,
+    /// Send `Content-Length` (else the body is chunked).
+    pub declare_length: bool,
 }
 
 impl Route {
@@ -59,6 +72,26 @@ impl Route {
             redirect_to: None,
             fail_first: 0,
             delay: Duration::ZERO,
+            generated: None,
+        }
+    }
+
+    /// A generated body of `len` bytes (see [`Generated`]).
+    pub fn generated(
+        content_type: &str,
+        head: &[u8],
+        unit: &[u8],
+        len: u64,
+        declare_length: bool,
+    ) -> Route {
+        Route {
+            generated: Some(Generated {
+                head: head.to_vec(),
+                unit: unit.to_vec(),
+                len,
+                declare_length,
+            }),
+            ..Route::new(content_type, Vec::new())
         }
     }
 
@@ -271,11 +304,56 @@ fn answer(route: Option<&Route>, hit: usize, headers: &HeaderMap) -> Response {
             .body(Body::empty())
             .unwrap();
     }
-    builder
+    builder = builder
         .status(route.status)
-        .header(header::CONTENT_TYPE, &route.content_type)
-        .body(Body::from(route.body.clone()))
-        .unwrap()
+        .header(header::CONTENT_TYPE, &route.content_type);
+    if let Some(generated) = &route.generated {
+        if generated.declare_length {
+            builder = builder.header(header::CONTENT_LENGTH, generated.len);
+        }
+        let reader = GeneratedReader {
+            spec: generated.clone(),
+            sent: 0,
+        };
+        let stream = tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024);
+        return builder.body(Body::from_stream(stream)).unwrap();
+    }
+    builder.body(Body::from(route.body.clone())).unwrap()
+}
+
+/// Reads a [`Generated`] body piece by piece.
+struct GeneratedReader {
+    spec: Generated,
+    sent: u64,
+}
+
+impl tokio::io::AsyncRead for GeneratedReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let head_len = this.spec.head.len() as u64;
+        while buf.remaining() > 0 && this.sent < this.spec.len {
+            let (source, at) = if this.sent < head_len {
+                (&this.spec.head, this.sent as usize)
+            } else if this.spec.unit.is_empty() {
+                break;
+            } else {
+                let unit_len = this.spec.unit.len() as u64;
+                (
+                    &this.spec.unit,
+                    ((this.sent - head_len) % unit_len) as usize,
+                )
+            };
+            let left = (this.spec.len - this.sent) as usize;
+            let n = (source.len() - at).min(buf.remaining()).min(left);
+            buf.put_slice(&source[at..at + n]);
+            this.sent += n as u64;
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 fn plain(status: StatusCode, text: &str) -> Response {

@@ -361,6 +361,17 @@ impl Watcher {
         bytes: &[u8],
         now: DateTime<Utc>,
     ) -> Result<usize, FeedError> {
+        // Before parsing: the parse is what takes the memory.
+        if entries::count_entries(bytes) > entries::MAX_ENTRIES {
+            return Err(FeedError::Parse {
+                feed: feed.name.clone(),
+                url: display_url(url),
+                reason: format!(
+                    "it lists more than {} entries; clipwatch reads feeds of at most that many",
+                    entries::MAX_ENTRIES
+                ),
+            });
+        }
         let parsed = feed_rs::parser::Builder::new()
             .base_uri(Some(url))
             .build()

@@ -188,6 +188,16 @@ pub fn note_path(filed: &Path) -> PathBuf {
     PathBuf::from(note)
 }
 
+/// The file's content if it holds at most `limit` bytes, else `None` (it
+/// grew since its size was checked). Never reads more than `limit + 1`.
+pub fn read_at_most(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 /// The SHA-256 of a file's content, streamed (never read whole). Stops with
 /// `Interrupted` once `cancel` fires.
 pub fn sha256_file(path: &Path, cancel: &CancellationToken) -> io::Result<String> {
@@ -310,6 +320,20 @@ mod tests {
         move_to(&d.join("src.txt"), &to).unwrap();
         assert_eq!(fs::read_to_string(&to).unwrap(), "new");
         assert_eq!(note_path(&to), d.join(".done/src.txt.error.txt"));
+    }
+
+    #[test]
+    fn reads_stop_past_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("list.txt");
+        fs::write(&file, b"12345").unwrap();
+        assert_eq!(
+            read_at_most(&file, 5).unwrap().as_deref(),
+            Some(&b"12345"[..])
+        );
+        assert_eq!(read_at_most(&file, 4).unwrap(), None);
+        // A file that grows without end is not read whole.
+        assert_eq!(read_at_most(Path::new("/dev/zero"), 1024).unwrap(), None);
     }
 
     #[test]

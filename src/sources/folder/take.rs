@@ -19,7 +19,8 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::files::{
-    destination, kind_of, move_to, note_path, sha256_file, Candidate, Kind, DONE, FAILED,
+    destination, kind_of, move_to, note_path, read_at_most, sha256_file, Candidate, Kind, DONE,
+    FAILED,
 };
 use super::parse::{parse, Format};
 use super::settle::Stamp;
@@ -124,10 +125,15 @@ async fn take_links(
         );
         return reject(ctx, c, reason);
     }
-    let bytes = fs::read(&c.path).map_err(|source| TakeError::Read {
+    // The size above is from the last look: a file that grew since is
+    // never read whole.
+    let bytes = read_at_most(&c.path, MAX_LIST_BYTES).map_err(|source| TakeError::Read {
         path: shown.clone(),
         source,
     })?;
+    let Some(bytes) = bytes else {
+        return Err(TakeError::Changed { path: shown });
+    };
     let parsed = match parse(format, &bytes) {
         Ok(parsed) => parsed,
         Err(err) => return reject(ctx, c, err.to_string()),
