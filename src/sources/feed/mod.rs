@@ -85,17 +85,21 @@ pub fn spawn_watchers(pipeline: &Pipeline) -> JoinHandle<()> {
     })
 }
 
-/// Check every configured feed once, all at once; returns how many failed.
+/// Check every configured feed once, at most [`MAX_CONCURRENT_CHECKS`] at a
+/// time; returns how many failed. A check's task is spawned only when it can
+/// run: 10 000 tasks spawned up front held 45 MB of futures (BENCHMARKS.md).
 pub async fn check_all_once(pipeline: &Pipeline) -> Result<usize, FeedError> {
     let watcher = Watcher::new(pipeline)?;
+    let config = pipeline.config();
+    let mut names = config.feeds.iter().map(|feed| feed.name.clone());
     let mut checks = JoinSet::new();
-    for feed in &pipeline.config().feeds {
-        let watcher = watcher.clone();
-        let name = feed.name.clone();
-        checks.spawn(async move { watcher.check(&name).await });
-    }
     let mut failed = 0;
     loop {
+        while checks.len() < MAX_CONCURRENT_CHECKS {
+            let Some(name) = names.next() else { break };
+            let watcher = watcher.clone();
+            checks.spawn(async move { watcher.check(&name).await });
+        }
         tokio::select! {
             () = pipeline.cancel.cancelled() => break,
             next = checks.join_next() => match next {
@@ -388,10 +392,14 @@ impl Watcher {
         });
         let mut new = 0;
         let mut in_feed = std::collections::HashSet::new();
+        let mut skipped = Vec::new();
         for (candidate, decision) in decided {
             in_feed.insert(candidate.key.key.clone());
-            new += self.record(feed, state, candidate, decision).await?;
+            new += self
+                .record(feed, state, candidate, decision, &mut skipped)
+                .await?;
         }
+        self.record_skipped(feed, skipped).await?;
         // An entry held for its delay stays held even if it left the feed's
         // window; a premiere that vanished was cancelled.
         state.held.extend(
@@ -402,16 +410,24 @@ impl Watcher {
         Ok(new)
     }
 
-    /// Act on one decision. Returns 1 if a new job was queued.
+    /// Act on one decision. Returns 1 if a new job was queued. Skipped
+    /// entries wait in `skipped` and are written together (one flush), before
+    /// any other decision so that they keep their order.
     async fn record(
         &self,
         feed: &FeedConfig,
         state: &mut FeedState,
         candidate: Candidate,
         decision: Decision,
+        skipped: &mut Vec<(String, Source, String)>,
     ) -> Result<usize, FeedError> {
         let key = candidate.key.key.clone();
         let source = source_of(feed, candidate);
+        if let Decision::Skip(reason) = decision {
+            skipped.push((key, source, reason));
+            return Ok(0);
+        }
+        self.record_skipped(feed, std::mem::take(skipped)).await?;
         let store_error = |source| FeedError::Store {
             feed: feed.name.clone(),
             source,
@@ -423,11 +439,7 @@ impl Watcher {
                     .map_err(store_error)?;
                 return Ok(usize::from(matches!(inserted, Inserted::New(_))));
             }
-            Decision::Skip(reason) => {
-                super::record_skipped(&self.pipeline, &key, source, &feed.preset, &reason)
-                    .await
-                    .map_err(store_error)?;
-            }
+            Decision::Skip(_) => unreachable!("recorded above"),
             Decision::Hold { ready_at } => {
                 let known = self.pipeline.store.get(&key).map_err(store_error)?;
                 if known.is_none() {
@@ -440,6 +452,20 @@ impl Watcher {
             }
         }
         Ok(0)
+    }
+
+    /// Write the skipped entries gathered so far, with one flush.
+    async fn record_skipped(
+        &self,
+        feed: &FeedConfig,
+        skipped: Vec<(String, Source, String)>,
+    ) -> Result<(), FeedError> {
+        super::record_skipped(&self.pipeline, skipped, &feed.preset)
+            .await
+            .map_err(|source| FeedError::Store {
+                feed: feed.name.clone(),
+                source,
+            })
     }
 
     /// Queue held entries whose delay has passed (also when the feed did
