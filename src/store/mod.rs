@@ -4,6 +4,7 @@
 //! state written here survives `kill -9` before the side effect it allows.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -43,6 +44,8 @@ pub struct Store {
     /// work list, so it never scans the whole seen set.
     active: sled::Tree,
     meta: sled::Tree,
+    /// One flush at a time; see [`Store::flush`].
+    flushing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What [`Store::insert_new`] did.
@@ -71,6 +74,7 @@ impl Store {
             job_numbers: db.open_tree("job_numbers")?,
             active: db.open_tree("active")?,
             meta: db.open_tree("meta")?,
+            flushing: Arc::new(tokio::sync::Mutex::new(())),
             db,
         })
     }
@@ -294,6 +298,13 @@ impl Store {
         // deadlock (spacejam/sled#1308, fixed only on sled's unreleased main);
         // a feed check of ~1 000 feeds at once hung for good. A blocking
         // flush on tokio's blocking pool cannot starve sled's own threads.
+        //
+        // One at a time: each flush seals sled's current 512 KiB log buffer
+        // and starts a new one, so 32 flushes in flight held 32 of them (and
+        // 32 blocking threads). Whoever waits here is covered by the next
+        // flush, which makes everything written before it durable: a group
+        // commit.
+        let _one_at_a_time = self.flushing.lock().await;
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
             .await
