@@ -6,22 +6,23 @@
 //! channel page: [`super::youtube`]), fetch it conditionally ([`fetch`]),
 //! skip parsing when the body hash is unchanged, map entries to videos
 //! ([`entries`]), decide each one ([`decide`]), and remember the outcome
-//! ([`state`]). Each feed runs in its own task, so a slow or broken feed
-//! never delays another; errors back off per feed.
+//! ([`state`]). One loop starts each feed's check when it is due, each in
+//! its own task, so a slow or broken feed never delays another; errors back
+//! off per feed.
 
 pub mod decide;
 pub mod entries;
 pub mod fetch;
 pub mod state;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use tokio::task::{JoinHandle, JoinSet};
-use tokio_util::sync::CancellationToken;
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+use tokio::time::Instant;
 
 use self::decide::{Decision, Rules};
 use self::entries::{Candidate, Kind};
@@ -72,9 +73,8 @@ pub fn source_label(source: &FeedSource) -> String {
     }
 }
 
-/// Start one watcher task per configured feed; they stop on
-/// `pipeline.cancel`. Feeds added to or removed from the configuration are
-/// picked up within a second.
+/// Start the feed watcher; it stops on `pipeline.cancel`. Feeds added to or
+/// removed from the configuration are picked up within a second.
 pub fn spawn_watchers(pipeline: &Pipeline) -> JoinHandle<()> {
     let pipeline = pipeline.clone();
     tokio::spawn(async move {
@@ -112,68 +112,99 @@ pub async fn check_all_once(pipeline: &Pipeline) -> Result<usize, FeedError> {
     Ok(failed)
 }
 
+/// Run each configured feed's checks when they are due, from one loop: a
+/// feed's task exists only while it is being checked (at most
+/// [`MAX_CONCURRENT_CHECKS`]). A task per feed held about 5 KB each for the
+/// daemon's life (BENCHMARKS.md, "Footprint"). Feeds added to or removed from
+/// the configuration are picked up within [`RECONCILE_EVERY`].
 async fn supervise(watcher: Watcher) {
     let cancel = watcher.pipeline.cancel.clone();
-    let mut running: HashMap<String, CancellationToken> = HashMap::new();
+    // Feeds waiting for their next check, by when; `when` indexes it by name.
+    let mut queue: BTreeSet<(Instant, String)> = BTreeSet::new();
+    let mut when: HashMap<String, Instant> = HashMap::new();
+    // Feeds being checked now.
+    let mut running: HashMap<String, AbortHandle> = HashMap::new();
     let mut names: HashMap<tokio::task::Id, String> = HashMap::new();
-    let mut tasks: JoinSet<String> = JoinSet::new();
+    let mut checks: JoinSet<()> = JoinSet::new();
     let mut tick = tokio::time::interval(RECONCILE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
+        let config = watcher.pipeline.config();
+        let configured: HashSet<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
+        when.retain(|name, at| {
+            let keep = configured.contains(name.as_str());
+            if !keep {
+                queue.remove(&(*at, name.clone()));
+            }
+            keep
+        });
+        running.retain(|name, check| {
+            let keep = configured.contains(name.as_str());
+            if !keep {
+                check.abort();
+            }
+            keep
+        });
+        for feed in &config.feeds {
+            if !when.contains_key(&feed.name) && !running.contains_key(&feed.name) {
+                let at = Instant::now() + watcher.due_in(&feed.name);
+                queue.insert((at, feed.name.clone()));
+                when.insert(feed.name.clone(), at);
+            }
+        }
+        let now = Instant::now();
+        while running.len() < MAX_CONCURRENT_CHECKS {
+            let Some((at, _)) = queue.first() else { break };
+            if *at > now {
+                break;
+            }
+            let (_, name) = queue.pop_first().expect("just seen");
+            when.remove(&name);
+            let check = checks.spawn({
+                let watcher = watcher.clone();
+                let name = name.clone();
+                async move {
+                    watcher.check(&name).await;
+                }
+            });
+            names.insert(check.id(), name.clone());
+            running.insert(name, check);
+        }
+        // Wake for the next due feed only when a check could start.
+        let next = queue
+            .first()
+            .map(|(at, _)| *at)
+            .filter(|_| running.len() < MAX_CONCURRENT_CHECKS);
         tokio::select! {
             () = cancel.cancelled() => break,
-            Some(done) = tasks.join_next_with_id() => {
-                // Ended (feed removed) or panicked: restarted below if still configured.
+            Some(done) = checks.join_next_with_id() => {
                 let id = match done {
-                    Ok((id, _)) => id,
+                    Ok((id, ())) => id,
                     Err(err) => {
-                        tracing::error!("a feed watcher stopped: {err}");
+                        if err.is_panic() {
+                            tracing::error!("a feed check stopped: {err}");
+                        }
                         err.id()
                     }
                 };
+                // Scheduled again above, from its saved state, if still configured.
                 if let Some(name) = names.remove(&id) {
                     running.remove(&name);
                 }
             }
             _ = tick.tick() => {}
-        }
-        let config = watcher.pipeline.config();
-        let configured: std::collections::HashSet<&str> =
-            config.feeds.iter().map(|f| f.name.as_str()).collect();
-        running.retain(|name, token| {
-            let keep = configured.contains(name.as_str());
-            if !keep {
-                token.cancel();
-            }
-            keep
-        });
-        for feed in &config.feeds {
-            if !running.contains_key(&feed.name) {
-                let token = cancel.child_token();
-                running.insert(feed.name.clone(), token.clone());
-                let task = tasks.spawn(watch_feed(watcher.clone(), feed.name.clone(), token));
-                names.insert(task.id(), feed.name.clone());
-            }
+            () = sleep_until_some(next) => {}
         }
     }
-    while tasks.join_next().await.is_some() {}
+    // In-flight checks end at their next await; their state stays as saved.
+    checks.abort_all();
+    while checks.join_next().await.is_some() {}
 }
 
-/// One feed's loop: wait until its next check is due, check, repeat.
-async fn watch_feed(watcher: Watcher, name: String, cancel: CancellationToken) -> String {
-    loop {
-        let wait = watcher.due_in(&name);
-        tokio::select! {
-            () = cancel.cancelled() => return name,
-            () = tokio::time::sleep(wait) => {}
-        }
-        if watcher.pipeline.config().feed(&name).is_none() {
-            return name;
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return name,
-            _ = watcher.check(&name) => {}
-        }
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
