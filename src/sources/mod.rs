@@ -37,23 +37,27 @@ pub async fn enqueue(
     Ok(inserted)
 }
 
-/// Record `key` as seen but not clipped (backfill, filters), with the
-/// reason, unless it is already known.
+/// Record each `(key, source, reason)` as seen but not clipped (backfill,
+/// filters), unless it is already known; one flush for the lot.
 pub async fn record_skipped(
     pipeline: &Pipeline,
-    key: &str,
-    source: Source,
+    items: Vec<(String, Source, String)>,
     preset: &str,
-    reason: &str,
-) -> Result<Inserted, StoreError> {
+) -> Result<(), StoreError> {
+    if items.is_empty() {
+        return Ok(());
+    }
     let inserted = pipeline
         .store
-        .insert_skipped(key, source, preset, reason, Utc::now())
+        .insert_skipped_many(items, preset, Utc::now())
         .await?;
-    if let Inserted::New(job) = &inserted {
-        tracing::info!(job = job.id, key = %job.key, reason, "skipped");
+    for inserted in &inserted {
+        if let Inserted::New(job) = inserted {
+            let reason = job.last_error.as_deref().unwrap_or_default();
+            tracing::info!(job = job.id, key = %job.key, reason, "skipped");
+        }
     }
-    Ok(inserted)
+    Ok(())
 }
 
 /// Start every watcher the configuration asks for (feeds, drop folder).

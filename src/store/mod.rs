@@ -4,6 +4,7 @@
 //! state written here survives `kill -9` before the side effect it allows.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -43,6 +44,8 @@ pub struct Store {
     /// work list, so it never scans the whole seen set.
     active: sled::Tree,
     meta: sled::Tree,
+    /// One flush at a time; see [`Store::flush`].
+    flushing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What [`Store::insert_new`] did.
@@ -71,6 +74,7 @@ impl Store {
             job_numbers: db.open_tree("job_numbers")?,
             active: db.open_tree("active")?,
             meta: db.open_tree("meta")?,
+            flushing: Arc::new(tokio::sync::Mutex::new(())),
             db,
         })
     }
@@ -105,25 +109,31 @@ impl Store {
             .await
     }
 
-    /// Record `key` as seen but skipped (with the reason) unless it is
-    /// already known. The job is never visible as queued, so the scheduler
-    /// cannot pick it up.
-    pub async fn insert_skipped(
+    /// Record each `(key, source, reason)` as seen but skipped unless the key
+    /// is already known, then flush once: a feed's first sight can skip
+    /// thousands of entries, and a flush per record was most of the cost of
+    /// a first pass (BENCHMARKS.md). The jobs are never visible as queued, so
+    /// the scheduler cannot pick them up. Returns one outcome per item.
+    pub async fn insert_skipped_many(
         &self,
-        key: &str,
-        source: Source,
+        items: Vec<(String, Source, String)>,
         preset: &str,
-        reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<Inserted, StoreError> {
-        self.insert_with(key, source, preset, now, |job| {
-            let skipped = Event::Skipped {
-                reason: reason.to_string(),
-            };
-            job.apply(skipped, now)
-                .expect("a new job can always be skipped");
-        })
-        .await
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let mut numbers = sled::Batch::default();
+        let mut outcomes = Vec::with_capacity(items.len());
+        for (key, source, reason) in items {
+            let outcome = self.write_new(&key, source, preset, now, &mut numbers, |job| {
+                job.apply(Event::Skipped { reason }, now)
+                    .expect("a new job can always be skipped");
+            })?;
+            outcomes.push(outcome);
+        }
+        self.job_numbers.apply_batch(numbers)?;
+        if outcomes.iter().any(|o| matches!(o, Inserted::New(_))) {
+            self.flush().await?;
+        }
+        Ok(outcomes)
     }
 
     async fn insert_with(
@@ -132,6 +142,26 @@ impl Store {
         source: Source,
         preset: &str,
         now: DateTime<Utc>,
+        prepare: impl FnOnce(&mut Job),
+    ) -> Result<Inserted, StoreError> {
+        let mut numbers = sled::Batch::default();
+        let inserted = self.write_new(key, source, preset, now, &mut numbers, prepare)?;
+        if matches!(inserted, Inserted::New(_)) {
+            self.job_numbers.apply_batch(numbers)?;
+            self.flush().await?;
+        }
+        Ok(inserted)
+    }
+
+    /// Write a new job for `key` unless the key is known; its number goes
+    /// into `numbers` for the caller to apply. Not flushed.
+    fn write_new(
+        &self,
+        key: &str,
+        source: Source,
+        preset: &str,
+        now: DateTime<Utc>,
+        numbers: &mut sled::Batch,
         prepare: impl FnOnce(&mut Job),
     ) -> Result<Inserted, StoreError> {
         if let Some(existing) = self.get(key)? {
@@ -146,11 +176,10 @@ impl Store {
             .compare_and_swap(key, None as Option<&[u8]>, Some(record))?
         {
             Ok(()) => {
-                self.job_numbers.insert(id.to_be_bytes(), key.as_bytes())?;
+                numbers.insert(&id.to_be_bytes()[..], key.as_bytes());
                 if !job.state.is_terminal() {
                     self.active.insert(key.as_bytes(), &[])?;
                 }
-                self.flush().await?;
                 Ok(Inserted::New(job))
             }
             Err(_) => Ok(Inserted::Existing(self.require(key)?)),
@@ -269,6 +298,13 @@ impl Store {
         // deadlock (spacejam/sled#1308, fixed only on sled's unreleased main);
         // a feed check of ~1 000 feeds at once hung for good. A blocking
         // flush on tokio's blocking pool cannot starve sled's own threads.
+        //
+        // One at a time: each flush seals sled's current 512 KiB log buffer
+        // and starts a new one, so 32 flushes in flight held 32 of them (and
+        // 32 blocking threads). Whoever waits here is covered by the next
+        // flush, which makes everything written before it durable: a group
+        // commit.
+        let _one_at_a_time = self.flushing.lock().await;
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
             .await
@@ -377,6 +413,33 @@ mod tests {
         store.forget("url:https://a/b").await.unwrap();
         assert!(store.active_jobs().unwrap().is_empty());
         assert!(store.jobs().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn skipped_entries_are_written_together_and_known_keys_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = Utc::now();
+        store
+            .insert_new("url:https://a/known", source(), "default", None, now)
+            .await
+            .unwrap();
+        let items = ["url:https://a/known", "url:https://a/1", "url:https://a/2"]
+            .map(|key| (key.to_string(), source(), "backfill".to_string()))
+            .to_vec();
+        let outcomes = store.insert_skipped_many(items, "meta", now).await.unwrap();
+        assert!(matches!(&outcomes[0], Inserted::Existing(j) if j.state.name() == "queued"));
+        for (outcome, key) in outcomes[1..]
+            .iter()
+            .zip(["url:https://a/1", "url:https://a/2"])
+        {
+            let Inserted::New(job) = outcome else {
+                panic!("{key} is new")
+            };
+            assert_eq!(store.find(&job.id.to_string()).unwrap().key, key);
+            assert_eq!(store.require(key).unwrap().state.name(), "skipped");
+        }
+        assert_eq!(store.active_jobs().unwrap().len(), 1);
     }
 
     #[test]

@@ -6,22 +6,23 @@
 //! channel page: [`super::youtube`]), fetch it conditionally ([`fetch`]),
 //! skip parsing when the body hash is unchanged, map entries to videos
 //! ([`entries`]), decide each one ([`decide`]), and remember the outcome
-//! ([`state`]). Each feed runs in its own task, so a slow or broken feed
-//! never delays another; errors back off per feed.
+//! ([`state`]). One loop starts each feed's check when it is due, each in
+//! its own task, so a slow or broken feed never delays another; errors back
+//! off per feed.
 
 pub mod decide;
 pub mod entries;
 pub mod fetch;
 pub mod state;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use tokio::task::{JoinHandle, JoinSet};
-use tokio_util::sync::CancellationToken;
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+use tokio::time::Instant;
 
 use self::decide::{Decision, Rules};
 use self::entries::{Candidate, Kind};
@@ -72,9 +73,8 @@ pub fn source_label(source: &FeedSource) -> String {
     }
 }
 
-/// Start one watcher task per configured feed; they stop on
-/// `pipeline.cancel`. Feeds added to or removed from the configuration are
-/// picked up within a second.
+/// Start the feed watcher; it stops on `pipeline.cancel`. Feeds added to or
+/// removed from the configuration are picked up within a second.
 pub fn spawn_watchers(pipeline: &Pipeline) -> JoinHandle<()> {
     let pipeline = pipeline.clone();
     tokio::spawn(async move {
@@ -85,17 +85,21 @@ pub fn spawn_watchers(pipeline: &Pipeline) -> JoinHandle<()> {
     })
 }
 
-/// Check every configured feed once, all at once; returns how many failed.
+/// Check every configured feed once, at most [`MAX_CONCURRENT_CHECKS`] at a
+/// time; returns how many failed. A check's task is spawned only when it can
+/// run: 10 000 tasks spawned up front held 45 MB of futures (BENCHMARKS.md).
 pub async fn check_all_once(pipeline: &Pipeline) -> Result<usize, FeedError> {
     let watcher = Watcher::new(pipeline)?;
+    let config = pipeline.config();
+    let mut names = config.feeds.iter().map(|feed| feed.name.clone());
     let mut checks = JoinSet::new();
-    for feed in &pipeline.config().feeds {
-        let watcher = watcher.clone();
-        let name = feed.name.clone();
-        checks.spawn(async move { watcher.check(&name).await });
-    }
     let mut failed = 0;
     loop {
+        while checks.len() < MAX_CONCURRENT_CHECKS {
+            let Some(name) = names.next() else { break };
+            let watcher = watcher.clone();
+            checks.spawn(async move { watcher.check(&name).await });
+        }
         tokio::select! {
             () = pipeline.cancel.cancelled() => break,
             next = checks.join_next() => match next {
@@ -108,68 +112,99 @@ pub async fn check_all_once(pipeline: &Pipeline) -> Result<usize, FeedError> {
     Ok(failed)
 }
 
+/// Run each configured feed's checks when they are due, from one loop: a
+/// feed's task exists only while it is being checked (at most
+/// [`MAX_CONCURRENT_CHECKS`]). A task per feed held about 5 KB each for the
+/// daemon's life (BENCHMARKS.md, "Footprint"). Feeds added to or removed from
+/// the configuration are picked up within [`RECONCILE_EVERY`].
 async fn supervise(watcher: Watcher) {
     let cancel = watcher.pipeline.cancel.clone();
-    let mut running: HashMap<String, CancellationToken> = HashMap::new();
+    // Feeds waiting for their next check, by when; `when` indexes it by name.
+    let mut queue: BTreeSet<(Instant, String)> = BTreeSet::new();
+    let mut when: HashMap<String, Instant> = HashMap::new();
+    // Feeds being checked now.
+    let mut running: HashMap<String, AbortHandle> = HashMap::new();
     let mut names: HashMap<tokio::task::Id, String> = HashMap::new();
-    let mut tasks: JoinSet<String> = JoinSet::new();
+    let mut checks: JoinSet<()> = JoinSet::new();
     let mut tick = tokio::time::interval(RECONCILE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
+        let config = watcher.pipeline.config();
+        let configured: HashSet<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
+        when.retain(|name, at| {
+            let keep = configured.contains(name.as_str());
+            if !keep {
+                queue.remove(&(*at, name.clone()));
+            }
+            keep
+        });
+        running.retain(|name, check| {
+            let keep = configured.contains(name.as_str());
+            if !keep {
+                check.abort();
+            }
+            keep
+        });
+        for feed in &config.feeds {
+            if !when.contains_key(&feed.name) && !running.contains_key(&feed.name) {
+                let at = Instant::now() + watcher.due_in(&feed.name);
+                queue.insert((at, feed.name.clone()));
+                when.insert(feed.name.clone(), at);
+            }
+        }
+        let now = Instant::now();
+        while running.len() < MAX_CONCURRENT_CHECKS {
+            let Some((at, _)) = queue.first() else { break };
+            if *at > now {
+                break;
+            }
+            let (_, name) = queue.pop_first().expect("just seen");
+            when.remove(&name);
+            let check = checks.spawn({
+                let watcher = watcher.clone();
+                let name = name.clone();
+                async move {
+                    watcher.check(&name).await;
+                }
+            });
+            names.insert(check.id(), name.clone());
+            running.insert(name, check);
+        }
+        // Wake for the next due feed only when a check could start.
+        let next = queue
+            .first()
+            .map(|(at, _)| *at)
+            .filter(|_| running.len() < MAX_CONCURRENT_CHECKS);
         tokio::select! {
             () = cancel.cancelled() => break,
-            Some(done) = tasks.join_next_with_id() => {
-                // Ended (feed removed) or panicked: restarted below if still configured.
+            Some(done) = checks.join_next_with_id() => {
                 let id = match done {
-                    Ok((id, _)) => id,
+                    Ok((id, ())) => id,
                     Err(err) => {
-                        tracing::error!("a feed watcher stopped: {err}");
+                        if err.is_panic() {
+                            tracing::error!("a feed check stopped: {err}");
+                        }
                         err.id()
                     }
                 };
+                // Scheduled again above, from its saved state, if still configured.
                 if let Some(name) = names.remove(&id) {
                     running.remove(&name);
                 }
             }
             _ = tick.tick() => {}
-        }
-        let config = watcher.pipeline.config();
-        let configured: std::collections::HashSet<&str> =
-            config.feeds.iter().map(|f| f.name.as_str()).collect();
-        running.retain(|name, token| {
-            let keep = configured.contains(name.as_str());
-            if !keep {
-                token.cancel();
-            }
-            keep
-        });
-        for feed in &config.feeds {
-            if !running.contains_key(&feed.name) {
-                let token = cancel.child_token();
-                running.insert(feed.name.clone(), token.clone());
-                let task = tasks.spawn(watch_feed(watcher.clone(), feed.name.clone(), token));
-                names.insert(task.id(), feed.name.clone());
-            }
+            () = sleep_until_some(next) => {}
         }
     }
-    while tasks.join_next().await.is_some() {}
+    // In-flight checks end at their next await; their state stays as saved.
+    checks.abort_all();
+    while checks.join_next().await.is_some() {}
 }
 
-/// One feed's loop: wait until its next check is due, check, repeat.
-async fn watch_feed(watcher: Watcher, name: String, cancel: CancellationToken) -> String {
-    loop {
-        let wait = watcher.due_in(&name);
-        tokio::select! {
-            () = cancel.cancelled() => return name,
-            () = tokio::time::sleep(wait) => {}
-        }
-        if watcher.pipeline.config().feed(&name).is_none() {
-            return name;
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return name,
-            _ = watcher.check(&name) => {}
-        }
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -399,10 +434,14 @@ impl Watcher {
         });
         let mut new = 0;
         let mut in_feed = std::collections::HashSet::new();
+        let mut skipped = Vec::new();
         for (candidate, decision) in decided {
             in_feed.insert(candidate.key.key.clone());
-            new += self.record(feed, state, candidate, decision).await?;
+            new += self
+                .record(feed, state, candidate, decision, &mut skipped)
+                .await?;
         }
+        self.record_skipped(feed, skipped).await?;
         // An entry held for its delay stays held even if it left the feed's
         // window; a premiere that vanished was cancelled.
         state.held.extend(
@@ -413,16 +452,24 @@ impl Watcher {
         Ok(new)
     }
 
-    /// Act on one decision. Returns 1 if a new job was queued.
+    /// Act on one decision. Returns 1 if a new job was queued. Skipped
+    /// entries wait in `skipped` and are written together (one flush), before
+    /// any other decision so that they keep their order.
     async fn record(
         &self,
         feed: &FeedConfig,
         state: &mut FeedState,
         candidate: Candidate,
         decision: Decision,
+        skipped: &mut Vec<(String, Source, String)>,
     ) -> Result<usize, FeedError> {
         let key = candidate.key.key.clone();
         let source = source_of(feed, candidate);
+        if let Decision::Skip(reason) = decision {
+            skipped.push((key, source, reason));
+            return Ok(0);
+        }
+        self.record_skipped(feed, std::mem::take(skipped)).await?;
         let store_error = |source| FeedError::Store {
             feed: feed.name.clone(),
             source,
@@ -434,11 +481,7 @@ impl Watcher {
                     .map_err(store_error)?;
                 return Ok(usize::from(matches!(inserted, Inserted::New(_))));
             }
-            Decision::Skip(reason) => {
-                super::record_skipped(&self.pipeline, &key, source, &feed.preset, &reason)
-                    .await
-                    .map_err(store_error)?;
-            }
+            Decision::Skip(_) => unreachable!("recorded above"),
             Decision::Hold { ready_at } => {
                 let known = self.pipeline.store.get(&key).map_err(store_error)?;
                 if known.is_none() {
@@ -451,6 +494,20 @@ impl Watcher {
             }
         }
         Ok(0)
+    }
+
+    /// Write the skipped entries gathered so far, with one flush.
+    async fn record_skipped(
+        &self,
+        feed: &FeedConfig,
+        skipped: Vec<(String, Source, String)>,
+    ) -> Result<(), FeedError> {
+        super::record_skipped(&self.pipeline, skipped, &feed.preset)
+            .await
+            .map_err(|source| FeedError::Store {
+                feed: feed.name.clone(),
+                source,
+            })
     }
 
     /// Queue held entries whose delay has passed (also when the feed did
