@@ -399,6 +399,33 @@ fn a_malformed_submit_reply_fails_the_job_instead_of_paying_again() {
 }
 
 #[test]
+fn a_submit_reply_cut_off_after_its_200_fails_the_job_instead_of_paying_again() {
+    // The submit is processed (the task exists) and answered 200, but the
+    // body drips past the timeout: the status said yes, the id is lost.
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        target: Target::Submit,
+        drip_api: Some(Drip {
+            bytes: 1,
+            every: Duration::from_millis(100),
+        }),
+        ..Misbehave::default()
+    });
+    let daemon = Daemon::start(&env);
+    let mut seen = submit(&env);
+    let job = wait_job_end(&env, Duration::from_secs(40));
+    assert_eq!(job["state"], "failed", "{job}\n{}", daemon.log());
+    let reason = job["reason"].as_str().unwrap();
+    assert!(reason.contains("cut off"), "{reason}");
+    assert!(reason.contains("may exist"), "{reason}");
+    assert_eq!(hits(&env, "drip").len(), 1);
+    assert_eq!(env.api.submissions_for(VIDEO), 1, "paid once");
+    assert_eq!(job["submit_attempts"], 1);
+    seen += &daemon.stop();
+    assert_no_secrets(&env, &seen);
+}
+
+#[test]
 fn a_huge_results_reply_is_cut_off_and_memory_stays_bounded() {
     const HUGE: u64 = 256 * 1024 * 1024;
     const BOUND: u64 = 100 * 1024 * 1024;

@@ -680,3 +680,39 @@ fn hup(child: &std::process::Child) {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn sighup_with_a_shorter_interval_takes_effect_at_once() {
+    let feeds = FeedServer::start();
+    feeds.route("/slow.xml", Route::xml(fixture("atom.xml")));
+    let feed_toml = |interval: &str| {
+        format!(
+            "[[feeds]]\nname = \"Slow\"\nurl = \"{}\"\npreset = \"metadata\"\ninterval = \"{interval}\"\n",
+            feeds.url("/slow.xml")
+        )
+    };
+    let env = env_with(&feeds, &feed_toml("1h"));
+    let config_path = env.config_path();
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    let log = env.dir.path().join("daemon.log");
+    let mut daemon = env.spawn(&["run"], &log);
+    assert!(wait_until(Duration::from_secs(10), || feeds
+        .requests_to("/slow.xml")
+        .len()
+        == 1));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(feeds.requests_to("/slow.xml").len(), 1, "next check in 1h");
+
+    // The user wants it every 200 ms now: not in an hour.
+    std::fs::write(
+        &config_path,
+        config.replace(&feed_toml("1h"), &feed_toml("200ms")),
+    )
+    .unwrap();
+    hup(&daemon);
+    let sooner = wait_until(Duration::from_secs(10), || {
+        feeds.requests_to("/slow.xml").len() >= 3
+    });
+    assert!(sooner, "{}", std::fs::read_to_string(&log).unwrap());
+    sigterm(&mut daemon);
+}

@@ -146,6 +146,9 @@ fn draw(rng: &mut SplitMix, force: &[&str]) -> Misbehave {
         m.hang_api_calls = rng.range(1, 2) as u32;
     }
     if on(rng, "drip-api", 15) {
+        // A submit's 200 whose body drips past the timeout fails the job on
+        // purpose (it may have paid): drips go to results calls only.
+        m.target = Target::Results;
         m.drip_api = Some(Drip {
             bytes: 8,
             every: Duration::from_millis(25),
@@ -180,6 +183,7 @@ fn draw(rng: &mut SplitMix, force: &[&str]) -> Misbehave {
         m.target = Target::Submit;
         m.hang_api_calls = m.hang_api_calls.max(1);
         m.huge_replies = 0;
+        m.drip_api = None;
     }
     m
 }

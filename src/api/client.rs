@@ -258,7 +258,17 @@ impl ApiClient {
         let reply = sent.map_err(ApiError::from_transport)?;
         let status = reply.status();
         let retry_after = parse_retry_after(reply.headers());
-        let (text, complete) = read_capped(reply).await?;
+        let (text, complete) = match read_capped(reply).await {
+            // A 2xx status came: the API did what was asked (a submit made a
+            // paid task); only the reply was lost. Not a plain transient error,
+            // or the submit would be sent again.
+            Err(err) if status.is_success() => {
+                return Err(ApiError::Unreadable {
+                    message: format!("HTTP {}: reply cut off: {err}", status.as_u16()),
+                })
+            }
+            read => read?,
+        };
         tracing::debug!(%method, path, status = status.as_u16(), elapsed = ?started.elapsed(), "API call");
         if !status.is_success() {
             return Err(ApiError::from_reply(status.as_u16(), retry_after, &text));

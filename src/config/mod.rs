@@ -286,7 +286,10 @@ pub fn parse(
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
 
     let mut feeds: Vec<FeedConfig> = Vec::new();
-    let mut lines_by_name: HashMap<String, usize> = HashMap::new();
+    // Where each name was first used, as a byte offset: the line number is
+    // counted only for an error (counting it per feed made loading 10 000
+    // feeds quadratic, 1.4 s).
+    let mut offsets_by_name: HashMap<String, usize> = HashMap::new();
     for (index, feed) in raw.feeds.into_iter().enumerate() {
         let span = feed.span();
         let checked = check_feed(
@@ -298,8 +301,8 @@ pub fn parse(
             youtube_host.as_deref(),
             &mut warnings,
         )?;
-        let line = src.line_of(span.start);
-        if let Some(first) = lines_by_name.insert(checked.name.clone(), line) {
+        if let Some(first) = offsets_by_name.insert(checked.name.clone(), span.start) {
+            let first = src.line_of(first);
             return Err(src.error(
                 Some(span),
                 format!("feeds[{index}].name"),

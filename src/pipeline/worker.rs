@@ -58,6 +58,9 @@ pub struct Worker {
     slot: Option<Slot>,
     /// Results from the last poll, reused by the download step.
     results: Option<TaskResults>,
+    /// A clip's missing video link was already waited for (once per job:
+    /// a link that never comes must not cost a wait per clip).
+    waited_for_link: bool,
 }
 
 impl Worker {
@@ -67,6 +70,7 @@ impl Worker {
             job,
             slot,
             results: None,
+            waited_for_link: false,
         }
     }
 
@@ -413,7 +417,7 @@ impl Worker {
         let config = self.pipeline.config();
         let results = match self.results.take() {
             Some(results) => results,
-            None => match self.fresh_results().await {
+            None => match self.fresh_results(Wanted::Planned).await {
                 Ok(results) => results,
                 Err(stop) => return Ok(Err(stop)),
             },
@@ -451,7 +455,7 @@ impl Worker {
     /// export on, results that lack export links are polled again (bounded,
     /// as after SUCCEEDED): taken as they are, a clip would be written
     /// without its video.
-    async fn fresh_results(&mut self) -> Result<TaskResults, Stop> {
+    async fn fresh_results(&mut self, wanted: Wanted) -> Result<TaskResults, Stop> {
         let api = self.pipeline.api.clone().ok_or(Stop::Deferred)?;
         let task_id = self
             .job
@@ -464,7 +468,7 @@ impl Worker {
         let mut link_polls = 0;
         loop {
             match api.results(&task_id).await {
-                Ok(results) if export && results.missing_export_links() > 0 => {
+                Ok(results) if export && self.lacks_links(&results, wanted) => {
                     if link_polls >= MAX_LINK_POLLS {
                         return Ok(results);
                     }
@@ -479,6 +483,25 @@ impl Worker {
                     self.pause(backoff(RETRY_START, RETRY_MAX, attempt)).await?;
                 }
             }
+        }
+    }
+
+    /// Whether `results` still lack a video link that `wanted` needs. Clips
+    /// left out by `min_score`/`max_clips`, and thumbnails, never hold up a
+    /// download.
+    fn lacks_links(&self, results: &TaskResults, wanted: Wanted) -> bool {
+        match wanted {
+            Wanted::Planned => {
+                let output = &self.pipeline.config().output;
+                plan_clips(&results.clips, output.min_score, output.max_clips)
+                    .iter()
+                    .any(|(clip, left_out)| left_out.is_none() && Asset::Video.link(clip).is_none())
+            }
+            Wanted::One(idx, Asset::Video) => results
+                .clips
+                .iter()
+                .any(|clip| clip.idx == idx && Asset::Video.link(clip).is_none()),
+            Wanted::One(_, Asset::Thumbnail) => false,
         }
     }
 
@@ -681,6 +704,16 @@ impl Worker {
                 .find(|c| c.idx == idx)
                 .and_then(|c| asset.link(c))
             else {
+                // Results fetched for another clip may lack this one's video
+                // link for a while: wait for it (bounded) before doing without.
+                if matches!(asset, Asset::Video) && self.export_enabled() && !self.waited_for_link {
+                    self.waited_for_link = true;
+                    match self.fresh_results(Wanted::One(idx, asset)).await {
+                        Ok(fresh) => *results = fresh,
+                        Err(stop) => return Ok(Err(stop)),
+                    }
+                    continue;
+                }
                 return Ok(Ok(None));
             };
             let fetched = tokio::select! {
@@ -707,7 +740,7 @@ impl Worker {
                 if let Err(stop) = self.pause(wait).await {
                     return Ok(Err(stop));
                 }
-                match self.fresh_results().await {
+                match self.fresh_results(Wanted::One(idx, asset)).await {
                     Ok(fresh) => *results = fresh,
                     Err(stop) => return Ok(Err(stop)),
                 }
@@ -763,6 +796,16 @@ enum Upload {
     Retry(String),
     /// Retrying cannot help (too large, refused by the API).
     Fatal(String),
+}
+
+/// Whose video links a fresh results call must bring (see
+/// [`Worker::fresh_results`]).
+#[derive(Clone, Copy)]
+enum Wanted {
+    /// Every clip that will be downloaded (a download starting over).
+    Planned,
+    /// The one file being fetched.
+    One(u64, Asset),
 }
 
 #[derive(Clone, Copy)]

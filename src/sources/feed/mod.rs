@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use self::decide::{Decision, Rules};
 use self::entries::{Candidate, Kind};
 use self::fetch::{display_url, FetchError, Fetched, Fetcher, Validators};
-use self::state::{FeedState, FeedStates, Held};
+use self::state::{delta, FeedState, FeedStates, Held};
 use super::youtube::{self, Target};
 use crate::config::{Config, FeedConfig, FeedSource};
 use crate::pipeline::job::Source;
@@ -112,6 +112,13 @@ pub async fn check_all_once(pipeline: &Pipeline) -> Result<usize, FeedError> {
     Ok(failed)
 }
 
+/// How long a feed whose check crashed waits before it is checked again.
+const AFTER_A_CRASH: Duration = Duration::from_secs(300);
+
+fn configured_now(watcher: &Watcher, name: &str) -> bool {
+    watcher.pipeline.config().feed(name).is_some()
+}
+
 /// Run each configured feed's checks when they are due, from one loop: a
 /// feed's task exists only while it is being checked (at most
 /// [`MAX_CONCURRENT_CHECKS`]). A task per feed held about 5 KB each for the
@@ -122,6 +129,9 @@ async fn supervise(watcher: Watcher) {
     // Feeds waiting for their next check, by when; `when` indexes it by name.
     let mut queue: BTreeSet<(Instant, String)> = BTreeSet::new();
     let mut when: HashMap<String, Instant> = HashMap::new();
+    // What each queued time was worked out from: a reload that changes a
+    // feed's interval or source schedules it again.
+    let mut planned_from: HashMap<String, (Duration, String)> = HashMap::new();
     // Feeds being checked now.
     let mut running: HashMap<String, AbortHandle> = HashMap::new();
     let mut names: HashMap<tokio::task::Id, String> = HashMap::new();
@@ -146,12 +156,20 @@ async fn supervise(watcher: Watcher) {
             keep
         });
         for feed in &config.feeds {
+            let basis = (feed.interval, source_label(&feed.source));
+            if planned_from.get(&feed.name) != Some(&basis) {
+                if let Some(at) = when.remove(&feed.name) {
+                    queue.remove(&(at, feed.name.clone()));
+                }
+            }
             if !when.contains_key(&feed.name) && !running.contains_key(&feed.name) {
                 let at = Instant::now() + watcher.due_in(&feed.name);
                 queue.insert((at, feed.name.clone()));
                 when.insert(feed.name.clone(), at);
+                planned_from.insert(feed.name.clone(), basis);
             }
         }
+        planned_from.retain(|name, _| configured.contains(name.as_str()));
         let now = Instant::now();
         while running.len() < MAX_CONCURRENT_CHECKS {
             let Some((at, _)) = queue.first() else { break };
@@ -178,19 +196,27 @@ async fn supervise(watcher: Watcher) {
         tokio::select! {
             () = cancel.cancelled() => break,
             Some(done) = checks.join_next_with_id() => {
-                let id = match done {
-                    Ok((id, ())) => id,
+                let (id, panicked) = match done {
+                    Ok((id, ())) => (id, false),
                     Err(err) => {
                         if err.is_panic() {
                             tracing::error!("a feed check stopped: {err}");
                         }
-                        err.id()
+                        (err.id(), err.is_panic())
                     }
                 };
-                // Scheduled again above, from its saved state, if still configured.
-                if let Some(name) = names.remove(&id) {
+                let Some(name) = names.remove(&id) else { continue };
+                // A feed removed and added again meanwhile has a newer check.
+                if running.get(&name).is_some_and(|check| check.id() == id) {
                     running.remove(&name);
                 }
+                if panicked && configured_now(&watcher, &name) {
+                    // Its saved state may still say "due": not at once again.
+                    let at = Instant::now() + AFTER_A_CRASH;
+                    queue.insert((at, name.clone()));
+                    when.insert(name, at);
+                }
+                // Otherwise scheduled again above, from its saved state.
             }
             _ = tick.tick() => {}
             () = sleep_until_some(next) => {}
@@ -239,10 +265,21 @@ impl Watcher {
             return Duration::ZERO;
         };
         match self.states.get(name, &source_label(&feed.source)) {
-            Ok(state) => state
-                .next_check
-                .and_then(|at| (at - Utc::now()).to_std().ok())
-                .unwrap_or(Duration::ZERO),
+            Ok(state) => {
+                // A shortened `interval` (reload) counts from the last check,
+                // within the jitter's reach (+20 %); a failing feed keeps its
+                // backoff.
+                let by_interval = state
+                    .last_check
+                    .filter(|_| state.consecutive_failures == 0)
+                    .map(|last| last + delta(feed.interval.mul_f64(1.2)));
+                [state.next_check, by_interval]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .and_then(|at| (at - Utc::now()).to_std().ok())
+                    .unwrap_or(Duration::ZERO)
+            }
             Err(err) => {
                 tracing::error!(feed = name, "cannot read the feed state: {err}");
                 feed.interval
@@ -376,8 +413,12 @@ impl Watcher {
                 feed: feed.name.clone(),
                 source,
             })?;
+        // An unconditional GET answered 304 only by a broken server or proxy.
         let Fetched::Body { bytes, .. } = fetched else {
-            unreachable!("an unconditional GET never answers 304 here");
+            return Err(FeedError::NoChannelId {
+                feed: feed.name.clone(),
+                url: display_url(url.as_str()),
+            });
         };
         youtube::channel_id_in_page(&String::from_utf8_lossy(&bytes)).ok_or_else(|| {
             FeedError::NoChannelId {

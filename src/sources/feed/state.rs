@@ -103,7 +103,7 @@ pub fn retry_delay(interval: Duration, failures: u32) -> Duration {
     backoff(start, interval.max(MAX_BACKOFF), failures.saturating_sub(1))
 }
 
-fn delta(d: Duration) -> TimeDelta {
+pub(super) fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
