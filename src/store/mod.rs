@@ -120,16 +120,14 @@ impl Store {
         preset: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<Inserted>, StoreError> {
-        let mut numbers = sled::Batch::default();
         let mut outcomes = Vec::with_capacity(items.len());
         for (key, source, reason) in items {
-            let outcome = self.write_new(&key, source, preset, now, &mut numbers, |job| {
+            let outcome = self.write_new(&key, source, preset, now, |job| {
                 job.apply(Event::Skipped { reason }, now)
                     .expect("a new job can always be skipped");
             })?;
             outcomes.push(outcome);
         }
-        self.job_numbers.apply_batch(numbers)?;
         if outcomes.iter().any(|o| matches!(o, Inserted::New(_))) {
             self.flush().await?;
         }
@@ -144,24 +142,21 @@ impl Store {
         now: DateTime<Utc>,
         prepare: impl FnOnce(&mut Job),
     ) -> Result<Inserted, StoreError> {
-        let mut numbers = sled::Batch::default();
-        let inserted = self.write_new(key, source, preset, now, &mut numbers, prepare)?;
+        let inserted = self.write_new(key, source, preset, now, prepare)?;
         if matches!(inserted, Inserted::New(_)) {
-            self.job_numbers.apply_batch(numbers)?;
             self.flush().await?;
         }
         Ok(inserted)
     }
 
-    /// Write a new job for `key` unless the key is known; its number goes
-    /// into `numbers` for the caller to apply. Not flushed.
+    /// Write a new job (and its number) for `key` unless the key is known.
+    /// Not flushed.
     fn write_new(
         &self,
         key: &str,
         source: Source,
         preset: &str,
         now: DateTime<Utc>,
-        numbers: &mut sled::Batch,
         prepare: impl FnOnce(&mut Job),
     ) -> Result<Inserted, StoreError> {
         if let Some(existing) = self.get(key)? {
@@ -176,7 +171,9 @@ impl Store {
             .compare_and_swap(key, None as Option<&[u8]>, Some(record))?
         {
             Ok(()) => {
-                numbers.insert(&id.to_be_bytes()[..], key.as_bytes());
+                // Right after the record, not batched at the end: a failure
+                // in between must not leave jobs without a number.
+                self.job_numbers.insert(id.to_be_bytes(), key.as_bytes())?;
                 if !job.state.is_terminal() {
                     self.active.insert(key.as_bytes(), &[])?;
                 }

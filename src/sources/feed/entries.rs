@@ -16,7 +16,8 @@ use crate::sources::identity::{self, SourceKey};
 pub const MAX_ENTRIES: usize = 10_000;
 
 /// An upper bound on the entries in a feed body, counted without parsing:
-/// XML `<item` and `<entry` start tags (RSS, Atom), and `"id"` keys (JSON
+/// XML `<item` and `<entry` start tags, with or without a namespace prefix
+/// (RSS, Atom), and `"id"` keys (JSON
 /// Feed items each have one). Text that merely looks like them only
 /// raises the count.
 pub fn count_entries(body: &[u8]) -> usize {
@@ -24,9 +25,23 @@ pub fn count_entries(body: &[u8]) -> usize {
         rest.first()
             .is_none_or(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
     };
+    // `<atom:entry>`: a namespace prefix before the local name.
+    let local_name = |rest: &'_ [u8]| -> usize {
+        let prefix = rest
+            .iter()
+            .take(32)
+            .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-'));
+        match prefix {
+            Some(len) if len > 0 && rest[len] == b':' => len + 1,
+            _ => 0,
+        }
+    };
     let mut count = 0;
     for (at, byte) in body.iter().enumerate() {
-        let rest = &body[at + 1..];
+        let mut rest = &body[at + 1..];
+        if *byte == b'<' {
+            rest = &rest[local_name(rest)..];
+        }
         count += match byte {
             b'<' if rest.starts_with(b"item") && tag_ends(&rest[4..]) => 1,
             b'<' if rest.starts_with(b"entry") && tag_ends(&rest[5..]) => 1,
@@ -206,6 +221,9 @@ mod tests {
         assert_eq!(count_entries(rss), 2);
         let atom = b"<feed><entry>a</entry>\n<entry xml:lang=\"en\">b</entry><entryway/></feed>";
         assert_eq!(count_entries(atom), 2);
+        let prefixed =
+            b"<atom:feed><atom:entry>a</atom:entry><atom:entry/><x:entryway/></atom:feed>";
+        assert_eq!(count_entries(prefixed), 2);
         let json = br#"{"items": [{"id": "1", "url": "x"}, {"id": "2"}], "idx": 1}"#;
         assert_eq!(count_entries(json), 2);
         assert_eq!(count_entries(b""), 0);
