@@ -16,7 +16,9 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::harness::{all_files, base_config, read_json, text, wait_until, Env};
+use support::harness::{
+    all_files, assert_no_secrets, base_config, peak_rss, read_json, text, wait_until, Env,
+};
 use support::{Drip, FakeConfig, Misbehave, Target};
 
 const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
@@ -130,21 +132,6 @@ fn assert_no_part(root: &Path) {
     assert!(parts.is_empty(), "part files left: {parts:?}");
 }
 
-/// Neither the key nor a signed query is in `seen` or in any file outside
-/// the database.
-fn assert_no_secrets(env: &Env, seen: &str) {
-    let mut seen = seen.to_string();
-    for file in all_files(env.dir.path()) {
-        if !file.starts_with(env.dir.path().join("state")) {
-            seen += &String::from_utf8_lossy(&std::fs::read(&file).unwrap());
-        }
-    }
-    let key = &env.api.config().api_key;
-    assert!(!seen.contains(key.as_str()), "the API key leaked");
-    assert!(!seen.contains("sig="), "a signed link leaked");
-    assert!(!seen.contains("X-Amz-Signature"), "a presigned URL leaked");
-}
-
 /// The methods and paths of the requests that met `fault`.
 fn hits(env: &Env, fault: &str) -> Vec<(String, String)> {
     env.api
@@ -152,23 +139,6 @@ fn hits(env: &Env, fault: &str) -> Vec<(String, String)> {
         .into_iter()
         .map(|r| (r.method, r.path))
         .collect()
-}
-
-/// The daemon's peak resident memory (VmHWM), in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM in /proc/<pid>/status");
-    let kib: u64 = line
-        .trim_start_matches("VmHWM:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap();
-    kib * 1024
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::feed_server::{FeedServer, Route};
-use support::harness::{all_files, base_config, file_names, text, wait_until, Env};
+use support::harness::{all_files, base_config, file_names, peak_rss, text, wait_until, Env};
 use support::FakeConfig;
 
 #[test]
@@ -199,23 +199,6 @@ fn crowded_feed(len: usize) -> Vec<u8> {
     body
 }
 
-/// The daemon's peak resident memory (`VmHWM`), in bytes.
-fn peak_memory(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM in /proc/<pid>/status");
-    let kib: u64 = line
-        .trim_start_matches("VmHWM:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap();
-    kib * 1024
-}
-
 /// Make `path` a file that this process cannot read. Returns how, or why
 /// that is impossible here. As root `chmod 000` does not stop reads, so a
 /// symlink to a write-only sysfs attribute (which even root cannot open for
@@ -350,7 +333,7 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
         daemon.try_wait().unwrap().is_none(),
         "the daemon keeps running"
     );
-    let peak = peak_memory(pid);
+    let peak = peak_rss(pid);
 
     // Each hostile input ends in a clear error.
     let health: Vec<serde_json::Value> =

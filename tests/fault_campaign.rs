@@ -27,7 +27,9 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use support::harness::{all_files, base_config, read_json, text, wait_until, Env};
+use support::harness::{
+    all_files, assert_no_secrets, base_config, read_json, text, wait_until, Env,
+};
 use support::{Drip, FakeConfig, Misbehave, Recorded, Target};
 
 /// Every fault kind the campaign injects, as counted from the fake's records
@@ -521,19 +523,4 @@ fn check_output_tree(env: &Env) -> Vec<String> {
         tasks.push(task);
     }
     tasks
-}
-
-/// Neither the key nor a signed query is in `seen` or in any file outside
-/// the database.
-fn assert_no_secrets(env: &Env, seen: &str) {
-    let mut seen = seen.to_string();
-    for file in all_files(env.dir.path()) {
-        if !file.starts_with(env.dir.path().join("state")) {
-            seen += &String::from_utf8_lossy(&std::fs::read(&file).unwrap());
-        }
-    }
-    let key = &env.api.config().api_key;
-    assert!(!seen.contains(key.as_str()), "the API key leaked");
-    assert!(!seen.contains("sig="), "a signed link leaked");
-    assert!(!seen.contains("X-Amz-Signature"), "a presigned URL leaked");
 }

@@ -202,3 +202,35 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// The daemon's peak resident memory (VmHWM), in bytes.
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM in /proc/<pid>/status");
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kib * 1024
+}
+
+/// Neither the key nor a signed query is in `seen` or in any file outside
+/// the database.
+pub fn assert_no_secrets(env: &Env, seen: &str) {
+    let mut seen = seen.to_string();
+    for file in all_files(env.dir.path()) {
+        if !file.starts_with(env.dir.path().join("state")) {
+            seen += &String::from_utf8_lossy(&std::fs::read(&file).unwrap());
+        }
+    }
+    let key = &env.api.config().api_key;
+    assert!(!seen.contains(key.as_str()), "the API key leaked");
+    assert!(!seen.contains("sig="), "a signed link leaked");
+    assert!(!seen.contains("X-Amz-Signature"), "a presigned URL leaked");
+}
