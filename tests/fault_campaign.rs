@@ -10,8 +10,10 @@
 //!
 //! At the end: every video is done exactly once in the output tree with the
 //! fake's bytes; a video has more than one task only where a submit that the
-//! fake processed lost its reply (a hang or a drip past the timeout, from the
-//! fake's fault records), and never more tasks than `submit_attempts`; no
+//! fake processed lost its reply (a hang past the timeout, from the fake's
+//! fault records; drips and huge replies go to results calls only, since a
+//! submit whose 200 body is lost fails the job by design), and never more
+//! tasks than `submit_attempts`; no
 //! `.part`; every sidecar and `project.json` parses and matches its files;
 //! the daemon is still up and exits 0 on SIGTERM; no secret shows anywhere.
 //! Each run must have injected every fault kind at least once.

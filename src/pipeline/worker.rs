@@ -371,7 +371,8 @@ impl Worker {
                 }
                 TaskStatus::Succeeded => {
                     self.slot = None;
-                    let missing = results.missing_export_links();
+                    // Only clips that will be downloaded need a link.
+                    let missing = self.missing_links(&results, Wanted::Planned);
                     if export && missing > 0 && link_polls < MAX_LINK_POLLS {
                         link_polls += 1;
                         self.progress(format!("SUCCEEDED, waiting for {missing} export links"));
@@ -490,18 +491,27 @@ impl Worker {
     /// left out by `min_score`/`max_clips`, and thumbnails, never hold up a
     /// download.
     fn lacks_links(&self, results: &TaskResults, wanted: Wanted) -> bool {
+        self.missing_links(results, wanted) > 0
+    }
+
+    /// How many video links `wanted` needs that `results` lack.
+    fn missing_links(&self, results: &TaskResults, wanted: Wanted) -> usize {
         match wanted {
             Wanted::Planned => {
                 let output = &self.pipeline.config().output;
                 plan_clips(&results.clips, output.min_score, output.max_clips)
                     .iter()
-                    .any(|(clip, left_out)| left_out.is_none() && Asset::Video.link(clip).is_none())
+                    .filter(|(clip, left_out)| {
+                        left_out.is_none() && Asset::Video.link(clip).is_none()
+                    })
+                    .count()
             }
             Wanted::One(idx, Asset::Video) => results
                 .clips
                 .iter()
-                .any(|clip| clip.idx == idx && Asset::Video.link(clip).is_none()),
-            Wanted::One(_, Asset::Thumbnail) => false,
+                .filter(|clip| clip.idx == idx && Asset::Video.link(clip).is_none())
+                .count(),
+            Wanted::One(_, Asset::Thumbnail) => 0,
         }
     }
 
@@ -802,7 +812,8 @@ enum Upload {
 /// [`Worker::fresh_results`]).
 #[derive(Clone, Copy)]
 enum Wanted {
-    /// Every clip that will be downloaded (a download starting over).
+    /// Every clip that will be downloaded (after SUCCEEDED, or a download
+    /// starting over).
     Planned,
     /// The one file being fetched.
     One(u64, Asset),
