@@ -30,6 +30,14 @@ pub struct FeedView {
     pub next_check: Option<String>,
     /// Entries waiting for `delay` or an upcoming premiere.
     pub held: usize,
+    /// Entries of the last body read that name no usable URL: how many, and
+    /// the first few described.
+    pub ignored_count: usize,
+    pub ignored: Vec<String>,
+    /// What the last body read left out or repeated (sloppy JSON Feed
+    /// fields, entries repeating another's link): how many, the first few.
+    pub notes_count: usize,
+    pub notes: Vec<String>,
 }
 
 impl FeedView {
@@ -50,6 +58,10 @@ impl FeedView {
             consecutive_failures: state.consecutive_failures,
             next_check: time(state.next_check),
             held: state.held.len(),
+            ignored_count: state.ignored_count,
+            ignored: state.ignored,
+            notes_count: state.notes_count,
+            notes: state.notes,
         }
     }
 }
@@ -84,6 +96,13 @@ pub fn list(ctx: &Ctx, json: bool, out: &mut Out) -> anyhow::Result<u8> {
                 (Some(e), _) => format!("(recovered) {}", cut(e, 60)),
                 (None, _) => "-".into(),
             };
+            let mut notes = Vec::new();
+            if v.ignored_count > 0 {
+                notes.push(format!("{} entries ignored", v.ignored_count));
+            }
+            if v.notes_count > 0 {
+                notes.push(format!("{} notes", v.notes_count));
+            }
             vec![
                 v.name.clone(),
                 cut(&v.source, 40),
@@ -91,6 +110,11 @@ pub fn list(ctx: &Ctx, json: bool, out: &mut Out) -> anyhow::Result<u8> {
                 dash(&v.last_new_entry),
                 dash(&v.next_check),
                 error,
+                if notes.is_empty() {
+                    "-".into()
+                } else {
+                    notes.join(", ")
+                },
             ]
         })
         .collect();
@@ -104,7 +128,8 @@ pub fn list(ctx: &Ctx, json: bool, out: &mut Out) -> anyhow::Result<u8> {
                 "LAST CHECK",
                 "LAST NEW",
                 "NEXT CHECK",
-                "LAST ERROR"
+                "LAST ERROR",
+                "NOTES"
             ],
             &rows
         )

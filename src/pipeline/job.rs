@@ -85,6 +85,8 @@ pub enum Event {
     Retried,
     /// `submit --force`: start over with a new task.
     Forced,
+    /// A feed wants what another feed skipped by its own rules.
+    Wanted { feed: String },
     /// Start-up found the job mid-way through a step that must be redone.
     Recovered,
 }
@@ -280,6 +282,10 @@ impl Job {
                 self.reset_for_new_task();
                 Some("forced".into())
             }
+            Event::Wanted { feed } => {
+                self.last_error = None;
+                Some(format!("wanted by feed {feed}"))
+            }
             Event::Recovered => {
                 self.retry_at = Some(now);
                 let step = self.state.name();
@@ -332,6 +338,7 @@ fn next_state(state: &State, has_live_task: bool, event: &Event) -> Option<State
         (Failed { .. }, Event::Retried) if has_live_task => Processing,
         (Failed { .. } | Skipped { .. }, Event::Retried) => Queued,
         (Done | Failed { .. } | Skipped { .. }, Event::Forced) => Queued,
+        (Skipped { .. }, Event::Wanted { .. }) => Queued,
         (Uploading | Submitting, Event::Recovered) => Queued,
         _ => return None,
     };

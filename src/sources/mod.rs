@@ -37,6 +37,54 @@ pub async fn enqueue(
     Ok(inserted)
 }
 
+/// Queue `key` for a feed: a new key is queued; a key that another feed
+/// skipped by its own rules (backfill, Shorts, include/exclude) is queued
+/// for this one, once. A skip is one feed's decision, not the video's, so
+/// which feed is checked first does not matter. Returns whether a job was
+/// queued.
+pub async fn enqueue_for_feed(
+    pipeline: &Pipeline,
+    key: &str,
+    source: Source,
+    preset: &str,
+) -> Result<bool, StoreError> {
+    let feed = source.feed.clone().unwrap_or_default();
+    match enqueue(pipeline, key, source.clone(), preset, None).await? {
+        Inserted::New(_) => Ok(true),
+        Inserted::Existing(job) if wanted_elsewhere(&job, &feed) => {
+            let requeued = pipeline
+                .store
+                .requeue_skipped(key, source, preset, Utc::now(), |job| {
+                    wanted_elsewhere(job, &feed)
+                })
+                .await?;
+            if let Some(job) = &requeued {
+                tracing::info!(
+                    job = job.id,
+                    key = %job.key,
+                    feed = %feed,
+                    "queued: skipped by another feed's rules, wanted by this one"
+                );
+                pipeline.wake();
+            }
+            Ok(requeued.is_some())
+        }
+        Inserted::Existing(_) => Ok(false),
+    }
+}
+
+/// Whether `job` is a skip that feed `feed` may overrule: skipped by
+/// another feed's own rules, never submitted.
+pub fn wanted_elsewhere(job: &crate::pipeline::job::Job, feed: &str) -> bool {
+    let crate::pipeline::job::State::Skipped { reason } = &job.state else {
+        return false;
+    };
+    job.source.origin == "feed"
+        && job.source.feed.as_deref() != Some(feed)
+        && job.task.is_none()
+        && feed::decide::is_feed_rule(reason)
+}
+
 /// Record each `(key, source, reason)` as seen but not clipped (backfill,
 /// filters), unless it is already known; one flush for the lot.
 pub async fn record_skipped(

@@ -183,6 +183,43 @@ impl Store {
         }
     }
 
+    /// Queue a skipped job again for `source` and `preset` (a feed wants
+    /// what another feed skipped), if `may` still allows it when written:
+    /// compare-and-swap, so two feeds at once queue it once. Returns the
+    /// queued job, or `None` when it was not (any more) allowed.
+    pub async fn requeue_skipped(
+        &self,
+        key: &str,
+        source: Source,
+        preset: &str,
+        now: DateTime<Utc>,
+        may: impl Fn(&Job) -> bool,
+    ) -> Result<Option<Job>, StoreError> {
+        loop {
+            let Some(old) = self.jobs.get(key)? else {
+                return Ok(None);
+            };
+            let mut job = decode(key, &old)?;
+            if !may(&job) {
+                return Ok(None);
+            }
+            let feed = source.feed.clone().unwrap_or_default();
+            if job.apply(Event::Wanted { feed }, now).is_err() {
+                return Ok(None);
+            }
+            job.source = source.clone();
+            job.preset = preset.to_owned();
+            let swapped = self
+                .jobs
+                .compare_and_swap(key, Some(old), Some(encode(&job)))?;
+            if swapped.is_ok() {
+                self.active.insert(key.as_bytes(), &[])?;
+                self.flush().await?;
+                return Ok(Some(job));
+            }
+        }
+    }
+
     /// Write `job` and flush it to disk before returning.
     pub async fn save(&self, job: &Job) -> Result<(), StoreError> {
         self.jobs.insert(job.key.as_bytes(), encode(job))?;

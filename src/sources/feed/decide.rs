@@ -16,6 +16,15 @@ pub const BACKFILL: &str = "backfill";
 /// The reason recorded for Shorts when `shorts = false`.
 pub const SHORTS: &str = "shorts";
 
+/// Whether a skip `reason` is one feed's own choice (backfill, Shorts,
+/// include/exclude), which another feed wanting the video overrules.
+pub fn is_feed_rule(reason: &str) -> bool {
+    reason == BACKFILL
+        || reason == SHORTS
+        || reason.starts_with("exclude: ")
+        || reason.starts_with("include: ")
+}
+
 /// A candidate's fate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

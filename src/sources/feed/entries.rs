@@ -3,8 +3,12 @@
 //! other feeds by their link or enclosure (`use`), preferring `video/*`
 //! enclosures. Pure: no I/O, no clock.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, Feed};
+
+use super::extras::Extras;
 
 use crate::config::EntryUse;
 use crate::sources::identity::{self, SourceKey};
@@ -75,42 +79,195 @@ pub struct Candidate {
     pub unusable: Option<String>,
 }
 
-/// Entries mapped to candidates, and descriptions of entries that name no
-/// URL at all (they cannot be recorded, only logged).
-pub fn candidates(feed: &Feed, kind: Kind, now: DateTime<Utc>) -> (Vec<Candidate>, Vec<String>) {
-    let mut found = Vec::new();
-    let mut ignored = Vec::new();
-    for entry in &feed.entries {
-        match candidate(entry, kind, now) {
-            Some(c) => found.push(c),
-            None => ignored.push(describe(entry)),
-        }
-    }
-    (found, ignored)
+/// A feed body read: its videos, and what could not be read.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub candidates: Vec<Candidate>,
+    /// Entries that name no usable URL at all, described (they cannot be
+    /// recorded as jobs, only reported).
+    pub ignored: Vec<String>,
+    /// Fields or items left out of a sloppy feed, and entries that repeat
+    /// another entry's link, one line each.
+    pub notes: Vec<String>,
 }
 
-fn candidate(entry: &Entry, kind: Kind, now: DateTime<Utc>) -> Option<Candidate> {
-    let (key, unusable) = match kind {
-        Kind::Youtube => (youtube_key(entry)?, None),
-        Kind::Other(EntryUse::Link) => match page_link(entry).and_then(key_of) {
-            Some(key) => (key, None),
-            None => enclosure_choice(entry)?,
+/// Read a feed body: transcode it to UTF-8 (HTTP charset, BOM,
+/// declaration), make a sloppy JSON Feed readable, parse, and map every
+/// entry to a candidate. `feed_url` resolves relative links and tells the
+/// feed's own URL from a video.
+pub fn parse(
+    body: &[u8],
+    content_type: Option<&str>,
+    feed_url: &str,
+    kind: Kind,
+    now: DateTime<Utc>,
+) -> Result<Parsed, String> {
+    let body = super::charset::to_utf8(body, content_type);
+    let text = String::from_utf8_lossy(&body);
+    let is_json = text.trim_start().starts_with('{');
+    let mut notes = Vec::new();
+    let mut ignored = Vec::new();
+    let (feed, extras) = if is_json {
+        let normalized = super::json::normalize(text.as_bytes())?;
+        notes.extend(normalized.notes);
+        ignored.extend(normalized.dropped_items);
+        (parse_with(&normalized.bytes, feed_url)?, Vec::new())
+    } else {
+        (parse_with(&body, feed_url)?, super::extras::scan(&text))
+    };
+    // The second pass must see the same entries as feed-rs to be matched.
+    let extras = if extras.len() == feed.entries.len() {
+        extras
+    } else {
+        vec![Extras::default(); feed.entries.len()]
+    };
+    let context = Context::new(&feed, feed_url);
+    let mut parsed = candidates_in(&feed, &extras, &context, kind, now);
+    parsed.notes.splice(0..0, notes);
+    parsed.ignored.splice(0..0, ignored);
+    Ok(parsed)
+}
+
+fn parse_with(bytes: &[u8], feed_url: &str) -> Result<Feed, String> {
+    feed_rs::parser::Builder::new()
+        .base_uri(Some(feed_url))
+        .build()
+        .parse(bytes)
+        .map_err(|e| e.to_string())
+}
+
+/// What an entry's links are compared with.
+struct Context {
+    /// Keys that are the feed itself or a site's home, never a video.
+    not_videos: HashSet<String>,
+}
+
+impl Context {
+    fn new(feed: &Feed, feed_url: &str) -> Context {
+        let mut not_videos = HashSet::new();
+        let own = std::iter::once(feed_url).chain(feed.links.iter().map(|l| l.href.as_str()));
+        for url in own {
+            if let Some(key) = key_of(url) {
+                not_videos.insert(key.key);
+            }
+        }
+        Context { not_videos }
+    }
+
+    /// A link that names the feed, its site's home page or any site root
+    /// (an empty `href=""` resolves to the feed URL): not a video.
+    fn is_video_candidate(&self, url: &str) -> bool {
+        let Ok(parsed) = url::Url::parse(url) else {
+            return false;
+        };
+        let root = matches!(parsed.path(), "" | "/") && parsed.query().is_none();
+        !root && key_of(url).is_some_and(|k| !self.not_videos.contains(&k.key))
+    }
+}
+
+/// Entries mapped to candidates. A later entry whose link differs from an
+/// earlier one's only by its `#fragment` (one page, one video to the API)
+/// is kept as a skipped record of its own, under its link with the
+/// fragment, saying which entry it repeats; nothing vanishes unrecorded.
+fn candidates_in(
+    feed: &Feed,
+    extras: &[Extras],
+    context: &Context,
+    kind: Kind,
+    now: DateTime<Utc>,
+) -> Parsed {
+    let mut parsed = Parsed::default();
+    // Key -> the link (with fragment) of the first entry that had it.
+    let mut first: HashMap<String, String> = HashMap::new();
+    for (entry, extras) in feed.entries.iter().zip(extras) {
+        let Some((mut c, link)) = candidate(entry, extras, context, kind, now) else {
+            parsed.ignored.push(describe(entry));
+            continue;
+        };
+        match first.get(&c.key.key) {
+            None => {
+                first.insert(c.key.key.clone(), link);
+                parsed.candidates.push(c);
+            }
+            Some(earlier) => match fragment_key(&link).filter(|_| *earlier != link) {
+                Some(key) => {
+                    c.unusable = Some(format!(
+                        "same page as {earlier} (links differ only by #fragment)"
+                    ));
+                    c.key = key;
+                    parsed.candidates.push(c);
+                }
+                None => parsed
+                    .notes
+                    .push(format!("{} repeats the link {earlier}", describe(entry))),
+            },
+        }
+    }
+    parsed
+}
+
+/// `url:<link with its fragment>` for a link that has one.
+fn fragment_key(link: &str) -> Option<SourceKey> {
+    let parsed = url::Url::parse(link).ok()?;
+    let fragment = parsed.fragment().filter(|f| !f.is_empty())?.to_owned();
+    let mut key = key_of(link)?;
+    if key.kind != identity::SourceKind::Url {
+        return None;
+    }
+    key.key = format!("{}#{fragment}", key.key);
+    key.submit_url = format!("{}#{fragment}", key.submit_url);
+    Some(key)
+}
+
+/// The entry as a candidate, with the link it was keyed by (as written).
+fn candidate(
+    entry: &Entry,
+    extras: &Extras,
+    context: &Context,
+    kind: Kind,
+    now: DateTime<Utc>,
+) -> Option<(Candidate, String)> {
+    let ((key, unusable), link) = match kind {
+        Kind::Youtube => {
+            let key = youtube_key(entry)?;
+            let link = key.submit_url.clone();
+            ((key, None), link)
+        }
+        Kind::Other(EntryUse::Link) => {
+            let page = video_link(entry, context).or_else(|| page_link(entry, context));
+            match page.and_then(|l| key_of(l).map(|k| (k, l))) {
+                Some((key, link)) => ((key, None), link.to_owned()),
+                None => enclosure_choice(entry, extras, context)?,
+            }
+        }
+        Kind::Other(EntryUse::Enclosure) => match enclosure_choice(entry, extras, context) {
+            Some(found) => found,
+            // No enclosure: a video link (YouTube, Vimeo, a video file)
+            // will do; a page link is recorded as skipped, with why.
+            None => match video_link(entry, context) {
+                Some(link) => ((key_of(link)?, None), link.to_owned()),
+                None => {
+                    let link = page_link(entry, context)?;
+                    let reason = "no enclosure (use = \"enclosure\")".to_owned();
+                    ((key_of(link)?, Some(reason)), link.to_owned())
+                }
+            },
         },
-        Kind::Other(EntryUse::Enclosure) => enclosure_choice(entry)?,
     };
     let views = entry
         .media
         .iter()
         .find_map(|m| m.community.as_ref().and_then(|c| c.stats_views));
     let published = entry.published.or(entry.updated);
-    Some(Candidate {
+    let candidate = Candidate {
         title: title_of(entry),
         short: entry.links.iter().any(|l| is_short_link(&l.href)),
         upcoming: views == Some(0) || published.is_some_and(|p| p > now),
         published,
         key,
         unusable,
-    })
+    };
+    Some((candidate, link))
 }
 
 fn key_of(url: &str) -> Option<SourceKey> {
@@ -128,36 +285,116 @@ fn youtube_key(entry: &Entry) -> Option<SourceKey> {
         })
 }
 
-/// The entry's page: its first link that is not an enclosure.
-fn page_link(entry: &Entry) -> Option<&str> {
+/// Links that may name the entry's page or video: not enclosures, not
+/// replies, comments, licences or the like.
+fn non_media_links(entry: &Entry) -> impl Iterator<Item = &str> {
     entry
         .links
         .iter()
-        .find(|l| {
-            matches!(l.rel.as_deref(), None | Some("alternate"))
-                && !l.media_type.as_deref().is_some_and(is_media_type)
+        .filter(|l| {
+            matches!(
+                l.rel.as_deref(),
+                None | Some("alternate") | Some("related") | Some("via")
+            ) && !l.media_type.as_deref().is_some_and(is_media_type)
         })
         .map(|l| l.href.as_str())
 }
 
+/// The entry's first link that is a video URL (JSON Feed `external_url`,
+/// Atom `rel="related"`/`"via"`, or the link itself): that is the video.
+fn video_link<'a>(entry: &'a Entry, context: &Context) -> Option<&'a str> {
+    non_media_links(entry).find(|l| is_video_url(l) && context.is_video_candidate(l))
+}
+
+/// The entry's page: its first `alternate` (or untyped) link that is not an
+/// enclosure, the feed itself or a site root.
+fn page_link<'a>(entry: &'a Entry, context: &Context) -> Option<&'a str> {
+    entry
+        .links
+        .iter()
+        .filter(|l| {
+            matches!(l.rel.as_deref(), None | Some("alternate"))
+                && !l.media_type.as_deref().is_some_and(is_media_type)
+        })
+        .map(|l| l.href.as_str())
+        .find(|l| context.is_video_candidate(l))
+}
+
+/// A URL that names one video: YouTube, Vimeo, Dailymotion, PeerTube
+/// watch pages, or a video file.
+pub fn is_video_url(url: &str) -> bool {
+    if identity::youtube_video_id(url).is_some() || has_video_extension(url) {
+        return true;
+    }
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    let host = parsed.host_str().unwrap_or_default();
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    let segments: Vec<&str> = parsed
+        .path_segments()
+        .map(|s| s.filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    let numeric = |s: &&str| s.bytes().all(|b| b.is_ascii_digit());
+    match host {
+        "vimeo.com" => segments.last().is_some_and(numeric),
+        "player.vimeo.com" => segments.first() == Some(&"video"),
+        "dailymotion.com" => {
+            segments.first() == Some(&"video") || segments.get(1) == Some(&"video")
+        }
+        "dai.ly" => segments.len() == 1,
+        // PeerTube instances: `/w/<id>` and `/videos/watch/<uuid>`.
+        _ => {
+            (segments.len() == 2 && segments[0] == "w")
+                || (segments.len() == 3 && segments[..2] == ["videos", "watch"])
+        }
+    }
+}
+
 /// The video enclosure's key; or, when there is only audio (or other
-/// media), that enclosure's key with the reason it cannot be used.
-fn enclosure_choice(entry: &Entry) -> Option<(SourceKey, Option<String>)> {
-    let all = enclosures(entry);
-    let video = all.iter().find(|(url, mime)| match mime {
-        Some(mime) => mime.starts_with("video/"),
-        None => has_video_extension(url),
-    });
-    if let Some((url, _)) = video {
-        return key_of(url).map(|k| (k, None));
+/// media), that enclosure's key with the reason it cannot be used. Also the
+/// URL as written.
+fn enclosure_choice(
+    entry: &Entry,
+    extras: &Extras,
+    context: &Context,
+) -> Option<((SourceKey, Option<String>), String)> {
+    let all: Vec<(String, Option<String>)> = enclosures(entry)
+        .into_iter()
+        .chain(extras.rdf_enclosures.iter().cloned())
+        .filter(|(url, _)| context.is_video_candidate(url))
+        .collect();
+    let video = all
+        .iter()
+        .find(|(url, mime)| match mime {
+            Some(mime) => mime.starts_with("video/"),
+            None => has_video_extension(url),
+        })
+        .map(|(url, _)| url.as_str())
+        // MRSS `medium="video"` or a `media:player`.
+        .or_else(|| {
+            extras
+                .videos
+                .iter()
+                .map(String::as_str)
+                .find(|url| context.is_video_candidate(url))
+        });
+    if let Some(url) = video {
+        return key_of(url).map(|k| ((k, None), url.to_owned()));
     }
     let (url, mime) = all.first()?;
     let what = mime.clone().unwrap_or_else(|| "unknown type".into());
-    key_of(url).map(|k| (k, Some(format!("no video enclosure ({what})"))))
+    key_of(url).map(|k| {
+        (
+            (k, Some(format!("no video enclosure ({what})"))),
+            url.clone(),
+        )
+    })
 }
 
 /// `(url, media type)` of every enclosure: RSS `<enclosure>` and
 /// `media:content`, Atom `rel="enclosure"` links, JSON Feed attachments.
+/// An empty media type counts as none.
 fn enclosures(entry: &Entry) -> Vec<(String, Option<String>)> {
     let media = entry.media.iter().flat_map(|m| &m.content).filter_map(|c| {
         let url = c.url.as_ref()?.to_string();
@@ -171,7 +408,10 @@ fn enclosures(entry: &Entry) -> Vec<(String, Option<String>)> {
                 || (l.rel.is_none() && l.media_type.as_deref().is_some_and(is_media_type))
         })
         .map(|l| (l.href.clone(), l.media_type.clone()));
-    media.chain(links).collect()
+    media
+        .chain(links)
+        .map(|(url, mime)| (url, mime.filter(|m| !m.trim().is_empty())))
+        .collect()
 }
 
 fn is_media_type(mime: &str) -> bool {
@@ -230,8 +470,16 @@ mod tests {
         assert_eq!(count_entries(b"<item"), 1);
     }
 
-    fn parse(text: &str) -> Feed {
-        feed_rs::parser::parse(text.as_bytes()).expect("fixture parses")
+    fn read(text: &str, kind: Kind, now: DateTime<Utc>) -> (Vec<Candidate>, Vec<String>) {
+        let parsed = parse(
+            text.as_bytes(),
+            None,
+            "https://feed.example/feed",
+            kind,
+            now,
+        )
+        .expect("fixture parses");
+        (parsed.candidates, parsed.ignored)
     }
 
     fn now() -> DateTime<Utc> {
@@ -267,7 +515,7 @@ mod tests {
 
     #[test]
     fn youtube_entries_are_keyed_by_video_id() {
-        let (found, ignored) = candidates(&parse(YOUTUBE), Kind::Youtube, now());
+        let (found, ignored) = read(YOUTUBE, Kind::Youtube, now());
         assert!(ignored.is_empty());
         let keys: Vec<&str> = found.iter().map(|c| c.key.key.as_str()).collect();
         assert_eq!(
@@ -294,8 +542,8 @@ mod tests {
 
     #[test]
     fn a_future_date_is_upcoming() {
-        let (found, _) = candidates(
-            &parse(YOUTUBE),
+        let (found, _) = read(
+            YOUTUBE,
             Kind::Youtube,
             "2024-05-01T09:00:00Z".parse().unwrap(),
         );
@@ -316,7 +564,7 @@ mod tests {
 
     #[test]
     fn enclosures_prefer_video_and_explain_audio() {
-        let (found, ignored) = candidates(&parse(PODCAST), Kind::Other(EntryUse::Enclosure), now());
+        let (found, ignored) = read(PODCAST, Kind::Other(EntryUse::Enclosure), now());
         assert_eq!(ignored, ["entry \"Nothing\""]);
         assert_eq!(found[0].key.key, "url:https://cdn.example.com/ep2.mp3");
         assert_eq!(
@@ -329,7 +577,7 @@ mod tests {
 
     #[test]
     fn links_are_normalized_and_used_by_default() {
-        let (found, _) = candidates(&parse(PODCAST), Kind::Other(EntryUse::Link), now());
+        let (found, _) = read(PODCAST, Kind::Other(EntryUse::Link), now());
         assert_eq!(found[0].key.key, "url:https://example.com/ep2");
         assert_eq!(found[1].key.key, "url:https://example.com/ep1");
     }
@@ -340,9 +588,9 @@ mod tests {
             {"id":"1","url":"https://example.com/p/1","title":"One",
              "attachments":[{"url":"https://cdn.example.com/1.m4a","mime_type":"audio/x-m4a"},
                             {"url":"https://cdn.example.com/1.mp4","mime_type":"video/mp4"}]}]}"#;
-        let (found, _) = candidates(&parse(json), Kind::Other(EntryUse::Enclosure), now());
+        let (found, _) = read(json, Kind::Other(EntryUse::Enclosure), now());
         assert_eq!(found[0].key.key, "url:https://cdn.example.com/1.mp4");
-        let (found, _) = candidates(&parse(json), Kind::Other(EntryUse::Link), now());
+        let (found, _) = read(json, Kind::Other(EntryUse::Link), now());
         assert_eq!(found[0].key.key, "url:https://example.com/p/1");
     }
 

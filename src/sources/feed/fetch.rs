@@ -1,7 +1,7 @@
 //! Fetching feeds and channel pages: conditional GET (ETag / Last-Modified),
 //! a body-size cap (reading stops past it), a timeout and bounded redirects.
-//! Bodies are kept as raw bytes: feed-rs reads the encoding from the XML
-//! prolog itself.
+//! Bodies are kept as raw bytes with their `Content-Type`: [`super::charset`]
+//! decides their encoding.
 
 use std::time::Duration;
 
@@ -31,6 +31,8 @@ pub enum Fetched {
     NotModified,
     Body {
         bytes: Vec<u8>,
+        /// The `Content-Type` header, for its `charset`.
+        content_type: Option<String>,
         /// Validators for the next request (empty when the server sent none).
         validators: Validators,
     },
@@ -92,8 +94,17 @@ impl Fetcher {
             });
         }
         let validators = validators_of(response.headers());
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let bytes = self.read_capped(response, &shown).await?;
-        Ok(Fetched::Body { bytes, validators })
+        Ok(Fetched::Body {
+            bytes,
+            content_type,
+            validators,
+        })
     }
 
     async fn read_capped(

@@ -10,9 +10,12 @@
 //! its own task, so a slow or broken feed never delays another; errors back
 //! off per feed.
 
+pub mod charset;
 pub mod decide;
 pub mod entries;
+pub mod extras;
 pub mod fetch;
+pub mod json;
 pub mod state;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -32,7 +35,7 @@ use super::youtube::{self, Target};
 use crate::config::{Config, FeedConfig, FeedSource};
 use crate::pipeline::job::Source;
 use crate::pipeline::Pipeline;
-use crate::store::{Inserted, StoreError};
+use crate::store::StoreError;
 
 /// How often the set of watched feeds is compared with the configuration.
 const RECONCILE_EVERY: Duration = Duration::from_secs(1);
@@ -349,10 +352,17 @@ impl Watcher {
                 source,
             })?;
         let mut new = 0;
-        if let Fetched::Body { bytes, validators } = fetched {
+        if let Fetched::Body {
+            bytes,
+            content_type,
+            validators,
+        } = fetched
+        {
             let hash = sha256_hex(&bytes);
             if !state.seen || state.body_hash.as_deref() != Some(hash.as_str()) {
-                new += self.read_body(feed, state, &url, &bytes, now).await?;
+                new += self
+                    .read_body(feed, state, &url, &bytes, content_type.as_deref(), now)
+                    .await?;
             }
             // Only after a successful parse: a broken body is fetched again.
             remember(state, &url, validators, hash);
@@ -435,6 +445,7 @@ impl Watcher {
         state: &mut FeedState,
         url: &str,
         bytes: &[u8],
+        content_type: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<usize, FeedError> {
         // Before parsing: the parse is what takes the memory.
@@ -448,23 +459,25 @@ impl Watcher {
                 ),
             });
         }
-        let parsed = feed_rs::parser::Builder::new()
-            .base_uri(Some(url))
-            .build()
-            .parse(bytes)
-            .map_err(|e| FeedError::Parse {
-                feed: feed.name.clone(),
-                url: display_url(url),
-                reason: e.to_string(),
-            })?;
         let kind = match feed.source {
             FeedSource::Youtube(_) => Kind::Youtube,
             FeedSource::Url(_) => Kind::Other(feed.entry_use),
         };
-        let (candidates, ignored) = entries::candidates(&parsed, kind, now);
-        for entry in ignored {
-            tracing::warn!(feed = %feed.name, "{entry} names no link or enclosure; ignored");
+        let parsed = entries::parse(bytes, content_type, url, kind, now).map_err(|reason| {
+            FeedError::Parse {
+                feed: feed.name.clone(),
+                url: display_url(url),
+                reason,
+            }
+        })?;
+        for entry in &parsed.ignored {
+            tracing::warn!(feed = %feed.name, "{entry} names no usable link or enclosure; ignored");
         }
+        for note in &parsed.notes {
+            tracing::warn!(feed = %feed.name, "{note}");
+        }
+        state.report(&parsed.ignored, &parsed.notes);
+        let candidates = parsed.candidates;
         let rules = Rules::new(feed, !state.seen);
         let previous: HashMap<String, Held> = std::mem::take(&mut state.held)
             .into_iter()
@@ -517,15 +530,15 @@ impl Watcher {
         };
         match decision {
             Decision::Queue => {
-                let inserted = super::enqueue(&self.pipeline, &key, source, &feed.preset, None)
+                let queued = super::enqueue_for_feed(&self.pipeline, &key, source, &feed.preset)
                     .await
                     .map_err(store_error)?;
-                return Ok(usize::from(matches!(inserted, Inserted::New(_))));
+                return Ok(usize::from(queued));
             }
             Decision::Skip(_) => unreachable!("recorded above"),
             Decision::Hold { ready_at } => {
                 let known = self.pipeline.store.get(&key).map_err(store_error)?;
-                if known.is_none() {
+                if known.is_none_or(|job| super::wanted_elsewhere(&job, &feed.name)) {
                     state.held.push(Held {
                         key,
                         source,
@@ -565,14 +578,14 @@ impl Watcher {
         state.held = waiting;
         let mut new = 0;
         for held in ready {
-            let inserted =
-                super::enqueue(&self.pipeline, &held.key, held.source, &feed.preset, None)
+            let queued =
+                super::enqueue_for_feed(&self.pipeline, &held.key, held.source, &feed.preset)
                     .await
                     .map_err(|source| FeedError::Store {
                         feed: feed.name.clone(),
                         source,
                     })?;
-            new += usize::from(matches!(inserted, Inserted::New(_)));
+            new += usize::from(queued);
         }
         Ok(new)
     }

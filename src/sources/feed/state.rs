@@ -45,7 +45,22 @@ pub struct FeedState {
     pub next_check: Option<DateTime<Utc>>,
     /// Entries waiting for their `delay` (or premiere) to pass.
     pub held: Vec<Held>,
+    /// Entries of the last body read that name no usable URL (the first
+    /// [`REPORT_LINES`]), and how many there were.
+    #[serde(default)]
+    pub ignored: Vec<String>,
+    #[serde(default)]
+    pub ignored_count: usize,
+    /// What the last body read left out or repeated (sloppy JSON fields,
+    /// repeated links), the first [`REPORT_LINES`], and how many.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    #[serde(default)]
+    pub notes_count: usize,
 }
+
+/// Lines of each report kept in the state.
+pub const REPORT_LINES: usize = 20;
 
 /// An entry not recorded yet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,6 +81,14 @@ impl FeedState {
             etag: self.etag.clone(),
             last_modified: self.last_modified.clone(),
         }
+    }
+
+    /// Remember what the body just read could not use.
+    pub fn report(&mut self, ignored: &[String], notes: &[String]) {
+        self.ignored = ignored.iter().take(REPORT_LINES).cloned().collect();
+        self.ignored_count = ignored.len();
+        self.notes = notes.iter().take(REPORT_LINES).cloned().collect();
+        self.notes_count = notes.len();
     }
 
     /// The earliest time a held entry becomes ready.
