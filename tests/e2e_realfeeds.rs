@@ -234,3 +234,297 @@ fn read_corpus(cases: &[&Case], wrong: &mut Vec<String>, report: &mut String) {
         }
     }
 }
+
+fn watch(id: &str) -> String {
+    format!("https://www.youtube.com/watch?v={id}")
+}
+
+/// Issue 13 item 1: posts linked as `page.html#anchor` are one page to the
+/// API (clipped once), and every other entry on that page is recorded as
+/// skipped, saying which entry it repeats: none vanishes.
+#[test]
+fn entries_differing_only_by_fragment_are_recorded_not_lost() {
+    let feeds = FeedServer::start();
+    feeds.route("/diary.xml", Route::new(RSS, fixture("fragment_diary.xml")));
+    let env = env_with(
+        &feeds,
+        &format!(
+            "[[feeds]]\nname = \"Diary\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\n",
+            feeds.url("/diary.xml")
+        ),
+    );
+    once(&env);
+    let jobs = all_jobs(&env);
+    assert_eq!(jobs.len(), 6, "one record per entry: {jobs:#?}");
+    for page in ["26", "25", "24"] {
+        let url = format!("https://diary.example.jp/2024/06/{page}.html");
+        assert_eq!(env.api.submissions_for(&url), 1, "{url}");
+    }
+    assert_eq!(env.api.submissions().len(), 3);
+    let repeat = job(
+        &jobs,
+        "url:https://diary.example.jp/2024/06/26.html#a080604",
+    );
+    assert_eq!(repeat["state"], "skipped");
+    assert_eq!(
+        repeat["reason"],
+        "same page as https://diary.example.jp/2024/06/26.html#a080605 (links differ only by #fragment)"
+    );
+    assert_eq!(repeat["title"], "Note a080604");
+}
+
+/// Issue 13 item 2: feed A (backfill 0, shorts = false, an exclude) skips
+/// videos that feed B (backfill 5, shorts = true) wants; B queues them
+/// once, whichever feed is checked first.
+#[test]
+fn one_feeds_skip_does_not_block_another_feed_in_either_order() {
+    let channel = fixture("youtube_channel_corpus.xml");
+    let strict = |url: &str| {
+        format!(
+            "[[feeds]]\nname = \"Strict\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 0\nexclude = \"(?i)two\"\n"
+        )
+    };
+    let keen = |url: &str| {
+        format!(
+            "[[feeds]]\nname = \"Keen\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 5\nshorts = true\n"
+        )
+    };
+    let wanted = ["corpus00004", "corpus00003", "corpus00002", "corpus00001"];
+    // A first, B in a later pass; then both in one pass, each order.
+    for order in ["strict first", "together", "keen first"] {
+        let feeds = FeedServer::start();
+        feeds.route("/a.xml", Route::new(ATOM, channel.clone()));
+        feeds.route("/b.xml", Route::new(ATOM, channel.clone()));
+        let (a, b) = (strict(&feeds.url("/a.xml")), keen(&feeds.url("/b.xml")));
+        let env = match order {
+            "strict first" => env_with(&feeds, &a),
+            "together" => env_with(&feeds, &format!("{a}\n{b}")),
+            _ => env_with(&feeds, &format!("{b}\n{a}")),
+        };
+        once(&env);
+        if order == "strict first" {
+            assert!(env.api.submissions().is_empty(), "{order}");
+            std::fs::write(
+                env.config_path(),
+                std::fs::read_to_string(env.config_path()).unwrap() + "\n" + &b,
+            )
+            .unwrap();
+            once(&env);
+        }
+        for id in wanted {
+            assert_eq!(env.api.submissions_for(&watch(id)), 1, "{order}: {id}");
+        }
+        let jobs = all_jobs(&env);
+        assert_eq!(jobs.len(), 4, "{order}");
+        for j in &jobs {
+            assert_eq!(
+                (&j["state"], &j["feed"]),
+                (&"done".into(), &"Keen".into()),
+                "{order}: {j}"
+            );
+        }
+        // Later passes change nothing.
+        once(&env);
+        assert_eq!(env.api.submissions().len(), 4, "{order}");
+    }
+}
+
+/// Issue 13 item 3: an item whose JSON Feed `external_url` (or Atom
+/// `rel="related"`/`"via"` link) is a video is that video: the Atom and
+/// JSON versions of one site give the same keys, clipped once.
+#[test]
+fn external_url_and_related_links_that_are_videos_are_the_video() {
+    let feeds = FeedServer::start();
+    feeds.route(
+        "/atom.xml",
+        Route::new(ATOM, fixture("atom_related_via.xml")),
+    );
+    feeds.route(
+        "/feed.json",
+        Route::new(JSON, fixture("jsonfeed_external_url.json")),
+    );
+    let env = env_with(
+        &feeds,
+        &format!(
+            "[[feeds]]\nname = \"Atom\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 5\n\n\
+             [[feeds]]\nname = \"Json\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 5\n",
+            feeds.url("/atom.xml"),
+            feeds.url("/feed.json")
+        ),
+    );
+    once(&env);
+    let jobs = all_jobs(&env);
+    let keys: std::collections::BTreeSet<&str> =
+        jobs.iter().map(|j| j["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "url:https://linkblog.example/2024/05/01/article",
+            "url:https://vimeo.com/76979871",
+            "youtube:linkblog003",
+        ]
+        .into_iter()
+        .collect(),
+        "{jobs:#?}"
+    );
+    assert_eq!(env.api.submissions_for(&watch("linkblog003")), 1);
+    assert_eq!(env.api.submissions_for("https://vimeo.com/76979871"), 1);
+    assert_eq!(env.api.submissions().len(), 3);
+}
+
+/// Issue 13 items 4 and 5: a Latin-1 feed with no declaration, labelled by
+/// its HTTP charset; a Windows-1252 feed labelled UTF-8 by its server; a
+/// UTF-16 feed; a JSON feed with string tags and an http:// version, and
+/// one with junk items: all read, titles intact, what was left out named.
+#[test]
+fn charsets_and_sloppy_json_feeds_are_read() {
+    let feeds = FeedServer::start();
+    let routes = [
+        (
+            "/latin1.xml",
+            "text/xml; charset=ISO-8859-1",
+            "latin1_no_declaration.xml",
+        ),
+        ("/cp1252.xml", RSS, "windows1252_mislabelled.xml"),
+        ("/utf16.xml", BARE_XML, "utf16be_no_bom.xml"),
+        ("/tags.json", JSON, "jsonfeed_string_tags.json"),
+        ("/old.json", JSON, "jsonfeed_http_version.json"),
+        ("/junk.json", JSON, "jsonfeed_junk_items.json"),
+    ];
+    let mut toml = String::new();
+    for (path, content_type, name) in routes {
+        feeds.route(path, Route::new(content_type, fixture(name)));
+        toml += &format!(
+            "[[feeds]]\nname = \"{}\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 0\n\n",
+            &path[1..],
+            feeds.url(path)
+        );
+    }
+    let env = env_with(&feeds, &toml);
+    once(&env);
+    let jobs = all_jobs(&env);
+    let title = |key: &str| job(&jobs, key)["title"].as_str().unwrap().to_owned();
+    assert_eq!(title("url:https://chaine.example.fr/v/1"), "Première vidéo");
+    assert_eq!(
+        title("url:https://buecher.example.de/lesung/1"),
+        "Lesung: \u{201e}Faust\u{201c} \u{2013} Teil 1"
+    );
+    assert_eq!(title("url:https://omegabe.example/t/2"), "Λόγος 2");
+    assert_eq!(title("url:https://sloppy.example/v/5"), "Video 5");
+    assert_eq!(title("url:http://oldstyle.example/posts/4"), "Post 4");
+    let health = feeds_json(&env);
+    for f in &health {
+        assert!(f["last_error"].is_null(), "{f}");
+    }
+    let tags = feed(&health, "tags.json");
+    assert_eq!(tags["notes_count"], 5);
+    assert_eq!(
+        tags["notes"][0],
+        "item 1: \"tags\" is a string; read as a comma-separated list"
+    );
+    let junk = feed(&health, "junk.json");
+    assert_eq!(junk["ignored_count"], 3);
+    assert_eq!(
+        junk["ignored"],
+        serde_json::json!([
+            "item 2 (null, not an object)",
+            "item 3 (a string, not an object)",
+            "entry \"No url at all\""
+        ])
+    );
+    let table = text(&env.run(&["feeds"]));
+    assert!(table.contains("3 entries ignored"), "{table}");
+}
+
+/// Issue 13 item 6: an empty `href=""` (the feed's own URL once resolved),
+/// a link to the site root or to the feed's home page is not a video:
+/// nothing submitted for it, and the entry is reported as ignored.
+#[test]
+fn empty_hrefs_and_site_roots_are_not_videos() {
+    let feeds = FeedServer::start();
+    feeds.route(
+        "/atom.xml",
+        Route::new(ATOM, fixture("empty_href_atom.xml")),
+    );
+    let env = env_with(
+        &feeds,
+        &format!(
+            "[[feeds]]\nname = \"Static\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\n",
+            feeds.url("/atom.xml")
+        ),
+    );
+    once(&env);
+    let submitted = env.api.submissions();
+    assert_eq!(
+        submitted.len(),
+        2,
+        "the real post and the relative link only: {submitted:?}"
+    );
+    assert_eq!(
+        env.api
+            .submissions_for("https://static.example/posts/real/"),
+        1
+    );
+    assert_eq!(env.api.submissions_for(&feeds.url("/posts/relative/")), 1);
+    assert_eq!(env.api.submissions_for(&feeds.url("/atom.xml")), 0);
+    let static_feed = feeds_json(&env);
+    let f = feed(&static_feed, "Static");
+    assert_eq!(f["ignored_count"], 2);
+    assert_eq!(
+        f["ignored"],
+        serde_json::json!([
+            "entry \"Draft with an empty link\"",
+            "entry \"Linked to the home page\""
+        ])
+    );
+}
+
+/// Issue 13 item 7: with `use = "enclosure"`, RDF `enc:enclosure`, MRSS
+/// `media:content medium="video"` and a lone `media:player` are videos; an
+/// entry without an enclosure is recorded as skipped, with why.
+#[test]
+fn rdf_and_mrss_enclosures_are_read_and_missing_ones_recorded() {
+    let feeds = FeedServer::start();
+    feeds.route("/rdf.xml", Route::new(RSS, fixture("rdf_enclosure.xml")));
+    feeds.route("/dm.xml", Route::new(RSS, fixture("dailymotion_mrss.xml")));
+    feeds.route("/vimeo.xml", Route::new(RSS, fixture("vimeo_user.xml")));
+    let mut toml = String::new();
+    for name in ["rdf", "dm", "vimeo"] {
+        toml += &format!(
+            "[[feeds]]\nname = \"{name}\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\nuse = \"enclosure\"\n\n",
+            feeds.url(&format!("/{name}.xml"))
+        );
+    }
+    let env = env_with(&feeds, &toml);
+    once(&env);
+    assert_eq!(
+        env.api
+            .submissions_for("https://lectures.example.edu/media/l3.mp4"),
+        1
+    );
+    for n in 1..=3 {
+        assert_eq!(
+            env.api.submissions_for(&format!(
+                "https://www.dailymotion.com/embed/video/x8news{n}"
+            )),
+            1
+        );
+        assert_eq!(
+            env.api
+                .submissions_for(&format!("https://player.vimeo.com/video/90000000{n}")),
+            1
+        );
+    }
+    assert_eq!(env.api.submissions().len(), 7);
+    let jobs = all_jobs(&env);
+    let slides = job(&jobs, "url:https://lectures.example.edu/l/1");
+    assert_eq!(
+        (&slides["state"], &slides["reason"]),
+        (
+            &"skipped".into(),
+            &"no enclosure (use = \"enclosure\")".into()
+        )
+    );
+    let audio = job(&jobs, "url:https://lectures.example.edu/media/l2.mp3");
+    assert_eq!(audio["reason"], "no video enclosure (audio/mpeg)");
+}
