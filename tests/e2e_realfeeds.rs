@@ -528,3 +528,122 @@ fn rdf_and_mrss_enclosures_are_read_and_missing_ones_recorded() {
     let audio = job(&jobs, "url:https://lectures.example.edu/media/l2.mp3");
     assert_eq!(audio["reason"], "no video enclosure (audio/mpeg)");
 }
+
+const CORPUS_UC: &str = "UCcorpus00000000000000AA";
+
+/// Issue 13 item 9: while YouTube's long-form playlist (`UULF…`) answers
+/// 404, a `shorts = false` channel is read through its channel feed (Shorts
+/// skipped by their link), said once in the log and shown by `feeds`; it
+/// returns to `UULF…` when that works again.
+#[test]
+fn a_failing_long_form_playlist_falls_back_to_the_channel_feed_and_back() {
+    let feeds = FeedServer::start();
+    let uulf = format!("/feeds/videos.xml?playlist_id=UULF{}", &CORPUS_UC[2..]);
+    let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
+    feeds.route(&uulf, Route::status(404));
+    feeds.route(
+        &channel,
+        Route::new(ATOM, fixture("youtube_channel_corpus.xml")),
+    );
+    let env = env_with(
+        &feeds,
+        &format!(
+            "[[feeds]]\nname = \"Chan\"\nyoutube = \"{CORPUS_UC}\"\npreset = \"metadata\"\nbackfill = 5\n"
+        ),
+    );
+    let first = once(&env);
+    for id in ["corpus00004", "corpus00002", "corpus00001"] {
+        assert_eq!(env.api.submissions_for(&watch(id)), 1, "{id}");
+    }
+    assert_eq!(env.api.submissions().len(), 3, "the Short is skipped");
+    assert_eq!(
+        job(&all_jobs(&env), "youtube:corpus00003")["reason"],
+        "shorts"
+    );
+    let said = "answered HTTP 404; reading";
+    assert_eq!(first.matches(said).count(), 1, "{first}");
+    let health = feeds_json(&env);
+    let chan = feed(&health, "Chan");
+    assert!(chan["last_error"].is_null(), "{chan}");
+    let fallback = chan["fallback"].as_str().expect("the fallback is shown");
+    assert!(
+        fallback.contains("UULF")
+            && fallback.contains("HTTP 404")
+            && fallback.contains("channel_id="),
+        "{fallback}"
+    );
+    let table = text(&env.run(&["feeds"]));
+    assert!(table.contains("UULF failing"), "{table}");
+
+    // Still failing: read the channel feed again, not said again.
+    let second = once(&env);
+    assert_eq!(second.matches(said).count(), 0, "{second}");
+    assert_eq!(feeds.requests_to(&uulf).len(), 2);
+    assert_eq!(feeds.requests_to(&channel).len(), 2);
+
+    // UULF works again (with a new upload): read it, and only it.
+    let body = String::from_utf8(fixture("youtube_channel_corpus.xml"))
+        .unwrap()
+        .replace("corpus00004", "corpus00005");
+    feeds.route(&uulf, Route::new(ATOM, body.into_bytes()));
+    let third = once(&env);
+    assert!(third.contains("works again"), "{third}");
+    assert_eq!(env.api.submissions_for(&watch("corpus00005")), 1);
+    assert_eq!(env.api.submissions().len(), 4);
+    assert_eq!(
+        feeds.requests_to(&channel).len(),
+        2,
+        "the channel feed rests"
+    );
+    assert!(feed(&feeds_json(&env), "Chan")["fallback"].is_null());
+}
+
+/// Issue 13 item 9: an intermittent 404 or 500 from the plain channel feed
+/// is an error of that check only: the resolved channel id, the first
+/// sight (no second backfill) and conditional GET survive it.
+#[test]
+fn an_intermittent_channel_feed_error_keeps_the_feed_state() {
+    let feeds = FeedServer::start();
+    feeds.route("/@corpus", Route::html(
+        format!(r#"<html><head><link rel="canonical" href="https://www.youtube.com/channel/{CORPUS_UC}"></head></html>"#)
+            .into_bytes(),
+    ));
+    let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
+    let body = fixture("youtube_channel_corpus.xml");
+    feeds.route(&channel, Route::new(ATOM, body.clone()).etag("\"v1\""));
+    let env = env_with(
+        &feeds,
+        "[[feeds]]\nname = \"Chan\"\nyoutube = \"@corpus\"\npreset = \"metadata\"\nshorts = true\nbackfill = 0\n",
+    );
+    once(&env);
+    assert!(env.api.submissions().is_empty());
+    for status in [404, 500] {
+        feeds.route(&channel, Route::status(status));
+        once(&env);
+        let chan = feeds_json(&env);
+        let chan = feed(&chan, "Chan");
+        assert_eq!(chan["channel_id"], CORPUS_UC);
+        assert!(
+            chan["last_error"]
+                .as_str()
+                .unwrap()
+                .contains(&status.to_string()),
+            "{chan}"
+        );
+    }
+    let newer = String::from_utf8(body)
+        .unwrap()
+        .replace("corpus00004", "corpus00009");
+    feeds.route(
+        &channel,
+        Route::new(ATOM, newer.into_bytes()).etag("\"v2\""),
+    );
+    once(&env);
+    assert_eq!(env.api.submissions_for(&watch("corpus00009")), 1);
+    assert_eq!(env.api.submissions().len(), 1, "no second backfill");
+    assert_eq!(feeds.requests_to("/@corpus").len(), 1, "resolved once");
+    let last = feeds.requests_to(&channel).pop().unwrap();
+    assert_eq!(last.if_none_match.as_deref(), Some("\"v1\""));
+    let chan = feeds_json(&env);
+    assert_eq!(feed(&chan, "Chan")["consecutive_failures"], 0);
+}

@@ -38,6 +38,9 @@ pub struct FeedView {
     /// fields, entries repeating another's link): how many, the first few.
     pub notes_count: usize,
     pub notes: Vec<String>,
+    /// While YouTube's long-form playlist (`UULF…`) fails: what is read
+    /// instead, and since when. `null` otherwise.
+    pub fallback: Option<String>,
 }
 
 impl FeedView {
@@ -62,6 +65,15 @@ impl FeedView {
             ignored: state.ignored,
             notes_count: state.notes_count,
             notes: state.notes,
+            fallback: state.long_form_failing.map(|f| {
+                format!(
+                    "{} answers HTTP {} (since {}); reading {} instead, Shorts skipped by link",
+                    f.url,
+                    f.status,
+                    f.since.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    f.reading
+                )
+            }),
         }
     }
 }
@@ -97,6 +109,9 @@ pub fn list(ctx: &Ctx, json: bool, out: &mut Out) -> anyhow::Result<u8> {
                 (None, _) => "-".into(),
             };
             let mut notes = Vec::new();
+            if v.fallback.is_some() {
+                notes.push("UULF failing: reading the channel feed".to_owned());
+            }
             if v.ignored_count > 0 {
                 notes.push(format!("{} entries ignored", v.ignored_count));
             }

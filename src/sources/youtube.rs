@@ -111,6 +111,21 @@ pub fn feed_url(base_url: &str, target: &Target, shorts: bool) -> Option<String>
     }
 }
 
+/// The feed to read while a channel's long-form playlist (`UULF…`) fails
+/// (YouTube answers 404 for it for days at a time): the channel feed, or
+/// the plain uploads playlist, whose Shorts are then skipped by their
+/// `/shorts/` link. `None` when `target` is not read through `UULF…`.
+pub fn long_form_fallback(base_url: &str, target: &Target, shorts: bool) -> Option<String> {
+    if shorts {
+        return None;
+    }
+    match target {
+        Target::Channel(_) => feed_url(base_url, target, true),
+        Target::Playlist(id) if is_plain_uploads(id) => feed_url(base_url, target, true),
+        _ => None,
+    }
+}
+
 /// `UU` + the 22 characters of a channel id (not `UULF…`, `UUSH…`, …).
 fn is_plain_uploads(id: &str) -> bool {
     id.len() == 24 && id.starts_with("UU")
@@ -173,6 +188,26 @@ mod tests {
         }
         assert_eq!(
             parse_target("https://www.youtube.com/watch?v=dQw4w9WgXcQ"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_long_form_playlist_falls_back_to_the_channel_feed() {
+        let base = "https://www.youtube.com";
+        let chan = Target::Channel(UC.into());
+        assert_eq!(
+            long_form_fallback(base, &chan, false).as_deref(),
+            Some("https://www.youtube.com/feeds/videos.xml?channel_id=UCSHZKyawb77ixDdsGog4iWA")
+        );
+        assert_eq!(long_form_fallback(base, &chan, true), None);
+        let uploads = Target::Playlist(format!("UU{}", &UC[2..]));
+        assert_eq!(
+            long_form_fallback(base, &uploads, false).as_deref(),
+            Some("https://www.youtube.com/feeds/videos.xml?playlist_id=UUSHZKyawb77ixDdsGog4iWA")
+        );
+        assert_eq!(
+            long_form_fallback(base, &Target::Playlist("PL0123456789ab".into()), false),
             None
         );
     }

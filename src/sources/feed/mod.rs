@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use self::decide::{Decision, Rules};
 use self::entries::{Candidate, Kind};
 use self::fetch::{display_url, FetchError, Fetched, Fetcher, Validators};
-use self::state::{delta, FeedState, FeedStates, Held};
+use self::state::{delta, FeedState, FeedStates, Held, LongFormFailing};
 use super::youtube::{self, Target};
 use crate::config::{Config, FeedConfig, FeedSource};
 use crate::pipeline::job::Source;
@@ -342,15 +342,49 @@ impl Watcher {
         state: &mut FeedState,
         now: DateTime<Utc>,
     ) -> Result<usize, FeedError> {
-        let url = self.feed_url(config, feed, state).await?;
-        let fetched = self
-            .fetcher
-            .get(&url, &state.validators_for(&url))
-            .await
-            .map_err(|source| FeedError::Fetch {
-                feed: feed.name.clone(),
-                source,
-            })?;
+        let (mut url, fallback) = self.feed_url(config, feed, state).await?;
+        let fetch_error = |source| FeedError::Fetch {
+            feed: feed.name.clone(),
+            source,
+        };
+        let fetched = match self.fetcher.get(&url, &state.validators_for(&url)).await {
+            // YouTube's long-form playlist answers 404 for days at a time:
+            // read the channel feed meanwhile (Shorts skipped by link).
+            Err(FetchError::Status { status, .. }) if fallback.is_some() => {
+                let fallback = fallback.expect("just checked");
+                if state.long_form_failing.is_none() {
+                    tracing::warn!(
+                        feed = %feed.name,
+                        "{} answered HTTP {status}; reading {} instead (Shorts skipped by their link) until it works again",
+                        display_url(&url),
+                        display_url(&fallback)
+                    );
+                }
+                state.long_form_failing = Some(LongFormFailing {
+                    url: display_url(&url),
+                    status,
+                    since: state.long_form_failing.as_ref().map_or(now, |f| f.since),
+                    reading: display_url(&fallback),
+                });
+                url = fallback;
+                self.fetcher
+                    .get(&url, &state.validators_for(&url))
+                    .await
+                    .map_err(fetch_error)?
+            }
+            Ok(fetched) => {
+                if let Some(failing) = state.long_form_failing.take() {
+                    tracing::info!(
+                        feed = %feed.name,
+                        "{} works again; reading it instead of {}",
+                        failing.url,
+                        failing.reading
+                    );
+                }
+                fetched
+            }
+            Err(err) => return Err(fetch_error(err)),
+        };
         let mut new = 0;
         if let Fetched::Body {
             bytes,
@@ -372,15 +406,16 @@ impl Watcher {
     }
 
     /// The URL to fetch: a `url =` feed as is; a YouTube channel, playlist
-    /// or handle (resolved once) as its `/feeds/videos.xml` URL.
+    /// or handle (resolved once) as its `/feeds/videos.xml` URL. Also the
+    /// URL to read instead while a long-form playlist (`UULF…`) fails.
     async fn feed_url(
         &self,
         config: &Config,
         feed: &FeedConfig,
         state: &mut FeedState,
-    ) -> Result<String, FeedError> {
+    ) -> Result<(String, Option<String>), FeedError> {
         let value = match &feed.source {
-            FeedSource::Url(url) => return Ok(url.clone()),
+            FeedSource::Url(url) => return Ok((url.clone(), None)),
             FeedSource::Youtube(value) => value,
         };
         let bad_source = || FeedError::BadSource {
@@ -399,7 +434,9 @@ impl Watcher {
             },
             target => target,
         };
-        youtube::feed_url(&config.youtube.base_url, &target, feed.shorts).ok_or_else(bad_source)
+        let base = &config.youtube.base_url;
+        let url = youtube::feed_url(base, &target, feed.shorts).ok_or_else(bad_source)?;
+        Ok((url, youtube::long_form_fallback(base, &target, feed.shorts)))
     }
 
     /// Read the channel id from the channel page at `path`.

@@ -57,6 +57,23 @@ pub struct FeedState {
     pub notes: Vec<String>,
     #[serde(default)]
     pub notes_count: usize,
+    /// The long-form playlist (`UULF…`) fails and the channel feed is read
+    /// instead.
+    #[serde(default)]
+    pub long_form_failing: Option<LongFormFailing>,
+}
+
+/// A long-form playlist that fails, and what is read meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LongFormFailing {
+    /// The `UULF…` feed URL (safe to show).
+    pub url: String,
+    /// The last HTTP status it answered.
+    pub status: u16,
+    /// When it first failed in a row.
+    pub since: DateTime<Utc>,
+    /// The feed read instead (safe to show).
+    pub reading: String,
 }
 
 /// Lines of each report kept in the state.
