@@ -647,3 +647,177 @@ fn an_intermittent_channel_feed_error_keeps_the_feed_state() {
     let chan = feeds_json(&env);
     assert_eq!(feed(&chan, "Chan")["consecutive_failures"], 0);
 }
+
+/// An environment with title lookups on, `[youtube] base_url` on the feed
+/// server, a drop folder, and `extra` TOML.
+fn titles_env(feeds: &FeedServer, extra: &str) -> Env {
+    let youtube = feeds.base_url.clone();
+    let extra = extra.to_string();
+    Env::with_config(quick(), move |api| {
+        format!(
+            "{}\n[youtube]\nbase_url = \"{youtube}\"\n\n[drop]\ndir = \"inbox\"\nsettle = \"50ms\"\nrescan = \"1s\"\n\n{extra}",
+            base_config(api).replace("lookup = false", "lookup = true")
+        )
+    })
+}
+
+fn oembed(title: &str) -> Route {
+    Route::new(
+        "application/json",
+        serde_json::json!({"type": "video", "version": "1.0", "title": title, "provider_name": "YouTube"})
+            .to_string()
+            .into_bytes(),
+    )
+}
+
+fn project_name_for(env: &Env, video_url: &str) -> String {
+    env.api
+        .submissions()
+        .iter()
+        .find(|s| s["video_url"] == video_url)
+        .unwrap_or_else(|| panic!("{video_url} submitted"))["project_name"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Issue 13 item 8: `submit URL` takes the video's real title from YouTube's
+/// oEmbed (under `[youtube] base_url`), or from any other page's oEmbed
+/// discovery link or `<title>`, with its upload date; the title names the
+/// folder and is the project name sent to the API. A lookup that fails
+/// leaves the title unknown (`null`), and the job goes on.
+#[test]
+fn submitted_urls_get_their_real_title_and_date() {
+    let feeds = FeedServer::start();
+    feeds.route(
+        "/oembed",
+        oembed("Never Gonna Give You Up (Official Video)"),
+    );
+    let page = |head: &str| {
+        Route::html(
+            format!("<!doctype html><html><head>{head}</head><body>video</body></html>")
+                .into_bytes(),
+        )
+    };
+    feeds.route(
+        "/watch/42",
+        page(&format!(
+            r#"<title>ignored</title><link rel="alternate" type="application/json+oembed" href="{}/vendor-oembed?id=42" title="x">
+<meta itemprop="uploadDate" content="2024-03-05T08:00:00Z">"#,
+            feeds.base_url
+        )),
+    );
+    feeds.route("/vendor-oembed", oembed("Lecture 42: Types"));
+    feeds.route("/plain", page("<title>A plain &amp; simple page</title>"));
+    feeds.route("/gone", Route::status(500));
+    let env = titles_env(&feeds, "");
+    let yt = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
+    let vendor = feeds.url("/watch/42");
+    let plain = feeds.url("/plain");
+    let gone = feeds.url("/gone");
+    for url in [yt, vendor.as_str(), plain.as_str(), gone.as_str()] {
+        let out = env.run(&["submit", url, "--preset", "metadata"]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let asked = feeds.requests_to("/oembed");
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].path.contains("dQw4w9WgXcQ"), "{}", asked[0].path);
+    once(&env);
+    let jobs = all_jobs(&env);
+    let yt_job = job(&jobs, "youtube:dQw4w9WgXcQ");
+    assert_eq!(yt_job["title"], "Never Gonna Give You Up (Official Video)");
+    assert!(yt_job["published"].is_null(), "not the submit time");
+    assert_eq!(
+        project_name_for(&env, yt),
+        "Never Gonna Give You Up (Official Video)"
+    );
+    let folder = yt_job["folder"].as_str().unwrap();
+    assert!(folder.contains("Never Gonna Give You Up"), "{folder}");
+    let vendor_job = job(&jobs, &format!("url:{vendor}"));
+    assert_eq!(vendor_job["title"], "Lecture 42: Types");
+    assert_eq!(vendor_job["published"], "2024-03-05T08:00:00Z");
+    assert_eq!(project_name_for(&env, &vendor), "Lecture 42: Types");
+    assert_eq!(
+        job(&jobs, &format!("url:{plain}"))["title"],
+        "A plain & simple page"
+    );
+    let gone_job = job(&jobs, &format!("url:{gone}"));
+    assert!(gone_job["title"].is_null(), "{gone_job}");
+    assert_eq!(
+        gone_job["state"], "done",
+        "a failed lookup never fails a job"
+    );
+    assert_eq!(project_name_for(&env, &gone), format!("url:{gone}"));
+}
+
+/// Issue 13 item 8: drop-folder links and untitled feed entries get the
+/// video's real title; when none can be found, a `.webloc`/`.url` file's own
+/// name, or a `.json` link's `name`.
+#[test]
+fn dropped_links_and_untitled_entries_get_real_titles() {
+    let feeds = FeedServer::start();
+    feeds.route("/oembed", oembed("Real title from oEmbed"));
+    feeds.route("/nothing", Route::status(404));
+    let untitled = format!(
+        r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>{0}/</link>
+<item><link>https://youtu.be/untitled001</link><pubDate>Wed, 01 May 2024 08:00:00 GMT</pubDate></item>
+<item><title>  </title><link>{0}/nothing</link><pubDate>Tue, 30 Apr 2024 08:00:00 GMT</pubDate></item>
+</channel></rss>"#,
+        feeds.base_url
+    );
+    feeds.route("/untitled.xml", Route::new(RSS, untitled.into_bytes()));
+    let env = titles_env(
+        &feeds,
+        &format!(
+            "[[feeds]]\nname = \"Untitled\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 5\n",
+            feeds.url("/untitled.xml")
+        ),
+    );
+    let inbox = env.dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(
+        inbox.join("Great talk.webloc"),
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\"><dict>\n\
+             <key>URL</key>\n<string>{}</string>\n</dict></plist>\n",
+            feeds.url("/nothing?talk=1")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        inbox.join("shortcut.url"),
+        "[InternetShortcut]\r\nURL=https://youtu.be/droppedurl1\r\n",
+    )
+    .unwrap();
+    std::fs::write(
+        inbox.join("named.json"),
+        format!(
+            r#"{{"url": "{}", "name": "Named in JSON"}}"#,
+            feeds.url("/nothing?talk=2")
+        ),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    once(&env);
+    let jobs = all_jobs(&env);
+    assert_eq!(
+        job(&jobs, "youtube:untitled001")["title"],
+        "Real title from oEmbed"
+    );
+    assert!(job(&jobs, &format!("url:{}/nothing", feeds.base_url))["title"].is_null());
+    assert_eq!(
+        job(&jobs, "youtube:droppedurl1")["title"],
+        "Real title from oEmbed"
+    );
+    assert_eq!(
+        job(&jobs, &format!("url:{}", feeds.url("/nothing?talk=1")))["title"],
+        "Great talk"
+    );
+    assert_eq!(
+        job(&jobs, &format!("url:{}", feeds.url("/nothing?talk=2")))["title"],
+        "Named in JSON"
+    );
+    for j in &jobs {
+        assert_eq!(j["state"], "done", "{j}");
+    }
+}

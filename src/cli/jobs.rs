@@ -250,7 +250,12 @@ pub fn show(ctx: &Ctx, job_or_key: &str, json: bool, out: &mut Out) -> anyhow::R
             .into(),
         ));
     }
-    lines.push(("title", view.title.clone()));
+    lines.push((
+        "title",
+        view.title
+            .clone()
+            .unwrap_or_else(|| "- (none known)".into()),
+    ));
     lines.push(("source", view.url.clone()));
     lines.push(("origin", view.origin.clone()));
     if let Some(feed) = &view.feed {

@@ -164,13 +164,21 @@ pub async fn queue(ctx: &Ctx, request: &Request, out: &mut Out) -> anyhow::Resul
         .preset
         .clone()
         .unwrap_or_else(|| crate::config::DEFAULT_PRESET.to_string());
-    let source = Source {
+    let mut source = Source {
         url: resolved.url,
         title: resolved.title,
         feed: None,
         published: None,
         origin: "submit".into(),
     };
+    // A URL's real title and date (oEmbed, the page), unless named here.
+    if source.title.is_none() && request.name.is_none() {
+        if let Ok(url_key) = identity::canonical_key(&source.url) {
+            let found = crate::sources::look_up_title(&ctx.config, &ctx.store, &url_key).await;
+            source.title = found.title;
+            source.published = found.published;
+        }
+    }
     let inserted = ctx
         .store
         .insert_new(&key, source, &preset, request.name.clone(), Utc::now())

@@ -17,7 +17,9 @@ pub struct JobView {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub will_retry: Option<bool>,
-    pub title: String,
+    /// `--name`, else the source's title; `null` when neither is known
+    /// (names and the project name then use the key).
+    pub title: Option<String>,
     pub url: String,
     pub feed: Option<String>,
     pub origin: String,
@@ -52,7 +54,11 @@ impl JobView {
             state: job.state.name(),
             reason,
             will_retry,
-            title: job.display_title(),
+            title: job
+                .name
+                .clone()
+                .or_else(|| job.source.title.clone())
+                .filter(|t| !t.trim().is_empty()),
             url: job.source.url.clone(),
             feed: job.source.feed.clone(),
             origin: job.source.origin.clone(),

@@ -60,6 +60,7 @@ pub struct Config {
     /// Resolved presets (`extends` applied); always contains `"default"`.
     pub presets: BTreeMap<String, Preset>,
     pub youtube: YoutubeConfig,
+    pub titles: TitlesConfig,
     pub feeds: Vec<FeedConfig>,
     /// Non-fatal notes for the log and `check` (e.g. `api_key_file` unreadable).
     pub warnings: Vec<String>,
@@ -153,6 +154,14 @@ impl Preset {
 pub struct YoutubeConfig {
     /// http(s) URL without a trailing `/`.
     pub base_url: String,
+}
+
+/// `[titles]`: whether a video's real title is looked up (oEmbed, the
+/// page's title) for sources that do not carry one.
+#[derive(Debug, Clone)]
+pub struct TitlesConfig {
+    /// Default true.
+    pub lookup: bool,
 }
 
 /// One `[[feeds]]` entry.
@@ -324,6 +333,9 @@ pub fn parse(
         drop,
         presets,
         youtube,
+        titles: TitlesConfig {
+            lookup: raw.titles.lookup.unwrap_or(true),
+        },
         feeds,
         warnings,
     })

@@ -29,7 +29,15 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub youtube: RawYoutube,
     #[serde(default)]
+    pub titles: RawTitles,
+    #[serde(default)]
     pub feeds: Vec<Spanned<RawFeed>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTitles {
+    pub lookup: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

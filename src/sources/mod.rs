@@ -8,6 +8,7 @@
 pub mod feed;
 pub mod folder;
 pub mod identity;
+pub mod title;
 pub mod youtube;
 
 use tokio::task::JoinHandle;
@@ -106,6 +107,25 @@ pub async fn record_skipped(
         }
     }
     Ok(())
+}
+
+/// The real title (and date) of the video `key` names, when lookups are on
+/// (`[titles] lookup`) and it can be found within [`title::TIMEOUT`]; the
+/// key is looked up only if the store does not know it yet. Never an error.
+pub async fn look_up_title(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+    key: &identity::SourceKey,
+) -> title::Found {
+    if !matches!(store.get(&key.key), Ok(None)) {
+        return title::Found::default();
+    }
+    let Some(titles) = title::Titles::new(config) else {
+        return title::Found::default();
+    };
+    tokio::time::timeout(title::TIMEOUT, titles.find(key))
+        .await
+        .unwrap_or_default()
 }
 
 /// Start every watcher the configuration asks for (feeds, drop folder).

@@ -37,6 +37,10 @@ resolution = "HD_720"
 
 [presets.metadata]
 enable_export = false
+
+# Tests never look titles up on the internet; the title tests turn it on.
+[titles]
+lookup = false
 "#
     )
 }

@@ -555,7 +555,8 @@ impl Watcher {
         skipped: &mut Vec<(String, Source, String)>,
     ) -> Result<usize, FeedError> {
         let key = candidate.key.key.clone();
-        let source = source_of(feed, candidate);
+        let untitled = candidate.title.is_empty().then(|| candidate.key.clone());
+        let mut source = source_of(feed, candidate);
         if let Decision::Skip(reason) = decision {
             skipped.push((key, source, reason));
             return Ok(0);
@@ -567,6 +568,13 @@ impl Watcher {
         };
         match decision {
             Decision::Queue => {
+                // An untitled entry: the video's real title, if it can be found.
+                if let Some(video) = untitled {
+                    let config = self.pipeline.config();
+                    let found = super::look_up_title(&config, &self.pipeline.store, &video).await;
+                    source.title = found.title;
+                    source.published = source.published.or(found.published);
+                }
                 let queued = super::enqueue_for_feed(&self.pipeline, &key, source, &feed.preset)
                     .await
                     .map_err(store_error)?;

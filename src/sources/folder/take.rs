@@ -140,6 +140,19 @@ async fn take_links(
     };
     let mut problems = parsed.problems;
     let (mut queued, mut known) = (0, 0);
+    // A file that holds one link is named after its video (`Talk.webloc`).
+    let file_title = match format {
+        Format::Shortcut | Format::Webloc => true,
+        Format::Json => parsed.entries.len() == 1,
+        Format::Text => false,
+    }
+    .then(|| {
+        c.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().trim().to_owned())
+    })
+    .flatten()
+    .filter(|s| !s.is_empty());
     for entry in parsed.entries {
         let preset = entry.preset.as_deref().unwrap_or(folder_preset);
         if !ctx.config.presets.contains_key(preset) {
@@ -150,11 +163,17 @@ async fn take_links(
             ));
             continue;
         }
+        // The video's real title first, then the name given, then the file's.
+        let found =
+            crate::sources::look_up_title(&ctx.config, &ctx.pipeline.store, &entry.key).await;
         let source = Source {
             url: entry.key.submit_url.clone(),
-            title: entry.name.clone(),
+            title: found
+                .title
+                .or_else(|| entry.name.clone())
+                .or_else(|| file_title.clone()),
             feed: None,
-            published: None,
+            published: found.published,
             origin: ORIGIN.into(),
         };
         let inserted = crate::sources::enqueue(ctx.pipeline, &entry.key.key, source, preset, None)
