@@ -192,14 +192,17 @@ fn candidates_in(
             Some(earlier) => match fragment_key(&link).filter(|_| *earlier != link) {
                 Some(key) => {
                     c.unusable = Some(format!(
-                        "same page as {earlier} (links differ only by #fragment)"
+                        "same page as {} (links differ only by #fragment)",
+                        super::fetch::display_url(earlier)
                     ));
                     c.key = key;
                     parsed.candidates.push(c);
                 }
-                None => parsed
-                    .notes
-                    .push(format!("{} repeats the link {earlier}", describe(entry))),
+                None => parsed.notes.push(format!(
+                    "{} repeats the link {}",
+                    describe(entry),
+                    super::fetch::display_url(earlier)
+                )),
             },
         }
     }
