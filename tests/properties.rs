@@ -1,7 +1,8 @@
 //! Property tests: whatever the input, names stay single safe components
 //! inside the output folder, canonical keys are stable, lenient API
 //! decoding never panics and keeps what it can, and the drop folder's URL
-//! files never panic and give back only the URLs they hold.
+//! files never panic and give back only the URLs they hold, and feed
+//! bodies of any shape and encoding are read without panicking.
 
 use std::path::Component;
 
@@ -386,6 +387,81 @@ proptest! {
             }
             Err(ParseError::Binary(_)) => prop_assert!(text.contains('\0')),
             Err(other) => prop_assert!(false, "unexpected {:?}", other),
+        }
+    }
+}
+
+/// Feed bodies from pieces of real feeds: tags, entities, encodings, JSON.
+fn feed_body() -> impl Strategy<Value = Vec<u8>> {
+    let pieces = prop::sample::select(vec![
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>",
+        "<?xml version='1.0' encoding='UTF-16'?>",
+        "<rss version=\"2.0\"><channel>",
+        "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"http://purl.org/rss/1.0/\" xmlns:enc=\"http://purl.oclc.org/net/rss_2.0/enc#\">",
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\">",
+        "<item>",
+        "</item>",
+        "<entry>",
+        "</entry>",
+        "<link>https://e.com/a#b</link>",
+        "<link href=\"\"/>",
+        "<link rel=\"related\" href=\"https://youtu.be/dQw4w9WgXcQ\"/>",
+        "<enclosure url=\"https://e.com/v.mp4\" type=\"video/mp4\"/>",
+        "<enc:enclosure rdf:resource=\"v.mp4\" enc:type=\"video/mp4\"/>",
+        "<media:content medium=\"video\"><media:player url=\"https://p.e.com/1\"/></media:content>",
+        "<title>Caf\u{e9} &amp; &#233;</title>",
+        "&bogus;",
+        "</channel></rss>",
+        "</feed>",
+        "{\"version\":\"http://jsonfeed.org/version/1\",\"items\":[",
+        "{\"id\":1,\"url\":\"https://e.com/1\",\"tags\":\"a,b\",\"external_url\":\"https://vimeo.com/1\"}",
+        "null,",
+        "\"x\",",
+        "]}",
+    ]);
+    prop_oneof![
+        prop::collection::vec(pieces.clone(), 0..30).prop_map(|p| p.concat().into_bytes()),
+        prop::collection::vec(any::<u8>(), 0..600),
+        prop::collection::vec(pieces, 0..30).prop_map(|p| {
+            // The same text in UTF-16 LE with a BOM.
+            let text = p.concat();
+            let mut out = vec![0xFF, 0xFE];
+            for unit in text.encode_utf16() {
+                out.extend_from_slice(&unit.to_le_bytes());
+            }
+            out
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Whatever a server sends, reading a feed never panics, and every
+    /// video it finds has a canonical key that is not the feed itself.
+    #[test]
+    fn reading_any_feed_body_never_panics(
+        body in feed_body(),
+        content_type in prop::sample::select(vec![
+            None,
+            Some("text/xml"),
+            Some("text/xml; charset=ISO-8859-1"),
+            Some("application/rss+xml; charset=utf-8"),
+            Some("application/feed+json; charset=\"bogus\""),
+        ]),
+        enclosure in any::<bool>(),
+    ) {
+        use clipwatch::config::EntryUse;
+        use clipwatch::sources::feed::entries::{parse, Kind};
+        let feed_url = "https://feed.example/feed.xml";
+        let kind = Kind::Other(if enclosure { EntryUse::Enclosure } else { EntryUse::Link });
+        let now = "2024-06-01T00:00:00Z".parse().unwrap();
+        if let Ok(parsed) = parse(&body, content_type, feed_url, kind, now) {
+            for c in &parsed.candidates {
+                prop_assert!(canonical_key(&c.key.submit_url).is_ok() || c.key.key.contains('#'));
+                prop_assert_ne!(c.key.key.as_str(), "url:https://feed.example/feed.xml");
+                prop_assert_ne!(c.key.key.as_str(), "url:https://feed.example/");
+            }
         }
     }
 }

@@ -18,8 +18,11 @@ use regex::Regex;
 use super::feed::fetch::display_url;
 use super::identity::{SourceKey, SourceKind};
 
-/// Limit for each request of a lookup.
+/// Limit for one lookup (all its requests).
 pub const TIMEOUT: Duration = Duration::from_secs(5);
+/// Lookups made for one feed check or one dropped file; the videos beyond
+/// go without (a list of 1 000 links must not hold the watcher for hours).
+pub const MAX_LOOKUPS_AT_ONCE: usize = 20;
 /// Most of a page read for its title: the `<head>` is near the start.
 const MAX_PAGE_BYTES: usize = 512 * 1024;
 /// Longest title kept (characters).

@@ -526,10 +526,11 @@ impl Watcher {
         let mut new = 0;
         let mut in_feed = std::collections::HashSet::new();
         let mut skipped = Vec::new();
+        let mut lookups = super::title::MAX_LOOKUPS_AT_ONCE;
         for (candidate, decision) in decided {
             in_feed.insert(candidate.key.key.clone());
             new += self
-                .record(feed, state, candidate, decision, &mut skipped)
+                .record(feed, state, candidate, decision, &mut skipped, &mut lookups)
                 .await?;
         }
         self.record_skipped(feed, skipped).await?;
@@ -545,7 +546,8 @@ impl Watcher {
 
     /// Act on one decision. Returns 1 if a new job was queued. Skipped
     /// entries wait in `skipped` and are written together (one flush), before
-    /// any other decision so that they keep their order.
+    /// any other decision so that they keep their order. `lookups`: title
+    /// lookups this check may still make.
     async fn record(
         &self,
         feed: &FeedConfig,
@@ -553,6 +555,7 @@ impl Watcher {
         candidate: Candidate,
         decision: Decision,
         skipped: &mut Vec<(String, Source, String)>,
+        lookups: &mut usize,
     ) -> Result<usize, FeedError> {
         let key = candidate.key.key.clone();
         let untitled = candidate.title.is_empty().then(|| candidate.key.clone());
@@ -569,7 +572,8 @@ impl Watcher {
         match decision {
             Decision::Queue => {
                 // An untitled entry: the video's real title, if it can be found.
-                if let Some(video) = untitled {
+                if let Some(video) = untitled.filter(|_| *lookups > 0) {
+                    *lookups -= 1;
                     let config = self.pipeline.config();
                     let found = super::look_up_title(&config, &self.pipeline.store, &video).await;
                     source.title = found.title;

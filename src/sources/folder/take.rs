@@ -153,6 +153,7 @@ async fn take_links(
     })
     .flatten()
     .filter(|s| !s.is_empty());
+    let mut lookups = crate::sources::title::MAX_LOOKUPS_AT_ONCE;
     for entry in parsed.entries {
         let preset = entry.preset.as_deref().unwrap_or(folder_preset);
         if !ctx.config.presets.contains_key(preset) {
@@ -164,8 +165,12 @@ async fn take_links(
             continue;
         }
         // The video's real title first, then the name given, then the file's.
-        let found =
-            crate::sources::look_up_title(&ctx.config, &ctx.pipeline.store, &entry.key).await;
+        let found = if lookups > 0 {
+            lookups -= 1;
+            crate::sources::look_up_title(&ctx.config, &ctx.pipeline.store, &entry.key).await
+        } else {
+            crate::sources::title::Found::default()
+        };
         let source = Source {
             url: entry.key.submit_url.clone(),
             title: found
