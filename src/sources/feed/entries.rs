@@ -447,7 +447,8 @@ fn title_of(entry: &Entry) -> String {
 fn describe(entry: &Entry) -> String {
     let title = title_of(entry);
     if title.is_empty() {
-        format!("entry {:?}", entry.id)
+        // Ids are often URLs, which may carry a token.
+        format!("entry {:?}", super::fetch::display_url(&entry.id))
     } else {
         format!("entry {title:?}")
     }

@@ -626,7 +626,18 @@ impl Watcher {
             .partition(|h| h.ready_at.is_some_and(|at| at <= now));
         state.held = waiting;
         let mut new = 0;
-        for held in ready {
+        let mut lookups = super::title::MAX_LOOKUPS_AT_ONCE;
+        for mut held in ready {
+            // Held untitled: its real title, now that it is queued.
+            if held.source.title.is_none() && lookups > 0 {
+                if let Ok(video) = super::identity::canonical_key(&held.source.url) {
+                    lookups -= 1;
+                    let config = self.pipeline.config();
+                    let found = super::look_up_title(&config, &self.pipeline.store, &video).await;
+                    held.source.title = found.title;
+                    held.source.published = held.source.published.or(found.published);
+                }
+            }
             let queued =
                 super::enqueue_for_feed(&self.pipeline, &held.key, held.source, &feed.preset)
                     .await
