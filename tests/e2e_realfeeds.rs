@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::feed_server::{fixture, FeedServer, Route};
-use support::harness::{base_config, text, Env};
+use support::harness::{assert_no_secrets, base_config, text, Env};
 use support::FakeConfig;
 
 fn quick() -> FakeConfig {
@@ -596,6 +596,7 @@ fn a_failing_long_form_playlist_falls_back_to_the_channel_feed_and_back() {
         "the channel feed rests"
     );
     assert!(feed(&feeds_json(&env), "Chan")["fallback"].is_null());
+    assert_no_secrets(&env, &format!("{first}{second}{third}{table}"));
 }
 
 /// Issue 13 item 9: an intermittent 404 or 500 from the plain channel feed
@@ -722,7 +723,8 @@ fn submitted_urls_get_their_real_title_and_date() {
     let asked = feeds.requests_to("/oembed");
     assert_eq!(asked.len(), 1);
     assert!(asked[0].path.contains("dQw4w9WgXcQ"), "{}", asked[0].path);
-    once(&env);
+    let log = once(&env);
+    assert_no_secrets(&env, &log);
     let jobs = all_jobs(&env);
     let yt_job = job(&jobs, "youtube:dQw4w9WgXcQ");
     assert_eq!(yt_job["title"], "Never Gonna Give You Up (Official Video)");

@@ -112,6 +112,9 @@ pub fn parse(
         notes.extend(normalized.notes);
         ignored.extend(normalized.dropped_items);
         (parse_with(&normalized.bytes, feed_url)?, Vec::new())
+    } else if kind == Kind::Youtube {
+        // YouTube entries are keyed by their video id: no media to look at.
+        (parse_with(&body, feed_url)?, Vec::new())
     } else {
         (parse_with(&body, feed_url)?, super::extras::scan(&text))
     };

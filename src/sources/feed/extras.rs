@@ -31,19 +31,21 @@ pub fn scan(text: &str) -> Vec<Extras> {
         };
         match event {
             Event::Start(e) => {
-                let name = local(&e);
+                let name = e.local_name();
+                let name = name.as_ref();
                 if let Some((extras, depth)) = current.as_mut() {
                     *depth += 1;
-                    see(&e, &name, extras);
-                } else if name == "item" || name == "entry" {
+                    see(&e, name, extras);
+                } else if name == b"item" || name == b"entry" {
                     current = Some((Extras::default(), 0));
                 }
             }
             Event::Empty(e) => {
-                let name = local(&e);
+                let name = e.local_name();
+                let name = name.as_ref();
                 if let Some((extras, _)) = current.as_mut() {
-                    see(&e, &name, extras);
-                } else if name == "item" || name == "entry" {
+                    see(&e, name, extras);
+                } else if name == b"item" || name == b"entry" {
                     out.push(Extras::default());
                 }
             }
@@ -65,30 +67,26 @@ pub fn scan(text: &str) -> Vec<Extras> {
 /// Record what element `e` says about the entry. A `media:content
 /// medium="video"` without a `url` names its video by the `media:player`
 /// inside, seen next.
-fn see(e: &BytesStart, name: &str, extras: &mut Extras) {
+fn see(e: &BytesStart, name: &[u8], extras: &mut Extras) {
     let prefixed = e.name().prefix().is_some();
     match name {
-        "enclosure" if prefixed => {
+        b"enclosure" if prefixed => {
             if let Some(url) = attr(e, "resource") {
                 extras.rdf_enclosures.push((url, attr(e, "type")));
             }
         }
-        "content" if attr(e, "medium").as_deref() == Some("video") => {
+        b"content" if attr(e, "medium").as_deref() == Some("video") => {
             if let Some(url) = attr(e, "url") {
                 extras.videos.push(url);
             }
         }
-        "player" if prefixed => {
+        b"player" if prefixed => {
             if let Some(url) = attr(e, "url") {
                 extras.videos.push(url);
             }
         }
         _ => {}
     }
-}
-
-fn local(e: &BytesStart) -> String {
-    String::from_utf8_lossy(e.local_name().as_ref()).into_owned()
 }
 
 /// An attribute's value by local name (any prefix).
