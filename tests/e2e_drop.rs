@@ -136,10 +136,14 @@ fn once_takes_every_link_format_and_files_each_file() {
     for name in [".hidden.txt", "dl.mp4.part", "~$lock.txt", "get.crdownload"] {
         put(&env, name, "https://youtu.be/zzzzzzzzzzz\n");
     }
-    // A symlinked file is read (the link is what moves).
-    let outside = env.dir.path().join("elsewhere.txt");
-    std::fs::write(&outside, "https://youtu.be/kkkkkkkkkkk\n").unwrap();
-    std::os::unix::fs::symlink(&outside, inbox(&env).join("linked.txt")).unwrap();
+    // A symlinked file inside the drop folder is read (the link is what
+    // moves); links out of it are refused (tests/e2e_local.rs).
+    let target = put(
+        &env,
+        ".links/elsewhere.txt",
+        "https://youtu.be/kkkkkkkkkkk\n",
+    );
+    std::os::unix::fs::symlink(&target, inbox(&env).join("linked.txt")).unwrap();
     // An already filed name: the new one gets a suffix.
     put(&env, ".done/plain", "an older file");
 
@@ -249,6 +253,7 @@ fn once_takes_every_link_format_and_files_each_file() {
             ".done",
             ".failed",
             ".hidden.txt",
+            ".links",
             "dl.mp4.part",
             "get.crdownload",
             "landscape",

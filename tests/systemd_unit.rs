@@ -101,6 +101,7 @@ fn unit_has_what_the_service_contract_needs() {
         "PrivateTmp=yes",
         "RestrictAddressFamilies=",
         "SystemCallFilter=",
+        "LimitCORE=0",
     ] {
         assert!(UNIT.contains(needed), "the unit lacks {needed}");
     }

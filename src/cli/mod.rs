@@ -133,8 +133,15 @@ pub enum Command {
 /// The whole program: parse arguments, run the command, map the outcome to
 /// an exit code.
 pub fn main() -> ExitCode {
+    // The key lives in memory: no core dump of this process, ever.
+    crate::daemon::guard::no_core_dumps();
     tune_allocator();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Run) {
+        // A SIGHUP's default action ends the process: until the daemon's
+        // handler takes over (before the configuration loads), ignore it.
+        crate::daemon::guard::ignore_sighup();
+    }
     let default_level = match &cli.command {
         // The progress display stands in for info logs.
         Command::Submit { wait: true, .. } => logging::Level::Warn,
@@ -183,13 +190,28 @@ fn tune_allocator() {
 }
 
 async fn dispatch(cli: Cli) -> u8 {
+    // The daemon's signal handlers come first, so that a SIGHUP or SIGTERM
+    // while the configuration loads is handled, not fatal or lost.
+    let signals = match &cli.command {
+        Command::Run => match crate::daemon::Signals::install() {
+            Ok(signals) => Some(signals),
+            Err(err) => {
+                eprintln!("clipwatch: cannot install signal handlers: {err}");
+                return EXIT_FAILURE;
+            }
+        },
+        _ => None,
+    };
     let config = match load_config(cli.config.as_deref()) {
         Ok(config) => config,
         Err(code) => return code,
     };
     let result = match cli.command {
         Command::Check { offline } => return check::run(&config, offline).await,
-        Command::Run => crate::daemon::run(config).await,
+        Command::Run => match signals {
+            Some(signals) => crate::daemon::run(config, signals).await,
+            None => unreachable!("installed above for run"),
+        },
         Command::Once => run::once(config).await,
         Command::Submit {
             url,

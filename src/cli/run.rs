@@ -14,7 +14,12 @@ use crate::sources;
 /// Check every feed and the drop folder once, finish every job not yet
 /// done (including those they queued), then exit: 0, or 1 if any failed.
 pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
+    if let Err(err) = crate::daemon::guard::secure_state_dir(&config.state.dir) {
+        eprintln!("clipwatch: configuration error: {err}");
+        return Ok(super::EXIT_CONFIG);
+    }
     let store = open_store(&config)?;
+    crate::daemon::guard::tighten_database_files(&config.state.dir);
     let cancel = CancellationToken::new();
     spawn_signal_handler(cancel.clone());
     let (_config_tx, config_rx) = watch::channel(config.clone());

@@ -115,7 +115,8 @@ async fn local_video(path: &std::path::Path) -> Result<Resolved, String> {
     let absolute = std::fs::canonicalize(path).map_err(|e| format!("{shown}: {e}"))?;
     let to_hash = absolute.clone();
     let hash = tokio::task::spawn_blocking(move || {
-        crate::sources::folder::files::sha256_file(&to_hash, &CancellationToken::new())
+        std::fs::File::open(&to_hash)
+            .and_then(|f| crate::sources::folder::files::sha256_file(f, &CancellationToken::new()))
     })
     .await
     .map_err(|e| e.to_string())?

@@ -250,7 +250,16 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         source: Arc::new(e),
     })?;
-    parse(&text, path, &|name| std::env::var(name).ok())
+    let mut config = parse(&text, path, &|name| std::env::var(name).ok())?;
+    // A config holding private feed URLs with tokens is a secret too.
+    if crate::secret::holds_url_credentials(&text) {
+        config.warnings.extend(crate::secret::readable_by_others(
+            path,
+            "the configuration file",
+            ": it holds URLs with credentials (tokens of private feeds)",
+        ));
+    }
+    Ok(config)
 }
 
 /// Check `text` as the configuration file at `path`: `path` names the file
@@ -399,6 +408,14 @@ fn find_api_key(
     env: &dyn Fn(&str) -> Option<String>,
     warnings: &mut Vec<String>,
 ) -> (Option<Secret>, Option<String>) {
+    // Named in the configuration, it holds a key whether or not it is used.
+    if let Some(file) = key_file {
+        warnings.extend(crate::secret::readable_by_others(
+            file,
+            "api.api_key_file",
+            "",
+        ));
+    }
     if let Some(key) = env(API_KEY_ENV) {
         let key = key.trim();
         if !key.is_empty() {

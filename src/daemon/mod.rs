@@ -4,6 +4,7 @@
 //! at once), SIGHUP reloads the configuration.
 
 pub mod control;
+pub mod guard;
 pub mod notify;
 
 use std::sync::Arc;
@@ -23,12 +24,16 @@ use crate::store::Store;
 const STATUS_EVERY: Duration = Duration::from_secs(5);
 
 /// `clipwatch run`: serve until SIGTERM/SIGINT. Returns the exit code.
-pub async fn run(config: Arc<Config>) -> anyhow::Result<u8> {
-    // First of all: a SIGHUP's default action is to end the process.
-    let signals = Signals::install()?;
+/// `signals` are installed by the caller before the configuration loads.
+pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
+    if let Err(err) = guard::secure_state_dir(&config.state.dir) {
+        eprintln!("clipwatch: configuration error: {err}");
+        return Ok(crate::cli::EXIT_CONFIG);
+    }
     let socket = control::ControlSocket::bind(&config.state.dir).await?;
     // A CLI command may hold the database for a moment: wait for it.
     let store = Store::open_patiently(&config.state.dir, Duration::from_secs(10)).await?;
+    guard::tighten_database_files(&config.state.dir);
     let cancel = CancellationToken::new();
     let (config_tx, config_rx) = watch::channel(config.clone());
     let pipeline = Pipeline::new(store, config_rx.clone(), cancel.clone())?;
@@ -66,14 +71,14 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<u8> {
 }
 
 /// The signals the daemon handles, registered before anything else starts.
-struct Signals {
+pub struct Signals {
     term: tokio::signal::unix::Signal,
     interrupt: tokio::signal::unix::Signal,
     hangup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
-    fn install() -> std::io::Result<Signals> {
+    pub fn install() -> std::io::Result<Signals> {
         Ok(Signals {
             term: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,

@@ -19,8 +19,10 @@ pub const DONE: &str = ".done";
 pub const FAILED: &str = ".failed";
 /// Suffix of the note beside a failed file.
 pub const NOTE_SUFFIX: &str = ".error.txt";
-/// Folders below the first level are scanned up to this depth.
-const MAX_DEPTH: usize = 8;
+/// Folders are read this many levels deep (a bound for pathological trees,
+/// far beyond any real use); a folder deeper still is reported as an error
+/// of the listing, never skipped silently.
+pub const MAX_DEPTH: usize = 64;
 
 /// What a file is, by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,14 +74,44 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// The path relative to the drop folder, for messages.
+    /// The path relative to the drop folder, for messages (control
+    /// characters escaped).
     pub fn shown(&self, drop: &Path) -> String {
-        self.path
-            .strip_prefix(drop)
-            .unwrap_or(&self.path)
-            .display()
-            .to_string()
+        shown(&self.path, drop)
     }
+}
+
+/// `path` relative to `drop`, for messages: control characters escaped, so
+/// a name holding a newline or an escape sequence cannot forge log lines.
+pub fn shown(path: &Path, drop: &Path) -> String {
+    escape_controls(
+        &path
+            .strip_prefix(drop)
+            .unwrap_or(path)
+            .display()
+            .to_string(),
+    )
+}
+
+/// `text` with control characters (newline, carriage return, escape, DEL,
+/// C1 controls) and bidirectional overrides written as `\n`, `\u{1b}`, …;
+/// a backslash itself stays as it is.
+pub fn escape_controls(text: &str) -> String {
+    let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(|c| c.is_control() || bidi(c)) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || bidi(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Every candidate file under `drop`, and the folders that could not be read.
@@ -119,6 +151,11 @@ fn walk(
             if depth < MAX_DEPTH {
                 let sub = folder.map_or_else(|| name.to_string_lossy().into_owned(), String::from);
                 walk(&path, Some(&sub), depth + 1, found, errors);
+            } else {
+                let why = format!(
+                    "more than {MAX_DEPTH} folders deep: not read (move its files higher up)"
+                );
+                errors.push((path, io::Error::other(why)));
             }
             continue;
         }
@@ -188,20 +225,41 @@ pub fn note_path(filed: &Path) -> PathBuf {
     PathBuf::from(note)
 }
 
+/// Open `path` for reading if what it names (after any symlinks) lies inside
+/// `drop`; `Ok(None)` if it lies outside. The check is made on the file
+/// actually opened (`/proc/self/fd`), so a link swapped after the check
+/// cannot lead elsewhere. Opened without blocking: a FIFO put in its place
+/// is refused, not waited on.
+pub fn open_inside(path: &Path, drop: &Path) -> io::Result<Option<fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let real = fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .or_else(|_| fs::canonicalize(path))?;
+    let root = fs::canonicalize(drop)?;
+    Ok(real.starts_with(&root).then_some(file))
+}
+
 /// The file's content if it holds at most `limit` bytes, else `None` (it
 /// grew since its size was checked). Never reads more than `limit + 1`.
-pub fn read_at_most(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
+pub fn read_at_most(file: fs::File, limit: u64) -> io::Result<Option<Vec<u8>>> {
     let mut bytes = Vec::new();
-    fs::File::open(path)?
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)?;
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
 /// The SHA-256 of a file's content, streamed (never read whole). Stops with
 /// `Interrupted` once `cancel` fires.
-pub fn sha256_file(path: &Path, cancel: &CancellationToken) -> io::Result<String> {
-    let mut file = fs::File::open(path)?;
+pub fn sha256_file(mut file: fs::File, cancel: &CancellationToken) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1024 * 1024];
     loop {
@@ -327,13 +385,43 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("list.txt");
         fs::write(&file, b"12345").unwrap();
+        let open = || fs::File::open(&file).unwrap();
         assert_eq!(
-            read_at_most(&file, 5).unwrap().as_deref(),
+            read_at_most(open(), 5).unwrap().as_deref(),
             Some(&b"12345"[..])
         );
-        assert_eq!(read_at_most(&file, 4).unwrap(), None);
+        assert_eq!(read_at_most(open(), 4).unwrap(), None);
         // A file that grows without end is not read whole.
-        assert_eq!(read_at_most(Path::new("/dev/zero"), 1024).unwrap(), None);
+        let zero = fs::File::open("/dev/zero").unwrap();
+        assert_eq!(read_at_most(zero, 1024).unwrap(), None);
+    }
+
+    #[test]
+    fn control_characters_in_names_are_escaped() {
+        assert_eq!(escape_controls("plain name.txt"), "plain name.txt");
+        assert_eq!(
+            escape_controls("a\nWARN forged\r\x1b[31m\u{202e}.txt"),
+            "a\\nWARN forged\\r\\u{1b}[31m\\u{202e}.txt"
+        );
+        let drop = Path::new("/in");
+        assert_eq!(shown(Path::new("/in/x\ny.txt"), drop), "x\\ny.txt");
+    }
+
+    #[test]
+    fn links_leaving_the_drop_folder_are_not_opened() {
+        let root = tempfile::tempdir().unwrap();
+        let drop = root.path().join("inbox");
+        fs::create_dir_all(drop.join(".links")).unwrap();
+        fs::write(root.path().join("secret"), "k").unwrap();
+        fs::write(drop.join(".links/inside.txt"), "x").unwrap();
+        fs::write(drop.join("plain.txt"), "x").unwrap();
+        std::os::unix::fs::symlink(root.path().join("secret"), drop.join("out.txt")).unwrap();
+        std::os::unix::fs::symlink(".links/inside.txt", drop.join("in.txt")).unwrap();
+        assert!(open_inside(&drop.join("out.txt"), &drop).unwrap().is_none());
+        assert!(open_inside(&drop.join("in.txt"), &drop).unwrap().is_some());
+        assert!(open_inside(&drop.join("plain.txt"), &drop)
+            .unwrap()
+            .is_some());
     }
 
     #[test]
@@ -342,13 +430,15 @@ mod tests {
         let file = dir.path().join("v.mp4");
         fs::write(&file, b"abc").unwrap();
         assert_eq!(
-            sha256_file(&file, &CancellationToken::new()).unwrap(),
+            sha256_file(fs::File::open(&file).unwrap(), &CancellationToken::new()).unwrap(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         let cancel = CancellationToken::new();
         cancel.cancel();
         assert_eq!(
-            sha256_file(&file, &cancel).unwrap_err().kind(),
+            sha256_file(fs::File::open(&file).unwrap(), &cancel)
+                .unwrap_err()
+                .kind(),
             io::ErrorKind::Interrupted
         );
     }

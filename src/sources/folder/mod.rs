@@ -204,7 +204,10 @@ impl Scanner {
         for (dir, err) in errors {
             self.report(
                 &dir,
-                format!("cannot read the folder {}: {err}", dir.display()),
+                format!(
+                    "cannot read the folder {}: {err}",
+                    files::shown(&dir, &drop)
+                ),
             );
             present.insert(dir);
         }

@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::sources::identity::{canonical_key, SourceKey};
+use crate::sources::identity::{canonical_key, IdentityError, SourceKey};
 
 /// The link formats, by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,7 +268,9 @@ fn parse_json(text: &str) -> Result<Parsed, ParseError> {
                 non_blank(item.preset),
                 non_blank(item.name),
             ),
-            Err(err) => parsed.problems.push(format!("{place}: {err}")),
+            Err(err) => parsed
+                .problems
+                .push(format!("{place}: {}", without_values(&err.to_string()))),
         }
     }
     Ok(parsed)
@@ -287,9 +289,77 @@ impl Parsed {
                 name,
                 place,
             }),
-            Err(err) => self.problems.push(format!("{place}: {err}")),
+            Err(err) => self.problems.push(format!("{place}: {}", hint(&err))),
         }
     }
+}
+
+/// Schemes that may be named in a message: a line is never echoed (a file
+/// dropped by someone else may be a link to a secret), but these tell the
+/// user what was wrong without revealing anything.
+const KNOWN_SCHEMES: &[&str] = &[
+    "ftp",
+    "ftps",
+    "sftp",
+    "file",
+    "mailto",
+    "data",
+    "javascript",
+    "rtmp",
+    "rtsp",
+    "magnet",
+    "ws",
+    "wss",
+    "tel",
+    "smb",
+    "s3",
+];
+
+/// Why a line is not a usable link, without its content: its length for
+/// what is not a URL at all, a well-known scheme, the kind of YouTube
+/// problem.
+fn hint(err: &IdentityError) -> String {
+    match err {
+        IdentityError::Empty => err.to_string(),
+        IdentityError::NotUrl { input, .. } => format!(
+            "not a URL ({} characters, not shown): expected an http(s) URL such as \
+             https://www.youtube.com/watch?v=ID (a bare YouTube id is ambiguous; write https://youtu.be/ID)",
+            input.chars().count()
+        ),
+        IdentityError::UnsupportedScheme { scheme, .. } => {
+            let scheme = scheme.to_ascii_lowercase();
+            if KNOWN_SCHEMES.contains(&scheme.as_str()) {
+                format!("unsupported scheme \"{scheme}\": only http and https URLs can be clipped")
+            } else {
+                "not an http(s) URL (content not shown): only http and https URLs can be clipped"
+                    .into()
+            }
+        }
+        IdentityError::NoYoutubeVideo { .. } => "a YouTube link that names no video (a channel, \
+             playlist or search page?): link a single video (watch?v=, youtu.be/, /shorts/, /live/)"
+            .into(),
+        IdentityError::BadYoutubeId { .. } => "a YouTube link with an invalid video id: expected \
+             11 characters of A-Z, a-z, 0-9, _ or -"
+            .into(),
+    }
+}
+
+/// A serde message with the values it quotes (`"…"`) left out; field
+/// names (`` `prest` ``) stay.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -358,6 +428,26 @@ mod tests {
         );
         assert!(parsed.problems[0].contains("unsupported scheme \"ftp\""));
         assert!(parsed.problems[1].starts_with("line 3: "));
+    }
+
+    #[test]
+    fn problems_never_quote_the_line() {
+        let secret = "sk-live-0123456789abcdef";
+        let text = format!(
+            "{secret}\npassword:{secret}\nhttps://www.youtube.com/channel/{secret}\n\
+             https://youtu.be/{secret}\n"
+        );
+        let parsed = parse(Format::Text, text.as_bytes()).unwrap();
+        assert_eq!(parsed.problems.len(), 4, "{:?}", parsed.problems);
+        for problem in &parsed.problems {
+            assert!(!problem.contains("sk-live"), "{problem}");
+            assert!(!problem.contains("password"), "{problem}");
+        }
+        assert!(parsed.problems[0].starts_with("line 1: not a URL (24 characters"));
+        let json = format!(r#"[{{"url": "{A}", "preset": 5}}, {{"url": ["{secret}"]}}]"#);
+        let parsed = parse(Format::Json, json.as_bytes()).unwrap();
+        assert_eq!(parsed.problems.len(), 2, "{:?}", parsed.problems);
+        assert!(parsed.problems.iter().all(|p| !p.contains("sk-live")));
     }
 
     #[test]

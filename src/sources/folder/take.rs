@@ -19,8 +19,8 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::files::{
-    destination, kind_of, move_to, note_path, read_at_most, sha256_file, Candidate, Kind, DONE,
-    FAILED,
+    destination, kind_of, move_to, note_path, open_inside, read_at_most, sha256_file, Candidate,
+    Kind, DONE, FAILED,
 };
 use super::parse::{parse, Format};
 use super::settle::Stamp;
@@ -35,6 +35,12 @@ use crate::store::{Inserted, StoreError};
 pub const MAX_LIST_BYTES: u64 = 1024 * 1024;
 /// `Source.origin` of drop-folder jobs.
 const ORIGIN: &str = "drop";
+/// Why a link that leaves the drop folder is refused. The target is not
+/// named: anyone who can write to the inbox could otherwise probe paths.
+const OUTSIDE: &str = "it is a symbolic link to a file outside the drop folder: links out of \
+                       the drop folder are never followed (copy or move the file in instead)";
+/// Error notes are never wider than this (and never wider than the file).
+const NOTE_MODE: u32 = 0o640;
 
 /// Why a file could not be taken this time (it stays where it is). Files
 /// that can never be used are not errors: they are filed under `.failed/`.
@@ -67,10 +73,7 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn shown(&self, path: &Path) -> String {
-        path.strip_prefix(self.drop)
-            .unwrap_or(path)
-            .display()
-            .to_string()
+        super::files::shown(path, self.drop)
     }
 
     fn known_presets(&self) -> String {
@@ -125,12 +128,16 @@ async fn take_links(
         );
         return reject(ctx, c, reason);
     }
-    // The size above is from the last look: a file that grew since is
-    // never read whole.
-    let bytes = read_at_most(&c.path, MAX_LIST_BYTES).map_err(|source| TakeError::Read {
+    let read_err = |source| TakeError::Read {
         path: shown.clone(),
         source,
-    })?;
+    };
+    let Some(file) = open_inside(&c.path, ctx.drop).map_err(read_err)? else {
+        return reject(ctx, c, OUTSIDE.into());
+    };
+    // The size above is from the last look: a file that grew since is
+    // never read whole.
+    let bytes = read_at_most(file, MAX_LIST_BYTES).map_err(read_err)?;
     let Some(bytes) = bytes else {
         return Err(TakeError::Changed { path: shown });
     };
@@ -229,7 +236,14 @@ async fn take_video(
     if c.path.to_str().is_none() {
         return reject(ctx, c, "the file name is not valid UTF-8: rename it".into());
     }
-    let hash = hash(ctx, &c.path, &shown).await?;
+    let opened = open_inside(&c.path, ctx.drop).map_err(|source| TakeError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let Some(file) = opened else {
+        return reject(ctx, c, OUTSIDE.into());
+    };
+    let hash = hash(ctx, file, &shown).await?;
     let now = fs::metadata(&c.path).map(|m| Stamp::of(&m));
     if now.ok() != Some(stamp) {
         return Err(TakeError::Changed { path: shown });
@@ -280,10 +294,9 @@ async fn take_video(
 }
 
 /// The streamed SHA-256, off the async threads.
-async fn hash(ctx: &Ctx<'_>, path: &Path, shown: &str) -> Result<String, TakeError> {
-    let path = path.to_path_buf();
+async fn hash(ctx: &Ctx<'_>, file: fs::File, shown: &str) -> Result<String, TakeError> {
     let cancel = ctx.pipeline.cancel.clone();
-    let hashed = tokio::task::spawn_blocking(move || sha256_file(&path, &cancel))
+    let hashed = tokio::task::spawn_blocking(move || sha256_file(file, &cancel))
         .await
         .map_err(|e| io::Error::other(e.to_string()));
     match hashed {
@@ -346,10 +359,37 @@ fn file_away(
         .map_err(|e| move_error(ctx, c, &ctx.drop.join(bin), e))?;
     if let Some(note) = note {
         let note_file = note_path(&to);
-        fs::write(&note_file, note).map_err(|e| move_error(ctx, c, &note_file, e))?;
+        write_note(&note_file, note, note_mode(&c.path))
+            .map_err(|e| move_error(ctx, c, &note_file, e))?;
     }
     move_to(&c.path, &to).map_err(|e| move_error(ctx, c, &to, e))?;
     Ok(to)
+}
+
+/// The mode of an error note: the taken file's, never wider than
+/// [`NOTE_MODE`] (a symlink's own 0777 counts as nothing narrower).
+fn note_mode(taken: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::symlink_metadata(taken)
+        .ok()
+        .filter(|m| !m.file_type().is_symlink())
+        .map_or(NOTE_MODE, |m| m.permissions().mode());
+    mode & NOTE_MODE
+}
+
+/// Write a new note with `mode` (exact: the umask can only narrow it
+/// further, and an existing file is never written through).
+fn write_note(path: &Path, note: &str, mode: u32) -> io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    file.write_all(note.as_bytes())?;
+    file.sync_all()
 }
 
 fn move_error(ctx: &Ctx<'_>, c: &Candidate, to: &Path, source: io::Error) -> TakeError {
