@@ -31,7 +31,7 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<u8> {
     let store = Store::open_patiently(&config.state.dir, Duration::from_secs(10)).await?;
     let cancel = CancellationToken::new();
     let (config_tx, config_rx) = watch::channel(config.clone());
-    let pipeline = Pipeline::new(store, config_rx.clone(), cancel.clone())?;
+    let pipeline = Pipeline::new(store, config_rx.clone(), cancel.clone()).await?;
     announce(&config);
 
     let scheduler = tokio::spawn({
@@ -183,6 +183,9 @@ pub fn status_line(pipeline: &Pipeline) -> String {
         .is_some_and(|api| api.budget().stats().auth_paused)
     {
         line.push_str("; paused: API key rejected");
+    }
+    if pipeline.output.paused().is_some() {
+        line.push_str("; paused: output.dir not usable");
     }
     line
 }
