@@ -308,6 +308,99 @@ fn once_with_a_full_output_disk_submits_nothing_and_says_why() {
     assert_eq!(job_state(&env), "queued");
 }
 
+// ---- state volume (issue 12, item 3) -------------------------------------
+
+#[test]
+fn a_full_state_volume_stops_the_daemon_with_an_error_and_a_restart_recovers() {
+    use std::os::unix::net::UnixDatagram;
+    let env = Env::new(quick());
+    let state = env.dir.path().join("state");
+    let Some(_volume) = Tmpfs::mount(&state, "4m", "") else {
+        return;
+    };
+    let notify_path = env.dir.path().join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut messages: Vec<String> = Vec::new();
+    let mut receive = |messages: &mut Vec<String>| {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = notify.recv(&mut buf) {
+            messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    };
+    let log = env.dir.path().join("daemon.log");
+    let notify_env = notify_path.to_string_lossy().into_owned();
+    let mut child = env.spawn_with_env(
+        &["run"],
+        &log,
+        &[("NOTIFY_SOCKET", &notify_env), ("WATCHDOG_USEC", "200000")],
+    );
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            receive(&mut messages);
+            messages.iter().any(|m| m.contains("WATCHDOG=1"))
+        }),
+        "no watchdog ping: {messages:?} {}",
+        read_log()
+    );
+
+    let filler = fill(&state);
+    let _ = env.run(&["submit", VIDEO]);
+    let exited = wait_until(Duration::from_secs(30), || {
+        child.try_wait().unwrap().is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    let exit = child.wait().unwrap();
+    receive(&mut messages);
+    let log_text = read_log();
+    assert!(
+        exited,
+        "the daemon kept running with a database it cannot write: {log_text}"
+    );
+    assert_eq!(
+        exit.code(),
+        Some(1),
+        "a failure exit, for Restart=on-failure: {log_text}"
+    );
+    assert!(
+        log_text.lines().any(|l| l.contains("ERROR")
+            && l.contains("cannot be written")
+            && l.contains("No space left")),
+        "{log_text}"
+    );
+    let failed_at = messages
+        .iter()
+        .position(|m| m.contains("database cannot be written"))
+        .unwrap_or_else(|| panic!("STATUS says why: {messages:?}"));
+    assert!(
+        messages[failed_at..]
+            .iter()
+            .all(|m| !m.contains("WATCHDOG=1")),
+        "no watchdog ping once work cannot progress: {messages:?}"
+    );
+
+    // Space freed, the service manager starts it again: work goes on.
+    std::fs::remove_file(&filler).unwrap();
+    let daemon = Daemon::start(&env);
+    let other = "https://www.youtube.com/watch?v=9bZkp7q19f0";
+    let out = env.run(&["submit", other]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        wait_until(Duration::from_secs(30), || env
+            .jobs()
+            .iter()
+            .any(|j| j["key"] == "youtube:9bZkp7q19f0" && j["state"] == "done")),
+        "{}",
+        daemon.log()
+    );
+    daemon.stop();
+}
+
 // ---- links from the API (issue 11, items 10 and 11) ------------------------
 
 #[test]
