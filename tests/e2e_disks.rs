@@ -324,7 +324,7 @@ fn a_full_state_volume_stops_the_daemon_with_an_error_and_a_restart_recovers() {
         .set_read_timeout(Some(Duration::from_millis(50)))
         .unwrap();
     let mut messages: Vec<String> = Vec::new();
-    let mut receive = |messages: &mut Vec<String>| {
+    let receive = |messages: &mut Vec<String>| {
         let mut buf = [0u8; 4096];
         while let Ok(n) = notify.recv(&mut buf) {
             messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
