@@ -232,6 +232,63 @@ fn a_full_output_disk_never_marks_a_job_done_and_it_finishes_once_space_is_freed
 }
 
 #[test]
+fn clip_videos_that_fill_the_disk_leave_no_part_and_arrive_once_the_volume_grows() {
+    let fake = FakeConfig {
+        clip_bytes: 200 * 1024,
+        ..quick()
+    };
+    let env = Env::with_config(fake, |url| {
+        base_config(url).replace("[output]\n", "[output]\nmin_free_space = \"0\"\n")
+    });
+    // Room for two of the three videos.
+    let Some(volume) = Tmpfs::mount(&env.clips(), "512k", "") else {
+        return;
+    };
+    let daemon = Daemon::start(&env);
+    let out = env.run(&["submit", VIDEO]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            daemon.log().contains("cannot write the clips")
+                || ["done", "failed"].contains(&job_state(&env).as_str())
+        }),
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(job_state(&env), "downloading", "{}", daemon.log());
+    let files = all_files(&env.clips());
+    assert!(
+        parts_under(&env.clips()).is_empty(),
+        "the .part is removed: {files:?}"
+    );
+    assert!(
+        files.iter().all(|f| !f.ends_with("project.json")),
+        "{files:?}"
+    );
+
+    volume.remount("size=4m");
+    assert!(
+        wait_until(Duration::from_secs(60), || job_state(&env) == "done"),
+        "{}",
+        daemon.log()
+    );
+    let log = daemon.stop();
+    let folder = env.only_folder("inbox");
+    let task = &env.api.task_ids()[0];
+    for idx in 0..3 {
+        let name = format!("0{} Clip {} title.mp4", idx + 1, idx + 1);
+        assert_eq!(
+            std::fs::read(folder.join(&name)).unwrap(),
+            env.api.clip_bytes(task, idx),
+            "{name}"
+        );
+    }
+    assert!(parts_under(&env.clips()).is_empty());
+    assert_eq!(env.api.submissions_for(VIDEO), 1);
+    assert_no_secrets(&env, &log);
+}
+
+#[test]
 fn a_read_only_output_dir_fails_check_and_pauses_submitting_until_it_is_fixed() {
     let env = Env::with_config(quick(), |url| {
         base_config(url).replace("[output]\n", "[output]\nmin_free_space = \"1MB\"\n")

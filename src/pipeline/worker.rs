@@ -669,6 +669,7 @@ impl Worker {
                     {
                         Ok(Ok(name)) => files.thumbnail = name,
                         Ok(Err(stop)) => return Ok(Err(stop)),
+                        Err(err) if err.output_can_clear() => return Err(err.into()),
                         Err(err) => warnings.push(format!("thumbnail not downloaded: {err}")),
                     }
                 }
