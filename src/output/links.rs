@@ -413,4 +413,44 @@ mod tests {
         }
         server.await.unwrap();
     }
+
+    #[tokio::test]
+    async fn an_allowed_redirect_is_followed_without_a_referer() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let second = format!("{origin}/second");
+        let server = tokio::spawn(async move {
+            let mut requests = Vec::new();
+            for reply in [
+                format!("HTTP/1.1 302 Found\r\nLocation: {second}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+                "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: 4\r\nConnection: close\r\n\r\nmp4!".to_string(),
+            ] {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 4096];
+                let n = socket.read(&mut buf).await.unwrap();
+                requests.push(String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase());
+                socket.write_all(reply.as_bytes()).await.unwrap();
+            }
+            requests
+        });
+        let policy = LinkPolicy::for_base_url(&format!("{origin}/open/v2")).await;
+        let fetcher =
+            crate::output::download::Fetcher::new(std::time::Duration::from_secs(5), policy)
+                .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("clip.mp4");
+        let link = format!("{origin}/first?sig=secret");
+        assert_eq!(
+            fetcher.fetch(&link, &dest, 1 << 20, "cap").await.unwrap(),
+            4
+        );
+        assert_eq!(std::fs::read(&dest).unwrap(), b"mp4!");
+        let requests = server.await.unwrap();
+        assert!(requests[1].starts_with("get /second"), "{requests:?}");
+        assert!(
+            requests.iter().all(|r| !r.contains("referer")),
+            "no Referer carries the signed link: {requests:?}"
+        );
+    }
 }
