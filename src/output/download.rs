@@ -84,6 +84,13 @@ impl DownloadError {
 /// Downloads files from the API's CDN (no API headers, no request budget).
 #[derive(Clone)]
 pub struct Fetcher {
+    /// Swapped whole when a reload changes the link policy.
+    current: Arc<std::sync::RwLock<Arc<Client>>>,
+    stall: Duration,
+}
+
+/// An HTTP client and the policy its resolver and redirects apply.
+struct Client {
     http: reqwest::Client,
     policy: Arc<LinkPolicy>,
 }
@@ -92,6 +99,28 @@ impl Fetcher {
     /// `stall` is the longest wait for the next bytes of a reply; `policy`
     /// says which links (and redirects) may be followed.
     pub fn new(stall: Duration, policy: LinkPolicy) -> Result<Fetcher, DownloadError> {
+        let client = Client::new(stall, policy)?;
+        Ok(Fetcher {
+            current: Arc::new(std::sync::RwLock::new(Arc::new(client))),
+            stall,
+        })
+    }
+
+    /// Apply a new link policy (a reload changed `[api] base_url`);
+    /// downloads already running finish under the old one.
+    pub fn set_policy(&self, policy: LinkPolicy) -> Result<(), DownloadError> {
+        let client = Arc::new(Client::new(self.stall, policy)?);
+        *self.current.write().expect("fetcher lock") = client;
+        Ok(())
+    }
+
+    fn client(&self) -> Arc<Client> {
+        self.current.read().expect("fetcher lock").clone()
+    }
+}
+
+impl Client {
+    fn new(stall: Duration, policy: LinkPolicy) -> Result<Client, DownloadError> {
         let policy = Arc::new(policy);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
@@ -105,9 +134,11 @@ impl Fetcher {
             }))
             .build()
             .map_err(transport)?;
-        Ok(Fetcher { http, policy })
+        Ok(Client { http, policy })
     }
+}
 
+impl Fetcher {
     /// Download `url` to `dest`, at most `limit` bytes (`setting` names the
     /// cap in messages). Returns the file's size. If `dest` exists it is
     /// taken as done; a `dest.part` left by an earlier run is resumed. On a
@@ -122,12 +153,13 @@ impl Fetcher {
         if let Ok(meta) = tokio::fs::metadata(dest).await {
             return Ok(meta.len());
         }
-        let url = self
+        let client = self.client();
+        let url = client
             .policy
             .check_str(url)
             .map_err(DownloadError::UnsafeLink)?;
         let part = part_path(dest);
-        let fetched = self.fetch_to_part(url, &part, limit, setting).await;
+        let fetched = client.fetch_to_part(url, &part, limit, setting).await;
         let written = match fetched {
             Ok(written) => written,
             Err(err) => {
@@ -147,7 +179,9 @@ impl Fetcher {
         sync_parent(dest).await?;
         Ok(written)
     }
+}
 
+impl Client {
     async fn fetch_to_part(
         &self,
         url: url::Url,

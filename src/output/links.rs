@@ -453,4 +453,30 @@ mod tests {
             "no Referer carries the signed link: {requests:?}"
         );
     }
+
+    #[tokio::test]
+    async fn a_new_policy_applies_to_the_next_fetch() {
+        let fetcher = crate::output::download::Fetcher::new(
+            std::time::Duration::from_secs(5),
+            LinkPolicy::strict(),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("clip.mp4");
+        // Port 9 on loopback: refused by policy before any connection.
+        let link = "http://127.0.0.1:9/clip.mp4";
+        let err = fetcher.fetch(link, &dest, 1024, "cap").await.unwrap_err();
+        assert!(
+            matches!(err, crate::output::download::DownloadError::UnsafeLink(_)),
+            "{err:?}"
+        );
+        fetcher
+            .set_policy(LinkPolicy::for_base_url("http://127.0.0.1:4000/open/v2").await)
+            .unwrap();
+        let err = fetcher.fetch(link, &dest, 1024, "cap").await.unwrap_err();
+        assert!(
+            !matches!(err, crate::output::download::DownloadError::UnsafeLink(_)),
+            "allowed now (the connection itself fails): {err:?}"
+        );
+    }
 }

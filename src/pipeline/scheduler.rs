@@ -148,6 +148,17 @@ impl Pipeline {
     /// Apply new limits from a reloaded configuration.
     pub fn apply_limits(&self, config: &Config) {
         self.slots.resize(config.api.max_concurrent_projects);
+        if config.api.base_url != self.config().api.base_url {
+            // Which links may be fetched follows base_url (a name may need DNS).
+            let fetcher = self.fetcher.clone();
+            let base_url = config.api.base_url.clone();
+            tokio::spawn(async move {
+                let links = LinkPolicy::for_base_url(&base_url).await;
+                if let Err(err) = fetcher.set_policy(links) {
+                    tracing::warn!("could not apply the link policy for the new base_url: {err}");
+                }
+            });
+        }
         if let Some(api) = &self.api {
             api.budget()
                 .set_limit(config.api.requests_per_minute, config.api.rate_window);
