@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use super::EXIT_CONFIG;
 use crate::api::{ApiClient, ApiError, Budget};
 use crate::config::Config;
+use crate::output::space;
 
 pub async fn run(config: &Config, offline: bool) -> u8 {
     println!("configuration OK: {}", config.path.display());
@@ -31,6 +32,14 @@ pub async fn run(config: &Config, offline: bool) -> u8 {
     match &config.api.api_key_source {
         Some(source) => println!("  API key: from {source}"),
         None => println!("  API key: none (nothing will be submitted)"),
+    }
+    // Before anything is paid for, the clips must have somewhere to go.
+    match space::check_offline(&config.output.dir, config.output.min_free_space) {
+        Ok(note) => println!("  output: {note}"),
+        Err(problem) => {
+            println!("output: {problem}");
+            return EXIT_CONFIG;
+        }
     }
     if offline {
         return 0;

@@ -109,6 +109,12 @@ pub fn status(ctx: &Ctx, json: bool, out: &mut Out) -> anyhow::Result<u8> {
                     "paused: the API rejected the key; API work resumes once it is accepted"
                 )?;
             }
+            if let Some(problem) = live["output_paused"].as_str() {
+                writeln!(
+                    out.stdout,
+                    "paused: submitting waits for the output volume: {problem}"
+                )?;
+            }
         }
     }
     for job in running {
@@ -159,6 +165,7 @@ fn live_status(ctx: &Ctx) -> serde_json::Value {
         "api_requests": stats.map_or(0, |s| s.requests_total),
         "rate_limited": stats.map_or(0, |s| s.rate_limited_total),
         "auth_paused": stats.is_some_and(|s| s.auth_paused),
+        "output_paused": pipeline.output.paused(),
     })
 }
 

@@ -123,7 +123,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Validate the configuration; without --offline also check the API key.
+    /// Validate the configuration and that output.dir can be written (exit 78 if not); without --offline also check the API key.
     Check {
         #[arg(long)]
         offline: bool,

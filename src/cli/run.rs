@@ -23,7 +23,7 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
     let cancel = CancellationToken::new();
     spawn_signal_handler(cancel.clone());
     let (_config_tx, config_rx) = watch::channel(config.clone());
-    let pipeline = Pipeline::new(store.clone(), config_rx, cancel)?;
+    let pipeline = Pipeline::new(store.clone(), config_rx, cancel).await?;
     // Sources first, so the jobs they queue are part of this pass.
     crate::sources::feed::check_all_once(&pipeline).await?;
     sources::folder::scan_once(&pipeline).await;

@@ -282,7 +282,7 @@ async fn wait_for(config: Arc<Config>, store: Store, job: Job) -> anyhow::Result
         }
     });
     let (_config_tx, config_rx) = watch::channel(config.clone());
-    let pipeline = Pipeline::new(store.clone(), config_rx, cancel.clone())?;
+    let pipeline = Pipeline::new(store.clone(), config_rx, cancel.clone()).await?;
     let display = tokio::spawn(show_progress(
         store.clone(),
         pipeline.progress.clone(),

@@ -119,7 +119,16 @@ pub struct OutputConfig {
     /// Keep the best N clips; 0 = all.
     pub max_clips: u32,
     pub thumbnails: bool,
+    /// Submitting pauses while the output volume has less free than this.
+    pub min_free_space: u64,
+    /// A clip video larger than this is not downloaded; the job fails.
+    pub max_video_size: u64,
 }
+
+/// Thumbnails larger than this are not kept (they are a few hundred KB).
+pub const MAX_THUMBNAIL_BYTES: u64 = 8 * 1024 * 1024;
+pub const DEFAULT_MIN_FREE_SPACE: &str = "1GiB";
+pub const DEFAULT_MAX_VIDEO_SIZE: &str = "4GiB";
 
 /// `[drop]`: the watched inbox folder.
 #[derive(Debug, Clone)]
@@ -495,6 +504,20 @@ fn check_output(src: &Source, raw: RawOutput, base: &Path) -> Result<OutputConfi
         min_score,
         max_clips: raw.max_clips.unwrap_or(0),
         thumbnails: raw.thumbnails.unwrap_or(true),
+        min_free_space: size(
+            src,
+            &raw.min_free_space,
+            "output.min_free_space",
+            DEFAULT_MIN_FREE_SPACE,
+            false,
+        )?,
+        max_video_size: size(
+            src,
+            &raw.max_video_size,
+            "output.max_video_size",
+            DEFAULT_MAX_VIDEO_SIZE,
+            true,
+        )?,
     })
 }
 
@@ -677,6 +700,56 @@ fn duration(
         return Err(src.error(Some(value.span()), key, "must be greater than zero"));
     }
     Ok(parsed)
+}
+
+/// A size such as `"512MiB"`, `"2GB"`, `"100KiB"` or `"0"` (bytes).
+fn size(
+    src: &Source,
+    value: &Str,
+    key: &str,
+    default: &str,
+    positive: bool,
+) -> Result<u64, ConfigError> {
+    let Some(value) = value else {
+        return Ok(parse_size(default).expect("valid default size"));
+    };
+    let text = value.get_ref().trim();
+    let parsed = parse_size(text).ok_or_else(|| {
+        src.error(
+            Some(value.span()),
+            key,
+            format!("invalid size \"{text}\" (write e.g. \"500MiB\", \"2GiB\", \"1GB\")"),
+        )
+    })?;
+    if positive && parsed == 0 {
+        return Err(src.error(Some(value.span()), key, "must be greater than zero"));
+    }
+    Ok(parsed)
+}
+
+/// Bytes in `text`: a number and an optional unit (B, KB, MB, GB, TB in
+/// powers of 1000; KiB, MiB, GiB, TiB in powers of 1024).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" | "k" => 1_000,
+        "mb" | "m" => 1_000_000,
+        "gb" | "g" => 1_000_000_000,
+        "tb" | "t" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => return None,
+    };
+    let bytes = number * factor as f64;
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
 fn at_least_one(

@@ -68,6 +68,8 @@ pub(super) struct RawOutput {
     pub min_score: Option<Spanned<u32>>,
     pub max_clips: Option<u32>,
     pub thumbnails: Option<bool>,
+    pub min_free_space: Str,
+    pub max_video_size: Str,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -650,3 +650,30 @@ fn load_reads_the_file_and_reports_missing_ones() {
     assert!(matches!(e, ConfigError::Read { .. }));
     assert!(e.to_string().contains("nope.toml"), "{e}");
 }
+
+#[test]
+fn output_sizes_are_read_with_units() {
+    let c = ok("");
+    assert_eq!(c.output.min_free_space, 1 << 30);
+    assert_eq!(c.output.max_video_size, 4 << 30);
+    let c = ok("[output]\nmin_free_space = \"0\"\nmax_video_size = \"500MB\"\n");
+    assert_eq!(c.output.min_free_space, 0);
+    assert_eq!(c.output.max_video_size, 500_000_000);
+    assert_eq!(parse_size("64KiB"), Some(65_536));
+    assert_eq!(parse_size("1.5 GiB"), Some(3 << 29));
+    assert_eq!(parse_size("12"), Some(12));
+    assert_eq!(parse_size("12 parsecs"), None);
+    assert_eq!(parse_size("-1MB"), None);
+    assert_error(
+        "[output]\nmax_video_size = \"lots\"\n",
+        2,
+        "output.max_video_size",
+        "invalid size \"lots\"",
+    );
+    assert_error(
+        "[output]\nmax_video_size = \"0\"\n",
+        2,
+        "output.max_video_size",
+        "greater than zero",
+    );
+}

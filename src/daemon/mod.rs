@@ -36,7 +36,7 @@ pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
     guard::tighten_database_files(&config.state.dir);
     let cancel = CancellationToken::new();
     let (config_tx, config_rx) = watch::channel(config.clone());
-    let pipeline = Pipeline::new(store, config_rx.clone(), cancel.clone())?;
+    let pipeline = Pipeline::new(store, config_rx.clone(), cancel.clone()).await?;
     announce(&config);
 
     let scheduler = tokio::spawn({
@@ -48,7 +48,11 @@ pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
 
     notify::ready(&status_line(&pipeline));
     let outcome = supervise(signals, &pipeline, &config_tx, &cancel).await;
-    notify::stopping();
+    if let Ok(Ending::StoreFailed(_)) = &outcome {
+        notify::status("stopping: the database cannot be written");
+    } else {
+        notify::stopping();
+    }
     cancel.cancel();
     let scheduled = scheduler.await;
     let _ = control.await;
@@ -60,7 +64,14 @@ pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
             watcher.abort();
         }
     }
-    outcome?;
+    if let Ending::StoreFailed(reason) = outcome? {
+        tracing::error!(
+            "stopped: the database in {} cannot be written ({reason}); exiting with an error so \
+             the service manager restarts clipwatch, which recovers once the state volume has room",
+            config.state.dir.display()
+        );
+        return Ok(1);
+    }
     match scheduled {
         Ok(Ok(())) => {}
         Ok(Err(err)) => return Err(err.into()),
@@ -68,6 +79,16 @@ pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
     }
     tracing::info!("stopped");
     Ok(0)
+}
+
+/// Why the daemon stops.
+enum Ending {
+    /// SIGTERM/SIGINT, or shutdown requested: exit 0.
+    Signal,
+    /// A database write failed. sled cannot take writes again until it is
+    /// reopened, so no job can progress: stop pinging the watchdog and exit
+    /// non-zero, for systemd (`Restart=on-failure`) to start a fresh process.
+    StoreFailed(String),
 }
 
 /// The signals the daemon handles, registered before anything else starts.
@@ -93,32 +114,55 @@ async fn supervise(
     pipeline: &Pipeline,
     config_tx: &watch::Sender<Arc<Config>>,
     cancel: &CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Ending> {
     let Signals {
         mut term,
         mut interrupt,
         mut hangup,
     } = signals;
     let mut status_tick = tokio::time::interval(STATUS_EVERY);
-    let watchdog_every = notify::watchdog_interval().unwrap_or(Duration::from_secs(3600));
+    // Without a watchdog the database is still probed now and then.
+    let watchdog_every = notify::watchdog_interval().unwrap_or(Duration::from_secs(60));
     let mut watchdog_tick = tokio::time::interval(watchdog_every);
-    loop {
+    let mut failures = pipeline.store.failures();
+    let ending = loop {
+        if let Some(reason) = failures.borrow_and_update().clone() {
+            break Ending::StoreFailed(reason);
+        }
         tokio::select! {
-            _ = term.recv() => break,
-            _ = interrupt.recv() => break,
+            _ = term.recv() => break Ending::Signal,
+            _ = interrupt.recv() => break Ending::Signal,
             _ = hangup.recv() => reload(pipeline, config_tx),
             _ = status_tick.tick() => notify::status(&status_line(pipeline)),
-            _ = watchdog_tick.tick() => notify::watchdog(),
-            () = cancel.cancelled() => break,
+            _ = watchdog_tick.tick() => {
+                // A ping says work can progress: only if the database
+                // still takes writes.
+                if pipeline.store.probe_write().await.is_ok() {
+                    notify::watchdog();
+                }
+            }
+            _ = failures.changed() => {}
+            () = cancel.cancelled() => break Ending::Signal,
         }
-    }
-    tracing::info!("stopping: finishing in-flight work (signal again to exit at once)");
+    };
+    let code = match &ending {
+        Ending::Signal => {
+            tracing::info!("stopping: finishing in-flight work (signal again to exit at once)");
+            0
+        }
+        Ending::StoreFailed(reason) => {
+            tracing::error!(
+                "the database cannot be written ({reason}): no job can progress; stopping"
+            );
+            1
+        }
+    };
     // A last resort if something never yields: every transition is already
     // on disk, so ending here loses nothing a crash would not.
-    std::thread::spawn(|| {
+    std::thread::spawn(move || {
         std::thread::sleep(SHUTDOWN_GRACE * 2 + Duration::from_secs(10));
         tracing::warn!("shutdown took too long; exiting now");
-        std::process::exit(0);
+        std::process::exit(code);
     });
     // A second signal ends the process at once.
     tokio::spawn(async move {
@@ -127,9 +171,9 @@ async fn supervise(
             _ = interrupt.recv() => {}
         }
         tracing::warn!("second signal: exiting now");
-        std::process::exit(0);
+        std::process::exit(code);
     });
-    Ok(())
+    Ok(ending)
 }
 
 /// SIGHUP: load the file again; swap it in only if it validates.
@@ -188,6 +232,9 @@ pub fn status_line(pipeline: &Pipeline) -> String {
         .is_some_and(|api| api.budget().stats().auth_paused)
     {
         line.push_str("; paused: API key rejected");
+    }
+    if pipeline.output.paused().is_some() {
+        line.push_str("; paused: output.dir not usable");
     }
     line
 }

@@ -1,15 +1,20 @@
 //! Files into the output tree without ever showing a half-written one: each
 //! download streams to `<name>.part` (resumed with `Range` after a restart),
-//! is verified (length; not an HTML or XML error page) and only then renamed
-//! into place. Small files (sidecars, `project.json`) go through
-//! [`write_atomic`].
+//! is verified (length; not an HTML or XML error page; under its size cap)
+//! and only then renamed into place, and the folder is synced after the
+//! rename. Small files (sidecars, `project.json`) go through
+//! [`write_atomic`]. Links are fetched under a [`LinkPolicy`].
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::links::{self, GuardedResolver, LinkPolicy, LinkRefused};
+use crate::api::upload::human_size;
 
 /// Bytes buffered before a write to disk; memory stays flat whatever the size.
 const WRITE_BUFFER: usize = 256 * 1024;
@@ -28,8 +33,19 @@ pub enum DownloadError {
     Http { status: u16 },
     #[error("{0}")]
     Transport(String),
+    /// The link (or a redirect) goes somewhere links may not go.
+    #[error("link not fetched: {0}")]
+    UnsafeLink(LinkRefused),
+    /// Over the size cap: stopped there, the `.part` removed.
+    #[error("the file is larger than the {} cap ({setting}); stopped there and not kept", human_size(*.limit))]
+    TooLarge { limit: u64, setting: &'static str },
     #[error("cannot write {path}: {message}")]
-    Io { path: PathBuf, message: String },
+    Io {
+        path: PathBuf,
+        message: String,
+        /// The OS error number, to tell a full disk from a bad path.
+        errno: Option<i32>,
+    },
 }
 
 impl DownloadError {
@@ -49,37 +65,138 @@ impl DownloadError {
             _ => false,
         }
     }
+
+    /// The output volume is full, read-only or refuses us: this clears when
+    /// the user fixes it, so the download waits instead of failing.
+    pub fn output_can_clear(&self) -> bool {
+        match self {
+            DownloadError::Io { errno, .. } => errno
+                .is_some_and(|n| super::space::can_clear(&std::io::Error::from_raw_os_error(n))),
+            _ => false,
+        }
+    }
+
+    fn out_of_space(&self) -> bool {
+        matches!(self, DownloadError::Io { errno: Some(n), .. } if *n == libc::ENOSPC || *n == libc::EDQUOT)
+    }
 }
 
 /// Downloads files from the API's CDN (no API headers, no request budget).
 #[derive(Clone)]
 pub struct Fetcher {
+    /// Swapped whole when a reload changes the link policy.
+    current: Arc<std::sync::RwLock<Arc<Client>>>,
+    stall: Duration,
+}
+
+/// An HTTP client and the policy its resolver and redirects apply.
+struct Client {
     http: reqwest::Client,
+    policy: Arc<LinkPolicy>,
 }
 
 impl Fetcher {
-    /// `stall` is the longest wait for the next bytes of a reply.
-    pub fn new(stall: Duration) -> Result<Fetcher, DownloadError> {
+    /// `stall` is the longest wait for the next bytes of a reply; `policy`
+    /// says which links (and redirects) may be followed.
+    pub fn new(stall: Duration, policy: LinkPolicy) -> Result<Fetcher, DownloadError> {
+        let client = Client::new(stall, policy)?;
+        Ok(Fetcher {
+            current: Arc::new(std::sync::RwLock::new(Arc::new(client))),
+            stall,
+        })
+    }
+
+    /// Apply a new link policy (a reload changed `[api] base_url`);
+    /// downloads already running finish under the old one.
+    pub fn set_policy(&self, policy: LinkPolicy) -> Result<(), DownloadError> {
+        let client = Arc::new(Client::new(self.stall, policy)?);
+        *self.current.write().expect("fetcher lock") = client;
+        Ok(())
+    }
+
+    fn client(&self) -> Arc<Client> {
+        self.current.read().expect("fetcher lock").clone()
+    }
+}
+
+impl Client {
+    fn new(stall: Duration, policy: LinkPolicy) -> Result<Client, DownloadError> {
+        let policy = Arc::new(policy);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
             .read_timeout(stall)
             .user_agent(concat!("clipwatch/", env!("CARGO_PKG_VERSION")))
+            // A Referer would carry the signed link to wherever it redirects.
+            .referer(false)
+            .redirect(policy.redirects())
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: policy.clone(),
+            }))
             .build()
             .map_err(transport)?;
-        Ok(Fetcher { http })
+        Ok(Client { http, policy })
     }
+}
 
-    /// Download `url` to `dest`. Returns the file's size. If `dest` exists it
-    /// is taken as done; a `dest.part` left by an earlier run is resumed.
-    pub async fn fetch(&self, url: &str, dest: &Path) -> Result<u64, DownloadError> {
+impl Fetcher {
+    /// Download `url` to `dest`, at most `limit` bytes (`setting` names the
+    /// cap in messages). Returns the file's size. If `dest` exists it is
+    /// taken as done; a `dest.part` left by an earlier run is resumed. On a
+    /// full disk or over the cap the `.part` is removed.
+    pub async fn fetch(
+        &self,
+        url: &str,
+        dest: &Path,
+        limit: u64,
+        setting: &'static str,
+    ) -> Result<u64, DownloadError> {
         if let Ok(meta) = tokio::fs::metadata(dest).await {
             return Ok(meta.len());
         }
+        let client = self.client();
+        let url = client
+            .policy
+            .check_str(url)
+            .map_err(DownloadError::UnsafeLink)?;
         let part = part_path(dest);
-        let have = tokio::fs::metadata(&part)
+        let fetched = client.fetch_to_part(url, &part, limit, setting).await;
+        let written = match fetched {
+            Ok(written) => written,
+            Err(err) => {
+                if err.out_of_space() || matches!(err, DownloadError::TooLarge { .. }) {
+                    remove_quietly(&part).await;
+                }
+                return Err(err);
+            }
+        };
+        if starts_like_error_page(&part).await? {
+            remove_quietly(&part).await;
+            return Err(DownloadError::NotMedia);
+        }
+        tokio::fs::rename(&part, dest)
+            .await
+            .map_err(|e| io_error(dest, e))?;
+        sync_parent(dest).await?;
+        Ok(written)
+    }
+}
+
+impl Client {
+    async fn fetch_to_part(
+        &self,
+        url: url::Url,
+        part: &Path,
+        limit: u64,
+        setting: &'static str,
+    ) -> Result<u64, DownloadError> {
+        let too_large = || DownloadError::TooLarge { limit, setting };
+        let have = tokio::fs::metadata(part)
             .await
             .map(|m| m.len())
             .unwrap_or(0);
+        if have > limit {
+            return Err(too_large());
+        }
         let mut request = self.http.get(url);
         if have > 0 {
             request = request.header(RANGE, format!("bytes={have}-"));
@@ -91,10 +208,25 @@ impl Fetcher {
             StatusCode::OK => 0,
             StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => {
                 // The part is no good against this file: start over.
-                remove_quietly(&part).await;
+                remove_quietly(part).await;
                 return Err(DownloadError::Truncated {
                     got: 0,
                     expected: have,
+                });
+            }
+            redirect if redirect.is_redirection() => {
+                // A redirect the client did not follow: to a scheme it does
+                // not speak (file://, ftp://), or one without a Location.
+                let location = reply
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| reply.url().join(l).ok());
+                if let Some(Err(refused)) = location.map(|l| self.policy.check(&l)) {
+                    return Err(DownloadError::UnsafeLink(refused));
+                }
+                return Err(DownloadError::Http {
+                    status: status.as_u16(),
                 });
             }
             StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::GONE => {
@@ -117,7 +249,10 @@ impl Fetcher {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .map(|len| len + resume_from);
-        let file = open_part(&part, resume_from).await?;
+        if expected.is_some_and(|len| len > limit) {
+            return Err(too_large());
+        }
+        let file = open_part(part, resume_from).await?;
         let mut writer = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
         let mut written = resume_from;
         loop {
@@ -126,18 +261,24 @@ impl Fetcher {
                 Ok(None) => break,
                 Err(err) => {
                     // Keep what arrived: the next attempt resumes from it.
-                    writer.flush().await.map_err(|e| io_error(&part, e))?;
+                    writer.flush().await.map_err(|e| io_error(part, e))?;
                     return Err(transport(err));
                 }
             };
+            written += chunk.len() as u64;
+            if written > limit {
+                return Err(too_large());
+            }
             writer
                 .write_all(&chunk)
                 .await
-                .map_err(|e| io_error(&part, e))?;
-            written += chunk.len() as u64;
+                .map_err(|e| io_error(part, e))?;
         }
-        writer.flush().await.map_err(|e| io_error(&part, e))?;
-        let file = writer.into_inner();
+        // flush() reports a write that failed in the background (a full
+        // disk); sync_all alone would not.
+        writer.flush().await.map_err(|e| io_error(part, e))?;
+        let mut file = writer.into_inner();
+        file.flush().await.map_err(|e| io_error(part, e))?;
         if let Some(expected) = expected {
             if written != expected {
                 return Err(DownloadError::Truncated {
@@ -146,15 +287,9 @@ impl Fetcher {
                 });
             }
         }
-        file.sync_all().await.map_err(|e| io_error(&part, e))?;
+        file.sync_all().await.map_err(|e| io_error(part, e))?;
         drop(file);
-        if starts_like_error_page(&part).await? {
-            remove_quietly(&part).await;
-            return Err(DownloadError::NotMedia);
-        }
-        tokio::fs::rename(&part, dest)
-            .await
-            .map_err(|e| io_error(dest, e))?;
+        check_length(part, written).await?;
         Ok(written)
     }
 }
@@ -166,20 +301,65 @@ pub fn part_path(dest: &Path) -> PathBuf {
     dest.with_file_name(name)
 }
 
-/// Write `bytes` to `dest` through `dest.part`, fsync, then rename.
+/// Write `bytes` to `dest` through `dest.part`: every write flushed and
+/// checked, the length verified, synced, renamed, and the folder synced (a
+/// power cut must not lose a `project.json` of a job recorded done). On any
+/// error the `.part` is removed.
 pub async fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), DownloadError> {
     let part = part_path(dest);
-    let mut file = tokio::fs::File::create(&part)
+    let written = write_part(&part, bytes).await;
+    if let Err(err) = written {
+        remove_quietly(&part).await;
+        return Err(err);
+    }
+    if let Err(e) = tokio::fs::rename(&part, dest).await {
+        remove_quietly(&part).await;
+        return Err(io_error(dest, e));
+    }
+    sync_parent(dest).await
+}
+
+async fn write_part(part: &Path, bytes: &[u8]) -> Result<(), DownloadError> {
+    let mut file = tokio::fs::File::create(part)
         .await
-        .map_err(|e| io_error(&part, e))?;
-    file.write_all(bytes)
-        .await
-        .map_err(|e| io_error(&part, e))?;
-    file.sync_all().await.map_err(|e| io_error(&part, e))?;
+        .map_err(|e| io_error(part, e))?;
+    file.write_all(bytes).await.map_err(|e| io_error(part, e))?;
+    // A tokio file writes in the background: without flush() a failed write
+    // (ENOSPC) is never reported and a 0-byte file is renamed into place.
+    file.flush().await.map_err(|e| io_error(part, e))?;
+    file.sync_all().await.map_err(|e| io_error(part, e))?;
     drop(file);
-    tokio::fs::rename(&part, dest)
+    check_length(part, bytes.len() as u64).await
+}
+
+/// The file on disk holds exactly `expected` bytes.
+async fn check_length(path: &Path, expected: u64) -> Result<(), DownloadError> {
+    let len = tokio::fs::metadata(path)
         .await
-        .map_err(|e| io_error(dest, e))
+        .map_err(|e| io_error(path, e))?
+        .len();
+    if len != expected {
+        return Err(DownloadError::Io {
+            path: path.to_path_buf(),
+            message: format!("{len} bytes on disk where {expected} were written"),
+            errno: None,
+        });
+    }
+    Ok(())
+}
+
+/// fsync the folder holding `path`, so a rename into it is durable.
+async fn sync_parent(path: &Path) -> Result<(), DownloadError> {
+    let Some(dir) = path.parent().map(Path::to_path_buf) else {
+        return Ok(());
+    };
+    let synced = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || std::fs::File::open(&dir)?.sync_all()
+    })
+    .await
+    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    synced.map_err(|e| io_error(&dir, e))
 }
 
 async fn open_part(part: &Path, resume_from: u64) -> Result<tokio::fs::File, DownloadError> {
@@ -244,6 +424,9 @@ async fn remove_quietly(path: &Path) {
 }
 
 fn transport(err: reqwest::Error) -> DownloadError {
+    if let Some(refused) = links::refusal_in(&err) {
+        return DownloadError::UnsafeLink(refused);
+    }
     // Never the URL: export and upload links are signed.
     let err = err.without_url();
     let mut text = err.to_string();
@@ -260,6 +443,7 @@ fn io_error(path: &Path, err: std::io::Error) -> DownloadError {
     DownloadError::Io {
         path: path.to_path_buf(),
         message: err.to_string(),
+        errno: err.raw_os_error(),
     }
 }
 

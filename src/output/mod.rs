@@ -4,5 +4,7 @@
 //! nothing half-finished is ever visible.
 
 pub mod download;
+pub mod links;
 pub mod naming;
 pub mod sidecar;
+pub mod space;

@@ -18,6 +18,8 @@ use crate::api::limiter::Slot;
 use crate::api::{ApiClient, Budget, SlotPool};
 use crate::config::Config;
 use crate::output::download::Fetcher;
+use crate::output::links::LinkPolicy;
+use crate::output::space::OutputGate;
 use crate::store::{Store, StoreError};
 
 /// How long in-flight work may take to wind down after a shutdown request.
@@ -74,6 +76,8 @@ pub struct Pipeline {
     pub slots: SlotPool,
     pub progress: Progress,
     pub cancel: CancellationToken,
+    /// Submitting pauses while the output volume cannot take files.
+    pub output: OutputGate,
     config: watch::Receiver<Arc<Config>>,
     wake: Arc<Notify>,
     /// One submit in flight at a time: a crash can then leave at most one
@@ -90,7 +94,7 @@ pub enum PipelineError {
 }
 
 impl Pipeline {
-    pub fn new(
+    pub async fn new(
         store: Store,
         config: watch::Receiver<Arc<Config>>,
         cancel: CancellationToken,
@@ -118,8 +122,10 @@ impl Pipeline {
             ),
             None => None,
         };
-        let fetcher =
-            Fetcher::new(api_config.timeout).map_err(|e| PipelineError::Setup(e.to_string()))?;
+        // Links from the API may go where base_url goes, and nowhere private.
+        let links = LinkPolicy::for_base_url(&api_config.base_url).await;
+        let fetcher = Fetcher::new(api_config.timeout, links)
+            .map_err(|e| PipelineError::Setup(e.to_string()))?;
         Ok(Pipeline {
             store,
             api,
@@ -127,6 +133,7 @@ impl Pipeline {
             slots: SlotPool::new(api_config.max_concurrent_projects),
             progress: Progress::default(),
             cancel,
+            output: OutputGate::default(),
             config,
             wake: Arc::new(Notify::new()),
             submit_gate: Arc::new(tokio::sync::Mutex::new(())),
@@ -141,6 +148,17 @@ impl Pipeline {
     /// Apply new limits from a reloaded configuration.
     pub fn apply_limits(&self, config: &Config) {
         self.slots.resize(config.api.max_concurrent_projects);
+        if config.api.base_url != self.config().api.base_url {
+            // Which links may be fetched follows base_url (a name may need DNS).
+            let fetcher = self.fetcher.clone();
+            let base_url = config.api.base_url.clone();
+            tokio::spawn(async move {
+                let links = LinkPolicy::for_base_url(&base_url).await;
+                if let Err(err) = fetcher.set_policy(links) {
+                    tracing::warn!("could not apply the link policy for the new base_url: {err}");
+                }
+            });
+        }
         if let Some(api) = &self.api {
             api.budget()
                 .set_limit(config.api.requests_per_minute, config.api.rate_window);
@@ -213,6 +231,10 @@ impl Pipeline {
                 "no API key configured: sources are watched and queued, nothing is submitted"
             );
         }
+        let config = self.config();
+        self.output
+            .check(&config.output.dir, config.output.min_free_space)
+            .await;
         let mut scheduler = Scheduler {
             pipeline: self.clone(),
             scope,
@@ -233,6 +255,12 @@ impl Pipeline {
                         "daily unit budget reached: the remaining jobs stay queued for a later run"
                     );
                     break;
+                }
+                if let Some(problem) = self.output.paused() {
+                    scheduler.shut_down().await;
+                    return Err(PipelineError::Setup(format!(
+                        "the remaining jobs stay queued: {problem}"
+                    )));
                 }
             }
             let sleep = next_wake.unwrap_or(IDLE_TICK).min(IDLE_TICK);
@@ -291,6 +319,7 @@ impl Scheduler {
         if let Some(until_tomorrow) = self.daily_budget_spent(now)? {
             return Ok(Some(until_tomorrow));
         }
+        let mut output_checked = false;
         for job in self.pipeline.store.active_jobs()? {
             if job.state != State::Queued
                 || self.busy.contains(&job.key)
@@ -307,6 +336,23 @@ impl Scheduler {
                 // Woken again when a worker ends and frees its slot.
                 break;
             };
+            // Before anything is paid for: can the clips be written?
+            if !output_checked {
+                output_checked = true;
+                let config = self.pipeline.config();
+                let output = &config.output;
+                if !self
+                    .pipeline
+                    .output
+                    .check(&output.dir, output.min_free_space)
+                    .await
+                {
+                    let recheck = (config.api.poll_interval * 4)
+                        .clamp(Duration::from_millis(200), Duration::from_secs(60));
+                    next_wake = Some(next_wake.map_or(recheck, |w| w.min(recheck)));
+                    break;
+                }
+            }
             self.spawn(job, Some(slot));
         }
         Ok(next_wake)

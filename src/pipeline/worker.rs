@@ -16,11 +16,13 @@ use crate::api::types::{Clip, TaskResults, TaskStatus};
 use crate::api::upload::{human_size, video_content_type, MAX_UPLOAD_BYTES};
 use crate::api::{ApiClient, ApiError};
 use crate::config::Config;
+use crate::config::MAX_THUMBNAIL_BYTES;
 use crate::output::download::{write_atomic, DownloadError};
 use crate::output::naming::{Template, Vars};
 use crate::output::sidecar::{
     self, ClipFiles, ClipSidecar, Project, ProjectClip, ProjectTask, SourceInfo, TaskInfo,
 };
+use crate::output::space;
 use crate::sources::identity;
 use crate::store::StoreError;
 
@@ -47,6 +49,9 @@ enum Stop {
     Cancelled,
     /// Deferred to later (the scheduler picks it up again).
     Deferred,
+    /// The output volume is full or refuses writes (a cause that can
+    /// clear): the download waits for it and tries again.
+    OutputBlocked(String),
 }
 
 type StepResult = Result<Result<(), Stop>, StoreError>;
@@ -414,7 +419,51 @@ impl Worker {
 
     // ---- download ------------------------------------------------------
 
+    /// [`Worker::download_once`], waiting out an output volume that is full
+    /// or refuses writes: the job stays `downloading` (paid for, its task
+    /// still there) and is tried again with a backoff once the volume
+    /// passes the output check again.
     async fn download(&mut self) -> StepResult {
+        let mut waits = 0;
+        loop {
+            let reason = match self.download_once().await? {
+                Err(Stop::OutputBlocked(reason)) => reason,
+                other => return Ok(other),
+            };
+            waits += 1;
+            if waits == 1 {
+                tracing::error!(job = self.job.id, key = %self.job.key, "cannot write the clips, will retry once the output volume is usable: {reason}");
+            }
+            self.progress(format!("waiting for the output volume: {reason}"));
+            let output = self.pipeline.config().output.clone();
+            let probe_dir = self
+                .job
+                .folder
+                .as_ref()
+                .map_or(output.dir.clone(), |f| output.dir.join(f));
+            loop {
+                let wait = backoff(RETRY_START, RETRY_MAX, waits);
+                if let Err(stop) = self.pause(wait).await {
+                    return Ok(Err(stop));
+                }
+                let dir = probe_dir.clone();
+                let min_free = output.min_free_space;
+                let probed = tokio::task::spawn_blocking(move || space::probe(&dir, min_free))
+                    .await
+                    .unwrap_or_else(|e| Err(space::OutputProblem(e.to_string())));
+                match probed {
+                    Ok(()) => break,
+                    Err(problem) => {
+                        waits += 1;
+                        tracing::warn!(job = self.job.id, key = %self.job.key, "output still not usable, will check again: {problem}");
+                    }
+                }
+            }
+            tracing::warn!(job = self.job.id, key = %self.job.key, "the output volume is usable again: retrying the download");
+        }
+    }
+
+    async fn download_once(&mut self) -> StepResult {
         let config = self.pipeline.config();
         let results = match self.results.take() {
             Some(results) => results,
@@ -438,7 +487,8 @@ impl Worker {
         }
         let folder = match self.ensure_folder(&config).await {
             Ok(folder) => folder,
-            Err(err) => return self.fail(err).await,
+            Err(FolderError::Output(reason)) => return Ok(Err(Stop::OutputBlocked(reason))),
+            Err(FolderError::Failed(reason)) => return self.fail(reason).await,
         };
         match self.write_folder(&config, &folder, results).await {
             Ok(Ok(files)) => {
@@ -448,7 +498,8 @@ impl Worker {
                 Ok(Ok(()))
             }
             Ok(Err(stop)) => Ok(Err(stop)),
-            Err(reason) => self.fail(reason).await,
+            Err(FolderError::Output(reason)) => Ok(Err(Stop::OutputBlocked(reason))),
+            Err(FolderError::Failed(reason)) => self.fail(reason).await,
         }
     }
 
@@ -516,13 +567,13 @@ impl Worker {
     }
 
     /// The job's folder, chosen once and stored before it is created.
-    async fn ensure_folder(&mut self, config: &Config) -> Result<PathBuf, String> {
+    async fn ensure_folder(&mut self, config: &Config) -> Result<PathBuf, FolderError> {
         let root = &config.output.dir;
         if let Some(folder) = &self.job.folder {
             let path = root.join(folder);
             tokio::fs::create_dir_all(&path)
                 .await
-                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                .map_err(|e| FolderError::create(&path, e))?;
             return Ok(path);
         }
         let template = &config.output.folder;
@@ -546,11 +597,11 @@ impl Worker {
             .store
             .save(&self.job)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| FolderError::Failed(e.to_string()))?;
         let path = root.join(&relative);
         tokio::fs::create_dir_all(&path)
             .await
-            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            .map_err(|e| FolderError::create(&path, e))?;
         Ok(path)
     }
 
@@ -560,7 +611,7 @@ impl Worker {
         config: &Config,
         folder: &Path,
         mut results: TaskResults,
-    ) -> Result<Result<Vec<String>, Stop>, String> {
+    ) -> Result<Result<Vec<String>, Stop>, FolderError> {
         let template = &config.output.clip;
         let export = self.export_enabled();
         results.clips.sort_by_key(|c| c.idx);
@@ -603,7 +654,7 @@ impl Worker {
                         not_downloaded = Some("the API gave no export link".to_string())
                     }
                     Ok(Err(stop)) => return Ok(Err(stop)),
-                    Err(err) => return Err(format!("clip {}: {err}", clip.idx + 1)),
+                    Err(err) => return Err(FolderError::clip(clip.idx, err)),
                 }
                 if config.output.thumbnails {
                     match self
@@ -618,6 +669,7 @@ impl Worker {
                     {
                         Ok(Ok(name)) => files.thumbnail = name,
                         Ok(Err(stop)) => return Ok(Err(stop)),
+                        Err(err) if err.output_can_clear() => return Err(err.into()),
                         Err(err) => warnings.push(format!("thumbnail not downloaded: {err}")),
                     }
                 }
@@ -728,7 +780,7 @@ impl Worker {
             };
             let fetched = tokio::select! {
                 () = self.pipeline.cancel.cancelled() => return Ok(Err(Stop::Cancelled)),
-                fetched = self.pipeline.fetcher.fetch(&url, &dest) => fetched,
+                fetched = self.pipeline.fetcher.fetch(&url, &dest, asset.cap(&self.pipeline.config()), asset.cap_name()) => fetched,
             };
             let err = match fetched {
                 Ok(_) => return Ok(Ok(Some(name.to_string()))),
@@ -840,6 +892,59 @@ impl Asset {
             Asset::Thumbnail => "thumbnail",
         }
     }
+
+    /// The most bytes kept for this kind of file.
+    fn cap(self, config: &Config) -> u64 {
+        match self {
+            Asset::Video => config.output.max_video_size,
+            Asset::Thumbnail => MAX_THUMBNAIL_BYTES,
+        }
+    }
+
+    fn cap_name(self) -> &'static str {
+        match self {
+            Asset::Video => "output.max_video_size",
+            Asset::Thumbnail => "the thumbnail limit",
+        }
+    }
+}
+
+/// Why writing a job's folder stopped short.
+enum FolderError {
+    /// The output volume is full, read-only or refuses us: wait, then retry.
+    Output(String),
+    /// Anything else: the job fails with this reason.
+    Failed(String),
+}
+
+impl FolderError {
+    fn clip(idx: u64, err: DownloadError) -> FolderError {
+        let reason = format!("clip {}: {err}", idx + 1);
+        if err.output_can_clear() {
+            FolderError::Output(reason)
+        } else {
+            FolderError::Failed(reason)
+        }
+    }
+
+    fn create(path: &Path, err: std::io::Error) -> FolderError {
+        let reason = format!("cannot create {}: {err}", path.display());
+        if space::can_clear(&err) {
+            FolderError::Output(reason)
+        } else {
+            FolderError::Failed(reason)
+        }
+    }
+}
+
+impl From<DownloadError> for FolderError {
+    fn from(err: DownloadError) -> FolderError {
+        if err.output_can_clear() {
+            FolderError::Output(err.to_string())
+        } else {
+            FolderError::Failed(err.to_string())
+        }
+    }
 }
 
 /// When the next poll is due: one interval after the previous one was due,
@@ -898,10 +1003,11 @@ fn unused_folder(root: &Path, wanted: &Path) -> PathBuf {
     candidate
 }
 
-async fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), String> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| e.to_string())?;
+async fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), FolderError> {
+    let mut bytes =
+        serde_json::to_vec_pretty(value).map_err(|e| FolderError::Failed(e.to_string()))?;
     bytes.push(b'\n');
-    write_atomic(path, &bytes).await.map_err(|e| e.to_string())
+    Ok(write_atomic(path, &bytes).await?)
 }
 
 #[cfg(test)]

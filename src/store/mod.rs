@@ -46,6 +46,8 @@ pub struct Store {
     meta: sled::Tree,
     /// One flush at a time; see [`Store::flush`].
     flushing: Arc<tokio::sync::Mutex<()>>,
+    /// The first write that failed (see [`Store::failures`]).
+    failure: Arc<tokio::sync::watch::Sender<Option<String>>>,
 }
 
 /// What [`Store::insert_new`] did.
@@ -75,6 +77,7 @@ impl Store {
             active: db.open_tree("active")?,
             meta: db.open_tree("meta")?,
             flushing: Arc::new(tokio::sync::Mutex::new(())),
+            failure: Arc::new(tokio::sync::watch::channel(None).0),
             db,
         })
     }
@@ -222,6 +225,11 @@ impl Store {
 
     /// Write `job` and flush it to disk before returning.
     pub async fn save(&self, job: &Job) -> Result<(), StoreError> {
+        let saved = self.save_unchecked(job).await;
+        self.noted(saved)
+    }
+
+    async fn save_unchecked(&self, job: &Job) -> Result<(), StoreError> {
         self.jobs.insert(job.key.as_bytes(), encode(job))?;
         self.job_numbers
             .insert(job.id.to_be_bytes(), job.key.as_bytes())?;
@@ -327,7 +335,48 @@ impl Store {
         Ok(self.db.open_tree(name)?)
     }
 
+    /// Sees the first write error. sled 0.34 poisons itself on an I/O error
+    /// (a full volume): every later write fails with the same error even
+    /// after space is freed, until the database is opened again. So a
+    /// failure here means this process can no longer make progress.
+    pub fn failures(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.failure.subscribe()
+    }
+
+    /// Write and flush a small record: whether the database still takes
+    /// writes (the daemon asks before each watchdog ping).
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
+        let stamp = Utc::now().timestamp_millis().to_be_bytes();
+        let written = self.meta.insert("health:probe", &stamp[..]);
+        let written = match written {
+            Ok(_) => self.flush().await,
+            Err(e) => Err(e.into()),
+        };
+        self.noted(written)
+    }
+
+    /// Record the first database error for [`Store::failures`].
+    fn noted<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(StoreError::Sled(err)) = &result {
+            let message = err.to_string();
+            self.failure.send_if_modified(|first| {
+                if first.is_none() {
+                    *first = Some(message);
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+        result
+    }
+
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let flushed = self.flush_unchecked().await;
+        self.noted(flushed)
+    }
+
+    async fn flush_unchecked(&self) -> Result<(), StoreError> {
         // Not `flush_async`: in sled 0.34 concurrent `flush_async` calls
         // deadlock (spacejam/sled#1308, fixed only on sled's unreleased main);
         // a feed check of ~1 000 feeds at once hung for good. A blocking

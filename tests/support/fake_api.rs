@@ -183,6 +183,16 @@ pub struct Misbehave {
     /// The next N PUTs to a valid presigned upload URL read the body, then
     /// answer 403 `AccessDenied` and store nothing.
     pub refuse_uploads: u32,
+    /// While set, every thumbnail is this many bytes: a JPEG header, then
+    /// filler generated as it is sent, no Content-Length (recorded as
+    /// `"huge-thumbnail"`; bytes actually sent: [`FakeApi::huge_bytes_sent`]).
+    pub huge_thumbnails: Option<u64>,
+    /// While set, results give this as every clip's `export_link` (for
+    /// links the client must refuse: `file:///etc/passwd`, `ftp://…`).
+    pub export_link_override: Option<String>,
+    /// While set, export links answer `302 Found` to this location
+    /// (recorded as `"redirect"`).
+    pub redirect_exports_to: Option<String>,
 }
 
 /// The API calls a targeted fault in [`Misbehave`] hits.
@@ -222,7 +232,8 @@ pub struct Recorded {
     /// The injected fault this request met, if any: `"reset"`, `"hang"`,
     /// `"drip"`, `"huge"`, `"malformed"`, `"server-error"`, `"refused-upload"`,
     /// `"rejected-key"`, `"rate-limited"`, `"concurrency-limited"`,
-    /// `"missing-links"`, `"html"`, `"truncated"`, `"refused-export"`.
+    /// `"missing-links"`, `"html"`, `"truncated"`, `"refused-export"`,
+    /// `"huge-thumbnail"`, `"redirect"`.
     pub fault: Option<&'static str>,
     /// When the request arrived.
     pub at: Instant,
@@ -407,6 +418,14 @@ impl FakeApi {
         thumb_content(task_id, idx)
     }
 
+    /// Bytes of huge thumbnails actually sent so far (see
+    /// [`Misbehave::huge_thumbnails`]).
+    pub fn huge_bytes_sent(&self) -> u64 {
+        self.shared
+            .huge_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Completed uploads: (identity, sha256 hex, length, content-type).
     pub fn uploads(&self) -> Vec<(String, String, u64, Option<String>)> {
         self.shared.world().uploads.clone()
@@ -421,6 +440,7 @@ struct Shared {
     origin: String,
     base_url: String,
     world: Mutex<World>,
+    huge_sent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Default)]
@@ -537,6 +557,7 @@ impl Shared {
             origin,
             base_url,
             world: Mutex::new(world),
+            huge_sent: Arc::default(),
         })
     }
 
@@ -682,6 +703,7 @@ fn huge_response(size: u64) -> Response {
         prefix: prefix.to_vec(),
         sent: 0,
         size,
+        counter: None,
     };
     let stream = tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024);
     let response = Response::builder()
@@ -922,7 +944,10 @@ impl Shared {
             let mut clip = self.clip_json(&id, idx);
             let last = idx + 1 == cfg.clips;
             if status == Status::Succeeded && enable_export && !(last && omit_last_link) {
-                let link = self.issue_link(w, &id, idx, now);
+                let link = match w.misbehave.export_link_override.clone() {
+                    Some(link) => link,
+                    None => self.issue_link(w, &id, idx, now),
+                };
                 clip.insert("export_link".into(), Value::String(link));
             }
             clips.push(Value::Object(clip));
@@ -1054,6 +1079,24 @@ impl Shared {
                 .and_then(|(task, idx)| Some((task, idx.parse::<usize>().ok()?)));
             let w = self.world();
             return match parsed {
+                Some((task, _))
+                    if w.tasks.contains_key(task) && w.misbehave.huge_thumbnails.is_some() =>
+                {
+                    let size = w.misbehave.huge_thumbnails.unwrap_or(0);
+                    let reader = Huge {
+                        prefix: thumb_content(task, 0)[..20].to_vec(),
+                        sent: 0,
+                        size,
+                        counter: Some(self.huge_sent.clone()),
+                    };
+                    let stream = tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024);
+                    let response = Response::builder()
+                        .status(200)
+                        .header(header::CONTENT_TYPE, "image/jpeg")
+                        .body(Body::from_stream(stream))
+                        .expect("huge thumbnail");
+                    injected(response, "huge-thumbnail")
+                }
                 Some((task, idx)) if w.tasks.contains_key(task) && idx < self.cfg.clips => {
                     bytes_response(200, "image/jpeg", thumb_content(task, idx), &[])
                 }
@@ -1079,6 +1122,14 @@ impl Shared {
 
         let now = Instant::now();
         let mut w = self.world();
+        if let Some(location) = w.misbehave.redirect_exports_to.clone() {
+            let response = Response::builder()
+                .status(302)
+                .header(header::LOCATION, location)
+                .body(Body::empty())
+                .expect("redirect");
+            return injected(response, "redirect");
+        }
         let refuse_mode = w.misbehave.export_links_refused_until_refresh;
         let drip = w.misbehave.drip_downloads;
         let html = w.misbehave.html_instead_of_mp4;
@@ -1346,6 +1397,8 @@ struct Huge {
     prefix: Vec<u8>,
     sent: u64,
     size: u64,
+    /// Counts the bytes handed out, when set.
+    counter: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl AsyncRead for Huge {
@@ -1365,6 +1418,9 @@ impl AsyncRead for Huge {
         let n = piece.len().min(buf.remaining()).min(left as usize);
         buf.put_slice(&piece[..n]);
         self.sent += n as u64;
+        if let Some(counter) = &self.counter {
+            counter.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         Poll::Ready(Ok(()))
     }
 }

@@ -1,0 +1,568 @@
+//! End to end: full and unwritable volumes (issue 12, items 1–3) and links
+//! from the API that must not be trusted (issue 11, items 10–11).
+//!
+//! The volume tests mount a small tmpfs where the test needs one (we run as
+//! root in CI). Where mounting is impossible they print why and skip, unless
+//! `CI` is set: then they fail, so CI cannot pass without running them.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use support::harness::{
+    all_files, assert_no_secrets, base_config, read_json, text, wait_until, Env,
+};
+use support::{FakeConfig, Misbehave};
+
+const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
+
+fn quick() -> FakeConfig {
+    FakeConfig {
+        phase: Duration::from_millis(60),
+        ..FakeConfig::default()
+    }
+}
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mount a tmpfs of `size` (e.g. `"1m"`) at `path` with extra `options`.
+    /// `None` (after saying why) where mounting is impossible outside CI.
+    fn mount(path: &Path, size: &str, options: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(path).unwrap();
+        let mut all = format!("size={size}");
+        if !options.is_empty() {
+            all = format!("{all},{options}");
+        }
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &all, "tmpfs"])
+            .arg(path)
+            .output();
+        match out {
+            Ok(out) if out.status.success() => Some(Tmpfs {
+                path: path.to_path_buf(),
+            }),
+            other => {
+                let why = match other {
+                    Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                    Err(e) => e.to_string(),
+                };
+                if std::env::var_os("CI").is_some() {
+                    panic!(
+                        "CI is set but a tmpfs cannot be mounted at {}: {why}",
+                        path.display()
+                    );
+                }
+                eprintln!(
+                    "SKIPPED: this test needs to mount a tmpfs (run as root, or set CI \
+                     to make this a failure): {why}"
+                );
+                None
+            }
+        }
+    }
+
+    fn remount(&self, options: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount {options}");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// Fill the file system holding `dir` to the last byte; returns the filler.
+fn fill(dir: &Path) -> PathBuf {
+    let filler = dir.join("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    let block = [0x55u8; 4096];
+    while file.write_all(&block).and_then(|()| file.flush()).is_ok() {}
+    let _ = file.sync_all();
+    filler
+}
+
+/// A `clipwatch run` daemon for one test.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(env: &Env) -> Daemon {
+        let log = env.dir.path().join("daemon.log");
+        let child = env.spawn(&["-v", "run"], &log);
+        let socket = env.dir.path().join("state").join("control.sock");
+        let up = wait_until(Duration::from_secs(20), || socket.exists());
+        let daemon = Daemon { child, log };
+        assert!(up, "no control socket: {}", daemon.log());
+        daemon
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, a clean exit; returns the log.
+    fn stop(mut self) -> String {
+        assert!(
+            self.child.try_wait().unwrap().is_none(),
+            "the daemon died: {}",
+            self.log()
+        );
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        let log = self.log();
+        assert!(exit.success(), "exit after SIGTERM: {exit:?}\n{log}");
+        log
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn job_state(env: &Env) -> String {
+    env.jobs()
+        .first()
+        .and_then(|j| j["state"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn parts_under(root: &Path) -> Vec<PathBuf> {
+    all_files(root)
+        .into_iter()
+        .filter(|f| f.to_string_lossy().ends_with(".part"))
+        .collect()
+}
+
+// ---- output volume (issue 12, items 1 and 2) ------------------------------
+
+#[test]
+fn a_full_output_disk_never_marks_a_job_done_and_it_finishes_once_space_is_freed() {
+    // Metadata only: the job writes just sidecars and project.json, the
+    // files that were left 0 bytes long (and the job done) on a full disk.
+    let fake = FakeConfig {
+        phase: Duration::from_millis(400),
+        ..FakeConfig::default()
+    };
+    let env = Env::with_config(fake, |url| {
+        base_config(url).replace("[output]\n", "[output]\nmin_free_space = \"0\"\n")
+    });
+    let Some(_volume) = Tmpfs::mount(&env.clips(), "512k", "") else {
+        return;
+    };
+    let daemon = Daemon::start(&env);
+    let out = env.run(&["submit", VIDEO, "--preset", "metadata"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The task is paid for; now the disk fills up before the results come.
+    assert!(wait_until(Duration::from_secs(20), || env
+        .api
+        .submissions()
+        .len()
+        == 1));
+    let filler = fill(&env.clips());
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            daemon.log().contains("cannot write the clips") || job_state(&env) == "done"
+        }),
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(
+        job_state(&env),
+        "downloading",
+        "a job whose files could not be written is not done: {}",
+        daemon.log()
+    );
+    let files = all_files(&env.clips());
+    assert!(
+        files.iter().all(|f| !f.ends_with("project.json")),
+        "no project.json on a full disk: {files:?}"
+    );
+    assert!(parts_under(&env.clips()).is_empty(), "{files:?}");
+    let log = daemon.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("ERROR") && l.contains("No space left on device")),
+        "{log}"
+    );
+    let status = text(&env.run(&["status"]));
+    assert!(status.contains("downloading"), "{status}");
+
+    // Space is freed: the job finishes by itself, whole.
+    std::fs::remove_file(&filler).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(60), || job_state(&env) == "done"),
+        "{}",
+        daemon.log()
+    );
+    let log = daemon.stop();
+    assert!(log.contains("usable again"), "{log}");
+    let folder = env.only_folder("inbox");
+    let project = read_json(&folder.join("project.json"));
+    assert_eq!(project["clips"].as_array().unwrap().len(), 3);
+    for clip in project["clips"].as_array().unwrap() {
+        let sidecar = folder.join(clip["files"]["sidecar"].as_str().unwrap());
+        assert!(std::fs::metadata(&sidecar).unwrap().len() > 0);
+        assert_eq!(read_json(&sidecar)["schema"], "clipwatch.clip/1");
+    }
+    assert!(parts_under(&env.clips()).is_empty());
+    assert_eq!(env.api.submissions_for(VIDEO), 1, "one task, paid once");
+    assert_no_secrets(&env, &log);
+}
+
+#[test]
+fn clip_videos_that_fill_the_disk_leave_no_part_and_arrive_once_the_volume_grows() {
+    let fake = FakeConfig {
+        clip_bytes: 200 * 1024,
+        ..quick()
+    };
+    let env = Env::with_config(fake, |url| {
+        base_config(url).replace("[output]\n", "[output]\nmin_free_space = \"0\"\n")
+    });
+    // Room for two of the three videos.
+    let Some(volume) = Tmpfs::mount(&env.clips(), "512k", "") else {
+        return;
+    };
+    let daemon = Daemon::start(&env);
+    let out = env.run(&["submit", VIDEO]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            daemon.log().contains("cannot write the clips")
+                || ["done", "failed"].contains(&job_state(&env).as_str())
+        }),
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(job_state(&env), "downloading", "{}", daemon.log());
+    let files = all_files(&env.clips());
+    assert!(
+        parts_under(&env.clips()).is_empty(),
+        "the .part is removed: {files:?}"
+    );
+    assert!(
+        files.iter().all(|f| !f.ends_with("project.json")),
+        "{files:?}"
+    );
+
+    volume.remount("size=4m");
+    assert!(
+        wait_until(Duration::from_secs(60), || job_state(&env) == "done"),
+        "{}",
+        daemon.log()
+    );
+    let log = daemon.stop();
+    let folder = env.only_folder("inbox");
+    let task = &env.api.task_ids()[0];
+    for idx in 0..3 {
+        let name = format!("0{} Clip {} title.mp4", idx + 1, idx + 1);
+        assert_eq!(
+            std::fs::read(folder.join(&name)).unwrap(),
+            env.api.clip_bytes(task, idx),
+            "{name}"
+        );
+    }
+    assert!(parts_under(&env.clips()).is_empty());
+    assert_eq!(env.api.submissions_for(VIDEO), 1);
+    assert_no_secrets(&env, &log);
+}
+
+#[test]
+fn a_read_only_output_dir_fails_check_and_pauses_submitting_until_it_is_fixed() {
+    let env = Env::with_config(quick(), |url| {
+        base_config(url).replace("[output]\n", "[output]\nmin_free_space = \"1MB\"\n")
+    });
+    let Some(volume) = Tmpfs::mount(&env.clips(), "4m", "ro") else {
+        return;
+    };
+    let check = env.run(&["check", "--offline"]);
+    assert_eq!(check.status.code(), Some(78), "{}", text(&check));
+    assert!(
+        text(&check).contains("Read-only file system"),
+        "{}",
+        text(&check)
+    );
+
+    let daemon = Daemon::start(&env);
+    let out = env.run(&["submit", VIDEO]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            text(&env.run(&["status"])).contains("paused: submitting waits for the output volume")
+        }),
+        "status never said submitting is paused: {}",
+        daemon.log()
+    );
+    assert_eq!(job_state(&env), "queued");
+    assert!(env.api.submissions().is_empty(), "nothing paid for");
+    let log = daemon.log();
+    let paused: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("submitting paused"))
+        .collect();
+    assert_eq!(paused.len(), 1, "said once: {log}");
+    assert!(
+        paused[0].contains("ERROR") && paused[0].contains("read-only"),
+        "{log}"
+    );
+
+    volume.remount("rw");
+    assert!(
+        wait_until(Duration::from_secs(30), || job_state(&env) == "done"),
+        "{}",
+        daemon.log()
+    );
+    let log = daemon.stop();
+    assert!(log.contains("submitting resumes"), "{log}");
+    assert_eq!(env.api.submissions_for(VIDEO), 1);
+    let folder = env.only_folder("inbox");
+    let task = &env.api.task_ids()[0];
+    assert_eq!(
+        std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap(),
+        env.api.clip_bytes(task, 0)
+    );
+}
+
+#[test]
+fn once_with_a_full_output_disk_submits_nothing_and_says_why() {
+    let env = Env::with_config(quick(), |url| {
+        base_config(url).replace("[output]\n", "[output]\nmin_free_space = \"2MB\"\n")
+    });
+    let Some(_volume) = Tmpfs::mount(&env.clips(), "1m", "") else {
+        return;
+    };
+    let queued = env.run(&["submit", VIDEO]);
+    assert!(queued.status.success(), "{}", text(&queued));
+    let once = env.run(&["once"]);
+    assert_eq!(once.status.code(), Some(1), "{}", text(&once));
+    assert!(
+        text(&once).contains("below output.min_free_space"),
+        "{}",
+        text(&once)
+    );
+    assert!(env.api.submissions().is_empty(), "nothing paid for");
+    assert_eq!(job_state(&env), "queued");
+}
+
+// ---- state volume (issue 12, item 3) -------------------------------------
+
+#[test]
+fn a_full_state_volume_stops_the_daemon_with_an_error_and_a_restart_recovers() {
+    use std::os::unix::net::UnixDatagram;
+    let env = Env::new(quick());
+    let state = env.dir.path().join("state");
+    let Some(_volume) = Tmpfs::mount(&state, "4m", "") else {
+        return;
+    };
+    let notify_path = env.dir.path().join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut messages: Vec<String> = Vec::new();
+    let receive = |messages: &mut Vec<String>| {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = notify.recv(&mut buf) {
+            messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    };
+    let log = env.dir.path().join("daemon.log");
+    let notify_env = notify_path.to_string_lossy().into_owned();
+    let mut child = env.spawn_with_env(
+        &["run"],
+        &log,
+        &[("NOTIFY_SOCKET", &notify_env), ("WATCHDOG_USEC", "200000")],
+    );
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            receive(&mut messages);
+            messages.iter().any(|m| m.contains("WATCHDOG=1"))
+        }),
+        "no watchdog ping: {messages:?} {}",
+        read_log()
+    );
+
+    let filler = fill(&state);
+    let _ = env.run(&["submit", VIDEO]);
+    let exited = wait_until(Duration::from_secs(30), || {
+        child.try_wait().unwrap().is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    let exit = child.wait().unwrap();
+    receive(&mut messages);
+    let log_text = read_log();
+    assert!(
+        exited,
+        "the daemon kept running with a database it cannot write: {log_text}"
+    );
+    assert_eq!(
+        exit.code(),
+        Some(1),
+        "a failure exit, for Restart=on-failure: {log_text}"
+    );
+    assert!(
+        log_text.lines().any(|l| l.contains("ERROR")
+            && l.contains("cannot be written")
+            && l.contains("No space left")),
+        "{log_text}"
+    );
+    let failed_at = messages
+        .iter()
+        .position(|m| m.contains("database cannot be written"))
+        .unwrap_or_else(|| panic!("STATUS says why: {messages:?}"));
+    assert!(
+        messages[failed_at..]
+            .iter()
+            .all(|m| !m.contains("WATCHDOG=1")),
+        "no watchdog ping once work cannot progress: {messages:?}"
+    );
+
+    // Space freed, the service manager starts it again: work goes on.
+    std::fs::remove_file(&filler).unwrap();
+    let daemon = Daemon::start(&env);
+    let other = "https://www.youtube.com/watch?v=9bZkp7q19f0";
+    let out = env.run(&["submit", other]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        wait_until(Duration::from_secs(30), || env
+            .jobs()
+            .iter()
+            .any(|j| j["key"] == "youtube:9bZkp7q19f0" && j["state"] == "done")),
+        "{}",
+        daemon.log()
+    );
+    daemon.stop();
+}
+
+// ---- links from the API (issue 11, items 10 and 11) ------------------------
+
+#[test]
+fn a_file_link_fails_at_once_with_the_reason() {
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        export_link_override: Some("file:///etc/passwd".into()),
+        ..Misbehave::default()
+    });
+    let out = env.run(&["-v", "submit", VIDEO, "--wait"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    let job = &env.jobs()[0];
+    assert_eq!(job["state"], "failed");
+    let reason = job["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("file:// links are not fetched"), "{reason}");
+    assert!(!shown.contains("retrying"), "not retried: {shown}");
+    assert!(
+        all_files(&env.clips())
+            .iter()
+            .all(|f| !f.ends_with("passwd")),
+        "nothing copied"
+    );
+    assert_no_secrets(&env, &shown);
+}
+
+#[test]
+fn a_redirect_to_another_scheme_is_not_followed_nor_retried() {
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        redirect_exports_to: Some("ftp://127.0.0.1/clip.mp4".into()),
+        ..Misbehave::default()
+    });
+    let out = env.run(&["-v", "submit", VIDEO, "--wait"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    let job = &env.jobs()[0];
+    assert_eq!(job["state"], "failed");
+    let reason = job["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("ftp:// links are not fetched"), "{reason}");
+    assert_eq!(env.api.faults("redirect").len(), 1, "asked once: {shown}");
+    assert!(!shown.contains("retrying"), "{shown}");
+    assert!(parts_under(&env.clips()).is_empty());
+    assert_no_secrets(&env, &shown);
+}
+
+#[test]
+fn an_endless_thumbnail_stops_at_the_cap_and_the_clips_still_arrive() {
+    let env = Env::new(quick());
+    let huge: u64 = 256 * 1024 * 1024;
+    env.api.misbehave(Misbehave {
+        huge_thumbnails: Some(huge),
+        ..Misbehave::default()
+    });
+    let out = env.run(&["submit", VIDEO, "--wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let folder = env.only_folder("inbox");
+    let files = all_files(&env.clips());
+    assert!(
+        files.iter().all(|f| !f.to_string_lossy().ends_with(".jpg")),
+        "no thumbnail kept: {files:?}"
+    );
+    assert!(parts_under(&env.clips()).is_empty(), "{files:?}");
+    let task = &env.api.task_ids()[0];
+    assert_eq!(
+        std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap(),
+        env.api.clip_bytes(task, 0)
+    );
+    let project = read_json(&folder.join("project.json"));
+    for clip in project["clips"].as_array().unwrap() {
+        let warnings = clip["warnings"].to_string();
+        assert!(
+            warnings.contains("larger than the 8.4 MB cap"),
+            "{warnings}"
+        );
+    }
+    let sent = env.api.huge_bytes_sent();
+    assert!(env.api.faults("huge-thumbnail").len() >= 3);
+    assert!(
+        sent < 3 * 32 * 1024 * 1024,
+        "the transfers were cut near the cap, not read whole: {sent} bytes sent"
+    );
+    eprintln!("huge thumbnails: {sent} bytes sent in all for 3 × {huge}");
+}
+
+#[test]
+fn a_video_over_max_video_size_fails_the_job_and_keeps_nothing() {
+    let env = Env::with_config(quick(), |url| {
+        base_config(url).replace("[output]\n", "[output]\nmax_video_size = \"32KiB\"\n")
+    });
+    let out = env.run(&["submit", VIDEO, "--wait"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let job = &env.jobs()[0];
+    assert_eq!(job["state"], "failed");
+    let reason = job["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("larger than the 32.8 kB cap (output.max_video_size)"),
+        "{reason}"
+    );
+    let files = all_files(&env.clips());
+    assert!(
+        files.iter().all(|f| {
+            let name = f.to_string_lossy();
+            !name.ends_with(".mp4") && !name.ends_with(".part") && !name.ends_with("project.json")
+        }),
+        "{files:?}"
+    );
+}
