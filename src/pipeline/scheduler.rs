@@ -120,6 +120,15 @@ impl Pipeline {
         };
         let fetcher =
             Fetcher::new(api_config.timeout).map_err(|e| PipelineError::Setup(e.to_string()))?;
+        // Start-up: the work list is rebuilt from the records, so a job
+        // whose entry a failed write lost is not stranded.
+        let restored = store.rebuild_work_list()?;
+        if restored > 0 {
+            tracing::warn!(
+                restored,
+                "found jobs missing from the work list (an interrupted write); they are scheduled again"
+            );
+        }
         Ok(Pipeline {
             store,
             api,
@@ -164,12 +173,32 @@ impl Pipeline {
 
     /// Apply `event` to `job`, persist it (flushed), and log the transition.
     pub async fn transition(&self, job: &mut Job, event: Event) -> Result<(), StoreError> {
+        self.transition_counting(job, event, None).await
+    }
+
+    /// [`Pipeline::transition`], also recording `units` as the job's charge
+    /// and adding them to today's and the total count, in the same write as
+    /// the job (a crash cannot count them twice or lose them).
+    pub async fn transition_counting(
+        &self,
+        job: &mut Job,
+        event: Event,
+        units: Option<u64>,
+    ) -> Result<(), StoreError> {
         let from = job.state.name();
-        if let Err(err) = job.apply(event, Utc::now()) {
+        let now = Utc::now();
+        if let Err(err) = job.apply(event, now) {
             tracing::error!("{err}");
             return Ok(());
         }
-        self.store.save(job).await?;
+        let counted = match units {
+            Some(units) if job.units.is_none() => {
+                job.units = Some(units);
+                Some((now.date_naive(), units))
+            }
+            _ => None,
+        };
+        self.store.save_counting(job, counted).await?;
         let note = job
             .history
             .last()

@@ -61,6 +61,9 @@ pub struct Worker {
     /// A clip's missing video link was already waited for (once per job:
     /// a link that never comes must not cost a wait per clip).
     waited_for_link: bool,
+    /// API units the task was charged, not yet stored: written with the
+    /// next transition, in the same transaction as the job.
+    unsaved_units: Option<u64>,
 }
 
 impl Worker {
@@ -71,6 +74,7 @@ impl Worker {
             slot,
             results: None,
             waited_for_link: false,
+            unsaved_units: None,
         }
     }
 
@@ -103,7 +107,10 @@ impl Worker {
     }
 
     async fn transition(&mut self, event: Event) -> Result<(), StoreError> {
-        self.pipeline.transition(&mut self.job, event).await
+        let units = self.unsaved_units.take();
+        self.pipeline
+            .transition_counting(&mut self.job, event, units)
+            .await
     }
 
     fn progress(&self, text: impl Into<String>) {
@@ -389,18 +396,13 @@ impl Worker {
         }
     }
 
+    /// Note the units a task was charged; the next transition stores them
+    /// with the job (see [`Pipeline::transition_counting`]).
     async fn account_units(&mut self, results: &TaskResults) -> Result<(), StoreError> {
-        if self.job.units.is_some() {
-            return Ok(());
+        if self.job.units.is_none() {
+            self.unsaved_units = results.api_units_usage;
         }
-        let Some(units) = results.api_units_usage else {
-            return Ok(());
-        };
-        self.job.units = Some(units);
-        self.pipeline
-            .store
-            .add_units(Utc::now().date_naive(), units)
-            .await
+        Ok(())
     }
 
     fn export_enabled(&self) -> bool {
