@@ -128,3 +128,224 @@ fn a_job_missing_from_the_work_list_is_scheduled_at_start_up() {
     assert!(log.contains("missing from the work list"), "{log}");
     assert_eq!(env.api.submissions_for(VIDEO), 1);
 }
+
+// ---- item 7: `check` against a wrong base URL -------------------------------
+
+#[test]
+fn check_accepts_the_key_only_when_the_api_itself_answered() {
+    // The right prefix: the fake answers "task not found" in the API's own
+    // envelope, after checking the key.
+    let env = Env::new(quick());
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("API key: accepted"), "{}", text(&out));
+
+    // A wrong prefix on the right host: the gateway's 404 proves nothing.
+    let wrong_prefix = Env::with_config(quick(), |url| {
+        base_config(&url.replace("/open/v2", "/api/v1"))
+    });
+    let out = wrong_prefix.run(&["check"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(78), "{shown}");
+    assert!(!shown.contains("accepted"), "{shown}");
+    assert!(
+        shown.contains("/api/v1/clips/results/") && shown.contains("not the WayinVideo API"),
+        "names the URL tried: {shown}"
+    );
+    assert!(shown.contains("api.base_url"), "says what to fix: {shown}");
+    assert_no_secrets(&wrong_prefix, &shown);
+
+    // A wrong host: some other server that answers 404 in HTML.
+    let other = support::feed_server::FeedServer::start();
+    let wrong_host = Env::with_config(quick(), |_| base_config(&other.url("/v2")));
+    let out = wrong_host.run(&["check"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(78), "{shown}");
+    assert!(shown.contains("not the WayinVideo API"), "{shown}");
+    assert_no_secrets(&wrong_host, &shown);
+}
+
+// ---- item 6: no units left ----------------------------------------------------
+
+fn submit_all(env: &Env, urls: &[String]) -> String {
+    let mut seen = String::new();
+    for url in urls {
+        let out = env.run(&["submit", url]);
+        assert!(out.status.success(), "{}", text(&out));
+        seen += &text(&out);
+    }
+    seen
+}
+
+fn urls(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("https://www.youtube.com/watch?v=nounits000{i}"))
+        .collect()
+}
+
+#[test]
+fn no_units_left_pauses_submitting_instead_of_failing_the_queue() {
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        no_units: true,
+        ..Misbehave::default()
+    });
+    let daemon = Daemon::start(&env);
+    let videos = urls(3);
+    let mut seen = submit_all(&env, &videos);
+    // A few probes go out (one per interval), every one refused.
+    let api = &env.api;
+    let probed = wait_until(Duration::from_secs(20), || {
+        api.faults("no-units").len() >= 3
+    });
+    assert!(probed, "{}", daemon.log());
+    let jobs = env.jobs();
+    assert!(
+        jobs.iter().all(|j| j["state"] == "queued"),
+        "nothing failed, nothing lost: {jobs:#?}"
+    );
+    assert!(jobs.iter().all(|j| j["attempts"] == 0), "{jobs:#?}");
+    let log = daemon.log();
+    let said = log
+        .lines()
+        .filter(|l| l.contains("ERROR") && l.contains("submitting paused"))
+        .count();
+    assert_eq!(said, 1, "said once: {log}");
+    assert!(log.contains("out of units"), "{log}");
+    let status = env.run(&["status"]);
+    assert!(
+        text(&status).contains("paused: submitting") && text(&status).contains("out of units"),
+        "{}",
+        text(&status)
+    );
+    let json: Value = serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
+    let paused = &json["daemon"]["submit_paused"];
+    assert!(
+        paused["reason"].as_str().unwrap().contains("out of units"),
+        "{json:#}"
+    );
+    assert!(paused["since"].is_string(), "{json:#}");
+    seen += &text(&status);
+
+    // Units bought: the next probe goes through and everything is clipped.
+    env.api.misbehave(Misbehave::default());
+    for id in 1..=3 {
+        let job = wait_job_end(&env, id, Duration::from_secs(40));
+        assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
+    }
+    for video in &videos {
+        assert_eq!(env.api.submissions_for(video), 1, "{video}");
+    }
+    let json: Value = serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
+    assert!(json["daemon"]["submit_paused"].is_null(), "{json:#}");
+    seen += &daemon.stop();
+    assert!(seen.contains("submitting resumes"), "{seen}");
+    assert_no_secrets(&env, &seen);
+}
+
+#[test]
+fn the_same_refusal_for_several_videos_pauses_until_a_reload() {
+    // A refusal clipwatch cannot read as "no units": the third different
+    // video refused with the same message pauses submitting.
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        invalid_submit: Some("account suspended".into()),
+        ..Misbehave::default()
+    });
+    let daemon = Daemon::start(&env);
+    let videos = urls(5);
+    let mut seen = submit_all(&env, &videos);
+    let log_says = |what: &str| wait_until(Duration::from_secs(20), || daemon.log().contains(what));
+    assert!(log_says("submitting paused"), "{}", daemon.log());
+    let states = || -> Vec<String> {
+        env.jobs()
+            .iter()
+            .map(|j| j["state"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        states(),
+        ["failed", "failed", "queued", "queued", "queued"],
+        "{}",
+        daemon.log()
+    );
+    // Fixed on the account's side; a reload tries again at once.
+    env.api.misbehave(Misbehave::default());
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    for id in 3..=5 {
+        let job = wait_job_end(&env, id, Duration::from_secs(40));
+        assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
+    }
+    assert_eq!(states()[..2], ["failed", "failed"]);
+    seen += &daemon.stop();
+    assert!(
+        seen.contains("configuration reloaded: submitting resumes"),
+        "{seen}"
+    );
+    assert_no_secrets(&env, &seen);
+}
+
+// ---- item 4 and issue 12 item 5: interrupted and unrecorded submits ----------
+
+#[test]
+fn a_submit_interrupted_by_a_crash_is_not_sent_again_by_default() {
+    // The submit leaves, the API creates the task, and the daemon dies before
+    // the answer is stored (the reply is held back until it is killed).
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        hang_api_calls: 1,
+        target: Target::Submit,
+        ..Misbehave::default()
+    });
+    let mut daemon = Daemon::start(&env);
+    let mut seen = submit_all(&env, &[VIDEO.to_string()]);
+    let api = &env.api;
+    assert!(wait_until(Duration::from_secs(20), || api
+        .faults("hang")
+        .len()
+        == 1));
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    seen += &daemon.log();
+    assert_eq!(env.jobs()[0]["state"], "submitting");
+
+    env.api.misbehave(Misbehave::default());
+    let out = env.run(&["once"]);
+    seen += &text(&out);
+    assert_eq!(out.status.code(), Some(1), "a job failed: {}", text(&out));
+    let job = &env.jobs()[0];
+    assert_eq!(job["state"], "failed", "{job}");
+    let reason = job["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("interrupted while submitting") && reason.contains("a task may exist"),
+        "{reason}"
+    );
+    assert!(reason.contains("clipwatch retry 1"), "{reason}");
+    assert_eq!(env.api.submissions_for(VIDEO), 1, "not paid twice");
+    assert_no_secrets(&env, &seen);
+}
+
+#[test]
+fn a_cut_connection_after_the_submit_fails_the_job_and_the_campaign_fault_is_real() {
+    // The fake creates the task, then closes the connection without a reply.
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        cut_after_submit: 1,
+        ..Misbehave::default()
+    });
+    let out = env.run(&["submit", VIDEO, "--wait"]);
+    let shown = text(&out);
+    assert_eq!(env.api.faults("cut").len(), 1, "{shown}");
+    let job = &env.jobs()[0];
+    assert_eq!(job["state"], "failed", "{job}\n{shown}");
+    assert!(
+        job["reason"].as_str().unwrap().contains("a task may exist"),
+        "{job}"
+    );
+    assert_eq!(env.api.submissions_for(VIDEO), 1);
+    assert_no_secrets(&env, &shown);
+}

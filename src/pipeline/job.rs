@@ -71,6 +71,12 @@ pub enum Event {
         error: String,
         retry_at: DateTime<Utc>,
     },
+    /// The API refused the submit for the whole account (no units left):
+    /// back to the queue, not counted as the job's failed attempt.
+    SubmitPaused {
+        error: String,
+        retry_at: DateTime<Utc>,
+    },
     /// The task SUCCEEDED (with every export link, if export is on).
     TaskSucceeded,
     /// The task ended FAILED; the API's `error_message`.
@@ -257,6 +263,11 @@ impl Job {
                 self.last_error = Some(error.clone());
                 Some(error.clone())
             }
+            Event::SubmitPaused { error, retry_at } => {
+                self.retry_at = Some(*retry_at);
+                self.last_error = Some(error.clone());
+                Some(format!("submitting paused: {error}"))
+            }
             Event::TaskFailed { message } => {
                 if let Some(task) = &mut self.task {
                     task.failed = true;
@@ -312,6 +323,7 @@ fn next_state(state: &State, has_live_task: bool, event: &Event) -> Option<State
         (Queued, Event::SubmitStarted) => Submitting,
         (Submitting, Event::Submitted { .. }) => Processing,
         (Submitting, Event::SubmitDeferred { .. }) => Queued,
+        (Submitting, Event::SubmitPaused { .. }) => Queued,
         (Uploading, Event::SubmitDeferred { .. }) => Queued,
         (Processing, Event::TaskSucceeded) => Downloading,
         (Processing, Event::TaskFailed { message }) => Failed {
