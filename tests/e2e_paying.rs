@@ -349,3 +349,87 @@ fn a_cut_connection_after_the_submit_fails_the_job_and_the_campaign_fault_is_rea
     assert_eq!(env.api.submissions_for(VIDEO), 1);
     assert_no_secrets(&env, &shown);
 }
+
+/// A small tmpfs mounted at `path` (needs root or CAP_SYS_ADMIN); unmounted
+/// when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(path).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(path.to_path_buf()))
+    }
+
+    fn free_bytes(&self) -> u64 {
+        let out = std::process::Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn nothing_is_submitted_while_the_state_volume_has_no_room_for_the_answer() {
+    let env = Env::new(quick());
+    let state = env.dir.path().join("state");
+    let Some(volume) = Tmpfs::mount(&state, "24m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)");
+        return;
+    };
+    let out = env.run(&["submit", VIDEO]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Leave about 3 MiB: enough for the database to work, less than the
+    // 8 MiB a submit needs to be sure its answer can be stored.
+    let filler = state.join("filler");
+    let keep = 3 * 1024 * 1024;
+    let fill = volume.free_bytes().saturating_sub(keep);
+    std::fs::write(&filler, vec![0u8; fill as usize]).unwrap();
+    let daemon = Daemon::start(&env);
+    let said = wait_until(Duration::from_secs(20), || {
+        daemon.log().contains("state volume")
+    });
+    assert!(said, "{}", daemon.log());
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(env.api.submissions().len(), 0, "{}", daemon.log());
+    assert_eq!(env.jobs()[0]["state"], "queued");
+    let log = daemon.log();
+    assert!(log.contains("free some space"), "{log}");
+
+    std::fs::remove_file(&filler).unwrap();
+    let job = wait_job_end(&env, 1, Duration::from_secs(40));
+    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
+    assert_eq!(env.api.submissions_for(VIDEO), 1);
+    let log = daemon.stop();
+    assert!(log.contains("has room again"), "{log}");
+    assert_no_secrets(&env, &log);
+    drop(volume);
+}
