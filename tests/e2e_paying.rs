@@ -433,3 +433,31 @@ fn nothing_is_submitted_while_the_state_volume_has_no_room_for_the_answer() {
     assert_no_secrets(&env, &log);
     drop(volume);
 }
+
+#[test]
+fn a_restart_while_the_key_is_rejected_does_not_fail_the_waiting_submit() {
+    // The key is rejected: the submit waits for it. A restart meanwhile must
+    // not read that job as an ambiguous submit (a 403 was not processed).
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        reject_key: true,
+        ..Misbehave::default()
+    });
+    let mut daemon = Daemon::start(&env);
+    let mut seen = submit_all(&env, &[VIDEO.to_string()]);
+    let api = &env.api;
+    assert!(wait_until(Duration::from_secs(20), || !api
+        .faults("rejected-key")
+        .is_empty()));
+    std::thread::sleep(Duration::from_millis(300));
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    seen += &daemon.log();
+    env.api.misbehave(Misbehave::default());
+    let out = env.run(&["once"]);
+    seen += &text(&out);
+    let job = &env.jobs()[0];
+    assert_eq!(job["state"], "done", "{job}\n{seen}");
+    assert_eq!(env.api.submissions_for(VIDEO), 1);
+    assert_no_secrets(&env, &seen);
+}

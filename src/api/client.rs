@@ -283,6 +283,14 @@ impl ApiClient {
                 }) => {
                     let wait = self.budget.rate_limited(retry_after);
                     tracing::warn!(path, ?wait, %message, "rate limited by the API; waiting");
+                    if !cancellable {
+                        // A submit: provably not processed. The caller puts
+                        // the job back (not `submitting` while it waits).
+                        return Err(ApiError::RateLimited {
+                            retry_after,
+                            message,
+                        });
+                    }
                 }
                 Err(err @ ApiError::Auth { .. }) => {
                     if self.budget.auth_rejected() {
@@ -292,6 +300,9 @@ impl ApiClient {
                         );
                     } else if permit == Permit::Probe {
                         tracing::debug!("the key is still rejected; API work stays paused");
+                    }
+                    if !cancellable {
+                        return Err(err);
                     }
                 }
                 Err(other) => {

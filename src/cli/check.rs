@@ -76,7 +76,10 @@ pub async fn run(config: &Config, offline: bool) -> u8 {
             EXIT_CONFIG
         }
         Err(err) => {
-            println!("API: could not check the key: {err}");
+            println!(
+                "API: could not check the key at {}: {err} (check api.base_url and the network)",
+                config.api.base_url
+            );
             1
         }
     }

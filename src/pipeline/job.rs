@@ -71,8 +71,9 @@ pub enum Event {
         error: String,
         retry_at: DateTime<Utc>,
     },
-    /// The API refused the submit for the whole account (no units left):
-    /// back to the queue, not counted as the job's failed attempt.
+    /// The API refused the submit for the whole account (no units left, a
+    /// 429, a rejected key): back to the queue, not counted as the job's
+    /// failed attempt.
     SubmitPaused {
         error: String,
         retry_at: DateTime<Utc>,
@@ -266,7 +267,7 @@ impl Job {
             Event::SubmitPaused { error, retry_at } => {
                 self.retry_at = Some(*retry_at);
                 self.last_error = Some(error.clone());
-                Some(format!("submitting paused: {error}"))
+                Some(format!("waiting: {error}"))
             }
             Event::TaskFailed { message } => {
                 if let Some(task) = &mut self.task {

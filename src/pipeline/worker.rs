@@ -225,6 +225,20 @@ impl Worker {
                 Ok(Err(Stop::Deferred))
             }
             Err(ApiError::Cancelled) => Ok(Err(Stop::Cancelled)),
+            Err(err) if err.is_rate_limited() || err.is_auth() => {
+                // Not processed: back to the queue, not counted against the
+                // job; the shared budget holds the next submit until the
+                // wait is over or the key works. Waiting in the queue, not
+                // in `submitting`, so a restart meanwhile is not ambiguous.
+                self.slot = None;
+                self.transition(Event::SubmitPaused {
+                    error: err.to_string(),
+                    retry_at: Utc::now(),
+                })
+                .await?;
+                self.pipeline.wake();
+                Ok(Err(Stop::Deferred))
+            }
             Err(err @ ApiError::Invalid { .. }) => self.rejected(err).await,
             Err(err @ ApiError::Unreadable { .. }) => {
                 // Accepted (a 2xx came), but the task id is lost: submitting
