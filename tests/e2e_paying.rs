@@ -461,3 +461,44 @@ fn a_restart_while_the_key_is_rejected_does_not_fail_the_waiting_submit() {
     assert_eq!(env.api.submissions_for(VIDEO), 1);
     assert_no_secrets(&env, &seen);
 }
+
+#[test]
+fn a_submit_that_never_left_is_retried_under_the_default_policy() {
+    // Connection refused: nothing was sent, so nothing can have been paid;
+    // the default "fail" policy does not apply, the submit is retried.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let env = Env::new(quick());
+    let real = env.api.base_url.clone();
+    let config = std::fs::read_to_string(env.config_path()).unwrap();
+    let refused = config.replace(&real, &format!("http://127.0.0.1:{closed}/open/v2"));
+    std::fs::write(env.config_path(), &refused).unwrap();
+    let daemon = Daemon::start(&env);
+    let mut seen = submit_all(&env, &[VIDEO.to_string()]);
+    assert!(
+        wait_until(Duration::from_secs(20), || daemon
+            .log()
+            .contains("could not connect")),
+        "{}",
+        daemon.log()
+    );
+    let job = &env.jobs()[0];
+    assert_eq!(
+        job["state"], "queued",
+        "waiting to retry, not failed: {job}"
+    );
+    // The API is reachable again (here: the right URL, reloaded).
+    std::fs::write(env.config_path(), &config).unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let job = wait_job_end(&env, 1, Duration::from_secs(40));
+    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
+    assert_eq!(env.api.submissions_for(VIDEO), 1);
+    seen += &daemon.stop();
+    assert_no_secrets(&env, &seen);
+}
