@@ -5,8 +5,9 @@
 //!
 //! Each test proves its fault was hit (the fake records it in
 //! `Recorded::fault`), then checks what a careful user expects: the job ends
-//! done once the fault heals (or failed with a clear reason when it cannot),
-//! no second task unless the submit provably left, the files are the fake's
+//! done once the fault heals (or failed with a clear reason when it cannot,
+//! as after a submit that may have been processed), no second task unless
+//! `on_ambiguous_submit = "resubmit"` chose it, the files are the fake's
 //! bytes, no `.part` is left, the daemon keeps running, and no secret shows.
 
 mod support;
