@@ -192,6 +192,18 @@ mod tests {
     }
 
     #[test]
+    fn a_gateway_timeout_may_have_been_processed_other_5xx_not() {
+        let gateway = ApiError::from_reply(504, None, "<html>Gateway Time-out</html>");
+        assert!(gateway.maybe_processed() && gateway.is_retryable());
+        for status in [500, 502, 503] {
+            let err = ApiError::from_reply(status, None, "");
+            assert!(!err.maybe_processed() && err.is_retryable(), "{status}");
+        }
+        assert!(!ApiError::from_reply(429, None, "{}").maybe_processed());
+        assert!(!ApiError::from_reply(403, None, "{}").maybe_processed());
+    }
+
+    #[test]
     fn non_json_bodies_are_cut_short() {
         let body = "é".repeat(1000);
         let (_, message) = describe_body(&body);

@@ -474,6 +474,31 @@ mod tests {
     }
 
     #[test]
+    fn a_paused_submit_goes_back_to_the_queue_without_counting_an_attempt() {
+        let mut job = job_in(State::Submitting);
+        job.apply(
+            Event::SubmitPaused {
+                error: "insufficient units".into(),
+                retry_at: now(),
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(job.state, State::Queued);
+        assert_eq!(job.attempts, 0);
+        assert_eq!(job.last_error.as_deref(), Some("insufficient units"));
+        assert!(job_in(State::Queued)
+            .apply(
+                Event::SubmitPaused {
+                    error: "x".into(),
+                    retry_at: now()
+                },
+                now()
+            )
+            .is_err());
+    }
+
+    #[test]
     fn task_failure_carries_the_api_message_and_retry_resubmits() {
         let mut job = job_in(State::Processing);
         job.task = Some(task());
