@@ -208,9 +208,15 @@ fn run_campaign(campaign: Campaign) -> Report {
                  [drop]\ndir = \"inbox\"\nsettle = \"150ms\"\nrescan = \"500ms\"\n\n\
                  [[feeds]]\nname = \"Channel\"\nyoutube = \"{CHANNEL}\"\ninterval = \"200ms\"\nbackfill = 1000\n\n\
                  [[feeds]]\nname = \"Podcast\"\nurl = \"{podcast_url}\"\ninterval = \"200ms\"\nbackfill = 1000\n",
+                // "resubmit": this campaign proves that a kill between a
+                // submit leaving and its task id being stored costs at most
+                // one extra task, and is recorded. With the default "fail"
+                // such a job fails instead (e2e_paying:
+                // a_submit_interrupted_by_a_crash_is_not_sent_again_by_default).
                 base_config(api).replace(
                     "requests_per_minute = 600",
-                    "requests_per_minute = 600\nmax_concurrent_projects = 1"
+                    "requests_per_minute = 600\nmax_concurrent_projects = 1\n\
+                     on_ambiguous_submit = \"resubmit\""
                 )
             )
         },
@@ -438,6 +444,12 @@ fn run_campaign(campaign: Campaign) -> Report {
         "the database opens cleanly: {}",
         text(&reopened)
     );
+    // Units are written with the job that carries them: however the kills
+    // fell, the day's count is the jobs' sum, never counted twice.
+    let status: serde_json::Value = serde_json::from_slice(&reopened.stdout).unwrap();
+    let jobs_units: u64 = jobs.iter().filter_map(|j| j["units"].as_u64()).sum();
+    assert_eq!(status["units"]["total"], jobs_units, "{status:#}");
+    assert_eq!(status["units"]["today"], jobs_units, "{status:#}");
     println!(
         "crash campaign seed {}: {sources} sources ({} feed entries, {} dropped URLs, {} local videos, \
          {} submitted), {kills} kills in {:.1} s (aimed: {aimed:?}); kills that caught a job in each state: {kills_in_state:?}; \

@@ -5,8 +5,9 @@
 //!
 //! Each test proves its fault was hit (the fake records it in
 //! `Recorded::fault`), then checks what a careful user expects: the job ends
-//! done once the fault heals (or failed with a clear reason when it cannot),
-//! no second task unless the submit provably left, the files are the fake's
+//! done once the fault heals (or failed with a clear reason when it cannot,
+//! as after a submit that may have been processed), no second task unless
+//! `on_ambiguous_submit = "resubmit"` chose it, the files are the fake's
 //! bytes, no `.part` is left, the daemon keeps running, and no secret shows.
 
 mod support;
@@ -100,6 +101,21 @@ fn wait_job_end(env: &Env, timeout: Duration) -> Value {
     }
 }
 
+/// Polls `jobs --json` until job 1 is done or failed after at least
+/// `submits` submit attempts.
+fn wait_job_end_after(env: &Env, timeout: Duration, submits: u64) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let job = env.jobs()[0].clone();
+        let ended = job["state"] == "done" || job["state"] == "failed";
+        if ended && job["submit_attempts"].as_u64() >= Some(submits) {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job 1 never ended: {job}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Submits `VIDEO` (to the daemon, when one runs) and checks the reply.
 fn submit(env: &Env) -> String {
     let out = env.run(&["submit", VIDEO]);
@@ -144,10 +160,21 @@ fn hits(env: &Env, fault: &str) -> Vec<(String, String)> {
 #[test]
 fn connection_resets_on_submit_and_polls_are_retried_with_one_task() {
     // Long enough phases that the test can switch faults before the task ends.
-    let env = Env::new(FakeConfig {
-        phase: Duration::from_millis(400),
-        ..FakeConfig::default()
-    });
+    // A reset after the submit left is ambiguous: with the default policy the
+    // job would fail (see a_hung_submit_fails_the_job_saying_a_task_may_exist);
+    // this test is about retrying, so it chooses "resubmit".
+    let env = Env::with_config(
+        FakeConfig {
+            phase: Duration::from_millis(400),
+            ..FakeConfig::default()
+        },
+        |url| {
+            base_config(url).replace(
+                "timeout = \"5s\"",
+                "timeout = \"5s\"\non_ambiguous_submit = \"resubmit\"",
+            )
+        },
+    );
     env.api.misbehave(Misbehave {
         reset_api_calls: 1,
         target: Target::Submit,
@@ -212,11 +239,57 @@ fn hung_polls_are_abandoned_at_the_timeout_and_polled_again() {
 }
 
 #[test]
-fn a_hung_submit_is_retried_and_both_attempts_are_recorded() {
+fn a_hung_submit_fails_the_job_saying_a_task_may_exist() {
     // The hung submit created a task before hanging: the reply was lost after
-    // the request left, so clipwatch cannot know and submits again. That is
-    // the second (and only other) way to pay twice; it is recorded.
+    // the request left, so clipwatch cannot know whether it was processed.
+    // By default (on_ambiguous_submit = "fail") it does not submit again: the
+    // job fails saying a task may exist, and one task is all that was paid.
     let env = env_with_timeout(quick(), "300ms");
+    env.api.misbehave(Misbehave {
+        hang_api_calls: 1,
+        target: Target::Submit,
+        ..Misbehave::default()
+    });
+    let daemon = Daemon::start(&env);
+    let mut seen = submit(&env);
+    let job = wait_job_end(&env, Duration::from_secs(40));
+    assert_eq!(job["state"], "failed", "{job}\n{}", daemon.log());
+    assert_eq!(
+        hits(&env, "hang"),
+        [("POST".into(), "/open/v2/clips".into())]
+    );
+    assert_eq!(env.api.submissions_for(VIDEO), 1, "no second paid task");
+    assert_eq!(job["submit_attempts"], 1);
+    let reason = job["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("timed out") && reason.contains("a task may exist"),
+        "{reason}"
+    );
+    assert!(reason.contains("WayinVideo library"), "{reason}");
+    assert!(reason.contains("clipwatch retry 1"), "{reason}");
+    // The user checked the library and wants it clipped: retry submits again.
+    let retried = env.run(&["retry", "1"]);
+    assert!(retried.status.success(), "{}", text(&retried));
+    let job = wait_job_end_after(&env, Duration::from_secs(40), 2);
+    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
+    assert_eq!(env.api.submissions_for(VIDEO), 2);
+    assert_eq!(job["task_id"], "proj_2");
+    assert_clips_of(&env, "proj_2");
+    seen += &text(&env.run(&["show", "1"]));
+    seen += &daemon.stop();
+    assert_no_secrets(&env, &seen);
+}
+
+#[test]
+fn a_hung_submit_is_resubmitted_when_the_policy_says_so() {
+    // on_ambiguous_submit = "resubmit": the old behaviour, by choice. The
+    // hung submit's task and the retry's: both attempts are recorded.
+    let env = Env::with_config(quick(), |url| {
+        base_config(url).replace(
+            "timeout = \"5s\"",
+            "timeout = \"300ms\"\non_ambiguous_submit = \"resubmit\"",
+        )
+    });
     env.api.misbehave(Misbehave {
         hang_api_calls: 1,
         target: Target::Submit,
@@ -239,6 +312,7 @@ fn a_hung_submit_is_retried_and_both_attempts_are_recorded() {
     assert_eq!(job["task_id"], "proj_2", "the task whose id arrived");
     assert_clips_of(&env, "proj_2");
     seen += &daemon.stop();
+    assert!(seen.contains("resubmit"), "the log says why: {seen}");
     assert_no_secrets(&env, &seen);
 }
 

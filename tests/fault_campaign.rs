@@ -8,15 +8,22 @@
 //! truncated or dripping downloads, refused upload URLs. Then everything
 //! heals and the daemon must finish on its own.
 //!
-//! At the end: every video is done exactly once in the output tree with the
-//! fake's bytes; a video has more than one task only where a submit that the
-//! fake processed lost its reply (a hang past the timeout, from the fake's
-//! fault records; drips and huge replies go to results calls only, since a
-//! submit whose 200 body is lost fails the job by design), and never more
-//! tasks than `submit_attempts`; no
-//! `.part`; every sidecar and `project.json` parses and matches its files;
-//! the daemon is still up and exits 0 on SIGTERM; no secret shows anywhere.
-//! Each run must have injected every fault kind at least once.
+//! Ambiguous submits are among the faults: a submit that the fake processed
+//! and then cut off without a reply (`"ambiguous-submit"`), a submit hang
+//! past the timeout, and resets after the request left. With the default
+//! `[api] on_ambiguous_submit = "fail"`, each fails its job saying a task may
+//! exist. After healing, the campaign acts as a careful user: it looks in the
+//! "library" (the fake's tasks) for that video; if a task exists, it was
+//! paid and the job is left failed (the clips are in the WayinVideo
+//! library); if none exists, `clipwatch retry` submits again.
+//!
+//! At the end: every video has exactly one paid task (the target of issue
+//! 11); every job is done, or failed as an ambiguous submit whose task is in
+//! the library; every done video is once in the output tree with the fake's
+//! bytes, and never more tasks than `submit_attempts`; no `.part`; every
+//! sidecar and `project.json` parses and matches its files; the daemon is
+//! still up and exits 0 on SIGTERM; no secret shows anywhere. Each run must
+//! have injected every fault kind at least once.
 //!
 //! `cargo test --test fault_campaign -- --nocapture` prints the figures;
 //! `-- --ignored` runs the long variant (more seeds, more videos).
@@ -39,7 +46,7 @@ use support::{Drip, FakeConfig, Misbehave, Recorded, Target};
 /// hang that fell on a submit: the fake processed it, so a task exists whose
 /// id never arrives, unless the account's running-task limit answered it
 /// with a 429 that was never sent either).
-const KINDS: [&str; 16] = [
+const KINDS: [&str; 17] = [
     "rejected-key",
     "rate-limited",
     "concurrency-limited",
@@ -56,6 +63,7 @@ const KINDS: [&str; 16] = [
     "drip-download",
     "refused-upload",
     "submit-hang",
+    "ambiguous-submit",
 ];
 
 const SUBMIT_PATH: &str = "/open/v2/clips";
@@ -183,6 +191,9 @@ fn draw(rng: &mut SplitMix, force: &[&str]) -> Misbehave {
     if on(rng, "refused-upload", 40) {
         m.refuse_uploads = rng.range(1, 2) as u32;
     }
+    if on(rng, "ambiguous-submit", 15) {
+        m.cut_after_submit = 1;
+    }
     if force.contains(&"submit-hang") {
         m.target = Target::Submit;
         m.hang_api_calls = m.hang_api_calls.max(1);
@@ -197,6 +208,7 @@ fn kind_of(r: &Recorded) -> Option<&'static str> {
     match r.fault? {
         "drip" if r.path.starts_with("/files/") => Some("drip-download"),
         "drip" => Some("drip-api"),
+        "cut" => Some("ambiguous-submit"),
         other => Some(other),
     }
 }
@@ -327,85 +339,130 @@ fn run_campaign(campaign: Campaign) {
     let healed = Instant::now();
 
     let videos = campaign.url_videos + locals.len();
+    let ended = |env: &Env| {
+        env.jobs()
+            .iter()
+            .all(|j| j["state"] == "done" || j["state"] == "failed")
+    };
     let finished = wait_until(Duration::from_secs(120), || {
-        count_projects(&env) == videos && env.jobs().iter().all(|j| j["state"] == "done")
+        env.jobs().len() == videos && ended(&env)
     });
-    let jobs = env.jobs();
     assert!(
         finished,
         "seed {seed:#x}: not finished 120 s after healing\n{}",
         diagnose(&env, &log)
     );
-    let settle = healed.elapsed();
 
-    // Which video each task belongs to: URLs directly, uploads by content.
-    let mut upload_owner: HashMap<String, String> = HashMap::new();
-    for (identity, sha, ..) in env.api.uploads() {
+    // Which video each task belongs to: URL videos by their 11-character
+    // id, uploads by content.
+    let tasks_by_video = |env: &Env| -> (HashMap<String, String>, BTreeMap<String, usize>) {
+        let mut upload_owner: HashMap<String, String> = HashMap::new();
+        for (identity, sha, ..) in env.api.uploads() {
+            let n = locals
+                .iter()
+                .position(|l| sha_hex(l) == sha)
+                .unwrap_or_else(|| panic!("an upload matches no local video: {identity}"));
+            upload_owner.insert(identity, format!("local{n}"));
+        }
+        let mut task_owner = HashMap::new();
+        let mut tasks_of = BTreeMap::new();
+        for (task, body) in env.api.task_ids().iter().zip(env.api.submissions()) {
+            let url = body["video_url"].as_str().unwrap();
+            let video = if url.starts_with("upload://") {
+                upload_owner
+                    .get(url)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("a submit names an upload never stored: {url}"))
+            } else {
+                url[url.len() - 11..].to_string()
+            };
+            *tasks_of.entry(video.clone()).or_default() += 1;
+            task_owner.insert(task.clone(), video);
+        }
+        (task_owner, tasks_of)
+    };
+    // The job's video, named the same way.
+    let video_of = |job: &serde_json::Value| -> String {
+        let url = job["url"].as_str().unwrap();
+        if let Some(u) = urls.iter().find(|u| url.contains(&u[u.len() - 11..])) {
+            return u[u.len() - 11..].to_string();
+        }
+        let bytes = std::fs::read(url).unwrap_or_else(|e| panic!("{url}: {e}"));
         let n = locals
             .iter()
-            .position(|l| sha_hex(l) == sha)
-            .unwrap_or_else(|| panic!("an upload matches no local video: {identity}"));
-        upload_owner.insert(identity, format!("local{n}"));
-    }
-    let owner = |video_url: &str| -> String {
-        if video_url.starts_with("upload://") {
-            upload_owner
-                .get(video_url)
-                .cloned()
-                .unwrap_or_else(|| panic!("a submit names an upload never stored: {video_url}"))
-        } else {
-            video_url.to_string()
-        }
+            .position(|l| *l == bytes)
+            .unwrap_or_else(|| panic!("job {url} is no known video"));
+        format!("local{n}")
     };
-    let mut task_owner: HashMap<String, String> = HashMap::new();
-    let mut tasks_of: BTreeMap<String, usize> = BTreeMap::new();
-    for (task, body) in env.api.task_ids().iter().zip(env.api.submissions()) {
-        let video = owner(body["video_url"].as_str().unwrap());
-        *tasks_of.entry(video.clone()).or_default() += 1;
-        task_owner.insert(task.clone(), video);
-    }
-    // Submits the fake processed whose reply never came in time.
-    let mut lost_replies: BTreeMap<String, usize> = BTreeMap::new();
-    for r in env.api.requests() {
-        if r.method == "POST" && r.path == SUBMIT_PATH && matches!(r.fault, Some("hang" | "drip")) {
-            if let Some(url) = r.body.as_ref().and_then(|b| b["video_url"].as_str()) {
-                *lost_replies.entry(owner(url)).or_default() += 1;
-            }
+
+    // Ambiguous submits failed their jobs. A careful user looks in the
+    // library: a task there was paid (left as it is); none: retry.
+    let (_, tasks_before) = tasks_by_video(&env);
+    let mut in_library: Vec<String> = Vec::new();
+    let mut retried = 0;
+    for job in env.jobs().iter().filter(|j| j["state"] == "failed") {
+        let reason = job["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("a task may exist"),
+            "seed {seed:#x}: only ambiguous submits may fail a job: {job}"
+        );
+        let video = video_of(job);
+        if tasks_before.contains_key(&video) {
+            in_library.push(video);
+        } else {
+            let out = env.run(&["retry", &job["id"].to_string()]);
+            assert!(out.status.success(), "{}", text(&out));
+            seen += &text(&out);
+            retried += 1;
         }
     }
+    let in_library_count = in_library.len();
+    let finished = wait_until(Duration::from_secs(120), || {
+        let jobs = env.jobs();
+        jobs.iter().filter(|j| j["state"] == "done").count() == videos - in_library_count
+            && count_projects(&env) == videos - in_library_count
+    });
+    assert!(
+        finished,
+        "seed {seed:#x}: retried jobs not done 120 s later\n{}",
+        diagnose(&env, &log)
+    );
+    let jobs = env.jobs();
+    let settle = healed.elapsed();
+    let (task_owner, tasks_of) = tasks_by_video(&env);
 
-    // Jobs: all done; tasks per video = 1 unless a processed submit lost its reply.
+    // Exactly one paid task per video; every job done, or failed with its
+    // task in the library.
     assert_eq!(jobs.len(), videos, "{jobs:#?}");
-    let mut duplicates = 0;
     let mut attempts_total = 0;
     let mut local_jobs = 0;
     for job in &jobs {
-        assert_eq!(job["state"], "done", "{job}");
-        let task = job["task_id"].as_str().unwrap();
-        let video = task_owner
-            .get(task)
-            .unwrap_or_else(|| panic!("job's task {task} unknown to the fake: {job}"))
-            .clone();
+        let video = video_of(job);
         if video.starts_with("local") {
             local_jobs += 1;
-        } else {
-            // The job's URL is the canonical form of the submitted one.
-            let id = &video[video.len() - 11..];
-            assert!(job["url"].as_str().unwrap().contains(id), "{video}: {job}");
         }
-        let tasks = tasks_of[&video];
-        let lost = lost_replies.get(&video).copied().unwrap_or(0);
+        let tasks = tasks_of.get(&video).copied().unwrap_or(0);
+        assert_eq!(
+            tasks, 1,
+            "seed {seed:#x}: {video} has {tasks} paid tasks: {job}"
+        );
         let attempts = job["submit_attempts"].as_u64().unwrap() as usize;
         attempts_total += attempts;
-        assert!(
-            tasks <= 1 + lost,
-            "seed {seed:#x}: {video} has {tasks} tasks but only {lost} submits lost their reply"
-        );
         assert!(
             tasks <= attempts,
             "{video}: {tasks} tasks for {attempts} recorded attempts"
         );
-        duplicates += tasks - 1;
+        if in_library.contains(&video) {
+            assert_eq!(job["state"], "failed", "{job}");
+            continue;
+        }
+        assert_eq!(job["state"], "done", "{job}");
+        let task = job["task_id"].as_str().unwrap();
+        assert_eq!(
+            task_owner.get(task),
+            Some(&video),
+            "job's task {task} is not its video's: {job}"
+        );
     }
     assert_eq!(local_jobs, locals.len(), "{jobs:#?}");
     assert_eq!(
@@ -420,7 +477,11 @@ fn run_campaign(campaign: Campaign) {
         let video = task_owner[&project].clone();
         *folders_of.entry(video).or_default() += 1;
     }
-    assert_eq!(folders_of.len(), videos, "{folders_of:?}");
+    assert_eq!(
+        folders_of.len(),
+        videos - in_library_count,
+        "{folders_of:?}"
+    );
     assert!(folders_of.values().all(|n| *n == 1), "{folders_of:?}");
 
     // Still up; a clean stop; no secret anywhere.
@@ -444,12 +505,12 @@ fn run_campaign(campaign: Campaign) {
     let counts = injected_per_kind(&env);
     let missing: Vec<_> = counts.iter().filter(|(_, n)| **n == 0).collect();
     assert!(missing.is_empty(), "not injected: {missing:?}");
-    let lost: usize = lost_replies.values().sum();
     println!(
         "fault campaign seed {seed:#x}: {videos} videos ({} local), {epochs} fault sets over {:.1} s, \
-         all done {:.1} s after healing; {} API calls, {} 429s in all; faults injected per kind {counts:?}; \
-         {lost} processed submits whose reply hung or dripped, {duplicates} duplicate tasks, \
-         {attempts_total} submit attempts for {videos} jobs",
+         all settled {:.1} s after healing; {} API calls, {} 429s in all; faults injected per kind {counts:?}; \
+         paid tasks per video: exactly 1 for all {videos}; ambiguous submits failed {} jobs: \
+         {retried} had no task and were retried (done), {in_library_count} had their task in the \
+         library and were left failed; {attempts_total} submit attempts for {videos} jobs",
         locals.len(),
         chaos.as_secs_f64(),
         settle.as_secs_f64(),
@@ -459,6 +520,7 @@ fn run_campaign(campaign: Campaign) {
             .filter(|r| r.path.starts_with("/open/v2/"))
             .count(),
         env.api.count_429(),
+        retried + in_library_count,
     );
 }
 

@@ -2,7 +2,9 @@
 //! [`Budget`]; 429s and a rejected key are waited out here (they are never a
 //! job failure), everything else is classified and returned to the caller.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -22,6 +24,12 @@ const API_VERSION: &str = "v2";
 /// Most of a reply body ever read. A results reply is a few kB; a body past
 /// this is a broken or hostile server, and is not held in memory.
 const MAX_REPLY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Run once, just before a submit request first leaves (after the budget
+/// granted it): the caller records that a request may now exist. `false`
+/// stops the submit before anything is sent ([`ApiError::NotSent`]).
+pub type BeforeSend<'a> =
+    Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> + Send + 'a>;
 
 /// A cheap-to-clone handle on the API.
 #[derive(Clone)]
@@ -91,18 +99,27 @@ impl ApiClient {
     }
 
     /// `POST /clips`: start a clipping task. `options` are the preset's API
-    /// options; `video_url` and `project_name` are set here.
+    /// options; `video_url` and `project_name` are set here. `before_send`
+    /// runs once, right before the request first leaves. Once sent, the
+    /// request is not abandoned at shutdown (only at its timeout): cut off
+    /// midway, it could not be told from one the API processed.
     pub async fn submit(
         &self,
         video_url: &str,
         project_name: &str,
         options: &Map<String, Value>,
+        before_send: BeforeSend<'_>,
     ) -> Result<SubmitReply, ApiError> {
         let mut body = options.clone();
         body.insert("video_url".into(), Value::String(video_url.into()));
         body.insert("project_name".into(), Value::String(project_name.into()));
-        self.call(Method::POST, "/clips", Some(Value::Object(body)))
-            .await
+        self.call_with(
+            Method::POST,
+            "/clips",
+            Some(Value::Object(body)),
+            Some(before_send),
+        )
+        .await
     }
 
     /// `GET /clips/results/{id}`: status, clips and fresh export links.
@@ -176,15 +193,46 @@ impl ApiClient {
     }
 
     /// Whether the key is accepted, with one authenticated call that costs
-    /// nothing: the results of a task id that cannot exist.
-    pub async fn check_key(&self) -> Result<(), ApiError> {
-        match self
-            .send_once(Method::GET, "/clips/results/clipwatch-key-check", None)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(ApiError::Invalid { .. }) => Ok(()),
-            Err(other) => Err(other),
+    /// nothing: the results of a task id that cannot exist. Only a reply
+    /// that proves the API checked the key counts: a success, or an error
+    /// in the API's own shape (its `code`, `message` or `trace_id`, as for
+    /// "task not found"). A 404 from a gateway or any other server (a wrong
+    /// path prefix or host) says nothing about the key:
+    /// [`KeyCheck::NotTheApi`].
+    pub async fn check_key(&self) -> Result<KeyCheck, ApiError> {
+        let settings = self.settings();
+        let url = format!("{}/clips/results/clipwatch-key-check", settings.base_url);
+        let request = self
+            .http
+            .get(&url)
+            .timeout(settings.timeout)
+            .headers(headers(&settings.key));
+        let reply = request.send().await.map_err(ApiError::from_transport)?;
+        let status = reply.status();
+        let retry_after = parse_retry_after(reply.headers());
+        let (text, _) = read_capped(reply).await?;
+        let shown = shown_url(&url);
+        if status.is_success() {
+            return match unwrap_envelope(status, &text) {
+                Ok(_) | Err(ApiError::Invalid { .. }) => Ok(KeyCheck::Accepted),
+                Err(err) => Ok(KeyCheck::NotTheApi {
+                    url: shown,
+                    detail: err.to_string(),
+                }),
+            };
+        }
+        match ApiError::from_reply(status.as_u16(), retry_after, &text) {
+            err @ (ApiError::Auth { .. }
+            | ApiError::RateLimited { .. }
+            | ApiError::Transient { .. }) => Err(err),
+            err if is_api_error_body(&text) => {
+                tracing::debug!("key check answered by the API: {err}");
+                Ok(KeyCheck::Accepted)
+            }
+            err => Ok(KeyCheck::NotTheApi {
+                url: shown,
+                detail: err.to_string(),
+            }),
         }
     }
 
@@ -196,12 +244,33 @@ impl ApiClient {
         path: &str,
         body: Option<Value>,
     ) -> Result<T, ApiError> {
+        self.call_with(method, path, body, None).await
+    }
+
+    /// [`ApiClient::call`] with a hook run before the first send; a call
+    /// with a hook (a submit) is not cancelled once sent.
+    async fn call_with<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        mut before_send: Option<BeforeSend<'_>>,
+    ) -> Result<T, ApiError> {
+        let cancellable = before_send.is_none();
         loop {
             let permit = tokio::select! {
                 permit = self.budget.acquire() => permit,
                 () = self.cancel.cancelled() => return Err(cancelled()),
             };
-            match self.send_once(method.clone(), path, body.as_ref()).await {
+            if let Some(hook) = before_send.take() {
+                if !hook().await {
+                    return Err(ApiError::NotSent);
+                }
+            }
+            match self
+                .send_once(method.clone(), path, body.as_ref(), cancellable)
+                .await
+            {
                 Ok(data) => {
                     if self.budget.succeeded() {
                         tracing::info!("API key accepted again; API work resumes");
@@ -214,6 +283,14 @@ impl ApiClient {
                 }) => {
                     let wait = self.budget.rate_limited(retry_after);
                     tracing::warn!(path, ?wait, %message, "rate limited by the API; waiting");
+                    if !cancellable {
+                        // A submit: provably not processed. The caller puts
+                        // the job back (not `submitting` while it waits).
+                        return Err(ApiError::RateLimited {
+                            retry_after,
+                            message,
+                        });
+                    }
                 }
                 Err(err @ ApiError::Auth { .. }) => {
                     if self.budget.auth_rejected() {
@@ -223,6 +300,9 @@ impl ApiClient {
                         );
                     } else if permit == Permit::Probe {
                         tracing::debug!("the key is still rejected; API work stays paused");
+                    }
+                    if !cancellable {
+                        return Err(err);
                     }
                 }
                 Err(other) => {
@@ -239,6 +319,7 @@ impl ApiClient {
         method: Method,
         path: &str,
         body: Option<&Value>,
+        cancellable: bool,
     ) -> Result<Value, ApiError> {
         let settings = self.settings();
         let url = format!("{}{}", settings.base_url, path);
@@ -251,9 +332,13 @@ impl ApiClient {
             request = request.json(body);
         }
         let started = std::time::Instant::now();
-        let sent = tokio::select! {
-            sent = request.send() => sent,
-            () = self.cancel.cancelled() => return Err(cancelled()),
+        let sent = if cancellable {
+            tokio::select! {
+                sent = request.send() => sent,
+                () = self.cancel.cancelled() => return Err(cancelled()),
+            }
+        } else {
+            request.send().await
         };
         let reply = sent.map_err(ApiError::from_transport)?;
         let status = reply.status();
@@ -267,7 +352,9 @@ impl ApiClient {
                     message: format!("HTTP {}: reply cut off: {err}", status.as_u16()),
                 })
             }
-            read => read?,
+            // A status came: what it says stands, only its body was lost.
+            Err(_) => (String::new(), true),
+            Ok(read) => read,
         };
         tracing::debug!(%method, path, status = status.as_u16(), elapsed = ?started.elapsed(), "API call");
         if !status.is_success() {
@@ -283,6 +370,44 @@ impl ApiClient {
             });
         }
         unwrap_envelope(status, &text)
+    }
+}
+
+/// What [`ApiClient::check_key`] found out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// The API answered and did not reject the key.
+    Accepted,
+    /// Whatever answered at `url` is not the WayinVideo API (a wrong path
+    /// prefix or host): the key was not checked.
+    NotTheApi { url: String, detail: String },
+}
+
+/// Whether an error body is the API's own (it checked the key before it
+/// looked at the request): a JSON object with `code`, `trace_id` or
+/// `message`, and not a gateway's routing error (`timestamp`, `status`,
+/// `error`, `path`), which a wrong path prefix gets too.
+fn is_api_error_body(text: &str) -> bool {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+        return false;
+    };
+    let gateway = map.contains_key("path") && map.contains_key("error");
+    let own = ["code", "trace_id", "message"]
+        .iter()
+        .any(|k| map.contains_key(*k));
+    own && !gateway
+}
+
+/// `url` without user info or query, for messages.
+fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.to_string()
+        }
+        Err(_) => url.split('?').next().unwrap_or(url).to_string(),
     }
 }
 
@@ -421,6 +546,20 @@ mod tests {
         assert_eq!(parse_retry_after(&headers), Some(Duration::from_secs(7)));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(parse_retry_after(&headers), None);
+    }
+
+    #[test]
+    fn only_the_api_s_own_errors_prove_the_key_was_checked() {
+        assert!(is_api_error_body(
+            r#"{"code":"40400","message":"task not found"}"#
+        ));
+        assert!(is_api_error_body(
+            r#"{"message":"not found","trace_id":"t1"}"#
+        ));
+        let gateway = r#"{"timestamp":"t","status":404,"error":"Not Found","path":"/x"}"#;
+        assert!(!is_api_error_body(gateway));
+        assert!(!is_api_error_body("<html>404</html>"));
+        assert!(!is_api_error_body(""));
     }
 
     #[test]

@@ -18,9 +18,14 @@ pub enum ApiError {
         retry_after: Option<Duration>,
         message: String,
     },
-    /// 5xx, timeouts, connection errors, undecodable replies: try again later.
+    /// 5xx, connection errors (nothing was sent): try again later.
     #[error("temporary API failure: {message}")]
     Transient { message: String },
+    /// The request was sent, then no reply came (a timeout, a reset, a
+    /// connection cut, a gateway timeout): the API may have processed it.
+    /// Reading again is fine; a submit may have created a paid task.
+    #[error("no reply from the API: {message}")]
+    NoReply { message: String },
     /// A 2xx reply that could not be read (not JSON, no `data`, the wrong
     /// shape, too large): the API accepted the request, but what it did is
     /// unknown. Retrying a read is fine; retrying a submit may pay twice.
@@ -37,6 +42,9 @@ pub enum ApiError {
     /// ask for a new one. Never carries the URL.
     #[error("the upload URL was refused (HTTP {status}): {message}")]
     UploadRefused { status: u16, message: String },
+    /// The caller's last check before a submit refused it: nothing was sent.
+    #[error("not sent")]
+    NotSent,
     /// clipwatch is shutting down; the request may or may not have left.
     #[error("cancelled: clipwatch is shutting down")]
     Cancelled,
@@ -46,8 +54,17 @@ impl ApiError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            ApiError::RateLimited { .. } | ApiError::Transient { .. } | ApiError::Unreadable { .. }
+            ApiError::RateLimited { .. }
+                | ApiError::Transient { .. }
+                | ApiError::NoReply { .. }
+                | ApiError::Unreadable { .. }
         )
+    }
+
+    /// The request may have been processed although no usable answer came:
+    /// for a submit, a task may exist (see `[api] on_ambiguous_submit`).
+    pub fn maybe_processed(&self) -> bool {
+        matches!(self, ApiError::NoReply { .. } | ApiError::Unreadable { .. })
     }
 
     pub fn is_auth(&self) -> bool {
@@ -60,18 +77,27 @@ impl ApiError {
 
     /// A transport error, with the URL stripped: reqwest puts the full URL in
     /// its messages, and presigned URLs carry credentials in the query.
+    ///
+    /// Only a failure to connect (refused, DNS, TLS, a connect timeout) or
+    /// to build the request proves that nothing was sent; anything after the
+    /// connection was made (a timeout, a reset, a cut reply) is
+    /// [`ApiError::NoReply`]: the request may have been processed.
     pub fn from_transport(err: reqwest::Error) -> ApiError {
-        let kind = if err.is_timeout() {
-            "timed out"
-        } else if err.is_connect() {
+        let never_sent = err.is_connect() || err.is_builder();
+        let kind = if err.is_connect() {
             "could not connect"
+        } else if err.is_timeout() {
+            "timed out"
         } else if err.is_body() || err.is_decode() {
             "reply body broken"
         } else {
             "request failed"
         };
-        ApiError::Transient {
-            message: format!("{kind}: {}", error_chain(&err.without_url())),
+        let message = format!("{kind}: {}", error_chain(&err.without_url()));
+        if never_sent {
+            ApiError::Transient { message }
+        } else {
+            ApiError::NoReply { message }
         }
     }
 
@@ -83,6 +109,10 @@ impl ApiError {
             429 => ApiError::RateLimited {
                 retry_after,
                 message,
+            },
+            // A gateway that gave up waiting for the API: it was sent on.
+            504 => ApiError::NoReply {
+                message: format!("HTTP {status}: {message}"),
             },
             408 | 500..=599 => ApiError::Transient {
                 message: format!("HTTP {status}: {message}"),
@@ -159,6 +189,18 @@ mod tests {
         let invalid = ApiError::from_reply(400, None, r#"{"code":"40001","message":"bad url"}"#);
         assert!(!invalid.is_retryable());
         assert!(invalid.to_string().contains("bad url"));
+    }
+
+    #[test]
+    fn a_gateway_timeout_may_have_been_processed_other_5xx_not() {
+        let gateway = ApiError::from_reply(504, None, "<html>Gateway Time-out</html>");
+        assert!(gateway.maybe_processed() && gateway.is_retryable());
+        for status in [500, 502, 503] {
+            let err = ApiError::from_reply(status, None, "");
+            assert!(!err.maybe_processed() && err.is_retryable(), "{status}");
+        }
+        assert!(!ApiError::from_reply(429, None, "{}").maybe_processed());
+        assert!(!ApiError::from_reply(403, None, "{}").maybe_processed());
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod limiter;
 pub mod types;
 pub mod upload;
 
-pub use client::ApiClient;
+pub use client::{ApiClient, KeyCheck};
 pub use error::ApiError;
 pub use limiter::{Budget, SlotPool};
 pub use types::{Clip, TaskResults, TaskStatus};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::EXIT_CONFIG;
-use crate::api::{ApiClient, ApiError, Budget};
+use crate::api::{ApiClient, ApiError, Budget, KeyCheck};
 use crate::config::Config;
 use crate::output::space;
 
@@ -68,16 +68,27 @@ pub async fn run(config: &Config, offline: bool) -> u8 {
         }
     };
     match client.check_key().await {
-        Ok(()) => {
+        Ok(KeyCheck::Accepted) => {
             println!("API key: accepted by {}", config.api.base_url);
             0
+        }
+        Ok(KeyCheck::NotTheApi { url, detail }) => {
+            println!(
+                "API: {url} is not the WayinVideo API ({detail}); the key was not checked. \
+                 Check api.base_url: it ends in /open/v2 or /api/v2, e.g. {}",
+                crate::config::DEFAULT_API_BASE_URL
+            );
+            EXIT_CONFIG
         }
         Err(err @ ApiError::Auth { .. }) => {
             println!("API key: rejected ({err})");
             EXIT_CONFIG
         }
         Err(err) => {
-            println!("API: could not check the key: {err}");
+            println!(
+                "API: could not check the key at {}: {err} (check api.base_url and the network)",
+                config.api.base_url
+            );
             1
         }
     }

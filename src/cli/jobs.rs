@@ -115,6 +115,14 @@ pub fn status(ctx: &Ctx, json: bool, out: &mut Out) -> anyhow::Result<u8> {
                     "paused: submitting waits for the output volume: {problem}"
                 )?;
             }
+            if let Some(reason) = live["submit_paused"]["reason"].as_str() {
+                writeln!(
+                    out.stdout,
+                    "paused: submitting since {}: {reason}; one submit is tried now and then, \
+                     a reload tries at once",
+                    live["submit_paused"]["since"].as_str().unwrap_or("")
+                )?;
+            }
         }
     }
     for job in running {
@@ -166,6 +174,12 @@ fn live_status(ctx: &Ctx) -> serde_json::Value {
         "rate_limited": stats.map_or(0, |s| s.rate_limited_total),
         "auth_paused": stats.is_some_and(|s| s.auth_paused),
         "output_paused": pipeline.output.paused(),
+        "submit_paused": pipeline.submit_pause.paused().map(|(reason, since)| {
+            serde_json::json!({
+                "reason": reason,
+                "since": crate::output::sidecar::rfc3339(since),
+            })
+        }),
     })
 }
 

@@ -100,6 +100,31 @@ pub struct ApiConfig {
     pub timeout: Duration,
     /// API units per day after which submitting stops; 0 = no cap.
     pub daily_unit_budget: u64,
+    /// What to do when a submit may have been processed but its answer
+    /// was lost.
+    pub on_ambiguous_submit: AmbiguousSubmit,
+}
+
+/// `[api] on_ambiguous_submit`: a submit request left and no answer came
+/// (a timeout, a reset, a cut reply, an interrupted run), so the API may
+/// have created a paid task whose id clipwatch never learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AmbiguousSubmit {
+    /// Fail the job and say so: `clipwatch retry` submits again. Never pays
+    /// twice on its own.
+    #[default]
+    Fail,
+    /// Submit again (may pay twice).
+    Resubmit,
+}
+
+impl AmbiguousSubmit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AmbiguousSubmit::Fail => "fail",
+            AmbiguousSubmit::Resubmit => "resubmit",
+        }
+    }
 }
 
 /// `[state]`: where the sled database and the control socket live.
@@ -406,6 +431,20 @@ fn check_api(
         poll_interval: duration(src, &raw.poll_interval, "api.poll_interval", "30s", true)?,
         timeout: duration(src, &raw.timeout, "api.timeout", "60s", true)?,
         daily_unit_budget: raw.daily_unit_budget.unwrap_or(0),
+        on_ambiguous_submit: match &raw.on_ambiguous_submit {
+            None => AmbiguousSubmit::Fail,
+            Some(v) => match v.get_ref().trim() {
+                "fail" => AmbiguousSubmit::Fail,
+                "resubmit" => AmbiguousSubmit::Resubmit,
+                other => {
+                    return Err(src.error(
+                        Some(v.span()),
+                        "api.on_ambiguous_submit",
+                        format!("unknown value \"{other}\" (expected one of fail, resubmit)"),
+                    ))
+                }
+            },
+        },
     })
 }
 

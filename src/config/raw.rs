@@ -51,6 +51,7 @@ pub(super) struct RawApi {
     pub poll_interval: Str,
     pub timeout: Str,
     pub daily_unit_budget: Option<u64>,
+    pub on_ambiguous_submit: Str,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -57,6 +57,10 @@ fn empty_file_gives_every_default() {
     assert_eq!(c.api.poll_interval, Duration::from_secs(30));
     assert_eq!(c.api.timeout, Duration::from_secs(60));
     assert_eq!(c.api.daily_unit_budget, 0);
+    assert_eq!(
+        c.api.on_ambiguous_submit,
+        crate::config::AmbiguousSubmit::Fail
+    );
     assert_eq!(c.state.dir, PathBuf::from("/var/lib/clipwatch"));
     assert_eq!(c.output.dir, PathBuf::from("/srv/clips"));
     assert_eq!(c.output.folder.as_str(), "{feed}/{date} {title} [{id}]");
@@ -147,6 +151,7 @@ max_concurrent_projects = 2
 poll_interval = "250ms"
 timeout = "1m 30s"
 daily_unit_budget = 500
+on_ambiguous_submit = "resubmit"
 
 [output]
 folder = "{feed}/{title}"
@@ -173,6 +178,10 @@ base_url = "http://127.0.0.1:9000/"
     assert_eq!(c.api.poll_interval, Duration::from_millis(250));
     assert_eq!(c.api.timeout, Duration::from_secs(90));
     assert_eq!(c.api.daily_unit_budget, 500);
+    assert_eq!(
+        c.api.on_ambiguous_submit,
+        crate::config::AmbiguousSubmit::Resubmit
+    );
     assert_eq!(c.output.folder.as_str(), "{feed}/{title}");
     assert_eq!(c.output.clip.as_str(), "{rank} {title}");
     assert_eq!(c.output.min_score, 60);

@@ -232,6 +232,8 @@ pub fn status_line(pipeline: &Pipeline) -> String {
         .is_some_and(|api| api.budget().stats().auth_paused)
     {
         line.push_str("; paused: API key rejected");
+    } else if pipeline.submit_pause.paused().is_some() {
+        line.push_str("; submitting paused (see clipwatch status)");
     }
     if pipeline.output.paused().is_some() {
         line.push_str("; paused: output.dir not usable");

@@ -71,6 +71,13 @@ pub enum Event {
         error: String,
         retry_at: DateTime<Utc>,
     },
+    /// The API refused the submit for the whole account (no units left, a
+    /// 429, a rejected key): back to the queue, not counted as the job's
+    /// failed attempt.
+    SubmitPaused {
+        error: String,
+        retry_at: DateTime<Utc>,
+    },
     /// The task SUCCEEDED (with every export link, if export is on).
     TaskSucceeded,
     /// The task ended FAILED; the API's `error_message`.
@@ -259,6 +266,11 @@ impl Job {
                 self.last_error = Some(error.clone());
                 Some(error.clone())
             }
+            Event::SubmitPaused { error, retry_at } => {
+                self.retry_at = Some(*retry_at);
+                self.last_error = Some(error.clone());
+                Some(format!("waiting: {error}"))
+            }
             Event::TaskFailed { message } => {
                 if let Some(task) = &mut self.task {
                     task.failed = true;
@@ -318,6 +330,7 @@ fn next_state(state: &State, has_live_task: bool, event: &Event) -> Option<State
         (Queued, Event::SubmitStarted) => Submitting,
         (Submitting, Event::Submitted { .. }) => Processing,
         (Submitting, Event::SubmitDeferred { .. }) => Queued,
+        (Submitting, Event::SubmitPaused { .. }) => Queued,
         (Uploading, Event::SubmitDeferred { .. }) => Queued,
         (Processing, Event::TaskSucceeded) => Downloading,
         (Processing, Event::TaskFailed { message }) => Failed {
@@ -465,6 +478,31 @@ mod tests {
         assert_eq!(job.retry_at, Some(later));
         assert_eq!(job.attempts, 1);
         assert_eq!(job.last_error.as_deref(), Some("HTTP 502"));
+    }
+
+    #[test]
+    fn a_paused_submit_goes_back_to_the_queue_without_counting_an_attempt() {
+        let mut job = job_in(State::Submitting);
+        job.apply(
+            Event::SubmitPaused {
+                error: "insufficient units".into(),
+                retry_at: now(),
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(job.state, State::Queued);
+        assert_eq!(job.attempts, 0);
+        assert_eq!(job.last_error.as_deref(), Some("insufficient units"));
+        assert!(job_in(State::Queued)
+            .apply(
+                Event::SubmitPaused {
+                    error: "x".into(),
+                    retry_at: now()
+                },
+                now()
+            )
+            .is_err());
     }
 
     #[test]

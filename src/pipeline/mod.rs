@@ -3,6 +3,7 @@
 //! account's limits, `download` fetches and verifies files.
 
 pub mod job;
+pub mod pause;
 pub mod scheduler;
 pub mod worker;
 

@@ -13,10 +13,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::job::{Event, Job, State};
-use super::worker::Worker;
+use super::pause::{MaySubmit, SubmitPause};
+use super::worker::{ambiguous_submit_reason, Worker};
 use crate::api::limiter::Slot;
 use crate::api::{ApiClient, Budget, SlotPool};
-use crate::config::Config;
+use crate::config::{AmbiguousSubmit, Config};
 use crate::output::download::Fetcher;
 use crate::output::links::LinkPolicy;
 use crate::output::space::OutputGate;
@@ -27,6 +28,25 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Longest pause between scheduler passes when nothing wakes it.
 const IDLE_TICK: Duration = Duration::from_secs(60);
+
+/// Free space the state volume must have before a submit leaves, so that
+/// the task id it brings back can be stored (sled writes in segments of
+/// 512 KiB; a few of them, with room to spare).
+pub const STATE_RESERVE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// How often free space on a nearly full state volume is checked again.
+const ROOM_RECHECK: Duration = Duration::from_secs(5);
+
+/// Bytes free for unprivileged writers on the file system holding `dir`;
+/// `None` when it cannot be asked.
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid C string and `stats` a valid out-pointer.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut stats) };
+    (rc == 0).then(|| (stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64))
+}
 
 /// Which jobs a run covers.
 #[derive(Debug, Clone)]
@@ -83,6 +103,8 @@ pub struct Pipeline {
     /// One submit in flight at a time: a crash can then leave at most one
     /// job whose request left without its task id being stored.
     pub submit_gate: Arc<tokio::sync::Mutex<()>>,
+    /// Submitting paused for the account (no units left).
+    pub submit_pause: SubmitPause,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +148,15 @@ impl Pipeline {
         let links = LinkPolicy::for_base_url(&api_config.base_url).await;
         let fetcher = Fetcher::new(api_config.timeout, links)
             .map_err(|e| PipelineError::Setup(e.to_string()))?;
+        // Start-up: the work list is rebuilt from the records, so a job
+        // whose entry a failed write lost is not stranded.
+        let restored = store.rebuild_work_list()?;
+        if restored > 0 {
+            tracing::warn!(
+                restored,
+                "found jobs missing from the work list (an interrupted write); they are scheduled again"
+            );
+        }
         Ok(Pipeline {
             store,
             api,
@@ -137,6 +168,7 @@ impl Pipeline {
             config,
             wake: Arc::new(Notify::new()),
             submit_gate: Arc::new(tokio::sync::Mutex::new(())),
+            submit_pause: SubmitPause::default(),
         })
     }
 
@@ -145,8 +177,32 @@ impl Pipeline {
         self.config.borrow().clone()
     }
 
+    /// How often one submit is tried while submitting is paused.
+    pub fn probe_interval(&self) -> Duration {
+        (self.config().api.poll_interval * 10)
+            .clamp(Duration::from_millis(200), Duration::from_secs(600))
+    }
+
+    /// `Err(why)` when the state volume lacks room to store a submit's
+    /// answer: then no submit may leave (it would be paid, then lost).
+    pub fn state_has_room(&self) -> Result<(), String> {
+        let dir = self.config().state.dir.clone();
+        match free_bytes(&dir) {
+            Some(free) if free < STATE_RESERVE_BYTES => Err(format!(
+                "the state volume ({}) has {} KiB free, under the {} MiB needed to record a \
+                 submit's task id; free some space",
+                dir.display(),
+                free / 1024,
+                STATE_RESERVE_BYTES / (1024 * 1024)
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Apply new limits from a reloaded configuration.
     pub fn apply_limits(&self, config: &Config) {
+        self.submit_pause.reloaded();
+        self.wake();
         self.slots.resize(config.api.max_concurrent_projects);
         if config.api.base_url != self.config().api.base_url {
             // Which links may be fetched follows base_url (a name may need DNS).
@@ -182,12 +238,32 @@ impl Pipeline {
 
     /// Apply `event` to `job`, persist it (flushed), and log the transition.
     pub async fn transition(&self, job: &mut Job, event: Event) -> Result<(), StoreError> {
+        self.transition_counting(job, event, None).await
+    }
+
+    /// [`Pipeline::transition`], also recording `units` as the job's charge
+    /// and adding them to today's and the total count, in the same write as
+    /// the job (a crash cannot count them twice or lose them).
+    pub async fn transition_counting(
+        &self,
+        job: &mut Job,
+        event: Event,
+        units: Option<u64>,
+    ) -> Result<(), StoreError> {
         let from = job.state.name();
-        if let Err(err) = job.apply(event, Utc::now()) {
+        let now = Utc::now();
+        if let Err(err) = job.apply(event, now) {
             tracing::error!("{err}");
             return Ok(());
         }
-        self.store.save(job).await?;
+        let counted = match units {
+            Some(units) if job.units.is_none() => {
+                job.units = Some(units);
+                Some((now.date_naive(), units))
+            }
+            _ => None,
+        };
+        self.store.save_counting(job, counted).await?;
         let note = job
             .history
             .last()
@@ -203,12 +279,27 @@ impl Pipeline {
     /// have finished is redone (the only case where the API could see a
     /// video twice: the request left but its task id was never stored).
     pub async fn recover(&self) -> Result<(), StoreError> {
+        let policy = self.config().api.on_ambiguous_submit;
         for mut job in self.store.active_jobs()? {
-            if matches!(job.state, State::Submitting | State::Uploading) {
+            if job.state == State::Submitting && policy == AmbiguousSubmit::Fail {
+                let reason = ambiguous_submit_reason(
+                    &job,
+                    "interrupted while submitting (clipwatch stopped before the answer came)",
+                    false,
+                );
+                self.transition(
+                    &mut job,
+                    Event::Failed {
+                        reason,
+                        will_retry: false,
+                    },
+                )
+                .await?;
+            } else if matches!(job.state, State::Submitting | State::Uploading) {
                 if job.state == State::Submitting {
                     tracing::warn!(
                         job = job.id, key = %job.key,
-                        "interrupted while submitting: submitting again (the API may have received the first request)"
+                        "interrupted while submitting: submitting again (api.on_ambiguous_submit = \"resubmit\"; the API may have received the first request)"
                     );
                 }
                 self.transition(&mut job, Event::Recovered).await?;
@@ -242,6 +333,7 @@ impl Pipeline {
             busy: HashSet::new(),
             budget_note_logged: false,
             budget_blocked: false,
+            room_note_logged: false,
         };
         scheduler.resume_started_jobs()?;
         loop {
@@ -261,6 +353,12 @@ impl Pipeline {
                     return Err(PipelineError::Setup(format!(
                         "the remaining jobs stay queued: {problem}"
                     )));
+                }
+                if let Some((reason, _)) = self.submit_pause.paused() {
+                    tracing::warn!(
+                        "submitting is paused ({reason}): the remaining jobs stay queued for a later run"
+                    );
+                    break;
                 }
             }
             let sleep = next_wake.unwrap_or(IDLE_TICK).min(IDLE_TICK);
@@ -285,6 +383,8 @@ struct Scheduler {
     budget_note_logged: bool,
     /// Today's unit budget is spent: nothing new is submitted.
     budget_blocked: bool,
+    /// The state volume's lack of room was logged.
+    room_note_logged: bool,
 }
 
 impl Scheduler {
@@ -320,6 +420,21 @@ impl Scheduler {
             return Ok(Some(until_tomorrow));
         }
         let mut output_checked = false;
+        match self.pipeline.state_has_room() {
+            Err(reason) => {
+                if !self.room_note_logged {
+                    tracing::error!("submitting paused: {reason}");
+                    self.room_note_logged = true;
+                }
+                return Ok(Some(ROOM_RECHECK));
+            }
+            Ok(()) if self.room_note_logged => {
+                tracing::info!("the state volume has room again: submitting resumes");
+                self.room_note_logged = false;
+            }
+            Ok(()) => {}
+        }
+        let mut probe_only = false;
         for job in self.pipeline.store.active_jobs()? {
             if job.state != State::Queued
                 || self.busy.contains(&job.key)
@@ -331,6 +446,23 @@ impl Scheduler {
                 let wait = (at - now).to_std().unwrap_or_default();
                 next_wake = Some(next_wake.map_or(wait, |w| w.min(wait)));
                 continue;
+            }
+            if probe_only {
+                break;
+            }
+            let probe_every = self.pipeline.probe_interval();
+            match self
+                .pipeline
+                .submit_pause
+                .may_submit(tokio::time::Instant::now(), probe_every)
+            {
+                MaySubmit::Yes => {}
+                MaySubmit::Probe => probe_only = true,
+                MaySubmit::No(until) => {
+                    let wait = until.saturating_duration_since(tokio::time::Instant::now());
+                    next_wake = Some(next_wake.map_or(wait, |w| w.min(wait)));
+                    break;
+                }
             }
             let Some(slot) = self.pipeline.slots.try_acquire() else {
                 // Woken again when a worker ends and frees its slot.

@@ -10,13 +10,14 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::job::{Event, Job, State, Task};
+use super::pause::Refusal;
 use super::scheduler::Pipeline;
+use crate::api::client::BeforeSend;
 use crate::api::limiter::{backoff, Slot};
 use crate::api::types::{Clip, TaskResults, TaskStatus};
 use crate::api::upload::{human_size, video_content_type, MAX_UPLOAD_BYTES};
 use crate::api::{ApiClient, ApiError};
-use crate::config::Config;
-use crate::config::MAX_THUMBNAIL_BYTES;
+use crate::config::{AmbiguousSubmit, Config, MAX_THUMBNAIL_BYTES};
 use crate::output::download::{write_atomic, DownloadError};
 use crate::output::naming::{Template, Vars};
 use crate::output::sidecar::{
@@ -38,6 +39,8 @@ const MAX_LINK_REFRESHES: u32 = 4;
 const MAX_FILE_ATTEMPTS: u32 = 6;
 const RETRY_START: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(300);
+/// Tries at storing a task id the API sent, when the store fails.
+const MAX_RECORD_ATTEMPTS: u32 = 5;
 /// New upload URLs asked for in one attempt when the bucket refuses one.
 const MAX_UPLOAD_TICKETS: u32 = 3;
 /// Longest project name sent to the API.
@@ -66,6 +69,9 @@ pub struct Worker {
     /// A clip's missing video link was already waited for (once per job:
     /// a link that never comes must not cost a wait per clip).
     waited_for_link: bool,
+    /// API units the task was charged, not yet stored: written with the
+    /// next transition, in the same transaction as the job.
+    unsaved_units: Option<u64>,
 }
 
 impl Worker {
@@ -76,6 +82,7 @@ impl Worker {
             slot,
             results: None,
             waited_for_link: false,
+            unsaved_units: None,
         }
     }
 
@@ -108,7 +115,10 @@ impl Worker {
     }
 
     async fn transition(&mut self, event: Event) -> Result<(), StoreError> {
-        self.pipeline.transition(&mut self.job, event).await
+        let units = self.unsaved_units.take();
+        self.pipeline
+            .transition_counting(&mut self.job, event, units)
+            .await
     }
 
     fn progress(&self, text: impl Into<String>) {
@@ -169,11 +179,40 @@ impl Worker {
             guard = gate.lock() => guard,
             () = self.pipeline.cancel.cancelled() => return Ok(Err(Stop::Cancelled)),
         };
-        // Durable before the request leaves: a crash from here on is seen at
-        // the next start (and the submit is redone, counted in submit_attempts).
-        self.transition(Event::SubmitStarted).await?;
-        match api.submit(&video_url, &project_name, &options).await {
+        // Right before the request first leaves (the budget granted it), and
+        // only if the state volume has room to record the answer: the job is
+        // stored as `submitting`. A crash from then on is seen at the next
+        // start as a submit that may have been processed.
+        let mut store_error = None;
+        let mut no_room = None;
+        let sent = {
+            let pipeline = self.pipeline.clone();
+            let job = &mut self.job;
+            let (store_error, no_room) = (&mut store_error, &mut no_room);
+            let before_send: BeforeSend<'_> = Box::new(move || {
+                Box::pin(async move {
+                    if let Err(reason) = pipeline.state_has_room() {
+                        *no_room = Some(reason);
+                        return false;
+                    }
+                    match pipeline.transition(job, Event::SubmitStarted).await {
+                        Ok(()) => job.state == State::Submitting,
+                        Err(err) => {
+                            *store_error = Some(err);
+                            false
+                        }
+                    }
+                })
+            });
+            api.submit(&video_url, &project_name, &options, before_send)
+                .await
+        };
+        if let Some(err) = store_error {
+            return Err(err);
+        }
+        match sent {
             Ok(reply) => {
+                self.pipeline.submit_pause.submitted();
                 let task = Task {
                     id: reply.id,
                     project_name: reply.name.unwrap_or(project_name),
@@ -181,22 +220,115 @@ impl Worker {
                     submitted_at: Utc::now(),
                     failed: false,
                 };
-                self.transition(Event::Submitted { task }).await?;
-                Ok(Ok(()))
+                self.record_task(task).await
+            }
+            Err(ApiError::NotSent) => {
+                if let Some(reason) = no_room {
+                    tracing::warn!(job = self.job.id, key = %self.job.key, "not submitting: {reason}");
+                }
+                Ok(Err(Stop::Deferred))
             }
             Err(ApiError::Cancelled) => Ok(Err(Stop::Cancelled)),
-            Err(err @ ApiError::Invalid { .. }) => self.fail(err.to_string()).await,
+            Err(err) if err.is_rate_limited() || err.is_auth() => {
+                // Not processed: back to the queue, not counted against the
+                // job; the shared budget holds the next submit until the
+                // wait is over or the key works. Waiting in the queue, not
+                // in `submitting`, so a restart meanwhile is not ambiguous.
+                self.slot = None;
+                self.transition(Event::SubmitPaused {
+                    error: err.to_string(),
+                    retry_at: Utc::now(),
+                })
+                .await?;
+                self.pipeline.wake();
+                Ok(Err(Stop::Deferred))
+            }
+            Err(err @ ApiError::Invalid { .. }) => self.rejected(err).await,
             Err(err @ ApiError::Unreadable { .. }) => {
-                // Accepted, but the task id is lost: submitting again on our
-                // own could pay once per attempt. The user decides.
-                let reason = format!(
-                    "{err}; the API accepted the submit, so a task may exist and be charged; \
-                     not submitting again on its own (`clipwatch retry {}` submits again)",
-                    self.job.id
-                );
+                // Accepted (a 2xx came), but the task id is lost: submitting
+                // again would pay twice for certain, whatever the policy.
+                let reason = ambiguous_submit_reason(&self.job, &err.to_string(), true);
                 self.fail(reason).await
             }
+            Err(err) if err.maybe_processed() => self.ambiguous(err.to_string()).await,
             Err(err) => self.defer("submit", err.to_string()).await,
+        }
+    }
+
+    /// Store the task a submit created. If the store cannot take it (a
+    /// full state volume), try again for a while: the task is paid for and
+    /// its id is known only here. If it still fails, the job stays
+    /// `submitting`, which the next start treats as an ambiguous submit
+    /// (never as "not sent"); the id is logged for the user.
+    async fn record_task(&mut self, task: Task) -> StepResult {
+        let task_id = task.id.clone();
+        let event = Event::Submitted { task };
+        let mut attempt = 0;
+        loop {
+            let mut job = self.job.clone();
+            match self.pipeline.transition(&mut job, event.clone()).await {
+                Ok(()) => {
+                    self.job = job;
+                    return Ok(Ok(()));
+                }
+                Err(err) if attempt < MAX_RECORD_ATTEMPTS => {
+                    attempt += 1;
+                    let wait = backoff(RETRY_START, Duration::from_secs(30), attempt);
+                    tracing::error!(job = self.job.id, key = %self.job.key, task = %task_id, ?wait,
+                        "the API created task {task_id} but it cannot be recorded: {err}; trying again");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(err) => {
+                    tracing::error!(job = self.job.id, key = %self.job.key, task = %task_id,
+                        "the API created task {task_id} but it could not be recorded: {err}; \
+                         the job stays submitting and is handled as an ambiguous submit \
+                         (api.on_ambiguous_submit) at the next start");
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// A submit that may have been processed lost its answer.
+    async fn ambiguous(&mut self, err: String) -> StepResult {
+        match self.pipeline.config().api.on_ambiguous_submit {
+            AmbiguousSubmit::Fail => {
+                let reason = ambiguous_submit_reason(&self.job, &err, false);
+                self.fail(reason).await
+            }
+            AmbiguousSubmit::Resubmit => {
+                let note = format!(
+                    "{err}; the API may have created a task already, submitting again \
+                     (api.on_ambiguous_submit = \"resubmit\")"
+                );
+                self.defer("submit", note).await
+            }
+        }
+    }
+
+    /// The API refused the submit itself: the job's fault, or the
+    /// account's (no units left, or the same refusal for several videos),
+    /// which pauses submitting and puts the job back in the queue.
+    async fn rejected(&mut self, err: ApiError) -> StepResult {
+        let every = self.pipeline.probe_interval();
+        match self
+            .pipeline
+            .submit_pause
+            .refused(&self.job.key, &err, every)
+        {
+            Refusal::Fail => self.fail(err.to_string()).await,
+            Refusal::Requeue => {
+                // Later than the next probe, so that probe tries another job.
+                let later = chrono::Duration::from_std(every * 2).unwrap_or_default();
+                self.slot = None;
+                self.transition(Event::SubmitPaused {
+                    error: err.to_string(),
+                    retry_at: Utc::now() + later,
+                })
+                .await?;
+                self.pipeline.wake();
+                Ok(Err(Stop::Deferred))
+            }
         }
     }
 
@@ -394,18 +526,13 @@ impl Worker {
         }
     }
 
+    /// Note the units a task was charged; the next transition stores them
+    /// with the job (see [`Pipeline::transition_counting`]).
     async fn account_units(&mut self, results: &TaskResults) -> Result<(), StoreError> {
-        if self.job.units.is_some() {
-            return Ok(());
+        if self.job.units.is_none() {
+            self.unsaved_units = results.api_units_usage;
         }
-        let Some(units) = results.api_units_usage else {
-            return Ok(());
-        };
-        self.job.units = Some(units);
-        self.pipeline
-            .store
-            .add_units(Utc::now().date_naive(), units)
-            .await
+        Ok(())
     }
 
     fn export_enabled(&self) -> bool {
@@ -847,6 +974,32 @@ impl Worker {
             options: task.map(|t| t.options.clone()).unwrap_or_default(),
         }
     }
+}
+
+/// Why a job failed after a submit that may have created a task: what
+/// happened, that a task may exist (and where to look), and what `retry`
+/// does. `accepted`: a 2xx came, so the API certainly took it.
+pub fn ambiguous_submit_reason(job: &Job, what: &str, accepted: bool) -> String {
+    let may = if accepted {
+        "the API accepted the submit (a 2xx came), so a task may exist and be charged"
+    } else {
+        "the submit request left but its answer was lost, so a task may exist and be charged"
+    };
+    let name: String = job
+        .display_title()
+        .chars()
+        .take(MAX_PROJECT_NAME_CHARS)
+        .collect();
+    let policy = if accepted {
+        ""
+    } else {
+        " (api.on_ambiguous_submit = \"fail\")"
+    };
+    format!(
+        "{what}; {may}: look for project \"{name}\" in your WayinVideo library. \
+         Not submitting again on its own{policy}; `clipwatch retry {}` submits again",
+        job.id
+    )
 }
 
 /// How one upload attempt ended, when it did not succeed.

@@ -1,18 +1,29 @@
 //! The only code that touches sled. Jobs are JSON records keyed by canonical
 //! key; a second tree maps job numbers to keys; `meta` holds counters such as
-//! API units spent per day. [`Store::save`] flushes before returning, so a
-//! state written here survives `kill -9` before the side effect it allows.
+//! API units spent per day and the next job number. [`Store::save`] flushes
+//! before returning, so a state written here survives `kill -9` before the
+//! side effect it allows. A job's record, its number, its work-list entry
+//! and any counters it moves are written in one sled transaction: a crash
+//! or a full disk leaves all of them or none.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
 
 use crate::pipeline::job::{Event, Job, Source};
 
 /// sled's page cache. Left at its default (1 GiB) it would let an idle
 /// daemon grow far past what it needs; a few MiB hold every hot record.
 const CACHE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// `meta` key of the next job number. Our own counter: sled's
+/// `generate_id` skips a million ids on every reopen, and users type these
+/// numbers.
+const NEXT_JOB_NUMBER: &str = "jobs:next_number";
+const UNITS_TOTAL: &str = "units:total";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -71,7 +82,7 @@ impl Store {
             .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|e| classify_open_error(&path, e))?;
-        Ok(Store {
+        let store = Store {
             jobs: db.open_tree("jobs")?,
             job_numbers: db.open_tree("job_numbers")?,
             active: db.open_tree("active")?,
@@ -79,7 +90,30 @@ impl Store {
             flushing: Arc::new(tokio::sync::Mutex::new(())),
             failure: Arc::new(tokio::sync::watch::channel(None).0),
             db,
-        })
+        };
+        store.init_job_numbers()?;
+        Ok(store)
+    }
+
+    /// A database written before the job-number counter existed continues
+    /// after its highest number (job numbers are big-endian keys, so the last
+    /// key is the highest).
+    fn init_job_numbers(&self) -> Result<(), StoreError> {
+        if self.meta.get(NEXT_JOB_NUMBER)?.is_some() {
+            return Ok(());
+        }
+        let next = match self.job_numbers.last()? {
+            Some((number, _)) => read_u64(&number) + 1,
+            None => 1,
+        };
+        // Only if still absent: another opener cannot exist (sled locks the
+        // file), but an existing counter must never move backwards.
+        let _ = self.meta.compare_and_swap(
+            NEXT_JOB_NUMBER,
+            None as Option<&[u8]>,
+            Some(&next.to_be_bytes()[..]),
+        )?;
+        Ok(())
     }
 
     /// [`Store::open`], waiting up to `patience` while another process holds
@@ -152,8 +186,9 @@ impl Store {
         Ok(inserted)
     }
 
-    /// Write a new job (and its number) for `key` unless the key is known.
-    /// Not flushed.
+    /// Write a new job (its record, its number and, unless it is already
+    /// terminal, its work-list entry: one transaction) for `key` unless the
+    /// key is known. Not flushed.
     fn write_new(
         &self,
         key: &str,
@@ -165,24 +200,28 @@ impl Store {
         if let Some(existing) = self.get(key)? {
             return Ok(Inserted::Existing(existing));
         }
-        let id = self.db.generate_id()? + 1;
-        let mut job = Job::new(id, key.to_string(), source, preset.to_string(), now);
-        prepare(&mut job);
-        let record = encode(&job);
-        match self
-            .jobs
-            .compare_and_swap(key, None as Option<&[u8]>, Some(record))?
-        {
-            Ok(()) => {
-                // Right after the record, not batched at the end: a failure
-                // in between must not leave jobs without a number.
-                self.job_numbers.insert(id.to_be_bytes(), key.as_bytes())?;
-                if !job.state.is_terminal() {
-                    self.active.insert(key.as_bytes(), &[])?;
+        // The number is filled in inside the transaction.
+        let mut draft = Job::new(0, key.to_string(), source, preset.to_string(), now);
+        prepare(&mut draft);
+        let outcome = (&self.jobs, &self.job_numbers, &self.active, &self.meta)
+            .transaction(|(jobs, numbers, active, meta)| {
+                if let Some(bytes) = jobs.get(key)? {
+                    return Ok(Err(bytes));
                 }
-                Ok(Inserted::New(job))
-            }
-            Err(_) => Ok(Inserted::Existing(self.require(key)?)),
+                let id = meta
+                    .get(NEXT_JOB_NUMBER)?
+                    .map_or(1, |v| read_u64(&v))
+                    .max(1);
+                meta.insert(NEXT_JOB_NUMBER, &(id + 1).to_be_bytes())?;
+                let mut job = draft.clone();
+                job.id = id;
+                write_job(jobs, numbers, active, &job)?;
+                Ok(Ok(job))
+            })
+            .map_err(tx_error)?;
+        match outcome {
+            Ok(job) => Ok(Inserted::New(job)),
+            Err(bytes) => Ok(Inserted::Existing(decode(key, &bytes)?)),
         }
     }
 
@@ -225,21 +264,57 @@ impl Store {
 
     /// Write `job` and flush it to disk before returning.
     pub async fn save(&self, job: &Job) -> Result<(), StoreError> {
-        let saved = self.save_unchecked(job).await;
+        self.save_counting(job, None).await
+    }
+
+    /// Write `job` together with the API units it was charged on `day`
+    /// (one transaction: a crash cannot count them without the job that
+    /// carries them, or the other way round), and flush.
+    pub async fn save_counting(
+        &self,
+        job: &Job,
+        units: Option<(NaiveDate, u64)>,
+    ) -> Result<(), StoreError> {
+        let saved = self.save_counting_unchecked(job, units).await;
         self.noted(saved)
     }
 
-    async fn save_unchecked(&self, job: &Job) -> Result<(), StoreError> {
-        self.jobs.insert(job.key.as_bytes(), encode(job))?;
-        self.job_numbers
-            .insert(job.id.to_be_bytes(), job.key.as_bytes())?;
-        if job.state.is_terminal() {
-            self.active.remove(job.key.as_bytes())?;
-        } else {
-            self.active.insert(job.key.as_bytes(), &[])?;
-        }
+    async fn save_counting_unchecked(
+        &self,
+        job: &Job,
+        units: Option<(NaiveDate, u64)>,
+    ) -> Result<(), StoreError> {
+        (&self.jobs, &self.job_numbers, &self.active, &self.meta)
+            .transaction(|(jobs, numbers, active, meta)| {
+                write_job(jobs, numbers, active, job)?;
+                if let Some((day, units)) = units {
+                    for counter in [day_key(day), UNITS_TOTAL.to_string()] {
+                        let current = meta.get(counter.as_bytes())?.map_or(0, |v| read_u64(&v));
+                        meta.insert(counter.as_bytes(), &(current + units).to_be_bytes())?;
+                    }
+                }
+                Ok(())
+            })
+            .map_err(tx_error)?;
         self.flush().await?;
         Ok(())
+    }
+
+    /// Put every job that is not done, failed or skipped back on the work
+    /// list (start-up): an entry lost by an older version, or by a write
+    /// that failed half way, must not strand its job. Returns how many
+    /// entries were missing.
+    pub fn rebuild_work_list(&self) -> Result<usize, StoreError> {
+        let mut restored = 0;
+        for entry in self.jobs.iter() {
+            let (key, bytes) = entry?;
+            let job = decode(&String::from_utf8_lossy(&key), &bytes)?;
+            if !job.state.is_terminal() && !self.active.contains_key(&key)? {
+                self.active.insert(&key, &[])?;
+                restored += 1;
+            }
+        }
+        Ok(restored)
     }
 
     /// Jobs that are not done, failed or skipped, oldest first.
@@ -295,23 +370,16 @@ impl Store {
     /// Remove a key from the seen set so it can be clipped again.
     pub async fn forget(&self, key: &str) -> Result<Job, StoreError> {
         let job = self.find(key)?;
-        self.jobs.remove(job.key.as_bytes())?;
-        self.job_numbers.remove(job.id.to_be_bytes())?;
-        self.active.remove(job.key.as_bytes())?;
+        (&self.jobs, &self.job_numbers, &self.active)
+            .transaction(|(jobs, numbers, active)| {
+                jobs.remove(job.key.as_bytes())?;
+                numbers.remove(&job.id.to_be_bytes())?;
+                active.remove(job.key.as_bytes())?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
         self.flush().await?;
         Ok(job)
-    }
-
-    /// Count API units spent on `day` (UTC) and in total.
-    pub async fn add_units(&self, day: NaiveDate, units: u64) -> Result<(), StoreError> {
-        for counter in [day_key(day), "units:total".to_string()] {
-            self.meta.update_and_fetch(counter.as_bytes(), |old| {
-                let current = old.map(read_u64).unwrap_or(0);
-                Some((current + units).to_be_bytes().to_vec())
-            })?;
-        }
-        self.flush().await?;
-        Ok(())
     }
 
     pub fn units_on(&self, day: NaiveDate) -> Result<u64, StoreError> {
@@ -325,7 +393,7 @@ impl Store {
     pub fn units_total(&self) -> Result<u64, StoreError> {
         Ok(self
             .meta
-            .get("units:total")?
+            .get(UNITS_TOTAL)?
             .map(|v| read_u64(&v))
             .unwrap_or(0))
     }
@@ -413,6 +481,32 @@ fn classify_open_error(path: &Path, err: sled::Error) -> StoreError {
     }
 }
 
+/// A job's record, number and work-list entry, inside a transaction.
+fn write_job(
+    jobs: &TransactionalTree,
+    numbers: &TransactionalTree,
+    active: &TransactionalTree,
+    job: &Job,
+) -> Result<(), ConflictableTransactionError<()>> {
+    jobs.insert(job.key.as_bytes(), encode(job))?;
+    numbers.insert(&job.id.to_be_bytes(), job.key.as_bytes())?;
+    if job.state.is_terminal() {
+        active.remove(job.key.as_bytes())?;
+    } else {
+        active.insert(job.key.as_bytes(), &[])?;
+    }
+    Ok(())
+}
+
+fn tx_error(err: TransactionError<()>) -> StoreError {
+    match err {
+        TransactionError::Storage(e) => StoreError::Sled(e),
+        TransactionError::Abort(()) => {
+            StoreError::Sled(sled::Error::ReportableBug("transaction aborted".into()))
+        }
+    }
+}
+
 fn day_key(day: NaiveDate) -> String {
     format!("units:{day}")
 }
@@ -482,8 +576,15 @@ mod tests {
             job.apply(crate::pipeline::job::Event::SubmitStarted, now)
                 .unwrap();
             store.save(&job).await.unwrap();
-            store.add_units(now.date_naive(), 30).await.unwrap();
-            store.add_units(now.date_naive(), 12).await.unwrap();
+            job.units = Some(30);
+            store
+                .save_counting(&job, Some((now.date_naive(), 30)))
+                .await
+                .unwrap();
+            store
+                .save_counting(&job, Some((now.date_naive(), 12)))
+                .await
+                .unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(
@@ -523,6 +624,68 @@ mod tests {
             assert_eq!(store.require(key).unwrap().state.name(), "skipped");
         }
         assert_eq!(store.active_jobs().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn job_numbers_count_up_across_reopens_and_continue_old_databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        for (n, key) in ["url:https://a/1", "url:https://a/2", "url:https://a/3"]
+            .iter()
+            .enumerate()
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let Inserted::New(job) = store
+                .insert_new(key, source(), "default", None, now)
+                .await
+                .unwrap()
+            else {
+                panic!("new")
+            };
+            assert_eq!(job.id, n as u64 + 1);
+        }
+        // A database from before the counter: numbers from sled's
+        // generate_id, no counter in meta.
+        let old = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(old.path()).unwrap();
+            let mut job = Job::new(
+                2_000_001,
+                "url:https://a/old".into(),
+                source(),
+                "d".into(),
+                now,
+            );
+            job.apply(Event::Skipped { reason: "x".into() }, now)
+                .unwrap();
+            store.save(&job).await.unwrap();
+            store.meta.remove(NEXT_JOB_NUMBER).unwrap();
+            store.flush().await.unwrap();
+        }
+        let store = Store::open(old.path()).unwrap();
+        let Inserted::New(job) = store
+            .insert_new("url:https://a/new", source(), "default", None, now)
+            .await
+            .unwrap()
+        else {
+            panic!("new")
+        };
+        assert_eq!(job.id, 2_000_002);
+    }
+
+    #[tokio::test]
+    async fn a_job_missing_from_the_work_list_is_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .insert_new("url:https://a/1", source(), "default", None, Utc::now())
+            .await
+            .unwrap();
+        store.active.clear().unwrap();
+        assert!(store.active_jobs().unwrap().is_empty());
+        assert_eq!(store.rebuild_work_list().unwrap(), 1);
+        assert_eq!(store.active_jobs().unwrap().len(), 1);
+        assert_eq!(store.rebuild_work_list().unwrap(), 0);
     }
 
     #[test]

@@ -193,6 +193,14 @@ pub struct Misbehave {
     /// While set, export links answer `302 Found` to this location
     /// (recorded as `"redirect"`).
     pub redirect_exports_to: Option<String>,
+    /// The account has no API units left: every submit answers 400
+    /// `{"message": "Insufficient API units balance…", "trace_id": …}` (the
+    /// documented error body shape; code and message are not documented)
+    /// and creates nothing (recorded as `"no-units"`).
+    pub no_units: bool,
+    /// The next N submits create their task (paid), then the connection is
+    /// closed without a response: an ambiguous submit (recorded as `"cut"`).
+    pub cut_after_submit: u32,
 }
 
 /// The API calls a targeted fault in [`Misbehave`] hits.
@@ -233,7 +241,7 @@ pub struct Recorded {
     /// `"drip"`, `"huge"`, `"malformed"`, `"server-error"`, `"refused-upload"`,
     /// `"rejected-key"`, `"rate-limited"`, `"concurrency-limited"`,
     /// `"missing-links"`, `"html"`, `"truncated"`, `"refused-export"`,
-    /// `"huge-thumbnail"`, `"redirect"`.
+    /// `"huge-thumbnail"`, `"redirect"`, `"no-units"`, `"cut"`.
     pub fault: Option<&'static str>,
     /// When the request arrived.
     pub at: Instant,
@@ -394,6 +402,7 @@ impl FakeApi {
         w.malformed_submits_left = m.malformed_submits;
         w.huge_left = m.huge_replies;
         w.refuse_uploads_left = m.refuse_uploads;
+        w.cuts_left = m.cut_after_submit;
         w.misbehave = m;
     }
 
@@ -453,6 +462,7 @@ struct World {
     malformed_submits_left: u32,
     huge_left: u32,
     refuse_uploads_left: u32,
+    cuts_left: u32,
     requests: Vec<Recorded>,
     /// Arrival times of accepted API calls inside the rate window.
     window: VecDeque<Instant>,
@@ -633,7 +643,7 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
     };
 
     let fault = response.extensions().get::<Injected>().map(|f| f.0);
-    let silent = matches!(fault, Some("reset" | "hang"));
+    let silent = matches!(fault, Some("reset" | "hang" | "cut"));
     s.world().requests.push(Recorded {
         method: method.to_string(),
         path,
@@ -650,7 +660,7 @@ async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
         at,
     });
     match fault {
-        Some("reset") => reset_connection(),
+        Some("reset" | "cut") => reset_connection(),
         Some("hang") => std::future::pending().await,
         _ => match response.extensions().get::<Drip>().copied() {
             Some(drip) => trickle(response, drip).await,
@@ -817,6 +827,11 @@ impl Shared {
             w.hangs_left -= 1;
             return (injected(response, "hang"), None);
         }
+        let created = *method == Method::POST && rest == "/clips" && response.status() == 200;
+        if created && w.cuts_left > 0 {
+            w.cuts_left -= 1;
+            return (injected(response, "cut"), None);
+        }
         if let Some(drip) = w.misbehave.drip_api.filter(|_| targeted) {
             let mut response = injected(response, "drip");
             response.extensions_mut().insert(drip);
@@ -863,6 +878,14 @@ impl Shared {
                 "40004",
                 &format!("uploaded file not found: {video_url}"),
             );
+        }
+        if w.misbehave.no_units {
+            let trace = w.secret("trace")[..16].to_string();
+            let body = json!({
+                "message": "Insufficient API units balance, please recharge",
+                "trace_id": trace,
+            });
+            return injected(json_response(400, &body), "no-units");
         }
         if w.misbehave.concurrency_limited {
             let path = format!("{}/clips", self.cfg.prefix);

@@ -1,0 +1,504 @@
+//! End to end: paying twice or for nothing (issue 11 items 4–7 and 13,
+//! issue 12 items 4–5). The real binary against the fake API: ambiguous
+//! submits, an account out of units, `check` against a wrong base URL, job
+//! numbers across restarts, a job missing from the work list.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::harness::{assert_no_secrets, base_config, text, wait_until, Env};
+use support::{FakeConfig, Misbehave, Target};
+
+const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
+
+fn quick() -> FakeConfig {
+    FakeConfig {
+        phase: Duration::from_millis(60),
+        ..FakeConfig::default()
+    }
+}
+
+/// A `clipwatch run` daemon for one test.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(env: &Env) -> Daemon {
+        let log = env.dir.path().join("daemon.log");
+        let child = env.spawn(&["-v", "run"], &log);
+        let socket = env.dir.path().join("state").join("control.sock");
+        let up = wait_until(Duration::from_secs(20), || socket.exists());
+        let daemon = Daemon { child, log };
+        assert!(up, "no control socket: {}", daemon.log());
+        daemon
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Asserts the daemon is still up, stops it with SIGTERM and returns its log.
+    fn stop(mut self) -> String {
+        assert!(
+            self.child.try_wait().unwrap().is_none(),
+            "the daemon died: {}",
+            self.log()
+        );
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        let log = self.log();
+        assert!(exit.success(), "exit after SIGTERM: {exit:?}\n{log}");
+        log
+    }
+}
+
+/// Polls `jobs --json` until the job numbered `id` is done or failed.
+fn wait_job_end(env: &Env, id: u64, timeout: Duration) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let jobs = env.jobs();
+        if let Some(job) = jobs.iter().find(|j| j["id"] == id) {
+            if job["state"] == "done" || job["state"] == "failed" {
+                return job.clone();
+            }
+            assert!(Instant::now() < deadline, "job {id} never ended: {job}");
+        }
+        assert!(Instant::now() < deadline, "no job {id}: {jobs:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// ---- item 13 and issue 12 item 4: numbering, the work list ----------------
+
+#[test]
+fn job_numbers_count_one_two_three_across_restarts() {
+    let env = Env::new(quick());
+    // Each `submit` without a daemon opens (and closes) the database: sled's
+    // generate_id skipped a million numbers at every reopen.
+    for n in 1..=3 {
+        let url = format!("https://www.youtube.com/watch?v=abcdefghij{n}");
+        let out = env.run(&["submit", &url]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            text(&out).contains(&format!("job {n} ")),
+            "submit {n} named its number: {}",
+            text(&out)
+        );
+    }
+    let ids: Vec<u64> = env
+        .jobs()
+        .iter()
+        .map(|j| j["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [1, 2, 3]);
+    let shown = env.run(&["show", "3"]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    assert!(text(&shown).contains("abcdefghij3"), "{}", text(&shown));
+}
+
+#[test]
+fn a_job_missing_from_the_work_list_is_scheduled_at_start_up() {
+    let env = Env::new(quick());
+    let out = env.run(&["submit", VIDEO]);
+    assert!(out.status.success(), "{}", text(&out));
+    // What a failed half-write by an older version left: the record and
+    // its number, but no work-list entry.
+    {
+        let db = sled::open(env.dir.path().join("state").join("db")).unwrap();
+        let active = db.open_tree("active").unwrap();
+        assert_eq!(active.len(), 1);
+        active.clear().unwrap();
+        db.flush().unwrap();
+    }
+    let out = env.run(&["-v", "once"]);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    let jobs = env.jobs();
+    assert_eq!(jobs[0]["state"], "done", "{jobs:?}\n{log}");
+    assert!(log.contains("missing from the work list"), "{log}");
+    assert_eq!(env.api.submissions_for(VIDEO), 1);
+}
+
+// ---- item 7: `check` against a wrong base URL -------------------------------
+
+#[test]
+fn check_accepts_the_key_only_when_the_api_itself_answered() {
+    // The right prefix: the fake answers "task not found" in the API's own
+    // envelope, after checking the key.
+    let env = Env::new(quick());
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("API key: accepted"), "{}", text(&out));
+
+    // A wrong prefix on the right host: the gateway's 404 proves nothing.
+    let wrong_prefix = Env::with_config(quick(), |url| {
+        base_config(&url.replace("/open/v2", "/api/v1"))
+    });
+    let out = wrong_prefix.run(&["check"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(78), "{shown}");
+    assert!(!shown.contains("accepted"), "{shown}");
+    assert!(
+        shown.contains("/api/v1/clips/results/") && shown.contains("not the WayinVideo API"),
+        "names the URL tried: {shown}"
+    );
+    assert!(shown.contains("api.base_url"), "says what to fix: {shown}");
+    assert_no_secrets(&wrong_prefix, &shown);
+
+    // A wrong host: some other server that answers 404 in HTML.
+    let other = support::feed_server::FeedServer::start();
+    let wrong_host = Env::with_config(quick(), |_| base_config(&other.url("/v2")));
+    let out = wrong_host.run(&["check"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(78), "{shown}");
+    assert!(shown.contains("not the WayinVideo API"), "{shown}");
+    assert_no_secrets(&wrong_host, &shown);
+}
+
+// ---- item 6: no units left ----------------------------------------------------
+
+fn submit_all(env: &Env, urls: &[String]) -> String {
+    let mut seen = String::new();
+    for url in urls {
+        let out = env.run(&["submit", url]);
+        assert!(out.status.success(), "{}", text(&out));
+        seen += &text(&out);
+    }
+    seen
+}
+
+fn urls(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("https://www.youtube.com/watch?v=nounits000{i}"))
+        .collect()
+}
+
+#[test]
+fn no_units_left_pauses_submitting_instead_of_failing_the_queue() {
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        no_units: true,
+        ..Misbehave::default()
+    });
+    let daemon = Daemon::start(&env);
+    let videos = urls(3);
+    let mut seen = submit_all(&env, &videos);
+    // A few probes go out (one per interval), every one refused.
+    let api = &env.api;
+    let probed = wait_until(Duration::from_secs(20), || {
+        api.faults("no-units").len() >= 3
+    });
+    assert!(probed, "{}", daemon.log());
+    let jobs = env.jobs();
+    assert!(
+        jobs.iter().all(|j| j["state"] == "queued"),
+        "nothing failed, nothing lost: {jobs:#?}"
+    );
+    assert!(jobs.iter().all(|j| j["attempts"] == 0), "{jobs:#?}");
+    let log = daemon.log();
+    let said = log
+        .lines()
+        .filter(|l| l.contains("ERROR") && l.contains("submitting paused"))
+        .count();
+    assert_eq!(said, 1, "said once: {log}");
+    assert!(log.contains("out of units"), "{log}");
+    let status = env.run(&["status"]);
+    assert!(
+        text(&status).contains("paused: submitting") && text(&status).contains("out of units"),
+        "{}",
+        text(&status)
+    );
+    let json: Value = serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
+    let paused = &json["daemon"]["submit_paused"];
+    assert!(
+        paused["reason"].as_str().unwrap().contains("out of units"),
+        "{json:#}"
+    );
+    assert!(paused["since"].is_string(), "{json:#}");
+    seen += &text(&status);
+
+    // Units bought: the next probe goes through and everything is clipped.
+    env.api.misbehave(Misbehave::default());
+    for id in 1..=3 {
+        let job = wait_job_end(&env, id, Duration::from_secs(40));
+        assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
+    }
+    for video in &videos {
+        assert_eq!(env.api.submissions_for(video), 1, "{video}");
+    }
+    let json: Value = serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
+    assert!(json["daemon"]["submit_paused"].is_null(), "{json:#}");
+    seen += &daemon.stop();
+    assert!(seen.contains("submitting resumes"), "{seen}");
+    assert_no_secrets(&env, &seen);
+}
+
+#[test]
+fn the_same_refusal_for_several_videos_pauses_until_a_reload() {
+    // A refusal clipwatch cannot read as "no units": the third different
+    // video refused with the same message pauses submitting.
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        invalid_submit: Some("account suspended".into()),
+        ..Misbehave::default()
+    });
+    let daemon = Daemon::start(&env);
+    let videos = urls(5);
+    let mut seen = submit_all(&env, &videos);
+    let log_says = |what: &str| wait_until(Duration::from_secs(20), || daemon.log().contains(what));
+    assert!(log_says("submitting paused"), "{}", daemon.log());
+    let states = || -> Vec<String> {
+        env.jobs()
+            .iter()
+            .map(|j| j["state"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        states(),
+        ["failed", "failed", "queued", "queued", "queued"],
+        "{}",
+        daemon.log()
+    );
+    // Fixed on the account's side; a reload tries again at once.
+    env.api.misbehave(Misbehave::default());
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    for id in 3..=5 {
+        let job = wait_job_end(&env, id, Duration::from_secs(40));
+        assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
+    }
+    assert_eq!(states()[..2], ["failed", "failed"]);
+    seen += &daemon.stop();
+    assert!(
+        seen.contains("configuration reloaded: submitting resumes"),
+        "{seen}"
+    );
+    assert_no_secrets(&env, &seen);
+}
+
+// ---- item 4 and issue 12 item 5: interrupted and unrecorded submits ----------
+
+#[test]
+fn a_submit_interrupted_by_a_crash_is_not_sent_again_by_default() {
+    // The submit leaves, the API creates the task, and the daemon dies before
+    // the answer is stored (the reply is held back until it is killed).
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        hang_api_calls: 1,
+        target: Target::Submit,
+        ..Misbehave::default()
+    });
+    let mut daemon = Daemon::start(&env);
+    let mut seen = submit_all(&env, &[VIDEO.to_string()]);
+    let api = &env.api;
+    assert!(wait_until(Duration::from_secs(20), || api
+        .faults("hang")
+        .len()
+        == 1));
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    seen += &daemon.log();
+    assert_eq!(env.jobs()[0]["state"], "submitting");
+
+    env.api.misbehave(Misbehave::default());
+    let out = env.run(&["once"]);
+    seen += &text(&out);
+    assert_eq!(out.status.code(), Some(1), "a job failed: {}", text(&out));
+    let job = &env.jobs()[0];
+    assert_eq!(job["state"], "failed", "{job}");
+    let reason = job["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("interrupted while submitting") && reason.contains("a task may exist"),
+        "{reason}"
+    );
+    assert!(reason.contains("clipwatch retry 1"), "{reason}");
+    assert_eq!(env.api.submissions_for(VIDEO), 1, "not paid twice");
+    assert_no_secrets(&env, &seen);
+}
+
+#[test]
+fn a_cut_connection_after_the_submit_fails_the_job_and_the_campaign_fault_is_real() {
+    // The fake creates the task, then closes the connection without a reply.
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        cut_after_submit: 1,
+        ..Misbehave::default()
+    });
+    let out = env.run(&["submit", VIDEO, "--wait"]);
+    let shown = text(&out);
+    assert_eq!(env.api.faults("cut").len(), 1, "{shown}");
+    let job = &env.jobs()[0];
+    assert_eq!(job["state"], "failed", "{job}\n{shown}");
+    assert!(
+        job["reason"].as_str().unwrap().contains("a task may exist"),
+        "{job}"
+    );
+    assert_eq!(env.api.submissions_for(VIDEO), 1);
+    assert_no_secrets(&env, &shown);
+}
+
+/// A small tmpfs mounted at `path` (needs root or CAP_SYS_ADMIN); unmounted
+/// when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(path).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(path.to_path_buf()))
+    }
+
+    fn free_bytes(&self) -> u64 {
+        let out = std::process::Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn nothing_is_submitted_while_the_state_volume_has_no_room_for_the_answer() {
+    let env = Env::new(quick());
+    let state = env.dir.path().join("state");
+    let Some(volume) = Tmpfs::mount(&state, "24m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)");
+        return;
+    };
+    let out = env.run(&["submit", VIDEO]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Leave about 3 MiB: enough for the database to work, less than the
+    // 8 MiB a submit needs to be sure its answer can be stored.
+    let filler = state.join("filler");
+    let keep = 3 * 1024 * 1024;
+    let fill = volume.free_bytes().saturating_sub(keep);
+    std::fs::write(&filler, vec![0u8; fill as usize]).unwrap();
+    let daemon = Daemon::start(&env);
+    let said = wait_until(Duration::from_secs(20), || {
+        daemon.log().contains("state volume")
+    });
+    assert!(said, "{}", daemon.log());
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(env.api.submissions().len(), 0, "{}", daemon.log());
+    assert_eq!(env.jobs()[0]["state"], "queued");
+    let log = daemon.log();
+    assert!(log.contains("free some space"), "{log}");
+
+    std::fs::remove_file(&filler).unwrap();
+    let job = wait_job_end(&env, 1, Duration::from_secs(40));
+    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
+    assert_eq!(env.api.submissions_for(VIDEO), 1);
+    let log = daemon.stop();
+    assert!(log.contains("has room again"), "{log}");
+    assert_no_secrets(&env, &log);
+    drop(volume);
+}
+
+#[test]
+fn a_restart_while_the_key_is_rejected_does_not_fail_the_waiting_submit() {
+    // The key is rejected: the submit waits for it. A restart meanwhile must
+    // not read that job as an ambiguous submit (a 403 was not processed).
+    let env = Env::new(quick());
+    env.api.misbehave(Misbehave {
+        reject_key: true,
+        ..Misbehave::default()
+    });
+    let mut daemon = Daemon::start(&env);
+    let mut seen = submit_all(&env, &[VIDEO.to_string()]);
+    let api = &env.api;
+    assert!(wait_until(Duration::from_secs(20), || !api
+        .faults("rejected-key")
+        .is_empty()));
+    std::thread::sleep(Duration::from_millis(300));
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    seen += &daemon.log();
+    env.api.misbehave(Misbehave::default());
+    let out = env.run(&["once"]);
+    seen += &text(&out);
+    let job = &env.jobs()[0];
+    assert_eq!(job["state"], "done", "{job}\n{seen}");
+    assert_eq!(env.api.submissions_for(VIDEO), 1);
+    assert_no_secrets(&env, &seen);
+}
+
+#[test]
+fn a_submit_that_never_left_is_retried_under_the_default_policy() {
+    // Connection refused: nothing was sent, so nothing can have been paid;
+    // the default "fail" policy does not apply, the submit is retried.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let env = Env::new(quick());
+    let real = env.api.base_url.clone();
+    let config = std::fs::read_to_string(env.config_path()).unwrap();
+    let refused = config.replace(&real, &format!("http://127.0.0.1:{closed}/open/v2"));
+    std::fs::write(env.config_path(), &refused).unwrap();
+    let daemon = Daemon::start(&env);
+    let mut seen = submit_all(&env, &[VIDEO.to_string()]);
+    assert!(
+        wait_until(Duration::from_secs(20), || daemon
+            .log()
+            .contains("could not connect")),
+        "{}",
+        daemon.log()
+    );
+    let job = &env.jobs()[0];
+    assert_eq!(
+        job["state"], "queued",
+        "waiting to retry, not failed: {job}"
+    );
+    // The API is reachable again (here: the right URL, reloaded).
+    std::fs::write(env.config_path(), &config).unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let job = wait_job_end(&env, 1, Duration::from_secs(40));
+    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
+    assert_eq!(env.api.submissions_for(VIDEO), 1);
+    seen += &daemon.stop();
+    assert_no_secrets(&env, &seen);
+}
