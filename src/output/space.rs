@@ -154,6 +154,14 @@ impl OutputGate {
         self.0.lock().expect("output gate lock").clone()
     }
 
+    /// Record a problem found while writing (a download that gave up).
+    pub fn block(&self, reason: String) {
+        self.0
+            .lock()
+            .expect("output gate lock")
+            .get_or_insert(reason);
+    }
+
     /// Probe `dir` now and record the outcome: one ERROR when submitting
     /// pauses (or the reason changes), one INFO when it resumes. Returns
     /// whether submitting may go on.

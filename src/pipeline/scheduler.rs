@@ -78,6 +78,10 @@ pub struct Pipeline {
     pub cancel: CancellationToken,
     /// Submitting pauses while the output volume cannot take files.
     pub output: OutputGate,
+    /// A download that meets a full or unwritable output volume waits for
+    /// it (the daemon); `false` in one-pass runs, which leave the job
+    /// `downloading` for the next run instead of waiting without end.
+    pub wait_for_output: bool,
     config: watch::Receiver<Arc<Config>>,
     wake: Arc<Notify>,
     /// One submit in flight at a time: a crash can then leave at most one
@@ -134,6 +138,7 @@ impl Pipeline {
             progress: Progress::default(),
             cancel,
             output: OutputGate::default(),
+            wait_for_output: true,
             config,
             wake: Arc::new(Notify::new()),
             submit_gate: Arc::new(tokio::sync::Mutex::new(())),
@@ -235,8 +240,10 @@ impl Pipeline {
         self.output
             .check(&config.output.dir, config.output.min_free_space)
             .await;
+        let mut pipeline = self.clone();
+        pipeline.wait_for_output = !until_idle;
         let mut scheduler = Scheduler {
-            pipeline: self.clone(),
+            pipeline,
             scope,
             workers: JoinSet::new(),
             busy: HashSet::new(),
@@ -259,7 +266,7 @@ impl Pipeline {
                 if let Some(problem) = self.output.paused() {
                     scheduler.shut_down().await;
                     return Err(PipelineError::Setup(format!(
-                        "the remaining jobs stay queued: {problem}"
+                        "the remaining jobs wait for a later run: {problem}"
                     )));
                 }
             }
