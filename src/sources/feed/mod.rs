@@ -485,17 +485,6 @@ impl Watcher {
         content_type: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<usize, FeedError> {
-        // Before parsing: the parse is what takes the memory.
-        if entries::count_entries(bytes) > entries::MAX_ENTRIES {
-            return Err(FeedError::Parse {
-                feed: feed.name.clone(),
-                url: display_url(url),
-                reason: format!(
-                    "it lists more than {} entries; clipwatch reads feeds of at most that many",
-                    entries::MAX_ENTRIES
-                ),
-            });
-        }
         let kind = match feed.source {
             FeedSource::Youtube(_) => Kind::Youtube,
             FeedSource::Url(_) => Kind::Other(feed.entry_use),
