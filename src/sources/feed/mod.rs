@@ -496,11 +496,18 @@ impl Watcher {
                 reason,
             }
         })?;
-        for entry in &parsed.ignored {
+        // A few lines at most per body read; `feeds --json` lists them.
+        const SHOWN: usize = 3;
+        for entry in parsed.ignored.iter().take(SHOWN) {
             tracing::warn!(feed = %feed.name, "{entry} names no usable link or enclosure; ignored");
         }
-        for note in &parsed.notes {
+        for note in parsed.notes.iter().take(SHOWN) {
             tracing::warn!(feed = %feed.name, "{note}");
+        }
+        let more =
+            parsed.ignored.len().saturating_sub(SHOWN) + parsed.notes.len().saturating_sub(SHOWN);
+        if more > 0 {
+            tracing::warn!(feed = %feed.name, "{more} more like these; `clipwatch feeds --json` lists them");
         }
         state.report(&parsed.ignored, &parsed.notes);
         let candidates = parsed.candidates;
