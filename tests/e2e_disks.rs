@@ -289,6 +289,46 @@ fn clip_videos_that_fill_the_disk_leave_no_part_and_arrive_once_the_volume_grows
 }
 
 #[test]
+fn once_leaves_a_download_that_meets_a_full_disk_for_the_next_run() {
+    let fake = FakeConfig {
+        clip_bytes: 200 * 1024,
+        ..quick()
+    };
+    let env = Env::with_config(fake, |url| {
+        base_config(url).replace("[output]\n", "[output]\nmin_free_space = \"0\"\n")
+    });
+    let Some(volume) = Tmpfs::mount(&env.clips(), "512k", "") else {
+        return;
+    };
+    let queued = env.run(&["submit", VIDEO]);
+    assert!(queued.status.success(), "{}", text(&queued));
+    // A cron run: it must end, not wait for the disk without end.
+    let first = env.run(&["once"]);
+    let shown = text(&first);
+    assert_eq!(first.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("No space left on device"), "{shown}");
+    assert!(shown.contains("the next run resumes it"), "{shown}");
+    assert_eq!(job_state(&env), "downloading", "{shown}");
+    assert!(parts_under(&env.clips()).is_empty());
+
+    volume.remount("size=4m");
+    let second = env.run(&["once"]);
+    assert!(second.status.success(), "{}", text(&second));
+    assert_eq!(job_state(&env), "done");
+    assert_eq!(
+        env.api.submissions_for(VIDEO),
+        1,
+        "the next run did not pay again"
+    );
+    let folder = env.only_folder("inbox");
+    let task = &env.api.task_ids()[0];
+    assert_eq!(
+        std::fs::read(folder.join("03 Clip 3 title.mp4")).unwrap(),
+        env.api.clip_bytes(task, 2)
+    );
+}
+
+#[test]
 fn a_read_only_output_dir_fails_check_and_pauses_submitting_until_it_is_fixed() {
     let env = Env::with_config(quick(), |url| {
         base_config(url).replace("[output]\n", "[output]\nmin_free_space = \"1MB\"\n")

@@ -118,7 +118,7 @@ pub enum Command {
         /// Job number or key.
         key: String,
     },
-    /// Per feed: last check, last new entry, last error, next check.
+    /// Per feed: last check, last new entry, last error, next check, and notes (entries ignored, fields left out, a failing UULF playlist).
     Feeds {
         #[arg(long)]
         json: bool,

@@ -46,6 +46,7 @@ pub fn probe(dir: &Path, min_free: u64) -> Result<(), OutputProblem> {
             "output.dir {shown} cannot be created: {e}; create it or fix its permissions"
         ))
     })?;
+    remove_stale_probes(dir);
     let probe = dir.join(format!(".clipwatch-probe-{}", std::process::id()));
     let written = std::fs::File::create(&probe).and_then(|mut file| {
         file.write_all(b"clipwatch")?;
@@ -63,6 +64,24 @@ pub fn probe(dir: &Path, min_free: u64) -> Result<(), OutputProblem> {
         )));
     }
     enough_space(dir, min_free)
+}
+
+/// A probe file left by a process killed between writing and removing it
+/// (`kill -9`, a power cut) is removed, so nothing of ours lingers in
+/// `output.dir`. Best effort: a file that cannot be removed is left.
+fn remove_stale_probes(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".clipwatch-probe-")
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// `check --offline`: the same questions without writing anything. A
@@ -152,6 +171,14 @@ impl OutputGate {
     /// The problem submitting is paused for, if any.
     pub fn paused(&self) -> Option<String> {
         self.0.lock().expect("output gate lock").clone()
+    }
+
+    /// Record a problem found while writing (a download that gave up).
+    pub fn block(&self, reason: String) {
+        self.0
+            .lock()
+            .expect("output gate lock")
+            .get_or_insert(reason);
     }
 
     /// Probe `dir` now and record the outcome: one ERROR when submitting

@@ -98,6 +98,10 @@ pub struct Pipeline {
     pub cancel: CancellationToken,
     /// Submitting pauses while the output volume cannot take files.
     pub output: OutputGate,
+    /// A download that meets a full or unwritable output volume waits for
+    /// it (the daemon); `false` in one-pass runs, which leave the job
+    /// `downloading` for the next run instead of waiting without end.
+    pub wait_for_output: bool,
     config: watch::Receiver<Arc<Config>>,
     wake: Arc<Notify>,
     /// One submit in flight at a time: a crash can then leave at most one
@@ -165,6 +169,7 @@ impl Pipeline {
             progress: Progress::default(),
             cancel,
             output: OutputGate::default(),
+            wait_for_output: true,
             config,
             wake: Arc::new(Notify::new()),
             submit_gate: Arc::new(tokio::sync::Mutex::new(())),
@@ -326,8 +331,10 @@ impl Pipeline {
         self.output
             .check(&config.output.dir, config.output.min_free_space)
             .await;
+        let mut pipeline = self.clone();
+        pipeline.wait_for_output = !until_idle;
         let mut scheduler = Scheduler {
-            pipeline: self.clone(),
+            pipeline,
             scope,
             workers: JoinSet::new(),
             busy: HashSet::new(),
@@ -351,7 +358,7 @@ impl Pipeline {
                 if let Some(problem) = self.output.paused() {
                     scheduler.shut_down().await;
                     return Err(PipelineError::Setup(format!(
-                        "the remaining jobs stay queued: {problem}"
+                        "the remaining jobs wait for a later run: {problem}"
                     )));
                 }
                 if let Some((reason, _)) = self.submit_pause.paused() {

@@ -557,6 +557,11 @@ impl Worker {
                 Err(Stop::OutputBlocked(reason)) => reason,
                 other => return Ok(other),
             };
+            if !self.pipeline.wait_for_output {
+                tracing::error!(job = self.job.id, key = %self.job.key, "cannot write the clips; the job stays downloading and the next run resumes it: {reason}");
+                self.pipeline.output.block(reason);
+                return Ok(Err(Stop::Deferred));
+            }
             waits += 1;
             if waits == 1 {
                 tracing::error!(job = self.job.id, key = %self.job.key, "cannot write the clips, will retry once the output volume is usable: {reason}");

@@ -2,11 +2,13 @@
 //! byte-order mark wins, then the `charset` of the HTTP `Content-Type`, then
 //! the XML declaration's `encoding`, then UTF-8.
 //!
-//! One exception for the real world: a server that labels every response
-//! `charset=utf-8` by default while the body is not UTF-8 (a Latin-1 feed
-//! that declares `encoding="ISO-8859-1"`) is read by its declaration; a
-//! body that is not UTF-8 and names no encoding at all is read as
-//! Windows-1252, as browsers do. The declaration of the result says UTF-8,
+//! Two exceptions for the real world, where servers label every response
+//! with their default charset: a body labelled `charset=utf-8` that is not
+//! UTF-8 (a Latin-1 feed that declares `encoding="ISO-8859-1"`) is read by
+//! its declaration; a body labelled otherwise that declares UTF-8 and is
+//! valid UTF-8 with non-ASCII text in it is read as UTF-8. A body that is
+//! not UTF-8 and names no encoding at all is read as Windows-1252, as
+//! browsers do. The declaration of the result says UTF-8,
 //! so the parser does not decode it a second time.
 
 use std::borrow::Cow;
@@ -42,7 +44,11 @@ fn choose(body: &[u8], content_type: Option<&str>) -> &'static Encoding {
     let valid_utf8 = std::str::from_utf8(body).is_ok();
     let declared = declared_encoding(body);
     if let Some(http) = content_type.and_then(http_charset) {
-        if http != UTF_8 || valid_utf8 {
+        // A server's default label (`charset=ISO-8859-1` on everything)
+        // on a body that declares UTF-8 and is UTF-8, non-ASCII included:
+        // the body knows better.
+        let utf8_beyond_doubt = valid_utf8 && !body.is_ascii() && declared == Some(UTF_8);
+        if (http != UTF_8 || valid_utf8) && !utf8_beyond_doubt {
             return http;
         }
         // Labelled UTF-8 but it is not: the declaration knows better.
@@ -136,6 +142,16 @@ mod tests {
         let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><t>\xe9</t>";
         let got = utf8(body, Some("application/rss+xml; charset=iso-8859-1"));
         assert_eq!(got, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><t>é</t>");
+    }
+
+    #[test]
+    fn a_default_latin1_label_yields_to_a_true_utf8_declaration() {
+        let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?><t>日本</t>".as_bytes();
+        let got = utf8(body, Some("text/xml; charset=ISO-8859-1"));
+        assert!(got.ends_with("<t>日本</t>"), "{got}");
+        // Plain ASCII proves nothing: the label is honoured (same result).
+        let ascii = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><t>x</t>";
+        assert!(utf8(ascii, Some("text/xml; charset=ISO-8859-1")).ends_with("<t>x</t>"));
     }
 
     #[test]

@@ -103,6 +103,13 @@ pub fn parse(
     now: DateTime<Utc>,
 ) -> Result<Parsed, String> {
     let body = super::charset::to_utf8(body, content_type);
+    // Before parsing (the parse is what takes the memory), and after
+    // decoding: UTF-16 tags are not seen in the raw bytes.
+    if count_entries(&body) > MAX_ENTRIES {
+        return Err(format!(
+            "it lists more than {MAX_ENTRIES} entries; clipwatch reads feeds of at most that many"
+        ));
+    }
     let text = String::from_utf8_lossy(&body);
     let is_json = text.trim_start().starts_with('{');
     let mut notes = Vec::new();
@@ -599,6 +606,29 @@ mod tests {
         assert_eq!(found[0].key.key, "url:https://cdn.example.com/1.mp4");
         let (found, _) = read(json, Kind::Other(EntryUse::Link), now());
         assert_eq!(found[0].key.key, "url:https://example.com/p/1");
+    }
+
+    #[test]
+    fn entries_are_counted_after_decoding() {
+        let item = "<item><link>https://e.com/x</link></item>";
+        let text = format!(
+            "<rss><channel>{}</channel></rss>",
+            item.repeat(MAX_ENTRIES + 1)
+        );
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in text.encode_utf16() {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        assert_eq!(count_entries(&utf16), 0, "invisible in the raw bytes");
+        let err = parse(
+            &utf16,
+            None,
+            "https://f.example/",
+            Kind::Other(EntryUse::Link),
+            now(),
+        )
+        .unwrap_err();
+        assert!(err.contains("more than 10000 entries"), "{err}");
     }
 
     #[test]

@@ -485,17 +485,6 @@ impl Watcher {
         content_type: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<usize, FeedError> {
-        // Before parsing: the parse is what takes the memory.
-        if entries::count_entries(bytes) > entries::MAX_ENTRIES {
-            return Err(FeedError::Parse {
-                feed: feed.name.clone(),
-                url: display_url(url),
-                reason: format!(
-                    "it lists more than {} entries; clipwatch reads feeds of at most that many",
-                    entries::MAX_ENTRIES
-                ),
-            });
-        }
         let kind = match feed.source {
             FeedSource::Youtube(_) => Kind::Youtube,
             FeedSource::Url(_) => Kind::Other(feed.entry_use),
@@ -507,11 +496,18 @@ impl Watcher {
                 reason,
             }
         })?;
-        for entry in &parsed.ignored {
+        // A few lines at most per body read; `feeds --json` lists them.
+        const SHOWN: usize = 3;
+        for entry in parsed.ignored.iter().take(SHOWN) {
             tracing::warn!(feed = %feed.name, "{entry} names no usable link or enclosure; ignored");
         }
-        for note in &parsed.notes {
+        for note in parsed.notes.iter().take(SHOWN) {
             tracing::warn!(feed = %feed.name, "{note}");
+        }
+        let more =
+            parsed.ignored.len().saturating_sub(SHOWN) + parsed.notes.len().saturating_sub(SHOWN);
+        if more > 0 {
+            tracing::warn!(feed = %feed.name, "{more} more like these; `clipwatch feeds --json` lists them");
         }
         state.report(&parsed.ignored, &parsed.notes);
         let candidates = parsed.candidates;
