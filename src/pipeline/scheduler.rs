@@ -3,7 +3,7 @@
 //! It also resumes whatever a crash left mid-way and keeps to the daily unit
 //! budget. Every API call goes through one shared [`Budget`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -202,6 +202,8 @@ impl Pipeline {
     /// Run jobs in `scope` until cancelled or, with `until_idle`, until none
     /// of them is left to do.
     pub async fn run(&self, scope: Scope, until_idle: bool) -> Result<(), PipelineError> {
+        // Before anything is read: a job written from here on is reported.
+        self.store.watch_changes();
         self.recover().await?;
         if self.api.is_none() {
             if until_idle {
@@ -218,14 +220,15 @@ impl Pipeline {
             scope,
             workers: JoinSet::new(),
             busy: HashSet::new(),
+            index: Index::default(),
             budget_note_logged: false,
             budget_blocked: false,
         };
-        scheduler.resume_started_jobs()?;
+        scheduler.load_index()?;
         loop {
-            let next_wake = scheduler.start_ready_jobs().await?;
+            let next_wake = scheduler.pass().await?;
             if until_idle && scheduler.workers.is_empty() {
-                if !scheduler.has_pending_work()? {
+                if !scheduler.has_pending_work() {
                     break;
                 }
                 if scheduler.budget_blocked {
@@ -239,7 +242,7 @@ impl Pipeline {
             tokio::select! {
                 () = self.cancel.cancelled() => break,
                 () = self.wake.notified() => {}
-                Some(done) = scheduler.workers.join_next() => scheduler.finished(done),
+                Some(done) = scheduler.workers.join_next() => scheduler.finished(done)?,
                 () = tokio::time::sleep(sleep) => {}
             }
         }
@@ -254,62 +257,192 @@ struct Scheduler {
     workers: JoinSet<String>,
     /// Keys with a worker running.
     busy: HashSet<String>,
+    /// Jobs in scope that no worker holds.
+    index: Index,
     budget_note_logged: bool,
     /// Today's unit budget is spent: nothing new is submitted.
     budget_blocked: bool,
 }
 
-impl Scheduler {
-    /// Jobs that already have a task (processing, downloading) need no
-    /// submit: poll or download them now, holding a slot while the task runs.
-    fn resume_started_jobs(&mut self) -> Result<(), StoreError> {
-        if self.pipeline.api.is_none() {
-            return Ok(());
-        }
-        for job in self.pipeline.store.active_jobs()? {
-            if !self.scope.covers(&job.key) {
-                continue;
+/// The scheduler's picture of the jobs no worker holds, kept in memory so
+/// that a pass reads only the jobs it starts, never every queued one (with
+/// 20 000 queued, re-reading them all on each wake-up cost most of a core).
+/// Built once from the store; then kept current from the keys the store
+/// reports written ([`Store::take_changes`]) and from workers that end.
+#[derive(Default)]
+struct Index {
+    /// Where each key is filed below.
+    filed: HashMap<String, Filed>,
+    /// Queued and due now, by job number (oldest first).
+    ready: BTreeMap<u64, String>,
+    /// Queued, due later.
+    deferred: BTreeSet<(DateTime<Utc>, u64, String)>,
+    /// With a step under way (uploading, submitting, processing,
+    /// downloading) and no worker: to be taken at the next pass.
+    started: BTreeMap<u64, String>,
+}
+
+#[derive(Clone)]
+enum Filed {
+    Ready(u64),
+    Deferred(DateTime<Utc>, u64),
+    Started(u64),
+}
+
+impl Index {
+    fn insert(&mut self, job: &Job) {
+        self.remove(&job.key);
+        let key = job.key.clone();
+        let filed = match (&job.state, job.retry_at) {
+            (State::Queued, Some(at)) if at > Utc::now() => {
+                self.deferred.insert((at, job.id, key.clone()));
+                Filed::Deferred(at, job.id)
             }
-            if matches!(job.state, State::Processing | State::Downloading) {
-                let slot = (job.state == State::Processing)
-                    .then(|| self.pipeline.slots.try_acquire())
-                    .flatten();
-                self.spawn(job, slot);
+            (State::Queued, _) => {
+                self.ready.insert(job.id, key.clone());
+                Filed::Ready(job.id)
+            }
+            _ => {
+                self.started.insert(job.id, key.clone());
+                Filed::Started(job.id)
+            }
+        };
+        self.filed.insert(key, filed);
+    }
+
+    fn remove(&mut self, key: &str) {
+        match self.filed.remove(key) {
+            Some(Filed::Ready(id)) => {
+                self.ready.remove(&id);
+            }
+            Some(Filed::Deferred(at, id)) => {
+                self.deferred.remove(&(at, id, key.to_string()));
+            }
+            Some(Filed::Started(id)) => {
+                self.started.remove(&id);
+            }
+            None => {}
+        }
+    }
+
+    /// Deferred jobs whose time has come join the ready ones.
+    fn promote(&mut self, now: DateTime<Utc>) {
+        while let Some((at, id, key)) = self.deferred.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.deferred.pop_first();
+            self.ready.insert(id, key.clone());
+            self.filed.insert(key, Filed::Ready(id));
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.filed.is_empty()
+    }
+}
+
+impl Scheduler {
+    /// The index, from one read of the work list (start-up).
+    fn load_index(&mut self) -> Result<(), StoreError> {
+        for job in self.pipeline.store.active_jobs()? {
+            if self.scope.covers(&job.key) {
+                self.index.insert(&job);
             }
         }
         Ok(())
     }
 
-    /// Start queued jobs while slots are free. Returns when the next
-    /// deferred job becomes ready, if any.
-    async fn start_ready_jobs(&mut self) -> Result<Option<Duration>, StoreError> {
+    /// Read one job again and file it where it now belongs (or nowhere:
+    /// held by a worker, finished, forgotten, out of scope).
+    fn refresh(&mut self, key: &str) -> Result<(), StoreError> {
+        self.index.remove(key);
+        if self.busy.contains(key) || !self.scope.covers(key) {
+            return Ok(());
+        }
+        if let Some(job) = self.pipeline.store.get(key)? {
+            if !job.state.is_terminal() {
+                self.index.insert(&job);
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass: take in what was written since the last one, take every
+    /// job with a step under way that no worker holds (a `retry` through a
+    /// running daemon moves a job to `processing`; without this nothing
+    /// would poll it until a restart), then start queued jobs while slots
+    /// are free. Returns when the next deferred job becomes ready, if any.
+    async fn pass(&mut self) -> Result<Option<Duration>, StoreError> {
+        for key in self.pipeline.store.take_changes() {
+            self.refresh(&key)?;
+        }
         if self.pipeline.api.is_none() {
             return Ok(None);
         }
+        self.take_started().await?;
         let now = Utc::now();
-        let mut next_wake: Option<Duration> = None;
         if let Some(until_tomorrow) = self.daily_budget_spent(now)? {
             return Ok(Some(until_tomorrow));
         }
-        for job in self.pipeline.store.active_jobs()? {
-            if job.state != State::Queued
-                || self.busy.contains(&job.key)
-                || !self.scope.covers(&job.key)
-            {
-                continue;
-            }
-            if let Some(at) = job.retry_at.filter(|at| *at > now) {
-                let wait = (at - now).to_std().unwrap_or_default();
-                next_wake = Some(next_wake.map_or(wait, |w| w.min(wait)));
-                continue;
-            }
+        self.index.promote(now);
+        while let Some((_, key)) = self.index.ready.first_key_value() {
+            let key = key.clone();
             let Some(slot) = self.pipeline.slots.try_acquire() else {
                 // Woken again when a worker ends and frees its slot.
                 break;
             };
-            self.spawn(job, Some(slot));
+            self.index.remove(&key);
+            match self.pipeline.store.get(&key)? {
+                Some(job) if job.state == State::Queued => {
+                    if job.retry_at.is_some_and(|at| at > now) {
+                        // Deferred since it was filed (not reported yet).
+                        self.index.insert(&job);
+                        continue;
+                    }
+                    self.spawn(job, Some(slot));
+                }
+                _ => self.refresh(&key)?,
+            }
         }
+        let next_wake = self
+            .index
+            .deferred
+            .first()
+            .map(|(at, _, _)| (*at - now).to_std().unwrap_or_default());
         Ok(next_wake)
+    }
+
+    /// Jobs past submit (processing, downloading) need no slot to be
+    /// resumed: poll or download them now, holding a slot while the task
+    /// runs if one is free. An upload or submit left half-done without a
+    /// worker (a worker stopped by a database error) is redone from the
+    /// queue, as at start-up.
+    async fn take_started(&mut self) -> Result<(), StoreError> {
+        let started: Vec<String> = self.index.started.values().cloned().collect();
+        for key in started {
+            self.index.remove(&key);
+            let Some(mut job) = self.pipeline.store.get(&key)? else {
+                continue;
+            };
+            match job.state {
+                State::Processing => {
+                    let slot = self.pipeline.slots.try_acquire();
+                    self.spawn(job, slot);
+                }
+                State::Downloading => self.spawn(job, None),
+                State::Uploading | State::Submitting => {
+                    tracing::warn!(
+                        job = job.id, key = %job.key,
+                        "found {} with no worker: redoing that step", job.state.name()
+                    );
+                    self.pipeline.transition(&mut job, Event::Recovered).await?;
+                    self.refresh(&key)?;
+                }
+                _ => self.refresh(&key)?,
+            }
+        }
+        Ok(())
     }
 
     /// `Some(wait)` while today's unit budget is spent.
@@ -340,31 +473,30 @@ impl Scheduler {
         Ok(Some((tomorrow - now).to_std().unwrap_or(IDLE_TICK)))
     }
 
-    fn has_pending_work(&self) -> Result<bool, StoreError> {
-        Ok(self
-            .pipeline
-            .store
-            .active_jobs()?
-            .iter()
-            .any(|job| self.scope.covers(&job.key)))
+    fn has_pending_work(&self) -> bool {
+        !self.index.is_empty()
     }
 
     fn spawn(&mut self, job: Job, slot: Option<Slot>) {
+        self.index.remove(&job.key);
         self.busy.insert(job.key.clone());
         let worker = Worker::new(self.pipeline.clone(), job, slot);
         self.workers.spawn(worker.run());
     }
 
-    fn finished(&mut self, done: Result<String, tokio::task::JoinError>) {
+    /// A worker ended: its job is filed again from what it left in the store.
+    fn finished(&mut self, done: Result<String, tokio::task::JoinError>) -> Result<(), StoreError> {
         match done {
             Ok(key) => {
                 self.busy.remove(&key);
+                self.refresh(&key)?;
             }
             Err(err) => {
                 tracing::error!("a job worker ended abnormally: {err}");
                 // Its key stays busy until restart rather than risk two workers.
             }
         }
+        Ok(())
     }
 
     /// Give in-flight work a grace period, then abort what remains.

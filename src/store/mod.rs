@@ -3,8 +3,9 @@
 //! API units spent per day. [`Store::save`] flushes before returning, so a
 //! state written here survives `kill -9` before the side effect it allows.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -46,6 +47,10 @@ pub struct Store {
     meta: sled::Tree,
     /// One flush at a time; see [`Store::flush`].
     flushing: Arc<tokio::sync::Mutex<()>>,
+    /// Keys of jobs written since the last [`Store::take_changes`], for the
+    /// scheduler's in-memory index; `None` (nothing kept) until
+    /// [`Store::watch_changes`] is called.
+    changes: Arc<Mutex<Option<HashSet<String>>>>,
 }
 
 /// What [`Store::insert_new`] did.
@@ -75,6 +80,7 @@ impl Store {
             active: db.open_tree("active")?,
             meta: db.open_tree("meta")?,
             flushing: Arc::new(tokio::sync::Mutex::new(())),
+            changes: Arc::new(Mutex::new(None)),
             db,
         })
     }
@@ -176,6 +182,7 @@ impl Store {
                 self.job_numbers.insert(id.to_be_bytes(), key.as_bytes())?;
                 if !job.state.is_terminal() {
                     self.active.insert(key.as_bytes(), &[])?;
+                    self.changed(key);
                 }
                 Ok(Inserted::New(job))
             }
@@ -193,8 +200,33 @@ impl Store {
         } else {
             self.active.insert(job.key.as_bytes(), &[])?;
         }
+        self.changed(&job.key);
         self.flush().await?;
         Ok(())
+    }
+
+    /// From now on, remember the key of every job written (created, saved,
+    /// forgotten) until [`Store::take_changes`] collects them. The scheduler
+    /// uses this to keep its index without reading every job on each pass.
+    pub fn watch_changes(&self) {
+        self.changes
+            .lock()
+            .expect("changes lock")
+            .get_or_insert_with(HashSet::new);
+    }
+
+    /// The keys written since the last call (see [`Store::watch_changes`]).
+    pub fn take_changes(&self) -> Vec<String> {
+        match self.changes.lock().expect("changes lock").as_mut() {
+            Some(keys) => keys.drain().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn changed(&self, key: &str) {
+        if let Some(keys) = self.changes.lock().expect("changes lock").as_mut() {
+            keys.insert(key.to_string());
+        }
     }
 
     /// Jobs that are not done, failed or skipped, oldest first.
@@ -253,6 +285,7 @@ impl Store {
         self.jobs.remove(job.key.as_bytes())?;
         self.job_numbers.remove(job.id.to_be_bytes())?;
         self.active.remove(job.key.as_bytes())?;
+        self.changed(&job.key);
         self.flush().await?;
         Ok(job)
     }
@@ -378,6 +411,59 @@ mod tests {
         assert_eq!(store.find(&job.id.to_string()).unwrap().key, job.key);
         assert_eq!(store.find("youtube:abcdefghijk").unwrap().id, job.id);
         assert!(matches!(store.find("999"), Err(StoreError::NotFound(_))));
+    }
+
+    /// The scheduler's index is only as good as this feed: every way a job
+    /// enters, changes in or leaves the work list must report its key.
+    #[tokio::test]
+    async fn every_write_of_a_job_is_reported_once_watched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = Utc::now();
+        store
+            .insert_new("youtube:unwatched00", source(), "default", None, now)
+            .await
+            .unwrap();
+        assert!(
+            store.take_changes().is_empty(),
+            "nothing kept until watched"
+        );
+        store.watch_changes();
+        let Inserted::New(mut job) = store
+            .insert_new("youtube:abcdefghijk", source(), "default", None, now)
+            .await
+            .unwrap()
+        else {
+            panic!("new")
+        };
+        assert_eq!(store.take_changes(), ["youtube:abcdefghijk"]);
+        assert!(store.take_changes().is_empty());
+        job.apply(Event::SubmitStarted, now).unwrap();
+        store.save(&job).await.unwrap();
+        store.save(&job).await.unwrap();
+        assert_eq!(store.take_changes(), ["youtube:abcdefghijk"]);
+        job.apply(
+            Event::Failed {
+                reason: "x".into(),
+                will_retry: false,
+            },
+            now,
+        )
+        .unwrap();
+        store.save(&job).await.unwrap();
+        assert_eq!(store.take_changes(), ["youtube:abcdefghijk"]);
+        store.forget("youtube:abcdefghijk").await.unwrap();
+        assert_eq!(store.take_changes(), ["youtube:abcdefghijk"]);
+        // Skipped on first sight: never on the work list, nothing to report.
+        store
+            .insert_skipped_many(
+                vec![("youtube:skipped0000".into(), source(), "backfill".into())],
+                "default",
+                now,
+            )
+            .await
+            .unwrap();
+        assert!(store.take_changes().is_empty());
     }
 
     #[tokio::test]
