@@ -512,3 +512,52 @@ impl Scheduler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::job::Source;
+
+    fn job(id: u64, state: State, retry_at: Option<DateTime<Utc>>) -> Job {
+        let mut job = Job::new(
+            id,
+            format!("url:https://e.com/{id}"),
+            Source::default(),
+            "default".into(),
+            Utc::now(),
+        );
+        job.state = state;
+        job.retry_at = retry_at;
+        job
+    }
+
+    #[test]
+    fn the_index_files_each_job_once_where_a_pass_looks_for_it() {
+        let now = Utc::now();
+        let later = now + chrono::Duration::seconds(30);
+        let mut index = Index::default();
+        index.insert(&job(3, State::Queued, None));
+        index.insert(&job(1, State::Queued, Some(now - chrono::Duration::seconds(1))));
+        index.insert(&job(2, State::Queued, Some(later)));
+        index.insert(&job(4, State::Processing, None));
+        index.insert(&job(5, State::Downloading, None));
+        assert_eq!(index.ready.keys().copied().collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(index.deferred.len(), 1);
+        assert_eq!(index.started.keys().copied().collect::<Vec<_>>(), [4, 5]);
+        // Filed again after a change: moved, never duplicated.
+        index.insert(&job(3, State::Processing, None));
+        assert_eq!(index.ready.keys().copied().collect::<Vec<_>>(), [1]);
+        assert_eq!(index.started.len(), 3);
+        assert_eq!(index.filed.len(), 5);
+        index.promote(now);
+        assert_eq!(index.deferred.len(), 1, "not due yet");
+        index.promote(later);
+        assert_eq!(index.ready.keys().copied().collect::<Vec<_>>(), [1, 2]);
+        assert!(index.deferred.is_empty());
+        for id in 1..=5 {
+            index.remove(&format!("url:https://e.com/{id}"));
+        }
+        assert!(index.is_empty());
+        assert!(index.ready.is_empty() && index.started.is_empty());
+    }
+}
