@@ -548,3 +548,53 @@ fn a_local_files_sidecar_names_the_file_and_the_times_not_a_path() {
         "no filesystem path"
     );
 }
+
+// ---- issue 12 item 13: the scheduler keeps its queue in memory ---------------
+
+#[test]
+fn the_status_line_counts_jobs_from_memory_as_they_move() {
+    // The scheduler no longer reads every job to count them: the counts it
+    // keeps must follow jobs queued through the control socket and moved
+    // by workers.
+    let env = Env::with_config(
+        FakeConfig {
+            phase: Duration::from_secs(30),
+            ..FakeConfig::default()
+        },
+        |url| with_api(url, "max_concurrent_projects = 1"),
+    );
+    let notify_path = env.dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let log = env.dir.path().join("daemon.log");
+    let notify_env = notify_path.to_string_lossy().into_owned();
+    let mut daemon = env.spawn_with_env(&["run"], &log, &[("NOTIFY_SOCKET", &notify_env)]);
+    assert!(wait_until(Duration::from_secs(10), || env
+        .dir
+        .path()
+        .join("state/control.sock")
+        .exists()));
+    for video in [
+        VIDEO,
+        "https://youtu.be/aaaaaaaaaaa",
+        "https://youtu.be/bbbbbbbbbbb",
+    ] {
+        assert!(env.run(&["submit", video]).status.success());
+    }
+    let mut messages = String::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && !messages.contains("STATUS=1 processing, 2 queued") {
+        if let Ok(n) = notify.recv(&mut buf) {
+            messages.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+    sigterm(&mut daemon);
+    assert!(
+        messages.contains("STATUS=1 processing, 2 queued"),
+        "{messages:?}\n{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+}

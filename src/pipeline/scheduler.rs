@@ -65,6 +65,45 @@ impl Progress {
     }
 }
 
+/// key → state name of every unfinished job (see [`Pipeline::live_counts`]).
+#[derive(Clone, Default)]
+struct LiveStates(Arc<Mutex<Option<HashMap<String, &'static str>>>>);
+
+impl LiveStates {
+    fn load(&self, jobs: &[Job]) {
+        let states = jobs
+            .iter()
+            .map(|job| (job.key.clone(), job.state.name()))
+            .collect();
+        *self.0.lock().expect("live states lock") = Some(states);
+    }
+
+    fn set(&self, job: &Job) {
+        if let Some(states) = self.0.lock().expect("live states lock").as_mut() {
+            if job.state.is_terminal() {
+                states.remove(&job.key);
+            } else {
+                states.insert(job.key.clone(), job.state.name());
+            }
+        }
+    }
+
+    fn remove(&self, key: &str) {
+        if let Some(states) = self.0.lock().expect("live states lock").as_mut() {
+            states.remove(key);
+        }
+    }
+
+    fn counts(&self) -> Option<BTreeMap<&'static str, usize>> {
+        let guard = self.0.lock().expect("live states lock");
+        let mut counts = BTreeMap::new();
+        for state in guard.as_ref()?.values() {
+            *counts.entry(*state).or_default() += 1;
+        }
+        Some(counts)
+    }
+}
+
 /// Everything a worker needs; cheap to clone.
 #[derive(Clone)]
 pub struct Pipeline {
@@ -76,6 +115,9 @@ pub struct Pipeline {
     pub cancel: CancellationToken,
     config: watch::Receiver<Arc<Config>>,
     wake: Arc<Notify>,
+    /// The state of every unfinished job, kept by the scheduler and by
+    /// transitions, so status lines need not read every job.
+    live: LiveStates,
     /// One submit in flight at a time: a crash can then leave at most one
     /// job whose request left without its task id being stored.
     pub submit_gate: Arc<tokio::sync::Mutex<()>>,
@@ -129,6 +171,7 @@ impl Pipeline {
             cancel,
             config,
             wake: Arc::new(Notify::new()),
+            live: LiveStates::default(),
             submit_gate: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
@@ -157,6 +200,12 @@ impl Pipeline {
         self.config.clone()
     }
 
+    /// How many unfinished jobs are in each state, from memory; `None`
+    /// until the scheduler has read the work list once.
+    pub fn live_counts(&self) -> Option<BTreeMap<&'static str, usize>> {
+        self.live.counts()
+    }
+
     /// Tell the scheduler that a job was queued.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -170,6 +219,7 @@ impl Pipeline {
             return Ok(());
         }
         self.store.save(job).await?;
+        self.live.set(job);
         let note = job
             .history
             .last()
@@ -345,9 +395,13 @@ impl Index {
 impl Scheduler {
     /// The index, from one read of the work list (start-up).
     fn load_index(&mut self) -> Result<(), StoreError> {
-        for job in self.pipeline.store.active_jobs()? {
+        let jobs = self.pipeline.store.active_jobs()?;
+        if matches!(self.scope, Scope::All) {
+            self.pipeline.live.load(&jobs);
+        }
+        for job in &jobs {
             if self.scope.covers(&job.key) {
-                self.index.insert(&job);
+                self.index.insert(job);
             }
         }
         Ok(())
@@ -357,13 +411,17 @@ impl Scheduler {
     /// held by a worker, finished, forgotten, out of scope).
     fn refresh(&mut self, key: &str) -> Result<(), StoreError> {
         self.index.remove(key);
-        if self.busy.contains(key) || !self.scope.covers(key) {
+        if self.busy.contains(key) {
             return Ok(());
         }
-        if let Some(job) = self.pipeline.store.get(key)? {
-            if !job.state.is_terminal() {
-                self.index.insert(&job);
+        match self.pipeline.store.get(key)? {
+            Some(job) => {
+                self.pipeline.live.set(&job);
+                if !job.state.is_terminal() && self.scope.covers(key) {
+                    self.index.insert(&job);
+                }
             }
+            None => self.pipeline.live.remove(key),
         }
         Ok(())
     }
@@ -537,7 +595,11 @@ mod tests {
         let later = now + chrono::Duration::seconds(30);
         let mut index = Index::default();
         index.insert(&job(3, State::Queued, None));
-        index.insert(&job(1, State::Queued, Some(now - chrono::Duration::seconds(1))));
+        index.insert(&job(
+            1,
+            State::Queued,
+            Some(now - chrono::Duration::seconds(1)),
+        ));
         index.insert(&job(2, State::Queued, Some(later)));
         index.insert(&job(4, State::Processing, None));
         index.insert(&job(5, State::Downloading, None));
