@@ -617,12 +617,21 @@ impl Worker {
                         path.display()
                     );
                 }
-                _ => {
-                    tokio::fs::create_dir_all(&path)
-                        .await
-                        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                _ if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir()) => {
                     return Ok(path);
                 }
+                // Gone (removed by someone): claimed again like a new one,
+                // so a job after the same name at this instant cannot share it.
+                _ => match claim_exactly(root, Path::new(&folder)).await {
+                    Ok(true) => return Ok(path),
+                    Ok(false) => tracing::warn!(
+                        job = self.job.id,
+                        key = %self.job.key,
+                        "{} was taken by another job; choosing a new folder",
+                        path.display()
+                    ),
+                    Err(err) => return Err(err),
+                },
             }
         }
         let template = &config.output.folder;
@@ -1046,34 +1055,34 @@ fn unique_name(taken: &mut HashSet<String>, name: &str) -> String {
     candidate
 }
 
+/// Create `root/relative` (and its parents); `false` if it already exists.
+async fn claim_exactly(root: &Path, relative: &Path) -> Result<bool, String> {
+    let path = root.join(relative);
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    match tokio::fs::create_dir(&path).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(format!("cannot create {}: {e}", path.display())),
+    }
+}
+
 /// Create a folder under `root` named `wanted`, or `wanted (2)`, `(3)`… if
 /// the name exists, and return its path relative to `root`. Creating it is
 /// the claim: of two jobs after one name, exactly one gets it.
 async fn claim_folder(root: &Path, wanted: &Path) -> Result<PathBuf, String> {
-    if let Some(parent) = wanted.parent().filter(|p| !p.as_os_str().is_empty()) {
-        let parent = root.join(parent);
-        tokio::fs::create_dir_all(&parent)
-            .await
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    } else {
-        tokio::fs::create_dir_all(root)
-            .await
-            .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-    }
     let mut candidate = wanted.to_path_buf();
     let mut n = 2;
-    loop {
-        let path = root.join(&candidate);
-        match tokio::fs::create_dir(&path).await {
-            Ok(()) => return Ok(candidate),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
-        }
+    while !claim_exactly(root, &candidate).await? {
         let mut name = wanted.file_name().unwrap_or_default().to_os_string();
         name.push(format!(" ({n})"));
         candidate = wanted.with_file_name(name);
         n += 1;
     }
+    Ok(candidate)
 }
 
 /// The source key of the job whose finished clips are in `folder`, from its
