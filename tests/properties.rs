@@ -158,8 +158,8 @@ proptest! {
             "status": status,
             "api_units_usage": cost,
             "clips": [
-                {"idx": idx, "score": score, "begin_ms": begin, "tags": tags},
                 {"idx": number.clone(), "score": number.clone(), "begin_ms": number, "title": "kept"},
+                {"idx": idx, "score": score, "begin_ms": begin, "tags": tags},
             ],
         });
         if let Ok(results) = serde_json::from_value::<TaskResults>(body) {
@@ -168,6 +168,9 @@ proptest! {
             prop_assert_eq!(kept[0].idx, n);
             prop_assert_eq!(kept[0].begin_ms, Some(n));
             prop_assert_eq!(kept[0].score, Some(n as f64));
+            // Whatever the other clip's idx, the two never share a rank.
+            prop_assert_eq!(results.clips.len(), 2);
+            prop_assert!(results.clips[0].idx != results.clips[1].idx);
         }
     }
 }

@@ -104,31 +104,178 @@ pub struct TaskResults {
     pub clips: Vec<Clip>,
 }
 
-/// One clip of a task's results.
+/// One clip of a task's results. `idx` is the clip's 0-based rank as
+/// clipwatch uses it: the API's `idx` when it is usable, else a rank taken
+/// by position (see [`assign_ranks`]), so two clips never share one.
 #[derive(Clone, Deserialize, PartialEq)]
+#[serde(from = "RawClip")]
 pub struct Clip {
-    #[serde(deserialize_with = "lenient_u64")]
     pub idx: u64,
-    #[serde(default, deserialize_with = "opt_lenient_string")]
+    /// The `idx` as the API sent it (`None`: absent).
+    pub sent_idx: Option<Value>,
+    /// Why `idx` is not the API's own, when it is not.
+    pub rank_note: Option<String>,
     pub title: Option<String>,
-    #[serde(default, deserialize_with = "opt_lenient_u64")]
     pub begin_ms: Option<u64>,
-    #[serde(default, deserialize_with = "opt_lenient_u64")]
     pub end_ms: Option<u64>,
-    #[serde(default, deserialize_with = "opt_lenient_string")]
     pub thumbnail: Option<String>,
-    #[serde(default, deserialize_with = "lenient_tags")]
     pub tags: Vec<String>,
+    pub desc: Option<String>,
+    pub score: Option<f64>,
+    pub export_link: Option<String>,
+}
+
+/// A clip as it arrives; every field optional and lenient.
+#[derive(Deserialize)]
+struct RawClip {
+    #[serde(default, deserialize_with = "opt_value")]
+    idx: Option<Value>,
+    #[serde(default, deserialize_with = "opt_lenient_string")]
+    title: Option<String>,
+    #[serde(default, deserialize_with = "opt_lenient_u64")]
+    begin_ms: Option<u64>,
+    #[serde(default, deserialize_with = "opt_lenient_u64")]
+    end_ms: Option<u64>,
+    #[serde(default, deserialize_with = "opt_lenient_string")]
+    thumbnail: Option<String>,
+    #[serde(default, deserialize_with = "lenient_tags")]
+    tags: Vec<String>,
     #[serde(
         default,
         alias = "description",
         deserialize_with = "opt_lenient_string"
     )]
-    pub desc: Option<String>,
+    desc: Option<String>,
     #[serde(default, deserialize_with = "opt_lenient_f64")]
-    pub score: Option<f64>,
+    score: Option<f64>,
     #[serde(default, deserialize_with = "opt_lenient_string")]
-    pub export_link: Option<String>,
+    export_link: Option<String>,
+}
+
+impl From<RawClip> for Clip {
+    fn from(raw: RawClip) -> Clip {
+        // Alone, a clip keeps a usable idx; in a list, [`assign_ranks`]
+        // settles odd and duplicate ones.
+        let idx = raw.idx.as_ref().and_then(usable_idx).unwrap_or(0);
+        Clip {
+            idx,
+            sent_idx: raw.idx,
+            rank_note: None,
+            title: raw.title,
+            begin_ms: raw.begin_ms,
+            end_ms: raw.end_ms,
+            thumbnail: raw.thumbnail,
+            tags: raw.tags,
+            desc: raw.desc,
+            score: raw.score,
+            export_link: raw.export_link,
+        }
+    }
+}
+
+/// An `idx` above this is taken as nonsense (no task lists that many clips),
+/// not as a rank: it would make names like `4294967296 title`.
+pub const MAX_IDX: u64 = 9_999;
+
+/// The API's `idx` as a rank, if it is a whole number in `0..=MAX_IDX`
+/// (as a number or a string).
+fn usable_idx(value: &Value) -> Option<u64> {
+    let whole = match value {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        }),
+        Value::String(s) => {
+            let s = s.trim();
+            s.parse::<u64>().ok().or_else(|| {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= MAX_IDX as f64)
+                    .map(|f| f as u64)
+            })
+        }
+        _ => None,
+    };
+    whole.filter(|n| *n <= MAX_IDX)
+}
+
+/// Give every clip of one results list its own rank. A usable `idx` is kept
+/// by the first clip that has it; a clip whose `idx` is missing, unusable or
+/// taken is ranked by its position in the list (or the next free rank after
+/// it) and says so in `rank_note`. No two clips end up with the same `idx`,
+/// so none can overwrite another's files.
+pub fn assign_ranks(clips: &mut [Clip]) {
+    let mut taken = std::collections::HashSet::new();
+    let mut kept = vec![false; clips.len()];
+    for (i, clip) in clips.iter().enumerate() {
+        if let Some(idx) = clip.sent_idx.as_ref().and_then(usable_idx) {
+            kept[i] = taken.insert(idx);
+        }
+    }
+    for (position, clip) in clips.iter_mut().enumerate() {
+        if kept[position] {
+            clip.idx = clip.sent_idx.as_ref().and_then(usable_idx).unwrap_or(0);
+            clip.rank_note = None;
+            continue;
+        }
+        let mut rank = position as u64;
+        while !taken.insert(rank) {
+            rank += 1;
+        }
+        let what = match &clip.sent_idx {
+            None | Some(Value::Null) => "no idx".to_string(),
+            Some(sent) => match usable_idx(sent) {
+                Some(idx) => format!("idx {idx}, a duplicate"),
+                None => format!("idx {}, out of range", shown_idx(sent)),
+            },
+        };
+        clip.idx = rank;
+        clip.rank_note = Some(format!(
+            "the API gave {what}; ranked by position as {}",
+            rank + 1
+        ));
+    }
+}
+
+/// A sent `idx` for a note: numbers and strings as they are, cut short.
+fn shown_idx(value: &Value) -> String {
+    let text = match value {
+        Value::String(s) => s.trim().to_string(),
+        other => other.to_string(),
+    };
+    text.chars().take(24).collect()
+}
+
+impl Clip {
+    /// The same clip in another results reply: everything but the links
+    /// (which are new on every call) is equal.
+    pub fn same_clip(&self, other: &Clip) -> bool {
+        self.sent_idx == other.sent_idx
+            && self.title == other.title
+            && self.begin_ms == other.begin_ms
+            && self.end_ms == other.end_ms
+            && self.score == other.score
+            && self.desc == other.desc
+            && self.tags == other.tags
+    }
+}
+
+/// Whether two replies list the same clips (in any order), links aside.
+pub fn same_clips(a: &[Clip], b: &[Clip]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut unmatched: Vec<&Clip> = b.iter().collect();
+    a.iter().all(
+        |clip| match unmatched.iter().position(|other| clip.same_clip(other)) {
+            Some(i) => {
+                unmatched.swap_remove(i);
+                true
+            }
+            None => false,
+        },
+    )
 }
 
 impl std::fmt::Debug for Clip {
@@ -136,6 +283,7 @@ impl std::fmt::Debug for Clip {
         // Links are signed CDN URLs: say whether they are there, not what they are.
         f.debug_struct("Clip")
             .field("idx", &self.idx)
+            .field("rank_note", &self.rank_note)
             .field("title", &self.title)
             .field("begin_ms", &self.begin_ms)
             .field("end_ms", &self.end_ms)
@@ -182,11 +330,6 @@ fn value_to_f64(v: &Value) -> Option<f64> {
     }
 }
 
-fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    let v = Value::deserialize(d)?;
-    value_to_u64(&v).ok_or_else(|| serde::de::Error::custom(format!("expected a number, got {v}")))
-}
-
 fn opt_lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     Ok(value_to_u64(&Value::deserialize(d)?))
 }
@@ -229,16 +372,24 @@ fn lenient_tags<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
     })
 }
 
-/// Clips that cannot be decoded (no usable idx) are dropped rather than
-/// failing the whole response: one odd clip must not cost the others.
+/// Items that are not clip objects are dropped rather than failing the
+/// whole response; a clip with an odd `idx` is kept and ranked by position
+/// ([`assign_ranks`]): one odd clip must not cost the others, nor itself.
 fn lenient_clips<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Clip>, D::Error> {
-    Ok(match Value::deserialize(d)? {
+    let mut clips: Vec<Clip> = match Value::deserialize(d)? {
         Value::Array(items) => items
             .into_iter()
+            .filter(Value::is_object)
             .filter_map(|item| serde_json::from_value::<Clip>(item).ok())
             .collect(),
         _ => Vec::new(),
-    })
+    };
+    assign_ranks(&mut clips);
+    Ok(clips)
+}
+
+fn opt_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Ok(Some(Value::deserialize(d)?).filter(|v| !v.is_null()))
 }
 
 #[cfg(test)]
@@ -258,7 +409,13 @@ mod tests {
             "tags": ["a"], "desc": "d", "score": 81
         }))
         .unwrap();
-        assert_eq!(from_strings, from_numbers);
+        // The same clip, whichever way it was sent.
+        assert!(from_strings.sent_idx != from_numbers.sent_idx);
+        let unsent = |c: Clip| Clip {
+            sent_idx: None,
+            ..c
+        };
+        assert_eq!(unsent(from_strings.clone()), unsent(from_numbers));
         assert_eq!(from_strings.begin_ms, Some(15000));
         assert_eq!(from_strings.score, Some(81.0));
     }
@@ -283,9 +440,15 @@ mod tests {
         .unwrap();
         assert_eq!(r.status, TaskStatus::Ongoing);
         assert_eq!(r.expire_at, Some(1_741_824_000_000));
-        assert_eq!(r.clips.len(), 1);
-        assert_eq!(r.clips[0].tags, vec!["a", "b"]);
-        assert_eq!(r.clips[0].score, None);
+        assert_eq!(r.clips.len(), 2, "the clip with an odd idx is kept");
+        assert_eq!(r.clips[1].tags, vec!["a", "b"]);
+        assert_eq!(r.clips[1].score, None);
+        assert_eq!((r.clips[0].idx, r.clips[1].idx), (0, 1));
+        assert!(r.clips[0]
+            .rank_note
+            .as_deref()
+            .unwrap()
+            .contains("idx x, out of range"));
     }
 
     #[test]
@@ -306,6 +469,61 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(r.missing_export_links(), 2);
+    }
+
+    fn idx_of(clips: Value) -> Vec<(u64, bool)> {
+        let r: TaskResults =
+            serde_json::from_value(json!({"status": "SUCCEEDED", "clips": clips})).unwrap();
+        r.clips
+            .iter()
+            .map(|c| (c.idx, c.rank_note.is_some()))
+            .collect()
+    }
+
+    #[test]
+    fn odd_idx_values_get_ranks_of_their_own() {
+        // Duplicates: the first keeps it, the others go by position.
+        assert_eq!(
+            idx_of(json!([{"idx": 0}, {"idx": 0}, {"idx": "0"}])),
+            [(0, false), (1, true), (2, true)]
+        );
+        // Negative, missing, huge, fractional: by position, skipping taken ranks.
+        assert_eq!(
+            idx_of(json!([{"idx": -1}, {}, {"idx": "4294967295"}, {"idx": 1}, {"idx": 2.5}])),
+            [(0, true), (2, true), (3, true), (1, false), (4, true)]
+        );
+        // A shuffled but clean list keeps the API's ranks.
+        assert_eq!(
+            idx_of(json!([{"idx": 2}, {"idx": "0"}, {"idx": 1.0}])),
+            [(2, false), (0, false), (1, false)]
+        );
+        let r: TaskResults = serde_json::from_value(
+            json!({"status": "SUCCEEDED", "clips": [{"idx": 5}, {"idx": 5}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            r.clips[1].rank_note.as_deref(),
+            Some("the API gave idx 5, a duplicate; ranked by position as 2")
+        );
+    }
+
+    #[test]
+    fn the_same_clips_in_another_reply_are_recognised() {
+        let a: TaskResults = serde_json::from_value(json!({"status": "SUCCEEDED", "clips": [
+            {"idx": 0, "title": "a", "export_link": "https://x/1"}, {"idx": 1, "title": "b"}
+        ]}))
+        .unwrap();
+        let b: TaskResults = serde_json::from_value(json!({"status": "SUCCEEDED", "clips": [
+            {"idx": 1, "title": "b", "export_link": "https://x/3"}, {"idx": 0, "title": "a"}
+        ]}))
+        .unwrap();
+        assert!(same_clips(&a.clips, &b.clips));
+        assert!(!same_clips(&a.clips, &b.clips[..1]));
+        let c: TaskResults = serde_json::from_value(json!({"status": "SUCCEEDED", "clips": [
+            {"idx": 0, "title": "a"}, {"idx": 1, "title": "b, retitled"}
+        ]}))
+        .unwrap();
+        assert!(!same_clips(&a.clips, &c.clips));
     }
 
     #[test]

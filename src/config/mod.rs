@@ -96,6 +96,9 @@ pub struct ApiConfig {
     /// Tasks allowed to run at once; at least 1.
     pub max_concurrent_projects: u32,
     pub poll_interval: Duration,
+    /// After SUCCEEDED, how long to keep polling while the clip list is
+    /// empty, still changing, or missing video links.
+    pub results_wait: Duration,
     /// Limit for one HTTP request.
     pub timeout: Duration,
     /// API units per day after which submitting stops; 0 = no cap.
@@ -429,6 +432,7 @@ fn check_api(
             5,
         )?,
         poll_interval: duration(src, &raw.poll_interval, "api.poll_interval", "30s", true)?,
+        results_wait: duration(src, &raw.results_wait, "api.results_wait", "30m", true)?,
         timeout: duration(src, &raw.timeout, "api.timeout", "60s", true)?,
         daily_unit_budget: raw.daily_unit_budget.unwrap_or(0),
         on_ambiguous_submit: match &raw.on_ambiguous_submit {

@@ -49,6 +49,7 @@ pub(super) struct RawApi {
     pub rate_window: Str,
     pub max_concurrent_projects: Option<Spanned<u32>>,
     pub poll_interval: Str,
+    pub results_wait: Str,
     pub timeout: Str,
     pub daily_unit_budget: Option<u64>,
     pub on_ambiguous_submit: Str,

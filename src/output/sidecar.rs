@@ -41,11 +41,26 @@ pub struct ClipFiles {
     pub sidecar: Option<String>,
 }
 
+/// Where a clip of a local file starts and ends: the file's original name
+/// and the times (its path on the server is no link for anyone).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceFile {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub begin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ClipSidecar {
     pub schema: &'static str,
     pub rank: u64,
     pub idx: u64,
+    /// Why `rank`/`idx` are not the API's own `idx` (missing, duplicated,
+    /// out of range), when they are not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank_note: Option<String>,
     pub title: String,
     pub description: String,
     pub hashtags: Vec<String>,
@@ -56,6 +71,9 @@ pub struct ClipSidecar {
     pub begin: Option<String>,
     pub end: Option<String>,
     pub source_link: Option<String>,
+    /// For local files, in place of `source_link`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_file: Option<SourceFile>,
     pub files: ClipFiles,
     pub source: SourceInfo,
     pub task: TaskInfo,
@@ -77,6 +95,7 @@ impl ClipSidecar {
             schema: CLIP_SCHEMA,
             rank: clip.idx + 1,
             idx: clip.idx,
+            rank_note: clip.rank_note.clone(),
             title: clip.title.clone().unwrap_or_default(),
             description: clip.desc.clone().unwrap_or_default(),
             hashtags: clip.tags.iter().map(|t| hashtag(t)).collect(),
@@ -87,6 +106,7 @@ impl ClipSidecar {
             begin: clip.begin_ms.map(timestamp),
             end: clip.end_ms.map(timestamp),
             source_link,
+            source_file: None,
             files,
             source,
             task,
@@ -99,6 +119,9 @@ impl ClipSidecar {
 pub struct ProjectClip {
     pub rank: u64,
     pub idx: u64,
+    /// As in the sidecar: why the rank is not the API's `idx`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank_note: Option<String>,
     pub title: String,
     pub score: Option<Value>,
     pub begin_ms: Option<u64>,
@@ -118,6 +141,7 @@ impl ProjectClip {
         ProjectClip {
             rank: clip.idx + 1,
             idx: clip.idx,
+            rank_note: clip.rank_note.clone(),
             title: clip.title.clone().unwrap_or_default(),
             score: clip.score.map(number),
             begin_ms: clip.begin_ms,

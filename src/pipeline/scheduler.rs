@@ -3,7 +3,7 @@
 //! It also resumes whatever a crash left mid-way and keeps to the daily unit
 //! budget. Every API call goes through one shared [`Budget`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,6 +87,45 @@ impl Progress {
     }
 }
 
+/// key → state name of every unfinished job (see [`Pipeline::live_counts`]).
+#[derive(Clone, Default)]
+struct LiveStates(Arc<Mutex<Option<HashMap<String, &'static str>>>>);
+
+impl LiveStates {
+    fn load(&self, jobs: &[Job]) {
+        let states = jobs
+            .iter()
+            .map(|job| (job.key.clone(), job.state.name()))
+            .collect();
+        *self.0.lock().expect("live states lock") = Some(states);
+    }
+
+    fn set(&self, job: &Job) {
+        if let Some(states) = self.0.lock().expect("live states lock").as_mut() {
+            if job.state.is_terminal() {
+                states.remove(&job.key);
+            } else {
+                states.insert(job.key.clone(), job.state.name());
+            }
+        }
+    }
+
+    fn remove(&self, key: &str) {
+        if let Some(states) = self.0.lock().expect("live states lock").as_mut() {
+            states.remove(key);
+        }
+    }
+
+    fn counts(&self) -> Option<BTreeMap<&'static str, usize>> {
+        let guard = self.0.lock().expect("live states lock");
+        let mut counts = BTreeMap::new();
+        for state in guard.as_ref()?.values() {
+            *counts.entry(*state).or_default() += 1;
+        }
+        Some(counts)
+    }
+}
+
 /// Everything a worker needs; cheap to clone.
 #[derive(Clone)]
 pub struct Pipeline {
@@ -104,6 +143,9 @@ pub struct Pipeline {
     pub wait_for_output: bool,
     config: watch::Receiver<Arc<Config>>,
     wake: Arc<Notify>,
+    /// The state of every unfinished job, kept by the scheduler and by
+    /// transitions, so status lines need not read every job.
+    live: LiveStates,
     /// One submit in flight at a time: a crash can then leave at most one
     /// job whose request left without its task id being stored.
     pub submit_gate: Arc<tokio::sync::Mutex<()>>,
@@ -172,6 +214,7 @@ impl Pipeline {
             wait_for_output: true,
             config,
             wake: Arc::new(Notify::new()),
+            live: LiveStates::default(),
             submit_gate: Arc::new(tokio::sync::Mutex::new(())),
             submit_pause: SubmitPause::default(),
         })
@@ -236,6 +279,12 @@ impl Pipeline {
         self.config.clone()
     }
 
+    /// How many unfinished jobs are in each state, from memory; `None`
+    /// until the scheduler has read the work list once.
+    pub fn live_counts(&self) -> Option<BTreeMap<&'static str, usize>> {
+        self.live.counts()
+    }
+
     /// Tell the scheduler that a job was queued.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -269,6 +318,7 @@ impl Pipeline {
             _ => None,
         };
         self.store.save_counting(job, counted).await?;
+        self.live.set(job);
         let note = job
             .history
             .last()
@@ -284,31 +334,39 @@ impl Pipeline {
     /// have finished is redone (the only case where the API could see a
     /// video twice: the request left but its task id was never stored).
     pub async fn recover(&self) -> Result<(), StoreError> {
-        let policy = self.config().api.on_ambiguous_submit;
         for mut job in self.store.active_jobs()? {
-            if job.state == State::Submitting && policy == AmbiguousSubmit::Fail {
-                let reason = ambiguous_submit_reason(
-                    &job,
-                    "interrupted while submitting (clipwatch stopped before the answer came)",
-                    false,
+            self.recover_job(&mut job).await?;
+        }
+        Ok(())
+    }
+
+    /// [`Pipeline::recover`] for one job found `uploading` or `submitting`
+    /// with nothing working on it: an upload is redone; a submit follows
+    /// `api.on_ambiguous_submit` (its request may have reached the API).
+    pub async fn recover_job(&self, job: &mut Job) -> Result<(), StoreError> {
+        let policy = self.config().api.on_ambiguous_submit;
+        if job.state == State::Submitting && policy == AmbiguousSubmit::Fail {
+            let reason = ambiguous_submit_reason(
+                job,
+                "interrupted while submitting (clipwatch stopped before the answer came)",
+                false,
+            );
+            self.transition(
+                job,
+                Event::Failed {
+                    reason,
+                    will_retry: false,
+                },
+            )
+            .await?;
+        } else if matches!(job.state, State::Submitting | State::Uploading) {
+            if job.state == State::Submitting {
+                tracing::warn!(
+                    job = job.id, key = %job.key,
+                    "interrupted while submitting: submitting again (api.on_ambiguous_submit = \"resubmit\"; the API may have received the first request)"
                 );
-                self.transition(
-                    &mut job,
-                    Event::Failed {
-                        reason,
-                        will_retry: false,
-                    },
-                )
-                .await?;
-            } else if matches!(job.state, State::Submitting | State::Uploading) {
-                if job.state == State::Submitting {
-                    tracing::warn!(
-                        job = job.id, key = %job.key,
-                        "interrupted while submitting: submitting again (api.on_ambiguous_submit = \"resubmit\"; the API may have received the first request)"
-                    );
-                }
-                self.transition(&mut job, Event::Recovered).await?;
             }
+            self.transition(job, Event::Recovered).await?;
         }
         Ok(())
     }
@@ -316,6 +374,8 @@ impl Pipeline {
     /// Run jobs in `scope` until cancelled or, with `until_idle`, until none
     /// of them is left to do.
     pub async fn run(&self, scope: Scope, until_idle: bool) -> Result<(), PipelineError> {
+        // Before anything is read: a job written from here on is reported.
+        self.store.watch_changes();
         self.recover().await?;
         if self.api.is_none() {
             if until_idle {
@@ -338,15 +398,16 @@ impl Pipeline {
             scope,
             workers: JoinSet::new(),
             busy: HashSet::new(),
+            index: Index::default(),
             budget_note_logged: false,
             budget_blocked: false,
             room_note_logged: false,
         };
-        scheduler.resume_started_jobs()?;
+        scheduler.load_index()?;
         loop {
-            let next_wake = scheduler.start_ready_jobs().await?;
+            let next_wake = scheduler.pass().await?;
             if until_idle && scheduler.workers.is_empty() {
-                if !scheduler.has_pending_work()? {
+                if !scheduler.has_pending_work() {
                     break;
                 }
                 if scheduler.budget_blocked {
@@ -372,7 +433,7 @@ impl Pipeline {
             tokio::select! {
                 () = self.cancel.cancelled() => break,
                 () = self.wake.notified() => {}
-                Some(done) = scheduler.workers.join_next() => scheduler.finished(done),
+                Some(done) = scheduler.workers.join_next() => scheduler.finished(done)?,
                 () = tokio::time::sleep(sleep) => {}
             }
         }
@@ -387,6 +448,8 @@ struct Scheduler {
     workers: JoinSet<String>,
     /// Keys with a worker running.
     busy: HashSet<String>,
+    /// Jobs in scope that no worker holds.
+    index: Index,
     budget_note_logged: bool,
     /// Today's unit budget is spent: nothing new is submitted.
     budget_blocked: bool,
@@ -394,39 +457,136 @@ struct Scheduler {
     room_note_logged: bool,
 }
 
-impl Scheduler {
-    /// Jobs that already have a task (processing, downloading) need no
-    /// submit: poll or download them now, holding a slot while the task runs.
-    fn resume_started_jobs(&mut self) -> Result<(), StoreError> {
-        if self.pipeline.api.is_none() {
-            return Ok(());
-        }
-        for job in self.pipeline.store.active_jobs()? {
-            if !self.scope.covers(&job.key) {
-                continue;
+/// The scheduler's picture of the jobs no worker holds, kept in memory so
+/// that a pass reads only the jobs it starts, never every queued one (with
+/// 20 000 queued, re-reading them all on each wake-up cost most of a core).
+/// Built once from the store; then kept current from the keys the store
+/// reports written ([`Store::take_changes`]) and from workers that end.
+#[derive(Default)]
+struct Index {
+    /// Where each key is filed below.
+    filed: HashMap<String, Filed>,
+    /// Queued and due now, by job number (oldest first).
+    ready: BTreeMap<u64, String>,
+    /// Queued, due later.
+    deferred: BTreeSet<(DateTime<Utc>, u64, String)>,
+    /// With a step under way (uploading, submitting, processing,
+    /// downloading) and no worker: to be taken at the next pass.
+    started: BTreeMap<u64, String>,
+}
+
+#[derive(Clone)]
+enum Filed {
+    Ready(u64),
+    Deferred(DateTime<Utc>, u64),
+    Started(u64),
+}
+
+impl Index {
+    fn insert(&mut self, job: &Job) {
+        self.remove(&job.key);
+        let key = job.key.clone();
+        let filed = match (&job.state, job.retry_at) {
+            (State::Queued, Some(at)) if at > Utc::now() => {
+                self.deferred.insert((at, job.id, key.clone()));
+                Filed::Deferred(at, job.id)
             }
-            if matches!(job.state, State::Processing | State::Downloading) {
-                let slot = (job.state == State::Processing)
-                    .then(|| self.pipeline.slots.try_acquire())
-                    .flatten();
-                self.spawn(job, slot);
+            (State::Queued, _) => {
+                self.ready.insert(job.id, key.clone());
+                Filed::Ready(job.id)
+            }
+            _ => {
+                self.started.insert(job.id, key.clone());
+                Filed::Started(job.id)
+            }
+        };
+        self.filed.insert(key, filed);
+    }
+
+    fn remove(&mut self, key: &str) {
+        match self.filed.remove(key) {
+            Some(Filed::Ready(id)) => {
+                self.ready.remove(&id);
+            }
+            Some(Filed::Deferred(at, id)) => {
+                self.deferred.remove(&(at, id, key.to_string()));
+            }
+            Some(Filed::Started(id)) => {
+                self.started.remove(&id);
+            }
+            None => {}
+        }
+    }
+
+    /// Deferred jobs whose time has come join the ready ones.
+    fn promote(&mut self, now: DateTime<Utc>) {
+        while let Some((at, id, key)) = self.deferred.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.deferred.pop_first();
+            self.ready.insert(id, key.clone());
+            self.filed.insert(key, Filed::Ready(id));
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.filed.is_empty()
+    }
+}
+
+impl Scheduler {
+    /// The index, from one read of the work list (start-up).
+    fn load_index(&mut self) -> Result<(), StoreError> {
+        let jobs = self.pipeline.store.active_jobs()?;
+        if matches!(self.scope, Scope::All) {
+            self.pipeline.live.load(&jobs);
+        }
+        for job in &jobs {
+            if self.scope.covers(&job.key) {
+                self.index.insert(job);
             }
         }
         Ok(())
     }
 
-    /// Start queued jobs while slots are free. Returns when the next
-    /// deferred job becomes ready, if any.
-    async fn start_ready_jobs(&mut self) -> Result<Option<Duration>, StoreError> {
+    /// Read one job again and file it where it now belongs (or nowhere:
+    /// held by a worker, finished, forgotten, out of scope).
+    fn refresh(&mut self, key: &str) -> Result<(), StoreError> {
+        self.index.remove(key);
+        if self.busy.contains(key) {
+            return Ok(());
+        }
+        match self.pipeline.store.get(key)? {
+            Some(job) => {
+                self.pipeline.live.set(&job);
+                if !job.state.is_terminal() && self.scope.covers(key) {
+                    self.index.insert(&job);
+                }
+            }
+            None => self.pipeline.live.remove(key),
+        }
+        Ok(())
+    }
+
+    /// One pass: take in what was written since the last one, take every
+    /// job with a step under way that no worker holds (a `retry` through a
+    /// running daemon moves a job to `processing`; without this nothing
+    /// would poll it until a restart), then start queued jobs while slots
+    /// are free. Returns when the next deferred job becomes ready, if any.
+    async fn pass(&mut self) -> Result<Option<Duration>, StoreError> {
+        for key in self.pipeline.store.take_changes() {
+            self.refresh(&key)?;
+        }
         if self.pipeline.api.is_none() {
             return Ok(None);
         }
+        self.take_started().await?;
         let now = Utc::now();
-        let mut next_wake: Option<Duration> = None;
         if let Some(until_tomorrow) = self.daily_budget_spent(now)? {
             return Ok(Some(until_tomorrow));
         }
-        let mut output_checked = false;
+        let mut next_wake: Option<Duration> = None;
         match self.pipeline.state_has_room() {
             Err(reason) => {
                 if !self.room_note_logged {
@@ -441,19 +601,11 @@ impl Scheduler {
             }
             Ok(()) => {}
         }
+        let mut output_checked = false;
         let mut probe_only = false;
-        for job in self.pipeline.store.active_jobs()? {
-            if job.state != State::Queued
-                || self.busy.contains(&job.key)
-                || !self.scope.covers(&job.key)
-            {
-                continue;
-            }
-            if let Some(at) = job.retry_at.filter(|at| *at > now) {
-                let wait = (at - now).to_std().unwrap_or_default();
-                next_wake = Some(next_wake.map_or(wait, |w| w.min(wait)));
-                continue;
-            }
+        self.index.promote(now);
+        while let Some((_, key)) = self.index.ready.first_key_value() {
+            let key = key.clone();
             if probe_only {
                 break;
             }
@@ -467,7 +619,7 @@ impl Scheduler {
                 MaySubmit::Probe => probe_only = true,
                 MaySubmit::No(until) => {
                     let wait = until.saturating_duration_since(tokio::time::Instant::now());
-                    next_wake = Some(next_wake.map_or(wait, |w| w.min(wait)));
+                    next_wake = Some(wait);
                     break;
                 }
             }
@@ -492,9 +644,60 @@ impl Scheduler {
                     break;
                 }
             }
-            self.spawn(job, Some(slot));
+            self.index.remove(&key);
+            match self.pipeline.store.get(&key)? {
+                Some(job) if job.state == State::Queued => {
+                    if job.retry_at.is_some_and(|at| at > now) {
+                        // Deferred since it was filed (not reported yet).
+                        self.index.insert(&job);
+                        continue;
+                    }
+                    self.spawn(job, Some(slot));
+                }
+                _ => self.refresh(&key)?,
+            }
         }
-        Ok(next_wake)
+        let deferred = self
+            .index
+            .deferred
+            .first()
+            .map(|(at, _, _)| (*at - now).to_std().unwrap_or_default());
+        Ok(match (next_wake, deferred) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// Jobs past submit (processing, downloading) need no slot to be
+    /// resumed: poll or download them now, holding a slot while the task
+    /// runs if one is free. An upload or submit left half-done without a
+    /// worker (a worker stopped by a database error) is redone from the
+    /// queue, as at start-up.
+    async fn take_started(&mut self) -> Result<(), StoreError> {
+        let started: Vec<String> = self.index.started.values().cloned().collect();
+        for key in started {
+            self.index.remove(&key);
+            let Some(mut job) = self.pipeline.store.get(&key)? else {
+                continue;
+            };
+            match job.state {
+                State::Processing => {
+                    let slot = self.pipeline.slots.try_acquire();
+                    self.spawn(job, slot);
+                }
+                State::Downloading => self.spawn(job, None),
+                State::Uploading | State::Submitting => {
+                    tracing::warn!(
+                        job = job.id, key = %job.key,
+                        "found {} with no worker: recovering it as at start-up", job.state.name()
+                    );
+                    self.pipeline.recover_job(&mut job).await?;
+                    self.refresh(&key)?;
+                }
+                _ => self.refresh(&key)?,
+            }
+        }
+        Ok(())
     }
 
     /// `Some(wait)` while today's unit budget is spent.
@@ -525,31 +728,30 @@ impl Scheduler {
         Ok(Some((tomorrow - now).to_std().unwrap_or(IDLE_TICK)))
     }
 
-    fn has_pending_work(&self) -> Result<bool, StoreError> {
-        Ok(self
-            .pipeline
-            .store
-            .active_jobs()?
-            .iter()
-            .any(|job| self.scope.covers(&job.key)))
+    fn has_pending_work(&self) -> bool {
+        !self.index.is_empty()
     }
 
     fn spawn(&mut self, job: Job, slot: Option<Slot>) {
+        self.index.remove(&job.key);
         self.busy.insert(job.key.clone());
         let worker = Worker::new(self.pipeline.clone(), job, slot);
         self.workers.spawn(worker.run());
     }
 
-    fn finished(&mut self, done: Result<String, tokio::task::JoinError>) {
+    /// A worker ended: its job is filed again from what it left in the store.
+    fn finished(&mut self, done: Result<String, tokio::task::JoinError>) -> Result<(), StoreError> {
         match done {
             Ok(key) => {
                 self.busy.remove(&key);
+                self.refresh(&key)?;
             }
             Err(err) => {
                 tracing::error!("a job worker ended abnormally: {err}");
                 // Its key stays busy until restart rather than risk two workers.
             }
         }
+        Ok(())
     }
 
     /// Give in-flight work a grace period, then abort what remains.
@@ -563,5 +765,58 @@ impl Scheduler {
         if let Err(err) = self.pipeline.store.flush().await {
             tracing::error!("could not flush the database: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::job::Source;
+
+    fn job(id: u64, state: State, retry_at: Option<DateTime<Utc>>) -> Job {
+        let mut job = Job::new(
+            id,
+            format!("url:https://e.com/{id}"),
+            Source::default(),
+            "default".into(),
+            Utc::now(),
+        );
+        job.state = state;
+        job.retry_at = retry_at;
+        job
+    }
+
+    #[test]
+    fn the_index_files_each_job_once_where_a_pass_looks_for_it() {
+        let now = Utc::now();
+        let later = now + chrono::Duration::seconds(30);
+        let mut index = Index::default();
+        index.insert(&job(3, State::Queued, None));
+        index.insert(&job(
+            1,
+            State::Queued,
+            Some(now - chrono::Duration::seconds(1)),
+        ));
+        index.insert(&job(2, State::Queued, Some(later)));
+        index.insert(&job(4, State::Processing, None));
+        index.insert(&job(5, State::Downloading, None));
+        assert_eq!(index.ready.keys().copied().collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(index.deferred.len(), 1);
+        assert_eq!(index.started.keys().copied().collect::<Vec<_>>(), [4, 5]);
+        // Filed again after a change: moved, never duplicated.
+        index.insert(&job(3, State::Processing, None));
+        assert_eq!(index.ready.keys().copied().collect::<Vec<_>>(), [1]);
+        assert_eq!(index.started.len(), 3);
+        assert_eq!(index.filed.len(), 5);
+        index.promote(now);
+        assert_eq!(index.deferred.len(), 1, "not due yet");
+        index.promote(later);
+        assert_eq!(index.ready.keys().copied().collect::<Vec<_>>(), [1, 2]);
+        assert!(index.deferred.is_empty());
+        for id in 1..=5 {
+            index.remove(&format!("url:https://e.com/{id}"));
+        }
+        assert!(index.is_empty());
+        assert!(index.ready.is_empty() && index.started.is_empty());
     }
 }

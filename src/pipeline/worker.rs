@@ -14,14 +14,15 @@ use super::pause::Refusal;
 use super::scheduler::Pipeline;
 use crate::api::client::BeforeSend;
 use crate::api::limiter::{backoff, Slot};
-use crate::api::types::{Clip, TaskResults, TaskStatus};
+use crate::api::types::{same_clips, Clip, TaskResults, TaskStatus};
 use crate::api::upload::{human_size, video_content_type, MAX_UPLOAD_BYTES};
 use crate::api::{ApiClient, ApiError};
 use crate::config::{AmbiguousSubmit, Config, MAX_THUMBNAIL_BYTES};
 use crate::output::download::{write_atomic, DownloadError};
 use crate::output::naming::{Template, Vars};
 use crate::output::sidecar::{
-    self, ClipFiles, ClipSidecar, Project, ProjectClip, ProjectTask, SourceInfo, TaskInfo,
+    self, ClipFiles, ClipSidecar, Project, ProjectClip, ProjectTask, SourceFile, SourceInfo,
+    TaskInfo,
 };
 use crate::output::space;
 use crate::sources::identity;
@@ -29,7 +30,7 @@ use crate::store::StoreError;
 
 /// Submit attempts (transient failures) before a job is failed.
 const MAX_SUBMIT_ATTEMPTS: u32 = 6;
-/// Results calls after SUCCEEDED while export links are still missing.
+/// Results calls for fresh links while a needed video link is missing.
 const MAX_LINK_POLLS: u32 = 20;
 /// Fresh links fetched for one file before giving up on it. The first is
 /// fetched at once (an expired link); later ones wait with a backoff, so a
@@ -55,6 +56,8 @@ enum Stop {
     /// The output volume is full or refuses writes (a cause that can
     /// clear): the download waits for it and tries again.
     OutputBlocked(String),
+    /// The job cannot go on: fail it with this reason.
+    Failed(String),
 }
 
 type StepResult = Result<Result<(), Stop>, StoreError>;
@@ -461,8 +464,7 @@ impl Worker {
         let Some(task_id) = self.job.task.as_ref().map(|t| t.id.clone()) else {
             return self.fail("processing without a task id".into()).await;
         };
-        let export = self.export_enabled();
-        let mut link_polls = 0;
+        let mut settling = Settling::default();
         let mut errors_in_a_row = 0;
         let mut last_poll_due = tokio::time::Instant::now();
         loop {
@@ -508,12 +510,25 @@ impl Worker {
                 }
                 TaskStatus::Succeeded => {
                     self.slot = None;
-                    // Only clips that will be downloaded need a link.
-                    let missing = self.missing_links(&results, Wanted::Planned);
-                    if export && missing > 0 && link_polls < MAX_LINK_POLLS {
-                        link_polls += 1;
-                        self.progress(format!("SUCCEEDED, waiting for {missing} export links"));
-                        continue;
+                    match self.settled(&mut settling, &results) {
+                        Settled::Wait(why) => {
+                            self.progress(format!("SUCCEEDED, {why}"));
+                            continue;
+                        }
+                        Settled::Empty => {
+                            self.account_units(&results).await?;
+                            self.job.expire_at = results.expire_at;
+                            let wait = self.pipeline.config().api.results_wait;
+                            let reason = format!(
+                                "task {task_id} succeeded with no clips (still none after {}); \
+                                 its units are charged. `clipwatch retry {}` polls the same task \
+                                 again without paying",
+                                humantime::format_duration(wait),
+                                self.job.id
+                            );
+                            return self.fail(reason).await;
+                        }
+                        Settled::Done => {}
                     }
                     self.account_units(&results).await?;
                     self.job.expire_at = results.expire_at;
@@ -524,6 +539,57 @@ impl Worker {
                 _ => {}
             }
         }
+    }
+
+    /// Whether a SUCCEEDED reply is the whole result. The API has been seen
+    /// to mark a task SUCCEEDED while its clip list was still empty or
+    /// partial, and with export links still missing: the list must be
+    /// non-empty and unchanged since the previous poll (one `poll_interval`
+    /// earlier), and every clip to be downloaded must have its video link.
+    /// Waits at most `results_wait` from the first SUCCEEDED; then a list is
+    /// taken as it is, and no list at all is [`Settled::Empty`].
+    fn settled(&self, settling: &mut Settling, results: &TaskResults) -> Settled {
+        let now = tokio::time::Instant::now();
+        let since = *settling.since.get_or_insert(now);
+        let unchanged = settling
+            .previous
+            .as_deref()
+            .is_some_and(|previous| same_clips(previous, &results.clips));
+        settling.previous = Some(results.clips.clone());
+        let missing = if self.export_enabled() {
+            self.missing_links(results, Wanted::Planned)
+        } else {
+            0
+        };
+        let waited_enough = now.duration_since(since) >= self.pipeline.config().api.results_wait;
+        if results.clips.is_empty() {
+            return if waited_enough {
+                Settled::Empty
+            } else {
+                Settled::Wait("no clips listed yet".into())
+            };
+        }
+        if waited_enough {
+            if !unchanged || missing > 0 {
+                tracing::warn!(
+                    job = self.job.id,
+                    clips = results.clips.len(),
+                    missing_links = missing,
+                    "the clip list did not settle within results_wait; taking it as it is"
+                );
+            }
+            return Settled::Done;
+        }
+        if !unchanged {
+            return Settled::Wait(format!(
+                "{} clips listed, checking the list is complete",
+                results.clips.len()
+            ));
+        }
+        if missing > 0 {
+            return Settled::Wait(format!("waiting for {missing} export links"));
+        }
+        Settled::Done
     }
 
     /// Note the units a task was charged; the next transition stores them
@@ -601,21 +667,11 @@ impl Worker {
             Some(results) => results,
             None => match self.fresh_results(Wanted::Planned).await {
                 Ok(results) => results,
-                Err(stop) => return Ok(Err(stop)),
+                Err(stop) => return self.stopped(stop).await,
             },
         };
-        if let Some(expired) = results
-            .expire_at
-            .filter(|at| *at < Utc::now().timestamp_millis().max(0) as u64)
-        {
-            let when = chrono::DateTime::from_timestamp_millis(expired as i64)
-                .map(sidecar::rfc3339)
-                .unwrap_or_default();
-            return self
-                .fail(format!(
-                    "the results expired at {when}; too late to download"
-                ))
-                .await;
+        if let Some(reason) = expired(results.expire_at) {
+            return self.fail(reason).await;
         }
         let folder = match self.ensure_folder(&config).await {
             Ok(folder) => folder,
@@ -629,9 +685,17 @@ impl Worker {
                 tracing::info!(job = self.job.id, key = %self.job.key, folder = %folder.display(), "clips ready");
                 Ok(Ok(()))
             }
-            Ok(Err(stop)) => Ok(Err(stop)),
+            Ok(Err(stop)) => self.stopped(stop).await,
             Err(FolderError::Output(reason)) => Ok(Err(Stop::OutputBlocked(reason))),
             Err(FolderError::Failed(reason)) => self.fail(reason).await,
+        }
+    }
+
+    /// A step stopped early: fail the job if that is why.
+    async fn stopped(&mut self, stop: Stop) -> StepResult {
+        match stop {
+            Stop::Failed(reason) => self.fail(reason).await,
+            other => Ok(Err(other)),
         }
     }
 
@@ -651,16 +715,34 @@ impl Worker {
         let mut attempt = 0;
         let mut link_polls = 0;
         loop {
+            // Past `expire_at` the API no longer serves the task: say so
+            // rather than ask for ever.
+            if let Some(reason) = expired(self.job.expire_at) {
+                return Err(Stop::Failed(reason));
+            }
             match api.results(&task_id).await {
                 Ok(results) if export && self.lacks_links(&results, wanted) => {
+                    self.job.expire_at = results.expire_at.or(self.job.expire_at);
                     if link_polls >= MAX_LINK_POLLS {
                         return Ok(results);
                     }
                     link_polls += 1;
                     self.pause(self.pipeline.config().api.poll_interval).await?;
                 }
-                Ok(results) => return Ok(results),
+                Ok(results) => {
+                    self.job.expire_at = results.expire_at.or(self.job.expire_at);
+                    return Ok(results);
+                }
                 Err(ApiError::Cancelled) => return Err(Stop::Cancelled),
+                // 404 and the like: the task is gone (expired or deleted);
+                // asking again cannot bring it back.
+                Err(err @ ApiError::Invalid { .. }) => {
+                    return Err(Stop::Failed(format!(
+                        "task {task_id}: {err}; its results can no longer be fetched, so the \
+                         clips cannot be downloaded (`clipwatch submit --force` clips the \
+                         video again, as a new paid task)"
+                    )));
+                }
                 Err(err) => {
                     attempt += 1;
                     tracing::warn!(job = self.job.id, task = %task_id, "could not fetch results: {err}");
@@ -698,15 +780,42 @@ impl Worker {
         }
     }
 
-    /// The job's folder, chosen once and stored before it is created.
+    /// The job's folder, claimed once and then stored. The claim is a
+    /// `create_dir` of a name no one has: two jobs whose names render alike
+    /// (a `folder` template without `{id}`) can never share one, even when
+    /// they finish at the same instant.
     async fn ensure_folder(&mut self, config: &Config) -> Result<PathBuf, FolderError> {
         let root = &config.output.dir;
-        if let Some(folder) = &self.job.folder {
-            let path = root.join(folder);
-            tokio::fs::create_dir_all(&path)
-                .await
-                .map_err(|e| FolderError::create(&path, e))?;
-            return Ok(path);
+        if let Some(folder) = self.job.folder.clone() {
+            let path = root.join(&folder);
+            match folder_owner(&path).await {
+                Some(key) if key != self.job.key => {
+                    // Its folder was removed, and another job has since
+                    // claimed that name and finished there: its files are
+                    // not this job's.
+                    tracing::warn!(
+                        job = self.job.id,
+                        key = %self.job.key,
+                        "{} now holds the clips of {key}; choosing a new folder",
+                        path.display()
+                    );
+                }
+                _ if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir()) => {
+                    return Ok(path);
+                }
+                // Gone (removed by someone): claimed again like a new one,
+                // so a job after the same name at this instant cannot share it.
+                _ => match claim_exactly(root, Path::new(&folder)).await {
+                    Ok(true) => return Ok(path),
+                    Ok(false) => tracing::warn!(
+                        job = self.job.id,
+                        key = %self.job.key,
+                        "{} was taken by another job; choosing a new folder",
+                        path.display()
+                    ),
+                    Err(err) => return Err(err),
+                },
+            }
         }
         let template = &config.output.folder;
         let published = self.job.source.published.unwrap_or(self.job.created_at);
@@ -723,18 +832,14 @@ impl Worker {
             preset: self.job.preset.clone(),
             ..Vars::default()
         };
-        let relative = unused_folder(root, &template.render(&vars));
+        let relative = claim_folder(root, &template.render(&vars)).await?;
         self.job.folder = Some(relative.to_string_lossy().into_owned());
         self.pipeline
             .store
             .save(&self.job)
             .await
             .map_err(|e| FolderError::Failed(e.to_string()))?;
-        let path = root.join(&relative);
-        tokio::fs::create_dir_all(&path)
-            .await
-            .map_err(|e| FolderError::create(&path, e))?;
-        Ok(path)
+        Ok(root.join(&relative))
     }
 
     /// Every selected clip's files and sidecar, then `project.json`.
@@ -746,7 +851,6 @@ impl Worker {
     ) -> Result<Result<Vec<String>, Stop>, FolderError> {
         let template = &config.output.clip;
         let export = self.export_enabled();
-        results.clips.sort_by_key(|c| c.idx);
         let plan = plan_clips(
             &results.clips,
             config.output.min_score,
@@ -774,7 +878,7 @@ impl Worker {
                 match self
                     .fetch_clip_file(
                         &mut results,
-                        clip.idx,
+                        &clip,
                         Asset::Video,
                         folder,
                         &format!("{base}.mp4"),
@@ -792,7 +896,7 @@ impl Worker {
                     match self
                         .fetch_clip_file(
                             &mut results,
-                            clip.idx,
+                            &clip,
                             Asset::Thumbnail,
                             folder,
                             &format!("{base}.jpg"),
@@ -806,18 +910,15 @@ impl Worker {
                     }
                 }
             }
-            let current = results
-                .clips
-                .iter()
-                .find(|c| c.idx == clip.idx)
-                .unwrap_or(&clip)
-                .clone();
-            let link = current
-                .begin_ms
-                .map(|ms| identity::source_link(&self.job.key, &self.job.source.url, ms));
+            // The latest reply's fields, under the rank the plan gave it.
+            let mut current = find_clip(&results, &clip).unwrap_or(&clip).clone();
+            current.idx = clip.idx;
+            current.rank_note = clip.rank_note.clone();
+            let (link, source_file) = self.source_link(&current);
             let sidecar_name = format!("{base}.json");
-            let sidecar =
+            let mut sidecar =
                 ClipSidecar::new(&current, files.clone(), source.clone(), task.clone(), link);
+            sidecar.source_file = source_file;
             write_json(&folder.join(&sidecar_name), &sidecar).await?;
             files_written.extend(files.video.clone());
             files_written.extend(files.thumbnail.clone());
@@ -860,6 +961,29 @@ impl Worker {
         Ok(Ok(files_written))
     }
 
+    /// Where in the source a clip starts: a link for URLs (`?t=` / `#t=`);
+    /// for a local file, which has no link worth giving (its path is the
+    /// server's), the original file name and the times.
+    fn source_link(&self, clip: &Clip) -> (Option<String>, Option<SourceFile>) {
+        let begin_ms = clip.begin_ms;
+        if !self.job.key.starts_with("file:") {
+            let link = begin_ms
+                .map(|ms| identity::source_link(&self.job.key, &self.job.source.url, ms))
+                .filter(|link| !link.is_empty());
+            return (link, None);
+        }
+        let name = Path::new(&self.job.source.url)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let file = SourceFile {
+            name,
+            begin: clip.begin_ms.map(sidecar::timestamp),
+            end: clip.end_ms.map(sidecar::timestamp),
+        };
+        (None, Some(file))
+    }
+
     fn clip_base(&self, template: &Template, clip: &Clip) -> String {
         let vars = Vars {
             title: clip
@@ -883,21 +1007,17 @@ impl Worker {
     async fn fetch_clip_file(
         &mut self,
         results: &mut TaskResults,
-        idx: u64,
+        clip: &Clip,
         asset: Asset,
         folder: &Path,
         name: &str,
     ) -> Result<Result<Option<String>, Stop>, DownloadError> {
+        let idx = clip.idx;
         let dest = folder.join(name);
         let mut refreshes = 0;
         let mut attempts = 0;
         loop {
-            let Some(url) = results
-                .clips
-                .iter()
-                .find(|c| c.idx == idx)
-                .and_then(|c| asset.link(c))
-            else {
+            let Some(url) = find_clip(results, clip).and_then(|c| asset.link(c)) else {
                 // Results fetched for another clip may lack this one's video
                 // link for a while: wait for it (bounded) before doing without.
                 if matches!(asset, Asset::Video) && self.export_enabled() && !self.waited_for_link {
@@ -1018,6 +1138,35 @@ enum Upload {
     Fatal(String),
 }
 
+/// What the polls after SUCCEEDED have seen so far (see [`Worker::settled`]).
+#[derive(Default)]
+struct Settling {
+    /// When SUCCEEDED was first seen.
+    since: Option<tokio::time::Instant>,
+    /// The clips of the previous SUCCEEDED reply.
+    previous: Option<Vec<Clip>>,
+}
+
+enum Settled {
+    /// The list is whole: download it.
+    Done,
+    /// Poll again; the reason, for progress displays.
+    Wait(String),
+    /// `results_wait` is over and the task still lists no clip.
+    Empty,
+}
+
+/// Why results past `expire_at` (epoch ms) cannot be downloaded, if they are.
+fn expired(expire_at: Option<u64>) -> Option<String> {
+    let expired = expire_at.filter(|at| *at < Utc::now().timestamp_millis().max(0) as u64)?;
+    let when = chrono::DateTime::from_timestamp_millis(expired as i64)
+        .map(sidecar::rfc3339)
+        .unwrap_or_default();
+    Some(format!(
+        "the results expired at {when}; too late to download"
+    ))
+}
+
 /// Whose video links a fresh results call must bring (see
 /// [`Worker::fresh_results`]).
 #[derive(Clone, Copy)]
@@ -1068,6 +1217,7 @@ impl Asset {
 }
 
 /// Why writing a job's folder stopped short.
+#[derive(Debug)]
 enum FolderError {
     /// The output volume is full, read-only or refuses us: wait, then retry.
     Output(String),
@@ -1116,9 +1266,13 @@ fn next_poll_due(previous_due: tokio::time::Instant, interval: Duration) -> toki
 /// Which clips to download: those at or above `min_score`, then the best
 /// `max_clips` by rank. Each clip comes with the reason it is left out, if any.
 pub fn plan_clips(clips: &[Clip], min_score: u32, max_clips: u32) -> Vec<(Clip, Option<String>)> {
+    // By rank, whatever order the API listed them in (ranks are unique, see
+    // `assign_ranks`), so the answer depends only on the clips.
+    let mut by_rank: Vec<&Clip> = clips.iter().collect();
+    by_rank.sort_by_key(|clip| clip.idx);
     let mut kept = 0u32;
-    clips
-        .iter()
+    by_rank
+        .into_iter()
         .map(|clip| {
             let below = min_score > 0 && clip.score.is_none_or(|s| s < f64::from(min_score));
             let reason = if below {
@@ -1137,6 +1291,23 @@ pub fn plan_clips(clips: &[Clip], min_score: u32, max_clips: u32) -> Vec<(Clip, 
         .collect()
 }
 
+/// `clip` in another reply of the same task: the same clip by content
+/// (links are new on every call), else the one with the same `idx` as sent
+/// and the same times.
+fn find_clip<'a>(results: &'a TaskResults, clip: &Clip) -> Option<&'a Clip> {
+    results
+        .clips
+        .iter()
+        .find(|c| c.same_clip(clip))
+        .or_else(|| {
+            results.clips.iter().find(|c| {
+                c.sent_idx == clip.sent_idx
+                    && c.begin_ms == clip.begin_ms
+                    && c.end_ms == clip.end_ms
+            })
+        })
+}
+
 /// `name`, or `name (2)`, `name (3)`… if an earlier clip took it.
 fn unique_name(taken: &mut HashSet<String>, name: &str) -> String {
     let mut candidate = name.to_string();
@@ -1148,17 +1319,42 @@ fn unique_name(taken: &mut HashSet<String>, name: &str) -> String {
     candidate
 }
 
-/// A folder path under `root` that no other job uses yet.
-fn unused_folder(root: &Path, wanted: &Path) -> PathBuf {
+/// Create `root/relative` (and its parents); `false` if it already exists.
+async fn claim_exactly(root: &Path, relative: &Path) -> Result<bool, FolderError> {
+    let path = root.join(relative);
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| FolderError::create(parent, e))?;
+    }
+    match tokio::fs::create_dir(&path).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(FolderError::create(&path, e)),
+    }
+}
+
+/// Create a folder under `root` named `wanted`, or `wanted (2)`, `(3)`… if
+/// the name exists, and return its path relative to `root`. Creating it is
+/// the claim: of two jobs after one name, exactly one gets it.
+async fn claim_folder(root: &Path, wanted: &Path) -> Result<PathBuf, FolderError> {
     let mut candidate = wanted.to_path_buf();
     let mut n = 2;
-    while root.join(&candidate).exists() {
+    while !claim_exactly(root, &candidate).await? {
         let mut name = wanted.file_name().unwrap_or_default().to_os_string();
         name.push(format!(" ({n})"));
         candidate = wanted.with_file_name(name);
         n += 1;
     }
-    candidate
+    Ok(candidate)
+}
+
+/// The source key of the job whose finished clips are in `folder`, from its
+/// `project.json`; `None` when there is none (not finished, or no folder).
+async fn folder_owner(folder: &Path) -> Option<String> {
+    let bytes = tokio::fs::read(folder.join("project.json")).await.ok()?;
+    let project: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    project["source"]["key"].as_str().map(str::to_string)
 }
 
 async fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), FolderError> {
@@ -1231,17 +1427,56 @@ mod tests {
         assert_eq!(unique_name(&mut taken, "a"), "a (3)");
     }
 
-    #[test]
-    fn folders_in_use_get_a_suffix() {
+    #[tokio::test]
+    async fn folders_are_claimed_once() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("inbox/x")).unwrap();
         assert_eq!(
-            unused_folder(root.path(), Path::new("inbox/x")),
+            claim_folder(root.path(), Path::new("inbox/x"))
+                .await
+                .unwrap(),
             Path::new("inbox/x (2)")
         );
         assert_eq!(
-            unused_folder(root.path(), Path::new("inbox/y")),
+            claim_folder(root.path(), Path::new("inbox/y"))
+                .await
+                .unwrap(),
             Path::new("inbox/y")
         );
+        // Many claims of one name at once: each gets its own folder.
+        let claims: Vec<_> = (0..8)
+            .map(|_| {
+                let root = root.path().to_path_buf();
+                tokio::spawn(async move { claim_folder(&root, Path::new("inbox/z")).await })
+            })
+            .collect();
+        let mut got = HashSet::new();
+        for claim in claims {
+            assert!(got.insert(claim.await.unwrap().unwrap()));
+        }
+        assert_eq!(got.len(), 8);
+    }
+
+    #[test]
+    fn the_plan_does_not_depend_on_the_api_order() {
+        let clips = [
+            clip(0, Some(90.0)),
+            clip(1, Some(40.0)),
+            clip(2, Some(75.0)),
+            clip(3, None),
+            clip(4, Some(60.0)),
+        ];
+        let summary = |plan: Vec<(Clip, Option<String>)>| -> Vec<(u64, Option<String>)> {
+            plan.into_iter().map(|(c, r)| (c.idx, r)).collect()
+        };
+        let expected = summary(plan_clips(&clips, 50, 2));
+        let mut shuffled = clips.to_vec();
+        for seed in 0..20u64 {
+            // A cheap deterministic shuffle.
+            shuffled.sort_by_key(|c| (c.idx * 7 + seed * 13) % 5);
+            assert_eq!(summary(plan_clips(&shuffled, 50, 2)), expected);
+            shuffled.reverse();
+            assert_eq!(summary(plan_clips(&shuffled, 50, 2)), expected);
+        }
     }
 }

@@ -6,8 +6,9 @@
 //! and any counters it moves are written in one sled transaction: a crash
 //! or a full disk leaves all of them or none.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
@@ -59,6 +60,10 @@ pub struct Store {
     flushing: Arc<tokio::sync::Mutex<()>>,
     /// The first write that failed (see [`Store::failures`]).
     failure: Arc<tokio::sync::watch::Sender<Option<String>>>,
+    /// Keys of jobs written since the last [`Store::take_changes`], for the
+    /// scheduler's in-memory index; `None` (nothing kept) until
+    /// [`Store::watch_changes`] is called.
+    changes: Arc<Mutex<Option<HashSet<String>>>>,
 }
 
 /// What [`Store::insert_new`] did.
@@ -89,6 +94,7 @@ impl Store {
             meta: db.open_tree("meta")?,
             flushing: Arc::new(tokio::sync::Mutex::new(())),
             failure: Arc::new(tokio::sync::watch::channel(None).0),
+            changes: Arc::new(Mutex::new(None)),
             db,
         };
         store.init_job_numbers()?;
@@ -220,7 +226,10 @@ impl Store {
             })
             .map_err(tx_error)?;
         match outcome {
-            Ok(job) => Ok(Inserted::New(job)),
+            Ok(job) => {
+                self.changed(key);
+                Ok(Inserted::New(job))
+            }
             Err(bytes) => Ok(Inserted::Existing(decode(key, &bytes)?)),
         }
     }
@@ -256,6 +265,7 @@ impl Store {
                 .compare_and_swap(key, Some(old), Some(encode(&job)))?;
             if swapped.is_ok() {
                 self.active.insert(key.as_bytes(), &[])?;
+                self.changed(key);
                 self.flush().await?;
                 return Ok(Some(job));
             }
@@ -296,6 +306,7 @@ impl Store {
                 Ok(())
             })
             .map_err(tx_error)?;
+        self.changed(&job.key);
         self.flush().await?;
         Ok(())
     }
@@ -315,6 +326,30 @@ impl Store {
             }
         }
         Ok(restored)
+    }
+
+    /// From now on, remember the key of every job written (created, saved,
+    /// forgotten) until [`Store::take_changes`] collects them. The scheduler
+    /// uses this to keep its index without reading every job on each pass.
+    pub fn watch_changes(&self) {
+        self.changes
+            .lock()
+            .expect("changes lock")
+            .get_or_insert_with(HashSet::new);
+    }
+
+    /// The keys written since the last call (see [`Store::watch_changes`]).
+    pub fn take_changes(&self) -> Vec<String> {
+        match self.changes.lock().expect("changes lock").as_mut() {
+            Some(keys) => keys.drain().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn changed(&self, key: &str) {
+        if let Some(keys) = self.changes.lock().expect("changes lock").as_mut() {
+            keys.insert(key.to_string());
+        }
     }
 
     /// Jobs that are not done, failed or skipped, oldest first.
@@ -378,6 +413,7 @@ impl Store {
                 Ok(())
             })
             .map_err(tx_error)?;
+        self.changed(&job.key);
         self.flush().await?;
         Ok(job)
     }
@@ -558,6 +594,59 @@ mod tests {
         assert_eq!(store.find(&job.id.to_string()).unwrap().key, job.key);
         assert_eq!(store.find("youtube:abcdefghijk").unwrap().id, job.id);
         assert!(matches!(store.find("999"), Err(StoreError::NotFound(_))));
+    }
+
+    /// The scheduler's index is only as good as this feed: every way a job
+    /// enters, changes in or leaves the work list must report its key.
+    #[tokio::test]
+    async fn every_write_of_a_job_is_reported_once_watched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = Utc::now();
+        store
+            .insert_new("youtube:unwatched00", source(), "default", None, now)
+            .await
+            .unwrap();
+        assert!(
+            store.take_changes().is_empty(),
+            "nothing kept until watched"
+        );
+        store.watch_changes();
+        let Inserted::New(mut job) = store
+            .insert_new("youtube:abcdefghijk", source(), "default", None, now)
+            .await
+            .unwrap()
+        else {
+            panic!("new")
+        };
+        assert_eq!(store.take_changes(), ["youtube:abcdefghijk"]);
+        assert!(store.take_changes().is_empty());
+        job.apply(Event::SubmitStarted, now).unwrap();
+        store.save(&job).await.unwrap();
+        store.save(&job).await.unwrap();
+        assert_eq!(store.take_changes(), ["youtube:abcdefghijk"]);
+        job.apply(
+            Event::Failed {
+                reason: "x".into(),
+                will_retry: false,
+            },
+            now,
+        )
+        .unwrap();
+        store.save(&job).await.unwrap();
+        assert_eq!(store.take_changes(), ["youtube:abcdefghijk"]);
+        store.forget("youtube:abcdefghijk").await.unwrap();
+        assert_eq!(store.take_changes(), ["youtube:abcdefghijk"]);
+        // Skipped on first sight: never on the work list, nothing to report.
+        store
+            .insert_skipped_many(
+                vec![("youtube:skipped0000".into(), source(), "backfill".into())],
+                "default",
+                now,
+            )
+            .await
+            .unwrap();
+        assert!(store.take_changes().is_empty());
     }
 
     #[tokio::test]

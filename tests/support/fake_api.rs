@@ -79,6 +79,12 @@ pub struct FakeConfig {
     pub auth_failure_status: u16,
     /// API units charged per clip of a SUCCEEDED task (FAILED costs 0).
     pub cost_per_clip: u64,
+    /// The `idx` sent for the clip at each position, instead of the position
+    /// itself (`Value::Null`: no `idx` field). Positions past the end send
+    /// their position. Links, content and scores still follow the position.
+    pub clip_idx: Vec<Value>,
+    /// List the clips worst first (the API's order is not a promise).
+    pub reverse_clips: bool,
 }
 
 impl Default for FakeConfig {
@@ -102,6 +108,8 @@ impl Default for FakeConfig {
             require_api_version: true,
             auth_failure_status: 403,
             cost_per_clip: 10,
+            clip_idx: Vec::new(),
+            reverse_clips: false,
         }
     }
 }
@@ -145,6 +153,16 @@ pub struct Misbehave {
     /// After SUCCEEDED, the first N results calls (per task) omit `export_link`
     /// on the last clip (recorded as `"missing-links"`).
     pub missing_export_links_polls: u32,
+    /// After SUCCEEDED, the first N results calls (per task) list no clips
+    /// at all (recorded as `"empty-clips"`), as the real API has been seen
+    /// to do with export on; see `partial_clips_polls` for what follows.
+    pub empty_clips_polls: u32,
+    /// After those, the next N results calls list only the first half of the
+    /// clips, rounded up (recorded as `"partial-clips"`); later calls list all.
+    pub partial_clips_polls: u32,
+    /// The results endpoint no longer knows any task (404 "task not found",
+    /// recorded as `"gone"`), and the CDN refuses every link.
+    pub results_gone: bool,
     /// The next N API calls answer 500 with a non-JSON body.
     pub server_errors: u32,
     /// Submits answer 200 with `{"code": "40001", "message": <this>}` and no data.
@@ -241,7 +259,8 @@ pub struct Recorded {
     /// `"drip"`, `"huge"`, `"malformed"`, `"server-error"`, `"refused-upload"`,
     /// `"rejected-key"`, `"rate-limited"`, `"concurrency-limited"`,
     /// `"missing-links"`, `"html"`, `"truncated"`, `"refused-export"`,
-    /// `"huge-thumbnail"`, `"redirect"`, `"no-units"`, `"cut"`.
+    /// `"huge-thumbnail"`, `"redirect"`, `"no-units"`, `"cut"`, `"empty-clips"`,
+    /// `"partial-clips"`, `"gone"`.
     pub fault: Option<&'static str>,
     /// When the request arrived.
     pub at: Instant,
@@ -933,6 +952,10 @@ impl Shared {
 
     fn results(&self, w: &mut World, id: &str, now: Instant) -> Response {
         let cfg = &self.cfg;
+        if w.misbehave.results_gone {
+            let response = api_error(404, "40400", &format!("task not found: {id}"));
+            return injected(response, "gone");
+        }
         let Some(task) = w.tasks.get(id) else {
             return api_error(404, "40400", &format!("task not found: {id}"));
         };
@@ -953,10 +976,24 @@ impl Shared {
             task.enable_export,
             task.fail_with.clone(),
         );
+        let polls_after_success = task.succeeded_polls;
+        let (empty_polls, partial_polls) = (
+            w.misbehave.empty_clips_polls,
+            w.misbehave.partial_clips_polls,
+        );
+        let mut late = None;
         let listed = match status {
             Status::Created | Status::Queued | Status::Failed => 0,
             Status::Ongoing if cfg.partial_clips_while_ongoing => cfg.clips.div_ceil(2),
             Status::Ongoing => 0,
+            Status::Succeeded if polls_after_success < empty_polls => {
+                late = Some("empty-clips");
+                0
+            }
+            Status::Succeeded if polls_after_success - empty_polls < partial_polls => {
+                late = Some("partial-clips");
+                cfg.clips.div_ceil(2)
+            }
             Status::Succeeded => cfg.clips,
         };
         let omit_last_link = status == Status::Succeeded
@@ -974,6 +1011,9 @@ impl Shared {
                 clip.insert("export_link".into(), Value::String(link));
             }
             clips.push(Value::Object(clip));
+        }
+        if cfg.reverse_clips {
+            clips.reverse();
         }
         if status == Status::Succeeded {
             if let Some(t) = w.tasks.get_mut(&id) {
@@ -1003,6 +1043,9 @@ impl Shared {
         }
         data.insert("clips".into(), Value::Array(clips));
         let response = self.ok(Value::Object(data));
+        if let Some(fault) = late {
+            return injected(response, fault);
+        }
         if omit_last_link && enable_export && listed == cfg.clips {
             return injected(response, "missing-links");
         }
@@ -1019,7 +1062,15 @@ impl Shared {
         let begin = 15_000 + 90_000 * idx as u64;
         let end = begin + 30_000 + 5_000 * idx as u64;
         let mut clip = Map::new();
-        clip.insert("idx".into(), self.number(idx as u64));
+        match self.cfg.clip_idx.get(idx) {
+            None => {
+                clip.insert("idx".into(), self.number(idx as u64));
+            }
+            Some(Value::Null) => {}
+            Some(sent) => {
+                clip.insert("idx".into(), sent.clone());
+            }
+        }
         clip.insert("title".into(), json!(title));
         clip.insert("begin_ms".into(), self.number(begin));
         clip.insert("end_ms".into(), self.number(end));
@@ -1157,10 +1208,10 @@ impl Shared {
         let drip = w.misbehave.drip_downloads;
         let html = w.misbehave.html_instead_of_mp4;
         let truncate = w.misbehave.truncate_downloads;
-        let results_gone = w
-            .tasks
-            .get(&task_id)
-            .is_none_or(|t| epoch_ms() >= t.expire_at_ms);
+        let results_gone = w.misbehave.results_gone
+            || w.tasks
+                .get(&task_id)
+                .is_none_or(|t| epoch_ms() >= t.expire_at_ms);
         let Some(links) = w.links.get_mut(&(task_id.clone(), idx)) else {
             return s3_error(403, "AccessDenied", "Access Denied");
         };
