@@ -630,7 +630,8 @@ impl Worker {
                 .clone();
             let link = current
                 .begin_ms
-                .map(|ms| identity::source_link(&self.job.key, &self.job.source.url, ms));
+                .map(|ms| identity::source_link(&self.job.key, &self.job.source.url, ms))
+                .map(|link| crate::secret::redact_url(&link));
             let sidecar_name = format!("{base}.json");
             let sidecar =
                 ClipSidecar::new(&current, files.clone(), source.clone(), task.clone(), link);
@@ -778,8 +779,9 @@ impl Worker {
     fn source_info(&self) -> SourceInfo {
         let published = self.job.source.published.unwrap_or(self.job.created_at);
         SourceInfo {
-            key: self.job.key.clone(),
-            url: self.job.source.url.clone(),
+            // A private feed's token stays in the database only.
+            key: crate::secret::redact_urls_in(&self.job.key),
+            url: crate::secret::redact_url(&self.job.source.url),
             title: self.job.display_title(),
             feed: self.job.source.feed.clone(),
             published: sidecar::rfc3339(published),
