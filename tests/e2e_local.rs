@@ -489,6 +489,7 @@ fn idle_connections_never_lock_the_cli_out() {
             .env("WAYIN_API_KEY", &env.api.config().api_key)
             .env_remove("CREDENTIALS_DIRECTORY")
             .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .pre_exec(|| {
                 let limit = libc::rlimit {
@@ -520,24 +521,32 @@ fn idle_connections_never_lock_the_cli_out() {
         idle
     });
     assert!(idle.len() > 256, "only {} connections opened", idle.len());
+    println!("{} idle connections held open", idle.len());
     // Commands still answer while every one of them is held open.
-    for _ in 0..3 {
-        let out = env.run(&["status"]);
+    let answers: Vec<_> = (0..3).map(|_| env.run(&["status"])).collect();
+    if answers
+        .iter()
+        .any(|out| !text(out).contains("daemon: running"))
+    {
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+    }
+    for out in &answers {
         assert!(
-            out.status.success() && text(&out).contains("daemon: running"),
+            out.status.success() && text(out).contains("daemon: running"),
             "{}",
-            text(&out)
+            text(out)
         );
     }
-    let warnings = std::fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains("control socket"))
-        .count();
-    assert!(warnings <= 2, "{}", std::fs::read_to_string(&log).unwrap());
     drop(idle);
     sigterm(&daemon);
     assert!(daemon.wait().unwrap().success());
+    let log = std::fs::read_to_string(&log).unwrap();
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
+    // Under load the accept loop may briefly outrun the closing of the
+    // connections it displaced: that is said once, not every 100 ms.
+    println!("warnings logged: {}", warnings.len());
+    assert!(warnings.len() <= 1, "{log}");
 }
 
 #[test]
