@@ -104,28 +104,12 @@ pub fn holds_url_credentials(text: &str) -> bool {
 /// parameter replaced by `redacted`. Anything that does not parse as a URL
 /// is returned unchanged.
 pub fn redact_url(url: &str) -> String {
-    redact_with(url, |_| "redacted".to_string())
-}
-
-/// [`redact_url`], but each credential value becomes `redacted-<8 hex>`, a
-/// hash of the whole URL: the result still tells two URLs with different
-/// credentials apart (used for source keys, where two private links must
-/// not be taken for one video), without revealing them.
-pub fn redact_url_keyed(url: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(url.as_bytes());
-    let short: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    redact_with(url, |_| format!("redacted-{short}"))
-}
-
-fn redact_with(url: &str, replace: impl Fn(&str) -> String) -> String {
     if !url_has_credentials(url) {
         return url.to_owned();
     }
     let Ok(mut parsed) = url::Url::parse(url) else {
         return url.to_owned();
     };
-    let userinfo = !parsed.username().is_empty() || parsed.password().is_some();
     let _ = parsed.set_username("");
     let _ = parsed.set_password(None);
     if parsed.query().is_some() {
@@ -133,7 +117,7 @@ fn redact_with(url: &str, replace: impl Fn(&str) -> String) -> String {
             .query_pairs()
             .map(|(k, v)| {
                 let value = if is_secret_param(&k) && !v.is_empty() {
-                    replace(&v)
+                    "redacted".to_string()
                 } else {
                     v.into_owned()
                 };
@@ -142,21 +126,12 @@ fn redact_with(url: &str, replace: impl Fn(&str) -> String) -> String {
             .collect();
         parsed.query_pairs_mut().clear().extend_pairs(pairs);
     }
-    let mut shown = parsed.to_string();
-    if userinfo && !parsed.query_pairs().any(|(k, _)| is_secret_param(&k)) {
-        // Tell users apart even when only the user info differed.
-        let keyed = replace("");
-        if keyed != "redacted" {
-            shown.push_str(if parsed.query().is_some() { "&" } else { "?" });
-            shown.push_str("auth=");
-            shown.push_str(&keyed);
-        }
-    }
-    shown
+    parsed.to_string()
 }
 
-/// Every http(s) URL in `text` passed through [`redact_url`]: for messages
-/// that quote a URL among other words.
+/// Every http(s) URL in `text` passed through [`redact_url`]: for log lines
+/// and command output that quote URLs or `url:` keys among other words
+/// (a private feed's enclosure URL carries its token).
 pub fn redact_urls_in(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -199,24 +174,6 @@ mod tests {
         assert_eq!(redact_url(plain), plain);
         assert!(!url_has_credentials(plain));
         assert_eq!(redact_url("not a url token=x"), "not a url token=x");
-    }
-
-    #[test]
-    fn keyed_redaction_tells_different_credentials_apart() {
-        let a = redact_url_keyed("https://cdn.example/ep1.mp3?token=one");
-        let b = redact_url_keyed("https://cdn.example/ep1.mp3?token=two");
-        assert!(
-            a.starts_with("https://cdn.example/ep1.mp3?token=redacted-"),
-            "{a}"
-        );
-        assert_ne!(a, b);
-        assert!(!a.contains("one") && !b.contains("two"));
-        assert_eq!(a, redact_url_keyed("https://cdn.example/ep1.mp3?token=one"));
-        let user = redact_url_keyed("https://me:pw@cdn.example/feed.xml");
-        assert!(
-            !user.contains("pw") && user.contains("auth=redacted-"),
-            "{user}"
-        );
     }
 
     #[test]

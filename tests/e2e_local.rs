@@ -489,6 +489,7 @@ fn idle_connections_never_lock_the_cli_out() {
             .env("WAYIN_API_KEY", &env.api.config().api_key)
             .env_remove("CREDENTIALS_DIRECTORY")
             .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .pre_exec(|| {
                 let limit = libc::rlimit {
@@ -520,24 +521,32 @@ fn idle_connections_never_lock_the_cli_out() {
         idle
     });
     assert!(idle.len() > 256, "only {} connections opened", idle.len());
+    println!("{} idle connections held open", idle.len());
     // Commands still answer while every one of them is held open.
-    for _ in 0..3 {
-        let out = env.run(&["status"]);
+    let answers: Vec<_> = (0..3).map(|_| env.run(&["status"])).collect();
+    if answers
+        .iter()
+        .any(|out| !text(out).contains("daemon: running"))
+    {
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+    }
+    for out in &answers {
         assert!(
-            out.status.success() && text(&out).contains("daemon: running"),
+            out.status.success() && text(out).contains("daemon: running"),
             "{}",
-            text(&out)
+            text(out)
         );
     }
-    let warnings = std::fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains("control socket"))
-        .count();
-    assert!(warnings <= 2, "{}", std::fs::read_to_string(&log).unwrap());
     drop(idle);
     sigterm(&daemon);
     assert!(daemon.wait().unwrap().success());
+    let log = std::fs::read_to_string(&log).unwrap();
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
+    // Under load the accept loop may briefly outrun the closing of the
+    // connections it displaced: that is said once, not every 100 ms.
+    println!("warnings logged: {} {warnings:?}", warnings.len());
+    assert!(warnings.len() <= 1, "{log}");
 }
 
 #[test]
@@ -564,4 +573,63 @@ fn a_daemon_that_never_answers_gives_a_clear_timeout() {
         text(&out)
     );
     drop(held);
+}
+
+#[test]
+fn private_feed_tokens_never_reach_logs_keys_sidecars_or_json() {
+    use support::feed_server::{FeedServer, Route};
+    const TOKEN: &str = "PRIVATEtoken0123456789";
+    let feeds = FeedServer::start();
+    let rss = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Private</title><link>https://pod.example.com/</link>
+<item><title>Members episode</title><guid isPermaLink="false">m-1</guid>
+<pubDate>Wed, 15 May 2024 08:00:00 +0000</pubDate>
+<enclosure url="https://cdn.pod.example.com/m1.mp4?token={TOKEN}&amp;sig={TOKEN}2" length="1000" type="video/mp4"/>
+</item></channel></rss>"#
+    );
+    feeds.route("/private.xml", Route::xml(rss.into_bytes()));
+    let feed_url = format!("{}?auth={TOKEN}3", feeds.url("/private.xml"));
+    let env = Env::with_config(quick(), |api| {
+        format!(
+            "{}\n[[feeds]]\nname = \"Private\"\nurl = \"{feed_url}\"\nuse = \"enclosure\"\n\
+             backfill = 5\n",
+            base_config(api)
+        )
+    });
+    let out = env.run(&["-v", "once"]);
+    let mut seen = text(&out);
+    assert!(out.status.success(), "{seen}");
+    // The API is given the real link: the token is needed to fetch it.
+    let submitted = env.api.submissions();
+    assert_eq!(submitted.len(), 1, "{seen}");
+    assert!(submitted[0]["video_url"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("token={TOKEN}")));
+    for args in [
+        &["jobs", "--json"][..],
+        &["jobs"],
+        &["show", "1"],
+        &["show", "1", "--json"],
+        &["status"],
+        &["feeds", "--json"],
+    ] {
+        let out = env.run(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        seen += &text(&out);
+    }
+    assert!(seen.contains("token=redacted"), "{seen}");
+    for file in all_files(env.dir.path()) {
+        if !file.starts_with(env.dir.path().join("state")) && !file.ends_with("config.toml") {
+            seen += &String::from_utf8_lossy(&std::fs::read(&file).unwrap());
+        }
+    }
+    assert!(
+        all_files(&env.clips())
+            .iter()
+            .any(|f| f.ends_with("project.json")),
+        "the job finished"
+    );
+    assert!(!seen.contains(TOKEN), "a token leaked:\n{seen}");
 }

@@ -234,7 +234,8 @@ async fn dispatch(cli: Cli) -> u8 {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("clipwatch: {err:#}");
+            let message = format!("{err:#}");
+            eprintln!("clipwatch: {}", crate::secret::redact_urls_in(&message));
             EXIT_FAILURE
         }
     }
@@ -353,11 +354,12 @@ pub struct Out {
 
 impl Out {
     /// Print both streams and pass `code` through.
+    /// URL credentials (in `url:` keys and source URLs) are redacted.
     pub fn print_with(&self, code: u8) -> u8 {
         use std::io::Write as _;
-        print!("{}", self.stdout);
+        print!("{}", crate::secret::redact_urls_in(&self.stdout));
         let _ = std::io::stdout().flush();
-        eprint!("{}", self.stderr);
+        eprint!("{}", crate::secret::redact_urls_in(&self.stderr));
         code
     }
 }

@@ -242,6 +242,7 @@ async fn requeue_existing(
 /// `--wait` while the daemon does the work: follow the job over the socket.
 async fn follow_daemon_job(config: &Config, key: &str) -> anyhow::Result<u8> {
     let args = vec!["show".to_string(), key.to_string(), "--json".to_string()];
+    let key = crate::secret::redact_urls_in(key);
     let mut last = String::new();
     loop {
         let Some(reply) = control::ask(&config.state.dir, &args).await? else {
@@ -317,6 +318,7 @@ async fn wait_for(config: Arc<Config>, store: Store, job: Job) -> anyhow::Result
 
 /// One line per change; on a terminal, one line rewritten in place.
 async fn show_progress(store: Store, progress: Progress, key: String, stop: CancellationToken) {
+    let shown_key = crate::secret::redact_urls_in(&key);
     let on_terminal = std::io::stdout().is_terminal();
     let started = std::time::Instant::now();
     let mut last = String::new();
@@ -334,10 +336,14 @@ async fn show_progress(store: Store, progress: Progress, key: String, stop: Canc
         let line = format!("{state}{detail}");
         if on_terminal {
             let secs = started.elapsed().as_secs();
-            print!("\r\x1b[2K[{:02}:{:02}] {key} {line}", secs / 60, secs % 60);
+            print!(
+                "\r\x1b[2K[{:02}:{:02}] {shown_key} {line}",
+                secs / 60,
+                secs % 60
+            );
             let _ = std::io::stdout().flush();
         } else if line != last {
-            println!("{key}: {line}");
+            println!("{shown_key}: {line}");
         }
         last = line;
         tokio::select! {

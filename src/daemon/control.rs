@@ -330,17 +330,26 @@ fn listen(path: &Path) -> std::io::Result<(UnixListener, u64)> {
     Ok((listener, inode))
 }
 
-/// Pauses after accept errors: 100 ms doubling to [`ACCEPT_BACKOFF_MAX`];
-/// the first error of a run is a warning, the rest debug lines.
+/// Pauses after accept errors: 100 ms doubling to [`ACCEPT_BACKOFF_MAX`],
+/// from 100 ms again after a success. At most one warning per
+/// [`ACCEPT_WARN_EVERY`]; the other errors are debug lines.
 #[derive(Default)]
 struct Backoff {
     failures: u32,
+    warned: Option<std::time::Instant>,
 }
+
+/// At most one accept-error warning this often.
+const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(60);
 
 impl Backoff {
     fn next(&mut self, err: &std::io::Error) -> Duration {
-        if self.failures == 0 {
+        if self
+            .warned
+            .is_none_or(|at| at.elapsed() >= ACCEPT_WARN_EVERY)
+        {
             tracing::warn!("control socket: cannot accept a connection: {err} (backing off)");
+            self.warned = Some(std::time::Instant::now());
         } else {
             tracing::debug!("control socket: cannot accept a connection: {err}");
         }
@@ -350,12 +359,6 @@ impl Backoff {
     }
 
     fn reset(&mut self) {
-        if self.failures > 0 {
-            tracing::info!(
-                "control socket: accepting again after {} failed attempts",
-                self.failures
-            );
-        }
         self.failures = 0;
     }
 }

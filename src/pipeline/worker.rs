@@ -969,7 +969,8 @@ impl Worker {
         if !self.job.key.starts_with("file:") {
             let link = begin_ms
                 .map(|ms| identity::source_link(&self.job.key, &self.job.source.url, ms))
-                .filter(|link| !link.is_empty());
+                .filter(|link| !link.is_empty())
+                .map(|link| crate::secret::redact_url(&link));
             return (link, None);
         }
         let name = Path::new(&self.job.source.url)
@@ -1082,8 +1083,9 @@ impl Worker {
     fn source_info(&self) -> SourceInfo {
         let published = self.job.source.published.unwrap_or(self.job.created_at);
         SourceInfo {
-            key: self.job.key.clone(),
-            url: self.job.source.url.clone(),
+            // A private feed's token stays in the database only.
+            key: crate::secret::redact_urls_in(&self.job.key),
+            url: crate::secret::redact_url(&self.job.source.url),
             title: self.job.display_title(),
             feed: self.job.source.feed.clone(),
             published: sidecar::rfc3339(published),
