@@ -36,7 +36,9 @@ impl Tmpfs {
     /// `None` (after saying why) where mounting is impossible outside CI.
     fn mount(path: &Path, size: &str, options: &str) -> Option<Tmpfs> {
         std::fs::create_dir_all(path).unwrap();
-        let mut all = format!("size={size}");
+        // mode=0700: a tmpfs root is 1777 by default, and a state dir that
+        // others may write is refused.
+        let mut all = format!("size={size},mode=0700");
         if !options.is_empty() {
             all = format!("{all},{options}");
         }
@@ -412,7 +414,9 @@ fn a_full_state_volume_stops_the_daemon_with_an_error_and_a_restart_recovers() {
     use std::os::unix::net::UnixDatagram;
     let env = Env::new(quick());
     let state = env.dir.path().join("state");
-    let Some(_volume) = Tmpfs::mount(&state, "4m", "") else {
+    // Above the 8 MiB kept free for recording task ids, so that
+    // submitting goes on once the filler is removed.
+    let Some(_volume) = Tmpfs::mount(&state, "24m", "") else {
         return;
     };
     let notify_path = env.dir.path().join("notify.sock");
@@ -446,7 +450,10 @@ fn a_full_state_volume_stops_the_daemon_with_an_error_and_a_restart_recovers() {
 
     let filler = fill(&state);
     let _ = env.run(&["submit", VIDEO]);
+    // Read while waiting: the notify socket's queue is short, and a full
+    // one drops the daemon's last STATUS.
     let exited = wait_until(Duration::from_secs(30), || {
+        receive(&mut messages);
         child.try_wait().unwrap().is_some()
     });
     if !exited {
@@ -473,7 +480,7 @@ fn a_full_state_volume_stops_the_daemon_with_an_error_and_a_restart_recovers() {
     let failed_at = messages
         .iter()
         .position(|m| m.contains("database cannot be written"))
-        .unwrap_or_else(|| panic!("STATUS says why: {messages:?}"));
+        .unwrap_or_else(|| panic!("STATUS says why: {messages:?}\n{log_text}"));
     assert!(
         messages[failed_at..]
             .iter()

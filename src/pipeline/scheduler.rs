@@ -685,6 +685,14 @@ impl Scheduler {
                     let slot = self.pipeline.slots.try_acquire();
                     self.spawn(job, slot);
                 }
+                // `once`: a download that met an unusable output volume is
+                // left for the next run, not started again in a loop.
+                State::Downloading
+                    if !self.pipeline.wait_for_output
+                        && self.pipeline.output.paused().is_some() =>
+                {
+                    self.index.insert(&job);
+                }
                 State::Downloading => self.spawn(job, None),
                 State::Uploading | State::Submitting => {
                     tracing::warn!(

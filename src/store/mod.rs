@@ -227,7 +227,10 @@ impl Store {
             .map_err(tx_error)?;
         match outcome {
             Ok(job) => {
-                self.changed(key);
+                // Skipped on first sight: never on the work list.
+                if !job.state.is_terminal() {
+                    self.changed(key);
+                }
                 Ok(Inserted::New(job))
             }
             Err(bytes) => Ok(Inserted::Existing(decode(key, &bytes)?)),
