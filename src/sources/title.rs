@@ -259,8 +259,9 @@ fn clean(title: &str) -> Option<String> {
     (!title.is_empty()).then_some(title)
 }
 
-/// The common HTML character references.
-fn unescape(text: &str) -> String {
+/// The common HTML and XML character references (titles in pages, strings
+/// in `.webloc` plists); anything else is kept as written.
+pub(crate) fn unescape(text: &str) -> String {
     if !text.contains('&') {
         return text.to_owned();
     }

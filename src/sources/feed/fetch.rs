@@ -198,36 +198,11 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 /// query parameters that look like credentials (private podcast feeds carry
 /// tokens) replaced by `redacted`.
 pub fn display_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return url.to_owned();
-    };
-    let _ = parsed.set_username("");
-    let _ = parsed.set_password(None);
-    if parsed.query().is_some() {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(k, v)| {
-                let secret = is_secret_name(&k);
-                (
-                    k.into_owned(),
-                    if secret {
-                        "redacted".into()
-                    } else {
-                        v.into_owned()
-                    },
-                )
-            })
-            .collect();
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    match url::Url::parse(url) {
+        Ok(parsed) if !crate::secret::url_has_credentials(url) => parsed.to_string(),
+        Ok(_) => crate::secret::redact_url(url),
+        Err(_) => url.to_owned(),
     }
-    parsed.to_string()
-}
-
-fn is_secret_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    ["token", "key", "auth", "sig", "secret", "pass", "session"]
-        .iter()
-        .any(|s| name.contains(s))
 }
 
 #[cfg(test)]

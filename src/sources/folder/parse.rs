@@ -169,43 +169,7 @@ fn xml_plist_url(text: &str) -> Option<String> {
     let rest = rest.trim_start();
     let value = rest.strip_prefix("<string>")?;
     let end = value.find("</string>")?;
-    Some(xml_unescape(value[..end].trim()))
-}
-
-fn xml_unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        let Some(semi) = rest.find(';') else { break };
-        let entity = &rest[1..semi];
-        let decoded = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            _ => entity
-                .strip_prefix("#x")
-                .or_else(|| entity.strip_prefix("#X"))
-                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
-                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                .and_then(char::from_u32),
-        };
-        match decoded {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    Some(crate::sources::title::unescape(value[..end].trim()))
 }
 
 /// The first http(s) ASCII string object in a binary plist. A `.webloc`
@@ -508,7 +472,7 @@ mod tests {
         let parsed = parse(Format::Webloc, xml.as_bytes()).unwrap();
         assert_eq!(keys(&parsed), ["youtube:dQw4w9WgXcQ"]);
         assert_eq!(
-            xml_unescape("a&amp;b&#38;c&#x26;d&bogus;"),
+            crate::sources::title::unescape("a&amp;b&#38;c&#x26;d&bogus;"),
             "a&b&c&d&bogus;"
         );
         assert_eq!(
