@@ -109,14 +109,9 @@ impl LinkPolicy {
         let Ok(url) = Url::parse(base_url) else {
             return LinkPolicy::strict();
         };
-        let mut kinds = Vec::new();
+        let mut kinds = literal_kinds(&url);
         match url.host() {
-            Some(Host::Ipv4(ip)) => kinds.push(kind_of(ip.into())),
-            Some(Host::Ipv6(ip)) => kinds.push(kind_of(ip.into())),
-            Some(Host::Domain(name)) if name.eq_ignore_ascii_case("localhost") => {
-                kinds.push(AddressKind::Loopback)
-            }
-            Some(Host::Domain(name)) => {
+            Some(Host::Domain(name)) if !name.eq_ignore_ascii_case("localhost") => {
                 let port = url.port_or_known_default().unwrap_or(443);
                 let lookup = tokio::net::lookup_host((name, port));
                 let timeout = std::time::Duration::from_secs(10);
@@ -124,9 +119,18 @@ impl LinkPolicy {
                     kinds.extend(addrs.map(|a| kind_of(a.ip())));
                 }
             }
-            None => {}
+            _ => {}
         }
         LinkPolicy::new(url.scheme() == "http", kinds)
+    }
+
+    /// [`LinkPolicy::for_base_url`] without DNS: a host name other than
+    /// `localhost` adds nothing to the public addresses always allowed.
+    pub fn for_base_url_offline(base_url: &str) -> LinkPolicy {
+        match Url::parse(base_url) {
+            Ok(url) => LinkPolicy::new(url.scheme() == "http", literal_kinds(&url)),
+            Err(_) => LinkPolicy::strict(),
+        }
     }
 
     pub fn new(allow_http: bool, kinds: impl IntoIterator<Item = AddressKind>) -> LinkPolicy {
@@ -203,6 +207,19 @@ impl LinkPolicy {
                 Err(refused) => attempt.error(refused),
             }
         })
+    }
+}
+
+/// The kind of address `url`'s host is, when it says without DNS (an IP
+/// literal, or `localhost`).
+fn literal_kinds(url: &Url) -> Vec<AddressKind> {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => vec![kind_of(ip.into())],
+        Some(Host::Ipv6(ip)) => vec![kind_of(ip.into())],
+        Some(Host::Domain(name)) if name.eq_ignore_ascii_case("localhost") => {
+            vec![AddressKind::Loopback]
+        }
+        _ => Vec::new(),
     }
 }
 

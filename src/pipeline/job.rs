@@ -199,13 +199,15 @@ impl Job {
         }
     }
 
-    /// The title used in names: `--name`, else the source's title, else the key.
+    /// The title used in names: `--name`, else the source's title, else the
+    /// key with any credential in it hidden (it names folders and the
+    /// project in the user's WayinVideo library).
     pub fn display_title(&self) -> String {
         self.name
             .clone()
             .or_else(|| self.source.title.clone())
             .filter(|t| !t.trim().is_empty())
-            .unwrap_or_else(|| self.key.clone())
+            .unwrap_or_else(|| crate::secret::redact_urls_in(&self.key))
     }
 
     /// Apply `event` at `now`: check the transition, update the fields it

@@ -9,7 +9,7 @@
 //! and gives `None`; a lookup never holds a job for longer than
 //! [`TIMEOUT`] per request and never fails it.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -17,6 +17,7 @@ use regex::Regex;
 
 use super::feed::fetch::display_url;
 use super::identity::{SourceKey, SourceKind};
+use crate::output::links::{GuardedResolver, LinkPolicy};
 
 /// Limit for one lookup (all its requests).
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,6 +40,7 @@ pub struct Found {
 #[derive(Clone)]
 pub struct Titles {
     client: reqwest::Client,
+    policy: Arc<LinkPolicy>,
     youtube_base: String,
 }
 
@@ -48,15 +50,27 @@ impl Titles {
         if !config.titles.lookup {
             return None;
         }
+        // Pages named by feeds, dropped files and `submit` are untrusted:
+        // https and public addresses only (checked after DNS and on every
+        // redirect), plus what `[youtube] base_url` itself uses (a local
+        // proxy, or the tests' server on 127.0.0.1).
+        let policy = Arc::new(LinkPolicy::for_base_url_offline(
+            &config.youtube.base_url,
+        ));
         let client = reqwest::Client::builder()
             .user_agent(concat!("clipwatch/", env!("CARGO_PKG_VERSION")))
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(policy.redirects())
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: policy.clone(),
+            }))
+            .referer(false)
             .build()
             .ok()?;
         Some(Titles {
             client,
+            policy,
             youtube_base: config.youtube.base_url.trim_end_matches('/').to_owned(),
         })
     }
@@ -123,6 +137,7 @@ impl Titles {
 
     /// GET `url`: its `Content-Type` and at most [`MAX_PAGE_BYTES`] of body.
     async fn get(&self, url: &str) -> Result<(String, Vec<u8>), String> {
+        let url = self.policy.check_str(url).map_err(|e| e.to_string())?;
         let mut response = self
             .client
             .get(url)
