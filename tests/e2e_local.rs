@@ -633,3 +633,25 @@ fn private_feed_tokens_never_reach_logs_keys_sidecars_or_json() {
     );
     assert!(!seen.contains(TOKEN), "a token leaked:\n{seen}");
 }
+
+#[test]
+fn commands_without_a_daemon_also_keep_the_state_dir_private() {
+    // `submit`, `jobs`, `retry` open the database themselves when no daemon
+    // runs: the same rules as `run` and `once`.
+    let env = Env::new(quick());
+    let state = env.dir.path().join("state");
+    let out = env.run(&["submit", "https://www.youtube.com/watch?v=dQw4w9WgXcQ"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(mode(&state), 0o700);
+    for file in all_files(&state) {
+        assert_eq!(mode(&file) & 0o077, 0, "{}", file.display());
+    }
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = env.run(&["jobs"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("writable by other users"),
+        "{}",
+        text(&out)
+    );
+}

@@ -502,3 +502,32 @@ fn a_submit_that_never_left_is_retried_under_the_default_policy() {
     seen += &daemon.stop();
     assert_no_secrets(&env, &seen);
 }
+
+#[test]
+fn once_with_no_room_for_the_answer_submits_nothing_and_ends() {
+    // The path without a daemon: `once` must say why and exit, not wait for
+    // room that nothing here will free.
+    let env = Env::new(quick());
+    let state = env.dir.path().join("state");
+    let Some(volume) = Tmpfs::mount(&state, "24m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)");
+        return;
+    };
+    let out = env.run(&["submit", VIDEO]);
+    assert!(out.status.success(), "{}", text(&out));
+    let filler = state.join("filler");
+    let fill = volume.free_bytes().saturating_sub(3 * 1024 * 1024);
+    std::fs::write(&filler, vec![0u8; fill as usize]).unwrap();
+    let out = env.run(&["once"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("free some space"), "{shown}");
+    assert_eq!(env.api.submissions().len(), 0, "{shown}");
+    assert_eq!(env.jobs()[0]["state"], "queued");
+    std::fs::remove_file(&filler).unwrap();
+    let out = env.run(&["once"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(env.api.submissions_for(VIDEO), 1);
+    assert_no_secrets(&env, &shown);
+    drop(volume);
+}

@@ -271,13 +271,18 @@ pub(crate) async fn reach_daemon_or_open(
     config: &Config,
     args: &[String],
 ) -> anyhow::Result<Reached> {
+    crate::daemon::guard::secure_state_dir(&config.state.dir)
+        .map_err(|err| anyhow::anyhow!("configuration error: {err}"))?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         if let Some(reply) = crate::daemon::control::ask(&config.state.dir, args).await? {
             return Ok(Reached::Daemon(reply));
         }
         match Store::open(&config.state.dir) {
-            Ok(store) => return Ok(Reached::Store(store)),
+            Ok(store) => {
+                crate::daemon::guard::tighten_database_files(&config.state.dir);
+                return Ok(Reached::Store(store));
+            }
             Err(crate::store::StoreError::Locked { .. })
                 if std::time::Instant::now() < deadline =>
             {
@@ -380,7 +385,13 @@ fn load_config(explicit: Option<&std::path::Path>) -> Result<Arc<Config>, u8> {
     }
 }
 
-/// Open the database named by the configuration.
+/// Open the database named by the configuration: on every path, not only
+/// `run` and `once`, the state dir is created 0700 (refused when others may
+/// write it) and the database files are kept 0600.
 fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Ok(Store::open(&config.state.dir)?)
+    crate::daemon::guard::secure_state_dir(&config.state.dir)
+        .map_err(|err| anyhow::anyhow!("configuration error: {err}"))?;
+    let store = Store::open(&config.state.dir)?;
+    crate::daemon::guard::tighten_database_files(&config.state.dir);
+    Ok(store)
 }

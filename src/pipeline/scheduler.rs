@@ -416,7 +416,10 @@ impl Pipeline {
                     );
                     break;
                 }
-                if let Some(problem) = self.output.paused() {
+                // The output volume, or no room to record a submit's answer:
+                // nothing here can end by itself, so `once` says why and ends.
+                let blocked = self.output.paused().or_else(|| self.state_has_room().err());
+                if let Some(problem) = blocked {
                     scheduler.shut_down().await;
                     return Err(PipelineError::Setup(format!(
                         "the remaining jobs wait for a later run: {problem}"

@@ -54,9 +54,7 @@ impl Titles {
         // https and public addresses only (checked after DNS and on every
         // redirect), plus what `[youtube] base_url` itself uses (a local
         // proxy, or the tests' server on 127.0.0.1).
-        let policy = Arc::new(LinkPolicy::for_base_url_offline(
-            &config.youtube.base_url,
-        ));
+        let policy = Arc::new(LinkPolicy::for_base_url_offline(&config.youtube.base_url));
         let client = reqwest::Client::builder()
             .user_agent(concat!("clipwatch/", env!("CARGO_PKG_VERSION")))
             .timeout(TIMEOUT)
