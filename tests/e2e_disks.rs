@@ -508,6 +508,36 @@ fn a_full_state_volume_stops_the_daemon_with_an_error_and_a_restart_recovers() {
 // ---- links from the API (issue 11, items 10 and 11) ------------------------
 
 #[test]
+fn links_to_link_local_and_private_addresses_fail_at_once() {
+    // base_url is plain http on 127.0.0.1: loopback and http are allowed,
+    // other kinds of address are not (cloud metadata, a LAN host).
+    for link in [
+        "http://169.254.169.254/latest/meta-data/iam/clip.mp4",
+        "http://10.255.255.1/clip.mp4",
+        "http://[::ffff:192.168.0.1]/clip.mp4",
+    ] {
+        let env = Env::new(quick());
+        env.api.misbehave(Misbehave {
+            export_link_override: Some(link.into()),
+            ..Misbehave::default()
+        });
+        let out = env.run(&["-v", "submit", VIDEO, "--wait"]);
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{link}: {shown}");
+        let job = &env.jobs()[0];
+        assert_eq!(job["state"], "failed", "{link}");
+        let reason = job["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("links to such addresses are not fetched"),
+            "{link}: {reason}"
+        );
+        assert!(!shown.contains("retrying"), "not retried: {shown}");
+        assert_eq!(env.api.submissions().len(), 1);
+        assert_no_secrets(&env, &shown);
+    }
+}
+
+#[test]
 fn a_file_link_fails_at_once_with_the_reason() {
     let env = Env::new(quick());
     env.api.misbehave(Misbehave {

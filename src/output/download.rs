@@ -348,8 +348,9 @@ async fn check_length(path: &Path, expected: u64) -> Result<(), DownloadError> {
     Ok(())
 }
 
-/// fsync the folder holding `path`, so a rename into it is durable.
-async fn sync_parent(path: &Path) -> Result<(), DownloadError> {
+/// fsync the folder holding `path`, so a rename (or a `create_dir`) in it
+/// is durable.
+pub async fn sync_parent(path: &Path) -> Result<(), DownloadError> {
     let Some(dir) = path.parent().map(Path::to_path_buf) else {
         return Ok(());
     };

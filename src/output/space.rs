@@ -165,17 +165,24 @@ fn writable(dir: &Path) -> std::io::Result<()> {
 /// Whether submitting is paused because the output volume cannot take a
 /// job's files; shared by the scheduler, `status` and systemd's STATUS.
 #[derive(Clone, Default)]
-pub struct OutputGate(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+pub struct OutputGate {
+    paused: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// Set by [`OutputGate::block`] (`once`: a download gave up): kept for
+    /// the rest of the run, since a probe of `output.dir` cannot tell that
+    /// the job's own folder, or the room a clip needs, is fine again.
+    held: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
 
 impl OutputGate {
     /// The problem submitting is paused for, if any.
     pub fn paused(&self) -> Option<String> {
-        self.0.lock().expect("output gate lock").clone()
+        self.paused.lock().expect("output gate lock").clone()
     }
 
     /// Record a problem found while writing (a download that gave up).
     pub fn block(&self, reason: String) {
-        self.0
+        self.held.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.paused
             .lock()
             .expect("output gate lock")
             .get_or_insert(reason);
@@ -185,11 +192,14 @@ impl OutputGate {
     /// pauses (or the reason changes), one INFO when it resumes. Returns
     /// whether submitting may go on.
     pub async fn check(&self, dir: &Path, min_free: u64) -> bool {
+        if self.held.load(std::sync::atomic::Ordering::SeqCst) {
+            return false;
+        }
         let owned = dir.to_path_buf();
         let probed = tokio::task::spawn_blocking(move || probe(&owned, min_free))
             .await
             .unwrap_or_else(|e| Err(OutputProblem(e.to_string())));
-        let mut paused = self.0.lock().expect("output gate lock");
+        let mut paused = self.paused.lock().expect("output gate lock");
         match probed {
             Ok(()) => {
                 if paused.take().is_some() {
@@ -226,6 +236,21 @@ mod tests {
         probe(&dir, 0).unwrap();
         assert!(dir.is_dir());
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "probe removed");
+    }
+
+    #[tokio::test]
+    async fn a_download_that_gave_up_holds_the_gate_whatever_the_probe_says() {
+        let root = tempfile::tempdir().unwrap();
+        let gate = OutputGate::default();
+        assert!(gate.check(root.path(), 0).await, "a usable folder passes");
+        gate.block("clip 1: No space left on device".into());
+        // output.dir itself probes fine, but the failed download's folder or
+        // size may not: no more submits in this run.
+        assert!(!gate.check(root.path(), 0).await);
+        assert_eq!(
+            gate.paused().as_deref(),
+            Some("clip 1: No space left on device")
+        );
     }
 
     #[test]

@@ -1330,7 +1330,12 @@ async fn claim_exactly(root: &Path, relative: &Path) -> Result<bool, FolderError
             .map_err(|e| FolderError::create(parent, e))?;
     }
     match tokio::fs::create_dir(&path).await {
-        Ok(()) => Ok(true),
+        Ok(()) => {
+            // Durable before the job records it: a power cut must not lose
+            // the folder of a job the database says is done.
+            crate::output::download::sync_parent(&path).await?;
+            Ok(true)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(FolderError::create(&path, e)),
     }
