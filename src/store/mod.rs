@@ -263,11 +263,21 @@ impl Store {
             }
             job.source = source.clone();
             job.preset = preset.to_owned();
-            let swapped = self
-                .jobs
-                .compare_and_swap(key, Some(old), Some(encode(&job)))?;
-            if swapped.is_ok() {
-                self.active.insert(key.as_bytes(), &[])?;
+            // The record and its work-list entry in one transaction, and only
+            // if the record is still what was read (two feeds at once queue
+            // it once).
+            let record = encode(&job);
+            let written = (&self.jobs, &self.active)
+                .transaction(|(jobs, active)| {
+                    if jobs.get(key)?.as_deref() != Some(&old[..]) {
+                        return Ok(false);
+                    }
+                    jobs.insert(key.as_bytes(), record.clone())?;
+                    active.insert(key.as_bytes(), &[])?;
+                    Ok(true)
+                })
+                .map_err(tx_error);
+            if self.noted(written)? {
                 self.changed(key);
                 self.flush().await?;
                 return Ok(Some(job));
