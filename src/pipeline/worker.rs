@@ -1450,6 +1450,37 @@ async fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), F
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_taken_file_is_opened_only_if_unchanged_and_not_a_link() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let taken = dir.path().join("talk.mp4");
+        std::fs::write(&taken, b"video bytes").unwrap();
+        let cancel = CancellationToken::new();
+        let file = std::fs::File::open(&taken).unwrap();
+        let hash = sha256_file(file, &cancel).unwrap();
+        let (mut file, size) = open_taken_blocking(&taken, &hash, &cancel)
+            .unwrap_or_else(|_| panic!("the taken file opens"));
+        let mut sent = Vec::new();
+        file.read_to_end(&mut sent).unwrap();
+        assert_eq!((sent.as_slice(), size), (&b"video bytes"[..], 11));
+
+        let secret = dir.path().join("secret");
+        std::fs::rename(&taken, &secret).unwrap();
+        std::os::unix::fs::symlink(&secret, &taken).unwrap();
+        let Err(Upload::Fatal(reason)) = open_taken_blocking(&taken, &hash, &cancel) else {
+            panic!("a link is not followed");
+        };
+        assert!(reason.contains("is a symbolic link now"), "{reason}");
+
+        std::fs::remove_file(&taken).unwrap();
+        std::fs::write(&taken, b"other bytes").unwrap();
+        let Err(Upload::Fatal(reason)) = open_taken_blocking(&taken, &hash, &cancel) else {
+            panic!("other content is refused");
+        };
+        assert!(reason.contains("has other content"), "{reason}");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn polls_stay_on_the_grid_and_never_fall_behind_now() {
         let interval = Duration::from_millis(500);
