@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::Duration;
 
-use support::harness::{all_files, base_config, text, wait_until, Env};
-use support::FakeConfig;
+use support::harness::{all_files, assert_no_secrets, base_config, text, wait_until, Env};
+use support::{FakeConfig, Misbehave};
 
 fn quick() -> FakeConfig {
     FakeConfig {
@@ -654,4 +654,71 @@ fn commands_without_a_daemon_also_keep_the_state_dir_private() {
         "{}",
         text(&out)
     );
+}
+
+/// Issue 11 item 8, at upload time: a video is checked when it is taken, but
+/// uploaded later (here: while the key is refused). Whoever can write the
+/// inbox can write `.done/` too; a taken video swapped there for a symlink to
+/// a secret, or for another file, is never sent: the job fails saying so.
+#[test]
+fn a_taken_video_swapped_in_done_is_never_uploaded() {
+    let env = drop_env();
+    env.api.misbehave(Misbehave {
+        reject_key: true,
+        ..Misbehave::default()
+    });
+    let key = env.api.config().api_key.clone();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let secret = elsewhere.path().join("api_key");
+    std::fs::write(&secret, format!("{key}\n")).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let inbox = inbox(&env);
+    std::fs::create_dir_all(&inbox).unwrap();
+    let log = env.dir.path().join("run.log");
+    let mut daemon = env.spawn(&["run"], &log);
+    std::fs::write(inbox.join("linked.mp4"), vec![1u8; 4096]).unwrap();
+    std::fs::write(inbox.join("other.mp4"), vec![2u8; 4096]).unwrap();
+    let done = inbox.join(".done");
+    let taken = wait_until(Duration::from_secs(20), || {
+        done.join("linked.mp4").exists() && done.join("other.mp4").exists() && {
+            env.api
+                .requests()
+                .iter()
+                .filter(|r| r.status == 403)
+                .count()
+                >= 1
+        }
+    });
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(taken, "{}", log_text());
+    // Swapped while the job waits: a link to the secret, and a regular file
+    // of other content (the same size, so only the hash can tell).
+    std::fs::remove_file(done.join("linked.mp4")).unwrap();
+    std::os::unix::fs::symlink(&secret, done.join("linked.mp4")).unwrap();
+    std::fs::remove_file(done.join("other.mp4")).unwrap();
+    std::fs::write(done.join("other.mp4"), vec![3u8; 4096]).unwrap();
+    env.api.misbehave(Misbehave::default());
+    let failed = wait_until(Duration::from_secs(30), || {
+        let jobs = env.jobs();
+        jobs.len() == 2 && jobs.iter().all(|j| j["state"] == "failed")
+    });
+    sigterm(&daemon);
+    daemon.wait().unwrap();
+    let jobs = env.jobs();
+    assert!(failed, "{jobs:?}\n{}", log_text());
+    for job in &jobs {
+        let reason = job["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("the file in .done/ was replaced")
+                && reason.contains("Drop the video in again"),
+            "{reason}"
+        );
+    }
+    assert!(env.api.uploads().is_empty(), "{:?}", env.api.uploads());
+    assert!(
+        !env.api.requests().iter().any(|r| r.method == "PUT"),
+        "no byte went to the bucket"
+    );
+    let jobs_json = env.run(&["jobs", "--json"]);
+    assert_no_secrets(&env, &(log_text() + &text(&jobs_json)));
 }

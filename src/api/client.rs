@@ -3,7 +3,6 @@
 //! job failure), everything else is classified and returned to the caller.
 
 use std::future::Future;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -141,23 +140,15 @@ impl ApiClient {
     pub async fn upload_file(
         &self,
         ticket: &UploadTicket,
-        file: &Path,
+        file: tokio::fs::File,
+        length: u64,
         content_type: &str,
     ) -> Result<(), ApiError> {
-        let handle = tokio::fs::File::open(file)
-            .await
-            .map_err(|e| ApiError::Transient {
-                message: format!("cannot read {}: {e}", file.display()),
-            })?;
-        let length = handle
-            .metadata()
-            .await
-            .map_err(|e| ApiError::Transient {
-                message: format!("cannot read {}: {e}", file.display()),
-            })?
-            .len();
+        use tokio::io::AsyncReadExt;
+        // The caller opened and checked this handle; exactly `length` bytes
+        // of it are sent, whatever is appended meanwhile.
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
-            handle,
+            file.take(length),
             256 * 1024,
         ));
         let reply = self
