@@ -599,6 +599,68 @@ fn a_failing_long_form_playlist_falls_back_to_the_channel_feed_and_back() {
     assert_no_secrets(&env, &format!("{first}{second}{third}{table}"));
 }
 
+/// Review of issue 13, defect 1: a channel first read through its channel
+/// feed while `UULF…` fails (backfill 0) does not queue `UULF…`'s older
+/// long-form videos when it comes back, nor the channel feed's past live
+/// streams when `UULF…` fails again after a first read through it: the first
+/// body from each URL is first sight.
+#[test]
+fn switching_between_uulf_and_the_channel_feed_never_queues_a_back_catalogue() {
+    let corpus = String::from_utf8(fixture("youtube_channel_corpus.xml")).unwrap();
+    // Older long-form uploads the channel feed's window no longer lists.
+    let older = corpus
+        .replace("corpus00001", "corpusold01")
+        .replace("corpus00002", "corpusold02");
+    // A past live stream, which `UULF…` never lists.
+    let with_live = corpus.replace("corpus00001", "corpuslive1");
+    let uulf = format!("/feeds/videos.xml?playlist_id=UULF{}", &CORPUS_UC[2..]);
+    let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
+    let toml = format!(
+        "[[feeds]]\nname = \"Chan\"\nyoutube = \"{CORPUS_UC}\"\npreset = \"metadata\"\nbackfill = 0\n"
+    );
+    for uulf_first in [false, true] {
+        let feeds = FeedServer::start();
+        if uulf_first {
+            feeds.route(&uulf, Route::new(ATOM, corpus.clone().into_bytes()));
+        } else {
+            feeds.route(&uulf, Route::status(404));
+        }
+        feeds.route(&channel, Route::new(ATOM, corpus.clone().into_bytes()));
+        let env = env_with(&feeds, &toml);
+        once(&env);
+        assert!(env.api.submissions().is_empty(), "backfill 0");
+        // Switch: `UULF…` back with older uploads, or failing with the
+        // channel feed showing a past live stream.
+        if uulf_first {
+            feeds.route(&uulf, Route::status(404));
+            feeds.route(&channel, Route::new(ATOM, with_live.clone().into_bytes()));
+        } else {
+            feeds.route(&uulf, Route::new(ATOM, older.clone().into_bytes()));
+        }
+        once(&env);
+        assert!(
+            env.api.submissions().is_empty(),
+            "uulf first: {uulf_first}: {:?}",
+            env.api.submissions()
+        );
+        let jobs = all_jobs(&env);
+        let back = if uulf_first {
+            "youtube:corpuslive1"
+        } else {
+            "youtube:corpusold01"
+        };
+        assert_eq!(job(&jobs, back)["reason"], "backfill", "{uulf_first}");
+        // A new upload after the switch is clipped.
+        let newer =
+            if uulf_first { &with_live } else { &older }.replace("corpus00004", "corpus00005");
+        let path = if uulf_first { &channel } else { &uulf };
+        feeds.route(path, Route::new(ATOM, newer.into_bytes()));
+        once(&env);
+        assert_eq!(env.api.submissions_for(&watch("corpus00005")), 1);
+        assert_eq!(env.api.submissions().len(), 1, "{uulf_first}");
+    }
+}
+
 /// Issue 13 item 9: an intermittent 404 or 500 from the plain channel feed
 /// is an error of that check only: the resolved channel id, the first
 /// sight (no second backfill) and conditional GET survive it.

@@ -393,7 +393,7 @@ impl Watcher {
         } = fetched
         {
             let hash = sha256_hex(&bytes);
-            if !state.seen || state.body_hash.as_deref() != Some(hash.as_str()) {
+            if !state.has_read(&url) || state.body_hash.as_deref() != Some(hash.as_str()) {
                 new += self
                     .read_body(feed, state, &url, &bytes, content_type.as_deref(), now)
                     .await?;
@@ -511,7 +511,9 @@ impl Watcher {
         }
         state.report(&parsed.ignored, &parsed.notes);
         let candidates = parsed.candidates;
-        let rules = Rules::new(feed, !state.seen);
+        // First sight of this URL (also the channel feed read while `UULF…`
+        // fails, and `UULF…` again): backfill rules, never a back catalogue.
+        let rules = Rules::new(feed, !state.has_read(url));
         let previous: HashMap<String, Held> = std::mem::take(&mut state.held)
             .into_iter()
             .map(|h| (h.key.clone(), h))
@@ -652,7 +654,7 @@ fn remember(state: &mut FeedState, url: &str, validators: Validators, hash: Stri
     state.etag = validators.etag;
     state.last_modified = validators.last_modified;
     state.body_hash = Some(hash);
-    state.seen = true;
+    state.mark_read(url);
 }
 
 fn source_of(feed: &FeedConfig, candidate: Candidate) -> Source {

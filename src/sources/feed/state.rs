@@ -36,6 +36,12 @@ pub struct FeedState {
     pub body_hash: Option<String>,
     /// The first successful parse happened (backfill applied).
     pub seen: bool,
+    /// Every feed URL a body was read from (a channel read through its
+    /// channel feed while `UULF…` fails, and back): the first body from a
+    /// URL not read before is first sight, so switching never queues a back
+    /// catalogue.
+    #[serde(default)]
+    pub read_urls: Vec<String>,
     pub last_check: Option<DateTime<Utc>>,
     pub last_success: Option<DateTime<Utc>>,
     pub last_new_entry: Option<DateTime<Utc>>,
@@ -98,6 +104,25 @@ impl FeedState {
             etag: self.etag.clone(),
             last_modified: self.last_modified.clone(),
         }
+    }
+
+    /// Whether a body from `url` was read before (state written before
+    /// `read_urls` existed: the URL last fetched).
+    pub fn has_read(&self, url: &str) -> bool {
+        self.read_urls.iter().any(|u| u == url)
+            || (self.seen && self.read_urls.is_empty() && self.feed_url.as_deref() == Some(url))
+    }
+
+    /// Remember that a body from `url` was read.
+    pub fn mark_read(&mut self, url: &str) {
+        if self.read_urls.is_empty() && self.seen {
+            // State from before `read_urls`: the URL it had read.
+            self.read_urls.extend(self.feed_url.clone());
+        }
+        if !self.read_urls.iter().any(|u| u == url) {
+            self.read_urls.push(url.to_owned());
+        }
+        self.seen = true;
     }
 
     /// Remember what the body just read could not use.
