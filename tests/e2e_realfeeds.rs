@@ -329,6 +329,55 @@ fn one_feeds_skip_does_not_block_another_feed_in_either_order() {
     }
 }
 
+/// Review of issue 13, defect 3: `no enclosure (use = "enclosure")` is one
+/// feed's setting: a `use = "link"` feed of the same site gets the page,
+/// once, whichever feed is checked first.
+#[test]
+fn a_use_enclosure_skip_does_not_block_a_use_link_feed_in_either_order() {
+    let files = |url: &str| {
+        format!(
+            "[[feeds]]\nname = \"Files\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 10\nuse = \"enclosure\"\n"
+        )
+    };
+    let pages = |url: &str| {
+        format!(
+            "[[feeds]]\nname = \"Pages\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 10\n"
+        )
+    };
+    let page = "https://lectures.example.edu/l/1";
+    for order in ["files first", "together", "pages first"] {
+        let feeds = FeedServer::start();
+        feeds.route("/a.xml", Route::new(RSS, fixture("rdf_enclosure.xml")));
+        feeds.route("/b.xml", Route::new(RSS, fixture("rdf_enclosure.xml")));
+        let (a, b) = (files(&feeds.url("/a.xml")), pages(&feeds.url("/b.xml")));
+        let env = match order {
+            "files first" => env_with(&feeds, &a),
+            "together" => env_with(&feeds, &format!("{a}\n{b}")),
+            _ => env_with(&feeds, &format!("{b}\n{a}")),
+        };
+        once(&env);
+        if order == "files first" {
+            assert_eq!(env.api.submissions_for(page), 0, "{order}");
+            std::fs::write(
+                env.config_path(),
+                std::fs::read_to_string(env.config_path()).unwrap() + "\n" + &b,
+            )
+            .unwrap();
+            once(&env);
+        }
+        assert_eq!(env.api.submissions_for(page), 1, "{order}");
+        let jobs = all_jobs(&env);
+        let j = job(&jobs, &format!("url:{page}"));
+        assert_eq!(
+            (&j["state"], &j["feed"]),
+            (&"done".into(), &"Pages".into()),
+            "{order}: {j}"
+        );
+        once(&env);
+        assert_eq!(env.api.submissions_for(page), 1, "{order}: later passes");
+    }
+}
+
 /// Issue 13 item 3: an item whose JSON Feed `external_url` (or Atom
 /// `rel="related"`/`"via"` link) is a video is that video: the Atom and
 /// JSON versions of one site give the same keys, clipped once.

@@ -261,7 +261,7 @@ fn candidate(
                 Some(link) => ((key_of(link)?, None), link.to_owned()),
                 None => {
                     let link = page_link(entry, context)?;
-                    let reason = "no enclosure (use = \"enclosure\")".to_owned();
+                    let reason = super::decide::NO_ENCLOSURE.to_owned();
                     ((key_of(link)?, Some(reason)), link.to_owned())
                 }
             },
@@ -399,7 +399,10 @@ fn enclosure_choice(
     let what = mime.clone().unwrap_or_else(|| "unknown type".into());
     key_of(url).map(|k| {
         (
-            (k, Some(format!("no video enclosure ({what})"))),
+            (
+                k,
+                Some(format!("{}{what})", super::decide::NO_VIDEO_ENCLOSURE)),
+            ),
             url.clone(),
         )
     })
