@@ -273,6 +273,58 @@ fn entries_differing_only_by_fragment_are_recorded_not_lost() {
     assert_eq!(repeat["title"], "Note a080604");
 }
 
+/// Review of issue 13, defect 5: a "same page as" record is refused by
+/// `retry` (it would submit the page again, paid twice), naming the job
+/// that has the page, with the daemon stopped and running.
+#[test]
+fn retry_refuses_an_entry_recorded_as_the_same_page() {
+    let feeds = FeedServer::start();
+    feeds.route("/diary.xml", Route::new(RSS, fixture("fragment_diary.xml")));
+    let env = env_with(
+        &feeds,
+        &format!(
+            "[[feeds]]\nname = \"Diary\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\n",
+            feeds.url("/diary.xml")
+        ),
+    );
+    once(&env);
+    let page = "https://diary.example.jp/2024/06/26.html";
+    assert_eq!(env.api.submissions_for(page), 1);
+    let jobs = all_jobs(&env);
+    let repeat = job(&jobs, &format!("url:{page}#a080604"))["id"].to_string();
+    let has_page = job(&jobs, &format!("url:{page}"))["id"].to_string();
+    let said = format!("same page as job {has_page} (url:{page})");
+
+    let out = env.run(&["retry", &repeat]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&said), "{}", text(&out));
+    once(&env);
+    assert_eq!(env.api.submissions_for(page), 1, "not paid twice");
+    assert_eq!(
+        job(&all_jobs(&env), &format!("url:{page}#a080604"))["state"],
+        "skipped"
+    );
+
+    // The running daemon answers the same.
+    let log = env.dir.path().join("daemon.log");
+    let mut daemon = env.spawn(&["run"], &log);
+    assert!(support::harness::wait_until(
+        Duration::from_secs(20),
+        || { std::fs::read_to_string(&log).is_ok_and(|l| l.contains(" started; ")) }
+    ));
+    let out = env.run(&["retry", &repeat]);
+    let jobs = all_jobs(&env);
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&said), "{}", text(&out));
+    assert_eq!(
+        job(&jobs, &format!("url:{page}#a080604"))["state"],
+        "skipped"
+    );
+    assert_eq!(env.api.submissions_for(page), 1, "not paid twice");
+}
+
 /// Issue 13 item 2: feed A (backfill 0, shorts = false, an exclude) skips
 /// videos that feed B (backfill 5, shorts = true) wants; B queues them
 /// once, whichever feed is checked first.

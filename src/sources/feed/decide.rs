@@ -23,6 +23,10 @@ pub const NO_ENCLOSURE: &str = "no enclosure (use = \"enclosure\")";
 /// is not a video (`no video enclosure (audio/mpeg)`).
 pub const NO_VIDEO_ENCLOSURE: &str = "no video enclosure (";
 
+/// The start of the reason recorded for an entry whose link differs from
+/// another's only by `#fragment` (one page, clipped once).
+pub const SAME_PAGE: &str = "same page as ";
+
 /// Whether a skip `reason` is one feed's own choice (backfill, Shorts,
 /// include/exclude, what `use =` reads), which another feed wanting the
 /// video overrules.

@@ -202,7 +202,8 @@ fn candidates_in(
             Some(earlier) => match fragment_key(&link).filter(|_| *earlier != link) {
                 Some(key) => {
                     c.unusable = Some(format!(
-                        "same page as {} (links differ only by #fragment)",
+                        "{}{} (links differ only by #fragment)",
+                        super::decide::SAME_PAGE,
                         super::fetch::display_url(earlier)
                     ));
                     c.key = key;
