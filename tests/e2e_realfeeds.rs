@@ -271,6 +271,34 @@ fn entries_differing_only_by_fragment_are_recorded_not_lost() {
         "same page as https://diary.example.jp/2024/06/26.html#a080605 (links differ only by #fragment)"
     );
     assert_eq!(repeat["title"], "Note a080604");
+
+    // A later check: a new post on the same page, above the clipped one.
+    // The clipped entry stays the page's; the new one is recorded.
+    let body = String::from_utf8(fixture("fragment_diary.xml")).unwrap().replacen(
+        " <item>",
+        " <item>\n  <title>Note new</title>\n  <link>https://diary.example.jp/2024/06/26.html#new</link>\n  <pubDate>Wed, 26 Jun 2024 18:00:00 +0900</pubDate>\n </item>\n <item>",
+        1,
+    );
+    feeds.route("/diary.xml", Route::new(RSS, body.into_bytes()));
+    once(&env);
+    let jobs = all_jobs(&env);
+    assert_eq!(jobs.len(), 7, "one more record: {jobs:#?}");
+    let new = job(&jobs, "url:https://diary.example.jp/2024/06/26.html#new");
+    assert_eq!(
+        (&new["state"], &new["reason"], &new["title"]),
+        (
+            &"skipped".into(),
+            &"same page as https://diary.example.jp/2024/06/26.html#a080605 (links differ only by #fragment)".into(),
+            &"Note new".into()
+        )
+    );
+    assert!(
+        !jobs
+            .iter()
+            .any(|j| j["key"] == "url:https://diary.example.jp/2024/06/26.html#a080605"),
+        "the clipped entry is the page's job: {jobs:#?}"
+    );
+    assert_eq!(env.api.submissions().len(), 3);
 }
 
 /// Review of issue 13, defect 5: a "same page as" record is refused by

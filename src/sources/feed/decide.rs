@@ -169,6 +169,7 @@ mod tests {
             short: false,
             upcoming: false,
             unusable: None,
+            link: String::new(),
         }
     }
 

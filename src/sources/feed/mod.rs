@@ -489,13 +489,20 @@ impl Watcher {
             FeedSource::Youtube(_) => Kind::Youtube,
             FeedSource::Url(_) => Kind::Other(feed.entry_use),
         };
-        let parsed = entries::parse(bytes, content_type, url, kind, now).map_err(|reason| {
-            FeedError::Parse {
+        // The link a stored job of a page was made from: the entry that is
+        // that page's video, whatever the body's order.
+        let store = &self.pipeline.store;
+        let stored_link = |key: &str| {
+            let job = store.get(key).ok().flatten()?;
+            Some(job.source.link.unwrap_or(job.source.url))
+        };
+        let parsed = entries::parse(bytes, content_type, url, kind, now, &stored_link).map_err(
+            |reason| FeedError::Parse {
                 feed: feed.name.clone(),
                 url: display_url(url),
                 reason,
-            }
-        })?;
+            },
+        )?;
         // A few lines at most per body read; `feeds --json` lists them.
         const SHOWN: usize = 3;
         for entry in parsed.ignored.iter().take(SHOWN) {
@@ -658,7 +665,9 @@ fn remember(state: &mut FeedState, url: &str, validators: Validators, hash: Stri
 }
 
 fn source_of(feed: &FeedConfig, candidate: Candidate) -> Source {
+    let link = Some(candidate.link).filter(|l| *l != candidate.key.submit_url);
     Source {
+        link,
         url: candidate.key.submit_url,
         title: Some(candidate.title).filter(|t| !t.is_empty()),
         feed: Some(feed.name.clone()),

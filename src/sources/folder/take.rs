@@ -187,6 +187,7 @@ async fn take_links(
             feed: None,
             published: found.published,
             origin: ORIGIN.into(),
+            link: None,
         };
         let inserted = crate::sources::enqueue(ctx.pipeline, &entry.key.key, source, preset, None)
             .await
@@ -274,6 +275,7 @@ async fn take_video(
         feed: None,
         published: None,
         origin: ORIGIN.into(),
+        link: None,
     };
     // Not `sources::enqueue`: the scheduler is woken only once the file is
     // where the job says.
