@@ -790,6 +790,51 @@ fn switching_between_uulf_and_the_channel_feed_never_queues_a_back_catalogue() {
     }
 }
 
+/// Review of issue 13, defect 2: the `UULF…` fallback is for 404 and 5xx
+/// only; a 429 or 403 is an error of that check (backed off), and the
+/// channel feed is not read in its place.
+#[test]
+fn the_uulf_fallback_is_for_404_and_5xx_only() {
+    let uulf = format!("/feeds/videos.xml?playlist_id=UULF{}", &CORPUS_UC[2..]);
+    let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
+    for status in [429, 403, 503] {
+        let feeds = FeedServer::start();
+        feeds.route(&uulf, Route::status(status));
+        feeds.route(
+            &channel,
+            Route::new(ATOM, fixture("youtube_channel_corpus.xml")),
+        );
+        let env = env_with(
+            &feeds,
+            &format!(
+                "[[feeds]]\nname = \"Chan\"\nyoutube = \"{CORPUS_UC}\"\npreset = \"metadata\"\nbackfill = 5\n"
+            ),
+        );
+        env.run(&["once"]);
+        let health = feeds_json(&env);
+        let chan = feed(&health, "Chan");
+        if status == 503 {
+            assert_eq!(feeds.requests_to(&channel).len(), 1, "{status}");
+            assert!(
+                chan["fallback"].as_str().unwrap().contains("HTTP 503"),
+                "{chan}"
+            );
+            assert_eq!(env.api.submissions().len(), 3, "{status}");
+        } else {
+            assert!(feeds.requests_to(&channel).is_empty(), "{status}");
+            assert!(chan["fallback"].is_null(), "{status}: {chan}");
+            assert!(
+                chan["last_error"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&status.to_string()),
+                "{chan}"
+            );
+            assert!(env.api.submissions().is_empty(), "{status}");
+        }
+    }
+}
+
 /// Issue 13 item 9: an intermittent 404 or 500 from the plain channel feed
 /// is an error of that check only: the resolved channel id, the first
 /// sight (no second backfill) and conditional GET survive it.

@@ -349,8 +349,13 @@ impl Watcher {
         };
         let fetched = match self.fetcher.get(&url, &state.validators_for(&url)).await {
             // YouTube's long-form playlist answers 404 for days at a time:
-            // read the channel feed meanwhile (Shorts skipped by link).
-            Err(FetchError::Status { status, .. }) if fallback.is_some() => {
+            // read the channel feed meanwhile (Shorts skipped by link). Only
+            // on 404 and 5xx: a 429 or 403 (or a connection error) is YouTube
+            // refusing this client, which the channel feed, on the same host,
+            // would be too; that check fails and backs off.
+            Err(FetchError::Status { status, .. })
+                if fallback.is_some() && (status == 404 || (500..600).contains(&status)) =>
+            {
                 let fallback = fallback.expect("just checked");
                 if state.long_form_failing.is_none() {
                     tracing::warn!(
