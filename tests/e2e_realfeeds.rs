@@ -658,6 +658,39 @@ fn rdf_and_mrss_enclosures_are_read_and_missing_ones_recorded() {
     assert_eq!(audio["reason"], "no video enclosure (audio/mpeg)");
 }
 
+/// Review of issue 13, defect 9: when the media pass counts other entries
+/// than the parser (here an extension element named `item` at channel
+/// level), the feed's RDF/MRSS enclosures are not read: `feeds --json`
+/// says so in its notes instead of dropping them silently.
+#[test]
+fn a_media_pass_that_miscounts_entries_is_reported() {
+    let body = String::from_utf8(fixture("dailymotion_mrss.xml"))
+        .unwrap()
+        .replacen(
+            " <item>",
+            " <ex:item xmlns:ex=\"urn:example\"/>\n <item>",
+            1,
+        );
+    let feeds = FeedServer::start();
+    feeds.route("/dm.xml", Route::new(RSS, body.into_bytes()));
+    let env = env_with(
+        &feeds,
+        &format!(
+            "[[feeds]]\nname = \"dm\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\nuse = \"enclosure\"\n",
+            feeds.url("/dm.xml")
+        ),
+    );
+    let log = once(&env);
+    let health = feeds_json(&env);
+    let dm = feed(&health, "dm");
+    let notes = dm["notes"].to_string();
+    assert!(
+        notes.contains("the media pass found 4 entries where the feed has 3"),
+        "{dm}\n{log}"
+    );
+    assert!(log.contains("the media pass found"), "{log}");
+}
+
 const CORPUS_UC: &str = "UCcorpus00000000000000AA";
 
 /// Issue 13 item 9: while YouTube's long-form playlist (`UULF…`) answers

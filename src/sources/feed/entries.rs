@@ -133,6 +133,13 @@ pub fn parse(
     let extras = if extras.len() == feed.entries.len() {
         extras
     } else {
+        if !extras.is_empty() {
+            notes.push(format!(
+                "the media pass found {} entries where the feed has {}, so RDF `enc:enclosure`, MRSS `media:content medium=\"video\"` and `media:player` were not read in this body",
+                extras.len(),
+                feed.entries.len()
+            ));
+        }
         vec![Extras::default(); feed.entries.len()]
     };
     let context = Context::new(&feed, feed_url);
