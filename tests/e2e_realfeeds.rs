@@ -951,6 +951,48 @@ fn project_name_for(env: &Env, video_url: &str) -> String {
         .to_owned()
 }
 
+/// Review of issue 13, defect 7: an untitled video skipped by one feed and
+/// queued for another gets its real title (oEmbed) like a new one.
+#[test]
+fn an_untitled_video_queued_for_another_feed_gets_its_real_title() {
+    let feeds = FeedServer::start();
+    feeds.route("/oembed", oembed("Real title from oEmbed"));
+    let untitled = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>https://blog.example/</link>
+<item><link>https://youtu.be/untitled002</link><pubDate>Wed, 01 May 2024 08:00:00 GMT</pubDate></item>
+</channel></rss>"#;
+    feeds.route("/a.xml", Route::new(RSS, untitled.as_bytes().to_vec()));
+    feeds.route("/b.xml", Route::new(RSS, untitled.as_bytes().to_vec()));
+    let feed_toml = |name: &str, path: &str, backfill: u32| {
+        format!(
+            "[[feeds]]\nname = \"{name}\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = {backfill}\n",
+            feeds.url(path)
+        )
+    };
+    let env = titles_env(&feeds, &feed_toml("Strict", "/a.xml", 0));
+    once(&env);
+    assert!(env.api.submissions().is_empty());
+    std::fs::write(
+        env.config_path(),
+        std::fs::read_to_string(env.config_path()).unwrap()
+            + "\n"
+            + &feed_toml("Keen", "/b.xml", 5),
+    )
+    .unwrap();
+    once(&env);
+    let jobs = all_jobs(&env);
+    let j = job(&jobs, "youtube:untitled002");
+    assert_eq!(
+        (&j["feed"], &j["state"]),
+        (&"Keen".into(), &"done".into()),
+        "{j}"
+    );
+    assert_eq!(j["title"], "Real title from oEmbed", "{j}");
+    assert_eq!(
+        project_name_for(&env, &watch("untitled002")),
+        "Real title from oEmbed"
+    );
+}
+
 /// Issue 13 item 8: `submit URL` takes the video's real title from YouTube's
 /// oEmbed (under `[youtube] base_url`), or from any other page's oEmbed
 /// discovery link or `<title>`, with its upload date; the title names the

@@ -584,8 +584,7 @@ impl Watcher {
                 // An untitled entry: the video's real title, if it can be found.
                 if let Some(video) = untitled.filter(|_| *lookups > 0) {
                     *lookups -= 1;
-                    let config = self.pipeline.config();
-                    let found = super::look_up_title(&config, &self.pipeline.store, &video).await;
+                    let found = self.title_for(feed, &video).await;
                     source.title = found.title;
                     source.published = source.published.or(found.published);
                 }
@@ -607,6 +606,27 @@ impl Watcher {
             }
         }
         Ok(0)
+    }
+
+    /// The real title of an untitled entry this feed queues: looked up for
+    /// a new key, and for a key another feed skipped by its own rules
+    /// (queued for this one), whose record's title is used if it has one.
+    async fn title_for(
+        &self,
+        feed: &FeedConfig,
+        video: &super::identity::SourceKey,
+    ) -> super::title::Found {
+        let config = self.pipeline.config();
+        match self.pipeline.store.get(&video.key) {
+            Ok(Some(job)) if super::wanted_elsewhere(&job, &feed.name) => match job.source.title {
+                Some(title) => super::title::Found {
+                    title: Some(title),
+                    published: job.source.published,
+                },
+                None => super::find_title(&config, video).await,
+            },
+            _ => super::look_up_title(&config, &self.pipeline.store, video).await,
+        }
     }
 
     /// Write the skipped entries gathered so far, with one flush.
@@ -642,8 +662,7 @@ impl Watcher {
             if held.source.title.is_none() && lookups > 0 {
                 if let Ok(video) = super::identity::canonical_key(&held.source.url) {
                     lookups -= 1;
-                    let config = self.pipeline.config();
-                    let found = super::look_up_title(&config, &self.pipeline.store, &video).await;
+                    let found = self.title_for(feed, &video).await;
                     held.source.title = found.title;
                     held.source.published = held.source.published.or(found.published);
                 }
