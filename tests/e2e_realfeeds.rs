@@ -1046,9 +1046,22 @@ fn submitted_urls_get_their_real_title_and_date() {
     );
     let folder = yt_job["folder"].as_str().unwrap();
     assert!(folder.contains("Never Gonna Give You Up"), "{folder}");
+    // The folder needs a date (the submit date); the sidecar's `published`
+    // is the video's, unknown here.
+    let submitted = &yt_job["created_at"].as_str().unwrap()[..10];
+    let name = std::path::Path::new(folder).file_name().unwrap();
+    assert!(name.to_string_lossy().starts_with(submitted), "{folder}");
+    let project = support::harness::read_json(&env.clips().join(folder).join("project.json"));
+    assert!(project["source"]["published"].is_null(), "{project}");
     let vendor_job = job(&jobs, &format!("url:{vendor}"));
     assert_eq!(vendor_job["title"], "Lecture 42: Types");
     assert_eq!(vendor_job["published"], "2024-03-05T08:00:00Z");
+    let project = support::harness::read_json(
+        &env.clips()
+            .join(vendor_job["folder"].as_str().unwrap())
+            .join("project.json"),
+    );
+    assert_eq!(project["source"]["published"], "2024-03-05T08:00:00Z");
     assert_eq!(project_name_for(&env, &vendor), "Lecture 42: Types");
     assert_eq!(
         job(&jobs, &format!("url:{plain}"))["title"],
