@@ -951,6 +951,47 @@ fn project_name_for(env: &Env, video_url: &str) -> String {
         .to_owned()
 }
 
+/// Review of issue 13, defect 6: a dropped link's title is the video's own
+/// (oEmbed), then the `.json` `name` or the `.webloc`/`.url` file's name,
+/// then the page's `og:title`/`<title>`.
+#[test]
+fn a_dropped_links_name_beats_the_pages_title_but_not_oembed() {
+    let feeds = FeedServer::start();
+    feeds.route("/oembed", oembed("Real title from oEmbed"));
+    feeds.route(
+        "/page",
+        Route::html(
+            b"<html><head><title>Page title | Site</title></head><body></body></html>".to_vec(),
+        ),
+    );
+    let env = titles_env(&feeds, "");
+    let inbox = env.dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let page = |n: u32| feeds.url(&format!("/page?n={n}"));
+    std::fs::write(
+        inbox.join("named.json"),
+        format!(
+            r#"[{{"url": "{}", "name": "Named in JSON"}}, {{"url": "https://youtu.be/namedvideo1", "name": "Named too"}}]"#,
+            page(1)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        inbox.join("Great talk.url"),
+        format!("[InternetShortcut]\r\nURL={}\r\n", page(2)),
+    )
+    .unwrap();
+    std::fs::write(inbox.join("list.txt"), format!("{}\n", page(3))).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    once(&env);
+    let jobs = all_jobs(&env);
+    let title = |key: &str| job(&jobs, key)["title"].clone();
+    assert_eq!(title(&format!("url:{}", page(1))), "Named in JSON");
+    assert_eq!(title(&format!("url:{}", page(2))), "Great talk");
+    assert_eq!(title(&format!("url:{}", page(3))), "Page title | Site");
+    assert_eq!(title("youtube:namedvideo1"), "Real title from oEmbed");
+}
+
 /// Review of issue 13, defect 7: an untitled video skipped by one feed and
 /// queued for another gets its real title (oEmbed) like a new one.
 #[test]

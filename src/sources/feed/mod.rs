@@ -622,6 +622,7 @@ impl Watcher {
                 Some(title) => super::title::Found {
                     title: Some(title),
                     published: job.source.published,
+                    from_oembed: false,
                 },
                 None => super::find_title(&config, video).await,
             },

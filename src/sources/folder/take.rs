@@ -171,7 +171,8 @@ async fn take_links(
             ));
             continue;
         }
-        // The video's real title first, then the name given, then the file's.
+        // The video's own title (oEmbed) first, then the name given, then
+        // the file's, then the page's `og:title`/`<title>`.
         let found = if lookups > 0 {
             lookups -= 1;
             crate::sources::look_up_title(&ctx.config, &ctx.pipeline.store, &entry.key).await
@@ -182,8 +183,11 @@ async fn take_links(
             url: entry.key.submit_url.clone(),
             title: found
                 .title
+                .clone()
+                .filter(|_| found.from_oembed)
                 .or_else(|| entry.name.clone())
-                .or_else(|| file_title.clone()),
+                .or_else(|| file_title.clone())
+                .or(found.title),
             feed: None,
             published: found.published,
             origin: ORIGIN.into(),
