@@ -273,6 +273,28 @@ mod tests {
     }
 
     #[test]
+    fn each_feed_url_is_first_seen_once() {
+        let mut state = FeedState::default();
+        assert!(!state.has_read("https://a/uulf"));
+        state.mark_read("https://a/uulf");
+        assert!(state.has_read("https://a/uulf"));
+        assert!(!state.has_read("https://a/channel"), "a fallback is new");
+        state.mark_read("https://a/channel");
+        assert!(state.has_read("https://a/uulf") && state.has_read("https://a/channel"));
+        // State written before `read_urls`: the URL it last read is known.
+        let old = FeedState {
+            seen: true,
+            feed_url: Some("https://a/uulf".into()),
+            ..FeedState::default()
+        };
+        assert!(old.has_read("https://a/uulf"));
+        assert!(!old.has_read("https://a/channel"));
+        let mut old = old;
+        old.mark_read("https://a/channel");
+        assert_eq!(old.read_urls, ["https://a/uulf", "https://a/channel"]);
+    }
+
+    #[test]
     fn validators_belong_to_their_url() {
         let state = FeedState {
             feed_url: Some("https://a/feed".into()),
