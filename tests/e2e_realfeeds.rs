@@ -271,6 +271,86 @@ fn entries_differing_only_by_fragment_are_recorded_not_lost() {
         "same page as https://diary.example.jp/2024/06/26.html#a080605 (links differ only by #fragment)"
     );
     assert_eq!(repeat["title"], "Note a080604");
+
+    // A later check: a new post on the same page, above the clipped one.
+    // The clipped entry stays the page's; the new one is recorded.
+    let body = String::from_utf8(fixture("fragment_diary.xml")).unwrap().replacen(
+        " <item>",
+        " <item>\n  <title>Note new</title>\n  <link>https://diary.example.jp/2024/06/26.html#new</link>\n  <pubDate>Wed, 26 Jun 2024 18:00:00 +0900</pubDate>\n </item>\n <item>",
+        1,
+    );
+    feeds.route("/diary.xml", Route::new(RSS, body.into_bytes()));
+    once(&env);
+    let jobs = all_jobs(&env);
+    assert_eq!(jobs.len(), 7, "one more record: {jobs:#?}");
+    let new = job(&jobs, "url:https://diary.example.jp/2024/06/26.html#new");
+    assert_eq!(
+        (&new["state"], &new["reason"], &new["title"]),
+        (
+            &"skipped".into(),
+            &"same page as https://diary.example.jp/2024/06/26.html#a080605 (links differ only by #fragment)".into(),
+            &"Note new".into()
+        )
+    );
+    assert!(
+        !jobs
+            .iter()
+            .any(|j| j["key"] == "url:https://diary.example.jp/2024/06/26.html#a080605"),
+        "the clipped entry is the page's job: {jobs:#?}"
+    );
+    assert_eq!(env.api.submissions().len(), 3);
+}
+
+/// Review of issue 13, defect 5: a "same page as" record is refused by
+/// `retry` (it would submit the page again, paid twice), naming the job
+/// that has the page, with the daemon stopped and running.
+#[test]
+fn retry_refuses_an_entry_recorded_as_the_same_page() {
+    let feeds = FeedServer::start();
+    feeds.route("/diary.xml", Route::new(RSS, fixture("fragment_diary.xml")));
+    let env = env_with(
+        &feeds,
+        &format!(
+            "[[feeds]]\nname = \"Diary\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\n",
+            feeds.url("/diary.xml")
+        ),
+    );
+    once(&env);
+    let page = "https://diary.example.jp/2024/06/26.html";
+    assert_eq!(env.api.submissions_for(page), 1);
+    let jobs = all_jobs(&env);
+    let repeat = job(&jobs, &format!("url:{page}#a080604"))["id"].to_string();
+    let has_page = job(&jobs, &format!("url:{page}"))["id"].to_string();
+    let said = format!("same page as job {has_page} (url:{page})");
+
+    let out = env.run(&["retry", &repeat]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&said), "{}", text(&out));
+    once(&env);
+    assert_eq!(env.api.submissions_for(page), 1, "not paid twice");
+    assert_eq!(
+        job(&all_jobs(&env), &format!("url:{page}#a080604"))["state"],
+        "skipped"
+    );
+
+    // The running daemon answers the same.
+    let log = env.dir.path().join("daemon.log");
+    let mut daemon = env.spawn(&["run"], &log);
+    assert!(support::harness::wait_until(
+        Duration::from_secs(20),
+        || { std::fs::read_to_string(&log).is_ok_and(|l| l.contains(" started; ")) }
+    ));
+    let out = env.run(&["retry", &repeat]);
+    let jobs = all_jobs(&env);
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&said), "{}", text(&out));
+    assert_eq!(
+        job(&jobs, &format!("url:{page}#a080604"))["state"],
+        "skipped"
+    );
+    assert_eq!(env.api.submissions_for(page), 1, "not paid twice");
 }
 
 /// Issue 13 item 2: feed A (backfill 0, shorts = false, an exclude) skips
@@ -326,6 +406,55 @@ fn one_feeds_skip_does_not_block_another_feed_in_either_order() {
         // Later passes change nothing.
         once(&env);
         assert_eq!(env.api.submissions().len(), 4, "{order}");
+    }
+}
+
+/// Review of issue 13, defect 3: `no enclosure (use = "enclosure")` is one
+/// feed's setting: a `use = "link"` feed of the same site gets the page,
+/// once, whichever feed is checked first.
+#[test]
+fn a_use_enclosure_skip_does_not_block_a_use_link_feed_in_either_order() {
+    let files = |url: &str| {
+        format!(
+            "[[feeds]]\nname = \"Files\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 10\nuse = \"enclosure\"\n"
+        )
+    };
+    let pages = |url: &str| {
+        format!(
+            "[[feeds]]\nname = \"Pages\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 10\n"
+        )
+    };
+    let page = "https://lectures.example.edu/l/1";
+    for order in ["files first", "together", "pages first"] {
+        let feeds = FeedServer::start();
+        feeds.route("/a.xml", Route::new(RSS, fixture("rdf_enclosure.xml")));
+        feeds.route("/b.xml", Route::new(RSS, fixture("rdf_enclosure.xml")));
+        let (a, b) = (files(&feeds.url("/a.xml")), pages(&feeds.url("/b.xml")));
+        let env = match order {
+            "files first" => env_with(&feeds, &a),
+            "together" => env_with(&feeds, &format!("{a}\n{b}")),
+            _ => env_with(&feeds, &format!("{b}\n{a}")),
+        };
+        once(&env);
+        if order == "files first" {
+            assert_eq!(env.api.submissions_for(page), 0, "{order}");
+            std::fs::write(
+                env.config_path(),
+                std::fs::read_to_string(env.config_path()).unwrap() + "\n" + &b,
+            )
+            .unwrap();
+            once(&env);
+        }
+        assert_eq!(env.api.submissions_for(page), 1, "{order}");
+        let jobs = all_jobs(&env);
+        let j = job(&jobs, &format!("url:{page}"));
+        assert_eq!(
+            (&j["state"], &j["feed"]),
+            (&"done".into(), &"Pages".into()),
+            "{order}: {j}"
+        );
+        once(&env);
+        assert_eq!(env.api.submissions_for(page), 1, "{order}: later passes");
     }
 }
 
@@ -529,6 +658,39 @@ fn rdf_and_mrss_enclosures_are_read_and_missing_ones_recorded() {
     assert_eq!(audio["reason"], "no video enclosure (audio/mpeg)");
 }
 
+/// Review of issue 13, defect 9: when the media pass counts other entries
+/// than the parser (here an extension element named `item` at channel
+/// level), the feed's RDF/MRSS enclosures are not read: `feeds --json`
+/// says so in its notes instead of dropping them silently.
+#[test]
+fn a_media_pass_that_miscounts_entries_is_reported() {
+    let body = String::from_utf8(fixture("dailymotion_mrss.xml"))
+        .unwrap()
+        .replacen(
+            " <item>",
+            " <ex:item xmlns:ex=\"urn:example\"/>\n <item>",
+            1,
+        );
+    let feeds = FeedServer::start();
+    feeds.route("/dm.xml", Route::new(RSS, body.into_bytes()));
+    let env = env_with(
+        &feeds,
+        &format!(
+            "[[feeds]]\nname = \"dm\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\nuse = \"enclosure\"\n",
+            feeds.url("/dm.xml")
+        ),
+    );
+    let log = once(&env);
+    let health = feeds_json(&env);
+    let dm = feed(&health, "dm");
+    let notes = dm["notes"].to_string();
+    assert!(
+        notes.contains("the media pass found 4 entries where the feed has 3"),
+        "{dm}\n{log}"
+    );
+    assert!(log.contains("the media pass found"), "{log}");
+}
+
 const CORPUS_UC: &str = "UCcorpus00000000000000AA";
 
 /// Issue 13 item 9: while YouTube's long-form playlist (`UULF…`) answers
@@ -597,6 +759,113 @@ fn a_failing_long_form_playlist_falls_back_to_the_channel_feed_and_back() {
     );
     assert!(feed(&feeds_json(&env), "Chan")["fallback"].is_null());
     assert_no_secrets(&env, &format!("{first}{second}{third}{table}"));
+}
+
+/// Review of issue 13, defect 1: a channel first read through its channel
+/// feed while `UULF…` fails (backfill 0) does not queue `UULF…`'s older
+/// long-form videos when it comes back, nor the channel feed's past live
+/// streams when `UULF…` fails again after a first read through it: the first
+/// body from each URL is first sight.
+#[test]
+fn switching_between_uulf_and_the_channel_feed_never_queues_a_back_catalogue() {
+    let corpus = String::from_utf8(fixture("youtube_channel_corpus.xml")).unwrap();
+    // Older long-form uploads the channel feed's window no longer lists.
+    let older = corpus
+        .replace("corpus00001", "corpusold01")
+        .replace("corpus00002", "corpusold02");
+    // A past live stream, which `UULF…` never lists.
+    let with_live = corpus.replace("corpus00001", "corpuslive1");
+    let uulf = format!("/feeds/videos.xml?playlist_id=UULF{}", &CORPUS_UC[2..]);
+    let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
+    let toml = format!(
+        "[[feeds]]\nname = \"Chan\"\nyoutube = \"{CORPUS_UC}\"\npreset = \"metadata\"\nbackfill = 0\n"
+    );
+    for uulf_first in [false, true] {
+        let feeds = FeedServer::start();
+        if uulf_first {
+            feeds.route(&uulf, Route::new(ATOM, corpus.clone().into_bytes()));
+        } else {
+            feeds.route(&uulf, Route::status(404));
+        }
+        feeds.route(&channel, Route::new(ATOM, corpus.clone().into_bytes()));
+        let env = env_with(&feeds, &toml);
+        once(&env);
+        assert!(env.api.submissions().is_empty(), "backfill 0");
+        // Switch: `UULF…` back with older uploads, or failing with the
+        // channel feed showing a past live stream.
+        if uulf_first {
+            feeds.route(&uulf, Route::status(404));
+            feeds.route(&channel, Route::new(ATOM, with_live.clone().into_bytes()));
+        } else {
+            feeds.route(&uulf, Route::new(ATOM, older.clone().into_bytes()));
+        }
+        once(&env);
+        assert!(
+            env.api.submissions().is_empty(),
+            "uulf first: {uulf_first}: {:?}",
+            env.api.submissions()
+        );
+        let jobs = all_jobs(&env);
+        let back = if uulf_first {
+            "youtube:corpuslive1"
+        } else {
+            "youtube:corpusold01"
+        };
+        assert_eq!(job(&jobs, back)["reason"], "backfill", "{uulf_first}");
+        // A new upload after the switch is clipped.
+        let newer =
+            if uulf_first { &with_live } else { &older }.replace("corpus00004", "corpus00005");
+        let path = if uulf_first { &channel } else { &uulf };
+        feeds.route(path, Route::new(ATOM, newer.into_bytes()));
+        once(&env);
+        assert_eq!(env.api.submissions_for(&watch("corpus00005")), 1);
+        assert_eq!(env.api.submissions().len(), 1, "{uulf_first}");
+    }
+}
+
+/// Review of issue 13, defect 2: the `UULF…` fallback is for 404 and 5xx
+/// only; a 429 or 403 is an error of that check (backed off), and the
+/// channel feed is not read in its place.
+#[test]
+fn the_uulf_fallback_is_for_404_and_5xx_only() {
+    let uulf = format!("/feeds/videos.xml?playlist_id=UULF{}", &CORPUS_UC[2..]);
+    let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
+    for status in [429, 403, 503] {
+        let feeds = FeedServer::start();
+        feeds.route(&uulf, Route::status(status));
+        feeds.route(
+            &channel,
+            Route::new(ATOM, fixture("youtube_channel_corpus.xml")),
+        );
+        let env = env_with(
+            &feeds,
+            &format!(
+                "[[feeds]]\nname = \"Chan\"\nyoutube = \"{CORPUS_UC}\"\npreset = \"metadata\"\nbackfill = 5\n"
+            ),
+        );
+        env.run(&["once"]);
+        let health = feeds_json(&env);
+        let chan = feed(&health, "Chan");
+        if status == 503 {
+            assert_eq!(feeds.requests_to(&channel).len(), 1, "{status}");
+            assert!(
+                chan["fallback"].as_str().unwrap().contains("HTTP 503"),
+                "{chan}"
+            );
+            assert_eq!(env.api.submissions().len(), 3, "{status}");
+        } else {
+            assert!(feeds.requests_to(&channel).is_empty(), "{status}");
+            assert!(chan["fallback"].is_null(), "{status}: {chan}");
+            assert!(
+                chan["last_error"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&status.to_string()),
+                "{chan}"
+            );
+            assert!(env.api.submissions().is_empty(), "{status}");
+        }
+    }
 }
 
 /// Issue 13 item 9: an intermittent 404 or 500 from the plain channel feed
@@ -682,6 +951,89 @@ fn project_name_for(env: &Env, video_url: &str) -> String {
         .to_owned()
 }
 
+/// Review of issue 13, defect 6: a dropped link's title is the video's own
+/// (oEmbed), then the `.json` `name` or the `.webloc`/`.url` file's name,
+/// then the page's `og:title`/`<title>`.
+#[test]
+fn a_dropped_links_name_beats_the_pages_title_but_not_oembed() {
+    let feeds = FeedServer::start();
+    feeds.route("/oembed", oembed("Real title from oEmbed"));
+    feeds.route(
+        "/page",
+        Route::html(
+            b"<html><head><title>Page title | Site</title></head><body></body></html>".to_vec(),
+        ),
+    );
+    let env = titles_env(&feeds, "");
+    let inbox = env.dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let page = |n: u32| feeds.url(&format!("/page?n={n}"));
+    std::fs::write(
+        inbox.join("named.json"),
+        format!(
+            r#"[{{"url": "{}", "name": "Named in JSON"}}, {{"url": "https://youtu.be/namedvideo1", "name": "Named too"}}]"#,
+            page(1)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        inbox.join("Great talk.url"),
+        format!("[InternetShortcut]\r\nURL={}\r\n", page(2)),
+    )
+    .unwrap();
+    std::fs::write(inbox.join("list.txt"), format!("{}\n", page(3))).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    once(&env);
+    let jobs = all_jobs(&env);
+    let title = |key: &str| job(&jobs, key)["title"].clone();
+    assert_eq!(title(&format!("url:{}", page(1))), "Named in JSON");
+    assert_eq!(title(&format!("url:{}", page(2))), "Great talk");
+    assert_eq!(title(&format!("url:{}", page(3))), "Page title | Site");
+    assert_eq!(title("youtube:namedvideo1"), "Real title from oEmbed");
+}
+
+/// Review of issue 13, defect 7: an untitled video skipped by one feed and
+/// queued for another gets its real title (oEmbed) like a new one.
+#[test]
+fn an_untitled_video_queued_for_another_feed_gets_its_real_title() {
+    let feeds = FeedServer::start();
+    feeds.route("/oembed", oembed("Real title from oEmbed"));
+    let untitled = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>https://blog.example/</link>
+<item><link>https://youtu.be/untitled002</link><pubDate>Wed, 01 May 2024 08:00:00 GMT</pubDate></item>
+</channel></rss>"#;
+    feeds.route("/a.xml", Route::new(RSS, untitled.as_bytes().to_vec()));
+    feeds.route("/b.xml", Route::new(RSS, untitled.as_bytes().to_vec()));
+    let feed_toml = |name: &str, path: &str, backfill: u32| {
+        format!(
+            "[[feeds]]\nname = \"{name}\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = {backfill}\n",
+            feeds.url(path)
+        )
+    };
+    let env = titles_env(&feeds, &feed_toml("Strict", "/a.xml", 0));
+    once(&env);
+    assert!(env.api.submissions().is_empty());
+    std::fs::write(
+        env.config_path(),
+        std::fs::read_to_string(env.config_path()).unwrap()
+            + "\n"
+            + &feed_toml("Keen", "/b.xml", 5),
+    )
+    .unwrap();
+    once(&env);
+    let jobs = all_jobs(&env);
+    let j = job(&jobs, "youtube:untitled002");
+    assert_eq!(
+        (&j["feed"], &j["state"]),
+        (&"Keen".into(), &"done".into()),
+        "{j}"
+    );
+    assert_eq!(j["title"], "Real title from oEmbed", "{j}");
+    assert_eq!(
+        project_name_for(&env, &watch("untitled002")),
+        "Real title from oEmbed"
+    );
+}
+
 /// Issue 13 item 8: `submit URL` takes the video's real title from YouTube's
 /// oEmbed (under `[youtube] base_url`), or from any other page's oEmbed
 /// discovery link or `<title>`, with its upload date; the title names the
@@ -735,9 +1087,22 @@ fn submitted_urls_get_their_real_title_and_date() {
     );
     let folder = yt_job["folder"].as_str().unwrap();
     assert!(folder.contains("Never Gonna Give You Up"), "{folder}");
+    // The folder needs a date (the submit date); the sidecar's `published`
+    // is the video's, unknown here.
+    let submitted = &yt_job["created_at"].as_str().unwrap()[..10];
+    let name = std::path::Path::new(folder).file_name().unwrap();
+    assert!(name.to_string_lossy().starts_with(submitted), "{folder}");
+    let project = support::harness::read_json(&env.clips().join(folder).join("project.json"));
+    assert!(project["source"]["published"].is_null(), "{project}");
     let vendor_job = job(&jobs, &format!("url:{vendor}"));
     assert_eq!(vendor_job["title"], "Lecture 42: Types");
     assert_eq!(vendor_job["published"], "2024-03-05T08:00:00Z");
+    let project = support::harness::read_json(
+        &env.clips()
+            .join(vendor_job["folder"].as_str().unwrap())
+            .join("project.json"),
+    );
+    assert_eq!(project["source"]["published"], "2024-03-05T08:00:00Z");
     assert_eq!(project_name_for(&env, &vendor), "Lecture 42: Types");
     assert_eq!(
         job(&jobs, &format!("url:{plain}"))["title"],

@@ -459,7 +459,7 @@ proptest! {
         let feed_url = "https://feed.example/feed.xml";
         let kind = Kind::Other(if enclosure { EntryUse::Enclosure } else { EntryUse::Link });
         let now = "2024-06-01T00:00:00Z".parse().unwrap();
-        if let Ok(parsed) = parse(&body, content_type, feed_url, kind, now) {
+        if let Ok(parsed) = parse(&body, content_type, feed_url, kind, now, &|_| None) {
             for c in &parsed.candidates {
                 prop_assert!(canonical_key(&c.key.submit_url).is_ok() || c.key.key.contains('#'));
                 prop_assert_ne!(c.key.key.as_str(), "url:https://feed.example/feed.xml");

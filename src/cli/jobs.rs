@@ -354,6 +354,17 @@ pub async fn retry(
     let mut refused = 0;
     for mut job in targets {
         let from = job.state.name();
+        // Its page is clipped (or queued) by another job: a retry would
+        // submit the same page again, and pay twice.
+        if let Some(page) = same_page_job(store, &job)? {
+            writeln!(
+                out.stderr,
+                "clipwatch: job {} is not retried: it is the same page as job {} ({}), whose link differs only by #fragment, and the API clips a page once; see `clipwatch show {}` (or `clipwatch retry {}` if that one failed)",
+                job.id, page.id, page.key, page.id, page.id
+            )?;
+            refused += 1;
+            continue;
+        }
         match job.apply(Event::Retried, Utc::now()) {
             Ok(()) => {
                 store.save(&job).await?;
@@ -377,6 +388,25 @@ pub async fn retry(
     }
     ctx.wake();
     Ok(if refused > 0 { super::EXIT_FAILURE } else { 0 })
+}
+
+/// For a job skipped as the same page as another (links differing only by
+/// `#fragment`), the job that has the page, if it still exists.
+fn same_page_job(store: &crate::store::Store, job: &Job) -> anyhow::Result<Option<Job>> {
+    let State::Skipped { reason } = &job.state else {
+        return Ok(None);
+    };
+    if !reason.starts_with(crate::sources::feed::decide::SAME_PAGE) {
+        return Ok(None);
+    }
+    // The page's key: the link without its fragment.
+    let Ok(page) = crate::sources::identity::canonical_key(&job.source.url) else {
+        return Ok(None);
+    };
+    if page.key == job.key {
+        return Ok(None);
+    }
+    Ok(store.get(&page.key)?)
 }
 
 pub async fn forget(ctx: &Ctx, key: &str, out: &mut Out) -> anyhow::Result<u8> {

@@ -104,7 +104,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Queue failed jobs again (a job whose task succeeded is polled again, not resubmitted).
+    /// Queue failed jobs again (a job whose task succeeded is polled again, not resubmitted; an entry recorded as the same page as another job is refused).
     Retry {
         /// Job number or key.
         #[arg(required_unless_present = "failed", conflicts_with = "failed")]

@@ -171,6 +171,7 @@ pub async fn queue(ctx: &Ctx, request: &Request, out: &mut Out) -> anyhow::Resul
         feed: None,
         published: None,
         origin: "submit".into(),
+        link: None,
     };
     // A URL's real title and date (oEmbed, the page), unless named here.
     if source.title.is_none() && request.name.is_none() {

@@ -18,8 +18,9 @@ pub struct SourceInfo {
     pub url: String,
     pub title: String,
     pub feed: Option<String>,
-    /// RFC 3339.
-    pub published: String,
+    /// RFC 3339; `null` when the video's date is unknown (never the submit
+    /// time).
+    pub published: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -248,7 +249,7 @@ mod tests {
             url: "https://www.youtube.com/watch?v=ID".into(),
             title: "t".into(),
             feed: None,
-            published: "2026-11-27T10:00:00Z".into(),
+            published: Some("2026-11-27T10:00:00Z".into()),
         }
     }
 

@@ -123,6 +123,10 @@ pub struct Source {
     pub published: Option<DateTime<Utc>>,
     /// "submit", "feed" or "drop".
     pub origin: String,
+    /// The feed entry's link as written, when it is not `url` (a page link
+    /// with a `#fragment`): which entry of a page this job is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

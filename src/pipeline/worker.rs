@@ -1075,14 +1075,15 @@ impl Worker {
     }
 
     fn source_info(&self) -> SourceInfo {
-        let published = self.job.source.published.unwrap_or(self.job.created_at);
         SourceInfo {
             // A private feed's token stays in the database only.
             key: crate::secret::redact_urls_in(&self.job.key),
             url: crate::secret::redact_url(&self.job.source.url),
             title: self.job.display_title(),
             feed: self.job.source.feed.clone(),
-            published: sidecar::rfc3339(published),
+            // Unknown stays unknown: the folder's date is the submit date,
+            // the video's date is not.
+            published: self.job.source.published.map(sidecar::rfc3339),
         }
     }
 

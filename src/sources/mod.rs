@@ -120,6 +120,12 @@ pub async fn look_up_title(
     if !matches!(store.get(&key.key), Ok(None)) {
         return title::Found::default();
     }
+    find_title(config, key).await
+}
+
+/// The real title (and date) of the video `key` names, when lookups are on,
+/// whether or not the store knows it (a skip another feed overrules).
+pub async fn find_title(config: &crate::config::Config, key: &identity::SourceKey) -> title::Found {
     let Some(titles) = title::Titles::new(config) else {
         return title::Found::default();
     };

@@ -34,6 +34,9 @@ const MAX_TITLE_CHARS: usize = 300;
 pub struct Found {
     pub title: Option<String>,
     pub published: Option<DateTime<Utc>>,
+    /// The title is the video's own, from oEmbed (not a page's `og:title`
+    /// or `<title>`, which a name given by the user beats).
+    pub from_oembed: bool,
 }
 
 /// Looks titles up; cheap to clone.
@@ -104,8 +107,10 @@ impl Titles {
         let body = self.get(url).await?.1;
         let value: serde_json::Value =
             serde_json::from_slice(&body).map_err(|e| format!("oEmbed answer: {e}"))?;
+        let title = value["title"].as_str().and_then(clean);
         Ok(Found {
-            title: value["title"].as_str().and_then(clean),
+            from_oembed: title.is_some(),
+            title,
             published: None,
         })
     }
@@ -130,6 +135,7 @@ impl Titles {
         Ok(Found {
             title: page_title(&html),
             published,
+            from_oembed: false,
         })
     }
 

@@ -16,11 +16,25 @@ pub const BACKFILL: &str = "backfill";
 /// The reason recorded for Shorts when `shorts = false`.
 pub const SHORTS: &str = "shorts";
 
+/// The reason recorded, with `use = "enclosure"`, for an entry with only a
+/// page link.
+pub const NO_ENCLOSURE: &str = "no enclosure (use = \"enclosure\")";
+/// The start of the reason recorded for an entry read by an enclosure that
+/// is not a video (`no video enclosure (audio/mpeg)`).
+pub const NO_VIDEO_ENCLOSURE: &str = "no video enclosure (";
+
+/// The start of the reason recorded for an entry whose link differs from
+/// another's only by `#fragment` (one page, clipped once).
+pub const SAME_PAGE: &str = "same page as ";
+
 /// Whether a skip `reason` is one feed's own choice (backfill, Shorts,
-/// include/exclude), which another feed wanting the video overrules.
+/// include/exclude, what `use =` reads), which another feed wanting the
+/// video overrules.
 pub fn is_feed_rule(reason: &str) -> bool {
     reason == BACKFILL
         || reason == SHORTS
+        || reason == NO_ENCLOSURE
+        || reason.starts_with(NO_VIDEO_ENCLOSURE)
         || reason.starts_with("exclude: ")
         || reason.starts_with("include: ")
 }
@@ -133,6 +147,16 @@ mod tests {
     use super::*;
     use crate::sources::identity::canonical_key;
 
+    #[test]
+    fn what_one_feed_reads_is_its_own_rule() {
+        assert!(is_feed_rule(NO_ENCLOSURE));
+        assert!(is_feed_rule("no video enclosure (audio/mpeg)"));
+        assert!(is_feed_rule(BACKFILL));
+        assert!(!is_feed_rule(
+            "same page as https://a.example/p.html#x (links differ only by #fragment)"
+        ));
+    }
+
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
     }
@@ -145,6 +169,7 @@ mod tests {
             short: false,
             upcoming: false,
             unusable: None,
+            link: String::new(),
         }
     }
 

@@ -77,6 +77,8 @@ pub struct Candidate {
     pub upcoming: bool,
     /// Why the entry cannot be clipped although it has a key (e.g. audio only).
     pub unusable: Option<String>,
+    /// The link it was keyed by, as written (with its `#fragment`).
+    pub link: String,
 }
 
 /// A feed body read: its videos, and what could not be read.
@@ -94,13 +96,15 @@ pub struct Parsed {
 /// Read a feed body: transcode it to UTF-8 (HTTP charset, BOM,
 /// declaration), make a sloppy JSON Feed readable, parse, and map every
 /// entry to a candidate. `feed_url` resolves relative links and tells the
-/// feed's own URL from a video.
+/// feed's own URL from a video. `stored_link` gives the link a stored job
+/// was made from, by key.
 pub fn parse(
     body: &[u8],
     content_type: Option<&str>,
     feed_url: &str,
     kind: Kind,
     now: DateTime<Utc>,
+    stored_link: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Parsed, String> {
     let body = super::charset::to_utf8(body, content_type);
     // Before parsing (the parse is what takes the memory), and after
@@ -129,10 +133,17 @@ pub fn parse(
     let extras = if extras.len() == feed.entries.len() {
         extras
     } else {
+        if !extras.is_empty() {
+            notes.push(format!(
+                "the media pass found {} entries where the feed has {}, so RDF `enc:enclosure`, MRSS `media:content medium=\"video\"` and `media:player` were not read in this body",
+                extras.len(),
+                feed.entries.len()
+            ));
+        }
         vec![Extras::default(); feed.entries.len()]
     };
     let context = Context::new(&feed, feed_url);
-    let mut parsed = candidates_in(&feed, &extras, &context, kind, now);
+    let mut parsed = candidates_in(&feed, &extras, &context, kind, now, stored_link);
     parsed.notes.splice(0..0, notes);
     parsed.ignored.splice(0..0, ignored);
     Ok(parsed)
@@ -179,30 +190,45 @@ impl Context {
 /// earlier one's only by its `#fragment` (one page, one video to the API)
 /// is kept as a skipped record of its own, under its link with the
 /// fragment, saying which entry it repeats; nothing vanishes unrecorded.
+/// The page's entry is the one whose link a stored job was made from
+/// (`stored_link`), else the first in the body.
 fn candidates_in(
     feed: &Feed,
     extras: &[Extras],
     context: &Context,
     kind: Kind,
     now: DateTime<Utc>,
+    stored_link: &dyn Fn(&str) -> Option<String>,
 ) -> Parsed {
     let mut parsed = Parsed::default();
-    // Key -> the link (with fragment) of the first entry that had it.
-    let mut first: HashMap<String, String> = HashMap::new();
+    // Key -> the link (with fragment) of the page's entry, and whether that
+    // entry was met in this body yet.
+    let mut first: HashMap<String, (String, bool)> = HashMap::new();
     for (entry, extras) in feed.entries.iter().zip(extras) {
         let Some((mut c, link)) = candidate(entry, extras, context, kind, now) else {
             parsed.ignored.push(describe(entry));
             continue;
         };
-        match first.get(&c.key.key) {
+        if !first.contains_key(&c.key.key) && fragment_key(&link).is_some() {
+            // A page known from an earlier check: its entry is the stored one.
+            if let Some(stored) = stored_link(&c.key.key) {
+                first.insert(c.key.key.clone(), (stored, false));
+            }
+        }
+        match first.get_mut(&c.key.key) {
             None => {
-                first.insert(c.key.key.clone(), link);
+                first.insert(c.key.key.clone(), (link, true));
                 parsed.candidates.push(c);
             }
-            Some(earlier) => match fragment_key(&link).filter(|_| *earlier != link) {
+            Some((earlier, met)) if !*met && *earlier == link => {
+                *met = true;
+                parsed.candidates.push(c);
+            }
+            Some((earlier, _)) => match fragment_key(&link).filter(|_| *earlier != link) {
                 Some(key) => {
                     c.unusable = Some(format!(
-                        "same page as {} (links differ only by #fragment)",
+                        "{}{} (links differ only by #fragment)",
+                        super::decide::SAME_PAGE,
                         super::fetch::display_url(earlier)
                     ));
                     c.key = key;
@@ -261,7 +287,7 @@ fn candidate(
                 Some(link) => ((key_of(link)?, None), link.to_owned()),
                 None => {
                     let link = page_link(entry, context)?;
-                    let reason = "no enclosure (use = \"enclosure\")".to_owned();
+                    let reason = super::decide::NO_ENCLOSURE.to_owned();
                     ((key_of(link)?, Some(reason)), link.to_owned())
                 }
             },
@@ -279,6 +305,7 @@ fn candidate(
         published,
         key,
         unusable,
+        link: link.clone(),
     };
     Some((candidate, link))
 }
@@ -399,7 +426,10 @@ fn enclosure_choice(
     let what = mime.clone().unwrap_or_else(|| "unknown type".into());
     key_of(url).map(|k| {
         (
-            (k, Some(format!("no video enclosure ({what})"))),
+            (
+                k,
+                Some(format!("{}{what})", super::decide::NO_VIDEO_ENCLOSURE)),
+            ),
             url.clone(),
         )
     })
@@ -491,6 +521,7 @@ mod tests {
             "https://feed.example/feed",
             kind,
             now,
+            &|_| None,
         )
         .expect("fixture parses");
         (parsed.candidates, parsed.ignored)
@@ -626,6 +657,7 @@ mod tests {
             "https://f.example/",
             Kind::Other(EntryUse::Link),
             now(),
+            &|_| None,
         )
         .unwrap_err();
         assert!(err.contains("more than 10000 entries"), "{err}");

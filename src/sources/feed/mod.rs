@@ -349,8 +349,13 @@ impl Watcher {
         };
         let fetched = match self.fetcher.get(&url, &state.validators_for(&url)).await {
             // YouTube's long-form playlist answers 404 for days at a time:
-            // read the channel feed meanwhile (Shorts skipped by link).
-            Err(FetchError::Status { status, .. }) if fallback.is_some() => {
+            // read the channel feed meanwhile (Shorts skipped by link). Only
+            // on 404 and 5xx: a 429 or 403 (or a connection error) is YouTube
+            // refusing this client, which the channel feed, on the same host,
+            // would be too; that check fails and backs off.
+            Err(FetchError::Status { status, .. })
+                if fallback.is_some() && (status == 404 || (500..600).contains(&status)) =>
+            {
                 let fallback = fallback.expect("just checked");
                 if state.long_form_failing.is_none() {
                     tracing::warn!(
@@ -393,7 +398,7 @@ impl Watcher {
         } = fetched
         {
             let hash = sha256_hex(&bytes);
-            if !state.seen || state.body_hash.as_deref() != Some(hash.as_str()) {
+            if !state.has_read(&url) || state.body_hash.as_deref() != Some(hash.as_str()) {
                 new += self
                     .read_body(feed, state, &url, &bytes, content_type.as_deref(), now)
                     .await?;
@@ -489,13 +494,20 @@ impl Watcher {
             FeedSource::Youtube(_) => Kind::Youtube,
             FeedSource::Url(_) => Kind::Other(feed.entry_use),
         };
-        let parsed = entries::parse(bytes, content_type, url, kind, now).map_err(|reason| {
-            FeedError::Parse {
+        // The link a stored job of a page was made from: the entry that is
+        // that page's video, whatever the body's order.
+        let store = &self.pipeline.store;
+        let stored_link = |key: &str| {
+            let job = store.get(key).ok().flatten()?;
+            Some(job.source.link.unwrap_or(job.source.url))
+        };
+        let parsed = entries::parse(bytes, content_type, url, kind, now, &stored_link).map_err(
+            |reason| FeedError::Parse {
                 feed: feed.name.clone(),
                 url: display_url(url),
                 reason,
-            }
-        })?;
+            },
+        )?;
         // A few lines at most per body read; `feeds --json` lists them.
         const SHOWN: usize = 3;
         for entry in parsed.ignored.iter().take(SHOWN) {
@@ -511,7 +523,9 @@ impl Watcher {
         }
         state.report(&parsed.ignored, &parsed.notes);
         let candidates = parsed.candidates;
-        let rules = Rules::new(feed, !state.seen);
+        // First sight of this URL (also the channel feed read while `UULF…`
+        // fails, and `UULF…` again): backfill rules, never a back catalogue.
+        let rules = Rules::new(feed, !state.has_read(url));
         let previous: HashMap<String, Held> = std::mem::take(&mut state.held)
             .into_iter()
             .map(|h| (h.key.clone(), h))
@@ -570,8 +584,7 @@ impl Watcher {
                 // An untitled entry: the video's real title, if it can be found.
                 if let Some(video) = untitled.filter(|_| *lookups > 0) {
                     *lookups -= 1;
-                    let config = self.pipeline.config();
-                    let found = super::look_up_title(&config, &self.pipeline.store, &video).await;
+                    let found = self.title_for(feed, &video).await;
                     source.title = found.title;
                     source.published = source.published.or(found.published);
                 }
@@ -593,6 +606,28 @@ impl Watcher {
             }
         }
         Ok(0)
+    }
+
+    /// The real title of an untitled entry this feed queues: looked up for
+    /// a new key, and for a key another feed skipped by its own rules
+    /// (queued for this one), whose record's title is used if it has one.
+    async fn title_for(
+        &self,
+        feed: &FeedConfig,
+        video: &super::identity::SourceKey,
+    ) -> super::title::Found {
+        let config = self.pipeline.config();
+        match self.pipeline.store.get(&video.key) {
+            Ok(Some(job)) if super::wanted_elsewhere(&job, &feed.name) => match job.source.title {
+                Some(title) => super::title::Found {
+                    title: Some(title),
+                    published: job.source.published,
+                    from_oembed: false,
+                },
+                None => super::find_title(&config, video).await,
+            },
+            _ => super::look_up_title(&config, &self.pipeline.store, video).await,
+        }
     }
 
     /// Write the skipped entries gathered so far, with one flush.
@@ -628,8 +663,7 @@ impl Watcher {
             if held.source.title.is_none() && lookups > 0 {
                 if let Ok(video) = super::identity::canonical_key(&held.source.url) {
                     lookups -= 1;
-                    let config = self.pipeline.config();
-                    let found = super::look_up_title(&config, &self.pipeline.store, &video).await;
+                    let found = self.title_for(feed, &video).await;
                     held.source.title = found.title;
                     held.source.published = held.source.published.or(found.published);
                 }
@@ -652,11 +686,13 @@ fn remember(state: &mut FeedState, url: &str, validators: Validators, hash: Stri
     state.etag = validators.etag;
     state.last_modified = validators.last_modified;
     state.body_hash = Some(hash);
-    state.seen = true;
+    state.mark_read(url);
 }
 
 fn source_of(feed: &FeedConfig, candidate: Candidate) -> Source {
+    let link = Some(candidate.link).filter(|l| *l != candidate.key.submit_url);
     Source {
+        link,
         url: candidate.key.submit_url,
         title: Some(candidate.title).filter(|t| !t.is_empty()),
         feed: Some(feed.name.clone()),

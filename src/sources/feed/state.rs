@@ -36,6 +36,12 @@ pub struct FeedState {
     pub body_hash: Option<String>,
     /// The first successful parse happened (backfill applied).
     pub seen: bool,
+    /// Every feed URL a body was read from (a channel read through its
+    /// channel feed while `UULF…` fails, and back): the first body from a
+    /// URL not read before is first sight, so switching never queues a back
+    /// catalogue.
+    #[serde(default)]
+    pub read_urls: Vec<String>,
     pub last_check: Option<DateTime<Utc>>,
     pub last_success: Option<DateTime<Utc>>,
     pub last_new_entry: Option<DateTime<Utc>>,
@@ -98,6 +104,25 @@ impl FeedState {
             etag: self.etag.clone(),
             last_modified: self.last_modified.clone(),
         }
+    }
+
+    /// Whether a body from `url` was read before (state written before
+    /// `read_urls` existed: the URL last fetched).
+    pub fn has_read(&self, url: &str) -> bool {
+        self.read_urls.iter().any(|u| u == url)
+            || (self.seen && self.read_urls.is_empty() && self.feed_url.as_deref() == Some(url))
+    }
+
+    /// Remember that a body from `url` was read.
+    pub fn mark_read(&mut self, url: &str) {
+        if self.read_urls.is_empty() && self.seen {
+            // State from before `read_urls`: the URL it had read.
+            self.read_urls.extend(self.feed_url.clone());
+        }
+        if !self.read_urls.iter().any(|u| u == url) {
+            self.read_urls.push(url.to_owned());
+        }
+        self.seen = true;
     }
 
     /// Remember what the body just read could not use.
@@ -245,6 +270,28 @@ mod tests {
         state.succeeded(now, Duration::from_secs(3600), 1);
         assert_eq!(state.next_check, Some(now + TimeDelta::seconds(5)));
         assert_eq!(state.last_new_entry, Some(now));
+    }
+
+    #[test]
+    fn each_feed_url_is_first_seen_once() {
+        let mut state = FeedState::default();
+        assert!(!state.has_read("https://a/uulf"));
+        state.mark_read("https://a/uulf");
+        assert!(state.has_read("https://a/uulf"));
+        assert!(!state.has_read("https://a/channel"), "a fallback is new");
+        state.mark_read("https://a/channel");
+        assert!(state.has_read("https://a/uulf") && state.has_read("https://a/channel"));
+        // State written before `read_urls`: the URL it last read is known.
+        let old = FeedState {
+            seen: true,
+            feed_url: Some("https://a/uulf".into()),
+            ..FeedState::default()
+        };
+        assert!(old.has_read("https://a/uulf"));
+        assert!(!old.has_read("https://a/channel"));
+        let mut old = old;
+        old.mark_read("https://a/channel");
+        assert_eq!(old.read_urls, ["https://a/uulf", "https://a/channel"]);
     }
 
     #[test]

@@ -171,7 +171,8 @@ async fn take_links(
             ));
             continue;
         }
-        // The video's real title first, then the name given, then the file's.
+        // The video's own title (oEmbed) first, then the name given, then
+        // the file's, then the page's `og:title`/`<title>`.
         let found = if lookups > 0 {
             lookups -= 1;
             crate::sources::look_up_title(&ctx.config, &ctx.pipeline.store, &entry.key).await
@@ -182,11 +183,15 @@ async fn take_links(
             url: entry.key.submit_url.clone(),
             title: found
                 .title
+                .clone()
+                .filter(|_| found.from_oembed)
                 .or_else(|| entry.name.clone())
-                .or_else(|| file_title.clone()),
+                .or_else(|| file_title.clone())
+                .or(found.title),
             feed: None,
             published: found.published,
             origin: ORIGIN.into(),
+            link: None,
         };
         let inserted = crate::sources::enqueue(ctx.pipeline, &entry.key.key, source, preset, None)
             .await
@@ -274,6 +279,7 @@ async fn take_video(
         feed: None,
         published: None,
         origin: ORIGIN.into(),
+        link: None,
     };
     // Not `sources::enqueue`: the scheduler is woken only once the file is
     // where the job says.
