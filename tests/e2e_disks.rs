@@ -9,11 +9,11 @@ mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 use support::harness::{
-    all_files, assert_no_secrets, base_config, read_json, text, wait_until, Env,
+    all_files, assert_no_secrets, base_config, read_json, text, wait_until, Daemon, Env,
 };
 use support::{FakeConfig, Misbehave};
 
@@ -94,53 +94,6 @@ fn fill(dir: &Path) -> PathBuf {
     while file.write_all(&block).and_then(|()| file.flush()).is_ok() {}
     let _ = file.sync_all();
     filler
-}
-
-/// A `clipwatch run` daemon for one test.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(env: &Env) -> Daemon {
-        let log = env.dir.path().join("daemon.log");
-        let child = env.spawn(&["-v", "run"], &log);
-        let socket = env.dir.path().join("state").join("control.sock");
-        let up = wait_until(Duration::from_secs(20), || socket.exists());
-        let daemon = Daemon { child, log };
-        assert!(up, "no control socket: {}", daemon.log());
-        daemon
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, a clean exit; returns the log.
-    fn stop(mut self) -> String {
-        assert!(
-            self.child.try_wait().unwrap().is_none(),
-            "the daemon died: {}",
-            self.log()
-        );
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        let log = self.log();
-        assert!(exit.success(), "exit after SIGTERM: {exit:?}\n{log}");
-        log
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn job_state(env: &Env) -> String {

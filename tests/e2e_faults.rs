@@ -13,12 +13,11 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::harness::{
-    all_files, assert_no_secrets, base_config, peak_rss, read_json, text, wait_until, Env,
+    all_files, assert_no_secrets, base_config, peak_rss, read_json, text, wait_until, Daemon, Env,
 };
 use support::{Drip, FakeConfig, Misbehave, Target};
 
@@ -38,52 +37,6 @@ fn env_with_timeout(fake: FakeConfig, timeout: &str) -> Env {
     Env::with_config(fake, |url| {
         base_config(url).replace("timeout = \"5s\"", &timeout)
     })
-}
-
-/// A `clipwatch run` daemon for one test.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    /// Starts the daemon and waits for its control socket.
-    fn start(env: &Env) -> Daemon {
-        let log = env.dir.path().join("daemon.log");
-        let child = env.spawn(&["-v", "run"], &log);
-        let socket = env.dir.path().join("state").join("control.sock");
-        let up = wait_until(Duration::from_secs(20), || socket.exists());
-        let daemon = Daemon { child, log };
-        assert!(up, "no control socket: {}", daemon.log());
-        daemon
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Asserts the daemon is still up, stops it with SIGTERM, asserts a
-    /// clean exit and returns its log.
-    fn stop(mut self) -> String {
-        assert!(
-            self.child.try_wait().unwrap().is_none(),
-            "the daemon died: {}",
-            self.log()
-        );
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        let log = self.log();
-        assert!(exit.success(), "exit after SIGTERM: {exit:?}\n{log}");
-        log
-    }
 }
 
 /// Polls `jobs --json` until job 1 is done or failed; returns it.

@@ -6,11 +6,10 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::harness::{assert_no_secrets, base_config, text, wait_until, Env};
+use support::harness::{assert_no_secrets, base_config, text, wait_until, Daemon, Env};
 use support::{FakeConfig, Misbehave, Target};
 
 const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
@@ -19,46 +18,6 @@ fn quick() -> FakeConfig {
     FakeConfig {
         phase: Duration::from_millis(60),
         ..FakeConfig::default()
-    }
-}
-
-/// A `clipwatch run` daemon for one test.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(env: &Env) -> Daemon {
-        let log = env.dir.path().join("daemon.log");
-        let child = env.spawn(&["-v", "run"], &log);
-        let socket = env.dir.path().join("state").join("control.sock");
-        let up = wait_until(Duration::from_secs(20), || socket.exists());
-        let daemon = Daemon { child, log };
-        assert!(up, "no control socket: {}", daemon.log());
-        daemon
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Asserts the daemon is still up, stops it with SIGTERM and returns its log.
-    fn stop(mut self) -> String {
-        assert!(
-            self.child.try_wait().unwrap().is_none(),
-            "the daemon died: {}",
-            self.log()
-        );
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        let log = self.log();
-        assert!(exit.success(), "exit after SIGTERM: {exit:?}\n{log}");
-        log
     }
 }
 

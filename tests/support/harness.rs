@@ -239,3 +239,56 @@ pub fn assert_no_secrets(env: &Env, seen: &str) {
     assert!(!seen.contains("sig="), "a signed link leaked");
     assert!(!seen.contains("X-Amz-Signature"), "a presigned URL leaked");
 }
+
+/// A `clipwatch -v run` daemon for one test, killed if the test ends first.
+pub struct Daemon {
+    pub child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts the daemon and waits for its control socket.
+    pub fn start(env: &Env) -> Daemon {
+        let log = env.dir.path().join("daemon.log");
+        let child = env.spawn(&["-v", "run"], &log);
+        let socket = env.dir.path().join("state").join("control.sock");
+        let up = wait_until(Duration::from_secs(20), || socket.exists());
+        let daemon = Daemon { child, log };
+        assert!(up, "no control socket: {}", daemon.log());
+        daemon
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Asserts the daemon is still up, stops it with SIGTERM, asserts a
+    /// clean exit and returns its log.
+    pub fn stop(mut self) -> String {
+        assert!(
+            self.child.try_wait().unwrap().is_none(),
+            "the daemon died: {}",
+            self.log()
+        );
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        let log = self.log();
+        assert!(exit.success(), "exit after SIGTERM: {exit:?}\n{log}");
+        log
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
