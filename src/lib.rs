@@ -16,6 +16,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod model;
 pub mod output;
 pub mod pipeline;
 pub mod secret;

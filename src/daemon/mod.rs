@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
-use crate::pipeline::job::State;
+use crate::model::State;
 use crate::pipeline::scheduler::SHUTDOWN_GRACE;
 use crate::pipeline::{Pipeline, Scope};
 use crate::store::Store;

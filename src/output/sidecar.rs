@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::api::types::Clip;
-use crate::pipeline::job::Job;
+use crate::model::Job;
 
 pub const CLIP_SCHEMA: &str = "clipwatch.clip/1";
 pub const PROJECT_SCHEMA: &str = "clipwatch.project/1";

@@ -10,7 +10,6 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use super::job::{Event, Job, State, Task};
 use super::pause::Refusal;
 use super::scheduler::Pipeline;
 use crate::api::client::BeforeSend;
@@ -19,6 +18,8 @@ use crate::api::types::{same_clips, Clip, TaskResults, TaskStatus};
 use crate::api::upload::{human_size, video_content_type, MAX_UPLOAD_BYTES};
 use crate::api::{ApiClient, ApiError};
 use crate::config::{AmbiguousSubmit, Config, MAX_THUMBNAIL_BYTES};
+use crate::model::identity;
+use crate::model::{Event, Job, State, Task};
 use crate::output::download::{write_atomic, DownloadError};
 use crate::output::naming::{Template, Vars};
 use crate::output::sidecar::{
@@ -27,7 +28,6 @@ use crate::output::sidecar::{
 };
 use crate::output::space;
 use crate::sources::folder::files::sha256_file;
-use crate::sources::identity;
 use crate::store::StoreError;
 
 /// Submit attempts (transient failures) before a job is failed.

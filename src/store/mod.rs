@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
-use crate::pipeline::job::{Event, Job, Source};
+use crate::model::{Event, Job, Source};
 
 /// sled's page cache. Left at its default (1 GiB) it would let an idle
 /// daemon grow far past what it needs; a few MiB hold every hot record.
@@ -675,8 +675,7 @@ mod tests {
             else {
                 panic!()
             };
-            job.apply(crate::pipeline::job::Event::SubmitStarted, now)
-                .unwrap();
+            job.apply(crate::model::Event::SubmitStarted, now).unwrap();
             store.save(&job).await.unwrap();
             job.units = Some(30);
             store

@@ -33,7 +33,7 @@ use self::fetch::{display_url, FetchError, Fetched, Fetcher, Validators};
 use self::state::{delta, FeedState, FeedStates, Held, LongFormFailing};
 use super::youtube::{self, Target};
 use crate::config::{Config, FeedConfig, FeedSource};
-use crate::pipeline::job::Source;
+use crate::model::Source;
 use crate::pipeline::Pipeline;
 use crate::store::StoreError;
 
@@ -614,7 +614,7 @@ impl Watcher {
     async fn title_for(
         &self,
         feed: &FeedConfig,
-        video: &super::identity::SourceKey,
+        video: &crate::model::identity::SourceKey,
     ) -> super::title::Found {
         let config = self.pipeline.config();
         match self.pipeline.store.get(&video.key) {
@@ -661,7 +661,7 @@ impl Watcher {
         for mut held in ready {
             // Held untitled: its real title, now that it is queued.
             if held.source.title.is_none() && lookups > 0 {
-                if let Ok(video) = super::identity::canonical_key(&held.source.url) {
+                if let Ok(video) = crate::model::identity::canonical_key(&held.source.url) {
                     lookups -= 1;
                     let found = self.title_for(feed, &video).await;
                     held.source.title = found.title;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fetch::Validators;
 use crate::api::limiter::{backoff, jitter};
-use crate::pipeline::job::Source;
+use crate::model::Source;
 use crate::store::{Store, StoreError};
 
 const TREE: &str = "feeds";

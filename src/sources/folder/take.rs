@@ -26,9 +26,9 @@ use super::parse::{parse, Format};
 use super::settle::Stamp;
 use crate::api::upload::{human_size, MAX_UPLOAD_BYTES};
 use crate::config::Config;
-use crate::pipeline::job::{Job, Source};
+use crate::model::identity::file_key;
+use crate::model::{Job, Source};
 use crate::pipeline::Pipeline;
-use crate::sources::identity::file_key;
 use crate::store::{Inserted, StoreError};
 
 /// Larger "lists of links" are refused as not being one.
