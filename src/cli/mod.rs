@@ -1,5 +1,7 @@
 //! The command line (SPEC §2): argument parsing, logging set-up, exit codes,
-//! and one module per subcommand.
+//! and one module per subcommand. The store commands become a typed
+//! [`Request`], run by the daemon when one is up (over its control socket)
+//! or here, and their [`Reply`] is printed by this module's renderers.
 
 mod check;
 mod feeds;
@@ -15,13 +17,13 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::commands::{self, Context, Reply, Request};
 use crate::config::{self, Config};
+use crate::daemon::control::Answer;
 use crate::store::Store;
 
 /// Exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 configuration error.
-pub const EXIT_FAILURE: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_CONFIG: u8 = 78;
+pub use crate::commands::{EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -220,16 +222,25 @@ async fn dispatch(cli: Cli) -> u8 {
             wait,
             force,
         } => {
-            let request = submit::Request {
-                url,
+            let target = match submit::target(url) {
+                Ok(target) => target,
+                Err(message) => {
+                    eprintln!("clipwatch: {message}");
+                    return EXIT_USAGE;
+                }
+            };
+            let request = Request::Submit {
+                target,
                 preset,
                 name,
-                wait,
                 force,
             };
-            submit::run(config, request).await
+            submit::run(config, request, wait).await
         }
-        command => through_daemon_or_store(config, command).await,
+        command => match store_request(command) {
+            Some((request, json)) => through_daemon_or_store(config, request, json).await,
+            None => unreachable!("every other command is matched above"),
+        },
     };
     match result {
         Ok(code) => code,
@@ -241,42 +252,77 @@ async fn dispatch(cli: Cli) -> u8 {
     }
 }
 
+/// A store command as a request, and whether `--json` was asked for.
+fn store_request(command: Command) -> Option<(Request, bool)> {
+    Some(match command {
+        Command::Status { json } => (Request::Status, json),
+        Command::Jobs { state, feed, json } => (Request::Jobs { state, feed }, json),
+        Command::Show { job, json } => (Request::Show { job }, json),
+        Command::Retry { failed: true, .. } => (Request::RetryFailed, false),
+        Command::Retry { job, .. } => (
+            Request::Retry {
+                job: job.unwrap_or_default(),
+            },
+            false,
+        ),
+        Command::Forget { key } => (Request::Forget { job: key }, false),
+        Command::Feeds { json } => (Request::Feeds, json),
+        Command::Run | Command::Once | Command::Check { .. } | Command::Submit { .. } => {
+            return None
+        }
+    })
+}
+
 /// Ask the running daemon over its control socket; if none runs, open the
 /// database here. Either way the same code renders the answer.
-async fn through_daemon_or_store(config: Arc<Config>, command: Command) -> anyhow::Result<u8> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let store = match reach_daemon_or_open(&config, &args).await? {
-        Reached::Daemon(reply) => return Ok(reply.print()),
-        Reached::Store(store) => store,
-    };
-    let ctx = Ctx {
+async fn through_daemon_or_store(
+    config: Arc<Config>,
+    request: Request,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let answer = ask_or_execute(&config, request).await?;
+    print_answer(&config, &answer, json)
+}
+
+/// The daemon's answer to `request`, or the answer of running it here on
+/// the database when no daemon runs.
+async fn ask_or_execute(config: &Arc<Config>, request: Request) -> anyhow::Result<Answer> {
+    match reach_daemon_or_open(config, &request).await? {
+        Reached::Daemon(answer) => Ok(answer),
+        Reached::Store(store) => {
+            let ctx = local_context(config, store);
+            Ok(commands::execute(&ctx, request).await)
+        }
+    }
+}
+
+/// What a request runs against when no daemon runs: the database only.
+fn local_context(config: &Arc<Config>, store: Store) -> Context {
+    Context {
+        config: config.clone(),
         store,
-        config,
         pipeline: None,
-    };
-    let mut out = Out::default();
-    let code = execute(&ctx, command, &mut out).await?;
-    Ok(out.print_with(code))
+    }
 }
 
 pub(crate) enum Reached {
-    Daemon(crate::daemon::control::Reply),
+    Daemon(Answer),
     Store(Store),
 }
 
-/// The daemon's answer to `args`, or the database when no daemon runs. A
-/// daemon that is starting holds the database before its socket answers:
+/// The daemon's answer to `request`, or the database when no daemon runs.
+/// A daemon that is starting holds the database before its socket answers:
 /// keep trying both for a few seconds.
 pub(crate) async fn reach_daemon_or_open(
     config: &Config,
-    args: &[String],
+    request: &Request,
 ) -> anyhow::Result<Reached> {
     crate::daemon::guard::secure_state_dir(&config.state.dir)
         .map_err(|err| anyhow::anyhow!("configuration error: {err}"))?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        if let Some(reply) = crate::daemon::control::ask(&config.state.dir, args).await? {
-            return Ok(Reached::Daemon(reply));
+        if let Some(answer) = crate::daemon::control::ask(&config.state.dir, request).await? {
+            return Ok(Reached::Daemon(answer));
         }
         match Store::open(&config.state.dir) {
             Ok(store) => {
@@ -293,65 +339,36 @@ pub(crate) async fn reach_daemon_or_open(
     }
 }
 
-/// Run one store command with `ctx`, writing to `out`. The daemon's control
-/// socket calls this too, so output is identical whoever runs it.
-pub async fn execute(ctx: &Ctx, command: Command, out: &mut Out) -> anyhow::Result<u8> {
-    match command {
-        Command::Status { json } => jobs::status(ctx, json, out),
-        Command::Jobs { state, feed, json } => {
-            jobs::list(ctx, state.as_deref(), feed.as_deref(), json, out)
+/// Print an answer as text (or JSON with `json`) and return the exit code.
+fn print_answer(config: &Config, answer: &Answer, json: bool) -> anyhow::Result<u8> {
+    let mut out = Out::default();
+    let code = match answer {
+        Ok(reply) => render(config, reply, json, &mut out)?,
+        Err(error) => {
+            out.stderr = format!("clipwatch: {}\n", error.message);
+            error.kind.exit_code()
         }
-        Command::Show { job, json } => jobs::show(ctx, &job, json, out),
-        Command::Retry { job, failed } => jobs::retry(ctx, job.as_deref(), failed, out).await,
-        Command::Forget { key } => jobs::forget(ctx, &key, out).await,
-        Command::Feeds { json } => feeds::list(ctx, json, out),
-        Command::Submit {
-            url,
-            preset,
-            name,
-            force,
-            ..
-        } => {
-            let request = submit::Request {
-                url,
-                preset,
-                name,
-                wait: false,
-                force,
-            };
-            submit::queue(ctx, &request, out).await
-        }
-        Command::Run | Command::Once | Command::Check { .. } => {
-            use std::fmt::Write as _;
-            writeln!(
-                out.stderr,
-                "clipwatch: this command cannot go through the control socket"
-            )?;
-            Ok(EXIT_USAGE)
-        }
+    };
+    Ok(out.print_with(code))
+}
+
+/// A reply as people (or, with `json`, scripts) read it; returns the exit
+/// code.
+fn render(config: &Config, reply: &Reply, json: bool, out: &mut Out) -> anyhow::Result<u8> {
+    match reply {
+        Reply::Status(report) => jobs::status(report, json, out),
+        Reply::Jobs(views) => jobs::list(views, json, out),
+        Reply::Job(view) => jobs::show(config, view, json, out),
+        Reply::Submitted(submitted) => submit::print(submitted, out),
+        Reply::Retried(outcomes) => jobs::retried(outcomes, out),
+        Reply::Forgotten(job) => jobs::forgotten(job, out),
+        Reply::Feeds(views) => feeds::list(views, json, out),
     }
 }
 
-/// What a store command works on.
-pub struct Ctx {
-    pub config: Arc<Config>,
-    pub store: Store,
-    /// Set inside the daemon: lets commands wake the scheduler and report
-    /// live state.
-    pub pipeline: Option<crate::pipeline::Pipeline>,
-}
-
-impl Ctx {
-    /// Tell the scheduler (if this is the daemon) that jobs were queued.
-    pub fn wake(&self) {
-        if let Some(pipeline) = &self.pipeline {
-            pipeline.wake();
-        }
-    }
-}
-
-/// A command's output, collected so it can be sent over the control socket.
-#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+/// A command's output, collected so that it is printed with URL
+/// credentials hidden.
+#[derive(Debug, Default, Clone)]
 pub struct Out {
     pub stdout: String,
     pub stderr: String,

@@ -1,66 +1,68 @@
-//! `clipwatch submit URL`: queue one video (once per canonical key) and,
-//! with `--wait`, process it here with a progress display.
+//! `clipwatch submit URL`: queue one video (once per canonical key) through
+//! the daemon or on the database here and, with `--wait`, follow it to its
+//! end — over the control socket, or by processing it here with a progress
+//! display.
 
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use std::fmt::Write as _;
 
-use super::{Ctx, Out, EXIT_FAILURE, EXIT_USAGE};
+use super::{Out, Reached, EXIT_FAILURE};
+use crate::commands::{self, Reply, Request, Submitted};
 use crate::config::Config;
 use crate::daemon::control;
-use crate::model::identity;
-use crate::model::{Event, Job, Source, State};
+use crate::model::{Job, State};
 use crate::pipeline::{Pipeline, Progress, Scope};
-use crate::store::{Inserted, Store};
+use crate::store::Store;
 
-pub struct Request {
-    pub url: String,
-    pub preset: Option<String>,
-    pub name: Option<String>,
-    pub wait: bool,
-    pub force: bool,
+/// The target as a request carries it: a local file as its absolute path
+/// (the daemon has its own working directory), anything else as given.
+/// `Err` when that path is not UTF-8 (requests and jobs hold text).
+pub fn target(url: String) -> Result<String, String> {
+    let Some(file) = std::fs::canonicalize(&url).ok().filter(|p| p.is_file()) else {
+        return Ok(url);
+    };
+    file.into_os_string().into_string().map_err(|path| {
+        format!(
+            "{}: the file's path is not valid UTF-8, which clipwatch cannot record; rename it \
+             (or the folders above it), or put it in the drop folder",
+            Path::new(&path).display()
+        )
+    })
 }
 
 /// `submit` from the command line: through the daemon when it runs, else
 /// on the database here; `--wait` then follows the job to its end.
-pub async fn run(config: Arc<Config>, request: Request) -> anyhow::Result<u8> {
-    let key = match check_request(&config, &request).await {
-        Ok(resolved) => resolved.key,
-        Err(message) => {
-            eprintln!("clipwatch: {message}");
-            return Ok(EXIT_USAGE);
+pub async fn run(config: Arc<Config>, request: Request, wait: bool) -> anyhow::Result<u8> {
+    let store = match super::reach_daemon_or_open(&config, &request).await? {
+        Reached::Daemon(answer) => {
+            let code = super::print_answer(&config, &answer, false)?;
+            return match answer {
+                Ok(Reply::Submitted(submitted)) if code == 0 && wait => {
+                    follow_daemon_job(&config, &submitted.job().key).await
+                }
+                _ => Ok(code),
+            };
         }
+        Reached::Store(store) => store,
     };
-    let args = submit_args(&request);
-    let store = match super::reach_daemon_or_open(&config, &args).await? {
-        super::Reached::Daemon(reply) => {
-            let code = reply.print();
-            if code != 0 || !request.wait {
-                return Ok(code);
-            }
-            return follow_daemon_job(&config, &key).await;
-        }
-        super::Reached::Store(store) => store,
+    let ctx = super::local_context(&config, store);
+    let answer = commands::execute(&ctx, request).await;
+    let code = super::print_answer(&config, &answer, false)?;
+    let Ok(Reply::Submitted(submitted)) = answer else {
+        return Ok(code);
     };
-    let ctx = Ctx {
-        store,
-        config: config.clone(),
-        pipeline: None,
-    };
-    let mut out = Out::default();
-    let code = queue(&ctx, &request, &mut out).await?;
-    out.print_with(code);
-    if code != 0 || !request.wait {
+    if code != 0 || !wait {
         return Ok(code);
     }
-    let job = ctx.store.require(&key)?;
+    let job = ctx.store.require(&submitted.job().key)?;
     if job.state.is_terminal() {
         return Ok(if job.state == State::Done {
             0
@@ -71,194 +73,52 @@ pub async fn run(config: Arc<Config>, request: Request) -> anyhow::Result<u8> {
     wait_for(config, ctx.store, job).await
 }
 
-/// What `submit` queues: the canonical key, the URL the API gets (or the
-/// local file to upload), and a title when one is known.
-struct Resolved {
-    key: String,
-    url: String,
-    title: Option<String>,
-}
-
-/// Resolve a URL or a local video file, or say why it cannot be taken.
-async fn check_request(config: &Config, request: &Request) -> Result<Resolved, String> {
-    let preset = request
-        .preset
-        .as_deref()
-        .unwrap_or(crate::config::DEFAULT_PRESET);
-    if !config.presets.contains_key(preset) {
-        let known: Vec<&str> = config.presets.keys().map(String::as_str).collect();
-        return Err(format!(
-            "no preset \"{preset}\" (known: {})",
-            known.join(", ")
-        ));
-    }
-    let path = std::path::Path::new(&request.url);
-    if path.is_file() {
-        return local_video(path).await;
-    }
-    let key = identity::canonical_key(&request.url).map_err(|e| e.to_string())?;
-    Ok(Resolved {
-        key: key.key,
-        url: key.submit_url,
-        title: None,
-    })
-}
-
-/// A local video: its content hash is its identity; it is uploaded later.
-async fn local_video(path: &std::path::Path) -> Result<Resolved, String> {
-    let shown = path.display().to_string();
-    if crate::api::upload::video_content_type(path).is_none() {
-        return Err(format!(
-            "{shown}: not a video the Upload API takes (.mp4 .mov .webm .avi)"
-        ));
-    }
-    let absolute = std::fs::canonicalize(path).map_err(|e| format!("{shown}: {e}"))?;
-    let to_hash = absolute.clone();
-    let hash = tokio::task::spawn_blocking(move || {
-        std::fs::File::open(&to_hash)
-            .and_then(|f| crate::sources::folder::files::sha256_file(f, &CancellationToken::new()))
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| format!("{shown}: {e}"))?;
-    Ok(Resolved {
-        key: identity::file_key(&hash).key,
-        title: absolute
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned()),
-        url: absolute.to_string_lossy().into_owned(),
-    })
-}
-
-/// The request as arguments for the daemon (which never waits itself).
-fn submit_args(request: &Request) -> Vec<String> {
-    // The daemon has its own working directory: send files as absolute paths.
-    let target = std::fs::canonicalize(&request.url)
-        .ok()
-        .filter(|p| p.is_file())
-        .map_or_else(|| request.url.clone(), |p| p.to_string_lossy().into_owned());
-    let mut args = vec!["submit".to_string(), target];
-    if let Some(preset) = &request.preset {
-        args.extend(["--preset".to_string(), preset.clone()]);
-    }
-    if let Some(name) = &request.name {
-        args.extend(["--name".to_string(), name.clone()]);
-    }
-    if request.force {
-        args.push("--force".into());
-    }
-    args
-}
-
-/// Queue the video (once per canonical key). Shared by the command line and
-/// the daemon's control socket.
-pub async fn queue(ctx: &Ctx, request: &Request, out: &mut Out) -> anyhow::Result<u8> {
-    let resolved = match check_request(&ctx.config, request).await {
-        Ok(resolved) => resolved,
-        Err(message) => {
-            writeln!(out.stderr, "clipwatch: {message}")?;
-            return Ok(EXIT_USAGE);
-        }
-    };
-    let key = resolved.key;
-    let preset = request
-        .preset
-        .clone()
-        .unwrap_or_else(|| crate::config::DEFAULT_PRESET.to_string());
-    let mut source = Source {
-        url: resolved.url,
-        title: resolved.title,
-        feed: None,
-        published: None,
-        origin: "submit".into(),
-        link: None,
-    };
-    // A URL's real title and date (oEmbed, the page), unless named here.
-    if source.title.is_none() && request.name.is_none() {
-        if let Ok(url_key) = identity::canonical_key(&source.url) {
-            let found = crate::sources::look_up_title(&ctx.config, &ctx.store, &url_key).await;
-            source.title = found.title;
-            source.published = found.published;
-        }
-    }
-    let inserted = ctx
-        .store
-        .insert_new(&key, source, &preset, request.name.clone(), Utc::now())
-        .await?;
-    let code = match inserted {
-        Inserted::New(job) => {
-            writeln!(out.stdout, "queued job {} for {}", job.id, job.key)?;
-            0
-        }
-        Inserted::Existing(job) => requeue_existing(&ctx.store, job, request, &preset, out).await?,
-    };
-    ctx.wake();
-    Ok(code)
-}
-
-/// A key seen before: `--force` starts it over; otherwise say where it is.
-async fn requeue_existing(
-    store: &Store,
-    mut job: Job,
-    request: &Request,
-    preset: &str,
-    out: &mut Out,
-) -> anyhow::Result<u8> {
-    if !request.force {
-        writeln!(
+/// What `submit` did, for people.
+pub fn print(submitted: &Submitted, out: &mut Out) -> anyhow::Result<u8> {
+    match submitted {
+        Submitted::Queued { job } => writeln!(out.stdout, "queued job {} for {}", job.id, job.key)?,
+        Submitted::Requeued { job } => writeln!(
             out.stdout,
-            "{} is already known as job {} ({})",
-            job.key,
-            job.id,
-            job.state.name()
-        )?;
-        if job.state.is_terminal() {
-            writeln!(out.stdout, "use --force to clip it again")?;
+            "queued job {} for {} again (--force)",
+            job.id, job.key
+        )?,
+        Submitted::AlreadyKnown { job, finished } => {
+            writeln!(
+                out.stdout,
+                "{} is already known as job {} ({})",
+                job.key, job.id, job.state
+            )?;
+            if *finished {
+                writeln!(out.stdout, "use --force to clip it again")?;
+            }
         }
-        return Ok(0);
     }
-    if !job.state.is_terminal() {
-        writeln!(
-            out.stderr,
-            "clipwatch: job {} is {}; --force applies to finished jobs",
-            job.id,
-            job.state.name()
-        )?;
-        return Ok(EXIT_FAILURE);
-    }
-    job.apply(Event::Forced, Utc::now())?;
-    job.preset = preset.to_string();
-    if request.name.is_some() {
-        job.name = request.name.clone();
-    }
-    store.save(&job).await?;
-    writeln!(
-        out.stdout,
-        "queued job {} for {} again (--force)",
-        job.id, job.key
-    )?;
     Ok(0)
 }
 
 /// `--wait` while the daemon does the work: follow the job over the socket.
 async fn follow_daemon_job(config: &Config, key: &str) -> anyhow::Result<u8> {
-    let args = vec!["show".to_string(), key.to_string(), "--json".to_string()];
+    let request = Request::Show {
+        job: key.to_string(),
+    };
     let key = crate::secret::redact_urls_in(key);
     let mut last = String::new();
     loop {
-        let Some(reply) = control::ask(&config.state.dir, &args).await? else {
+        let Some(answer) = control::ask(&config.state.dir, &request).await? else {
             println!("the daemon stopped; the job resumes when it starts again");
             return Ok(EXIT_FAILURE);
         };
-        let job: serde_json::Value = serde_json::from_str(&reply.out.stdout)?;
-        let state = job["state"].as_str().unwrap_or("?").to_string();
-        if state != last {
-            println!("{key}: {state}");
-            last = state.clone();
+        let job = match answer.map_err(|error| anyhow::anyhow!(error.message))? {
+            Reply::Job(job) => job,
+            _ => anyhow::bail!("the daemon answered `show` with another kind of reply"),
+        };
+        if job.state != last {
+            println!("{key}: {}", job.state);
+            last = job.state.clone();
         }
-        match state.as_str() {
+        match job.state.as_str() {
             "done" => {
-                let folder = job["folder"].as_str().map(|f| config.output.dir.join(f));
+                let folder = job.folder.as_ref().map(|f| config.output.dir.join(f));
                 println!(
                     "done: {}",
                     folder.map(|f| f.display().to_string()).unwrap_or_default()
@@ -266,7 +126,7 @@ async fn follow_daemon_job(config: &Config, key: &str) -> anyhow::Result<u8> {
                 return Ok(0);
             }
             "failed" | "skipped" => {
-                println!("{state}: {}", job["reason"].as_str().unwrap_or(""));
+                println!("{}: {}", job.state, job.reason.unwrap_or_default());
                 return Ok(EXIT_FAILURE);
             }
             _ => tokio::time::sleep(Duration::from_millis(500)).await,

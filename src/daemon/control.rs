@@ -1,7 +1,9 @@
 //! The control socket `<state.dir>/control.sock` (mode 0600): while the
 //! daemon holds the database, the CLI's store commands run inside it. One
-//! JSON line each way: the command's arguments in, its output and exit code
-//! out, rendered by the same code that runs when no daemon is up.
+//! JSON line each way, framed with a protocol version
+//! ([`crate::commands::protocol`]): a typed request in, its reply or error
+//! out, computed by the same [`crate::commands::execute`] that runs when no
+//! daemon is up.
 //!
 //! Robustness: a connection must send its request within
 //! [`REQUEST_TIMEOUT`]; at most [`MAX_CONNECTIONS`] are served at once, and
@@ -21,19 +23,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clap::Parser;
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Ctx, Out, EXIT_USAGE};
+use crate::commands::protocol::{self, Incoming};
+use crate::commands::{CommandError, Context, Reply, Request};
 use crate::config::Config;
 use crate::pipeline::Pipeline;
 
 pub const SOCKET_NAME: &str = "control.sock";
-/// Longest request line accepted (arguments are short).
+/// Longest request line accepted (requests are short).
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// A connection that has not sent its whole request by then is closed.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -48,25 +49,6 @@ pub const CLIENT_TIMEOUT_ENV: &str = "CLIPWATCH_CONTROL_TIMEOUT";
 pub const SOCKET_CHECK: Duration = Duration::from_secs(1);
 /// Longest pause after repeated accept errors (e.g. out of file handles).
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Request {
-    args: Vec<String>,
-}
-
-/// The daemon's answer: a command's output and exit code.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Reply {
-    pub code: u8,
-    pub out: Out,
-}
-
-impl Reply {
-    /// Print the output as if the command had run here; return its code.
-    pub fn print(&self) -> u8 {
-        self.out.print_with(self.code)
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -100,25 +82,23 @@ pub enum ControlError {
         humantime::format_duration(*.timeout)
     )]
     Timeout { path: PathBuf, timeout: Duration },
-    #[error(
-        "the daemon is busy: all {MAX_CONNECTIONS} control connections are running commands; \
-         try again in a moment"
-    )]
-    Busy,
 }
 
 pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join(SOCKET_NAME)
 }
 
-/// Send `args` (a command line without the program name) to the running
-/// daemon. `Ok(None)` when no daemon listens (no socket, or a stale one).
-/// Refuses a socket or a peer of another user, and gives up after
-/// [`CLIENT_TIMEOUT`].
-pub async fn ask(state_dir: &Path, args: &[String]) -> Result<Option<Reply>, ControlError> {
+/// The daemon's answer to a request: its reply, or why it was not carried
+/// out (including a protocol version mismatch, or that it is busy).
+pub type Answer = Result<Reply, CommandError>;
+
+/// Send `request` to the running daemon. `Ok(None)` when no daemon listens
+/// (no socket, or a stale one). Refuses a socket or a peer of another user,
+/// and gives up after [`CLIENT_TIMEOUT`].
+pub async fn ask(state_dir: &Path, request: &Request) -> Result<Option<Answer>, ControlError> {
     let path = socket_path(state_dir);
     let timeout = client_timeout();
-    match tokio::time::timeout(timeout, ask_once(&path, args)).await {
+    match tokio::time::timeout(timeout, ask_once(&path, request)).await {
         Ok(answer) => answer,
         Err(_) => Err(ControlError::Timeout { path, timeout }),
     }
@@ -131,7 +111,7 @@ fn client_timeout() -> Duration {
         .unwrap_or(CLIENT_TIMEOUT)
 }
 
-async fn ask_once(path: &Path, args: &[String]) -> Result<Option<Reply>, ControlError> {
+async fn ask_once(path: &Path, request: &Request) -> Result<Option<Answer>, ControlError> {
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return Ok(None);
     };
@@ -158,12 +138,10 @@ async fn ask_once(path: &Path, args: &[String]) -> Result<Option<Reply>, Control
     };
     check_peer(&stream, path)?;
     let (read, mut write) = stream.into_split();
-    let mut line = serde_json::to_vec(&Request {
-        args: args.to_vec(),
-    })
-    .expect("request serializes");
-    line.push(b'\n');
-    write.write_all(&line).await.map_err(io)?;
+    write
+        .write_all(&protocol::encode_request(request))
+        .await
+        .map_err(io)?;
     write.shutdown().await.map_err(io)?;
     let mut reply = String::new();
     BufReader::new(read)
@@ -175,19 +153,9 @@ async fn ask_once(path: &Path, args: &[String]) -> Result<Option<Reply>, Control
             "the daemon closed the connection without answering".into(),
         ));
     }
-    match serde_json::from_str::<Answer>(&reply) {
-        Ok(Answer::Reply(reply)) => Ok(Some(reply)),
-        Ok(Answer::Busy { .. }) => Err(ControlError::Busy),
-        Err(e) => Err(ControlError::BadReply(e.to_string())),
-    }
-}
-
-/// What the daemon sends back: a command's reply, or that it is busy.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(untagged)]
-enum Answer {
-    Busy { busy: bool },
-    Reply(Reply),
+    protocol::decode_reply(&reply)
+        .map(Some)
+        .map_err(ControlError::BadReply)
 }
 
 /// The peer of `stream` must run as this user or as root.
@@ -277,7 +245,7 @@ impl ControlSocket {
                 tokio::spawn(refuse_busy(stream));
                 continue;
             };
-            let ctx = Ctx {
+            let ctx = Context {
                 config: config.borrow().clone(),
                 store: pipeline.store.clone(),
                 pipeline: Some(pipeline.clone()),
@@ -426,7 +394,8 @@ impl Drop for Slot {
 async fn refuse_busy(stream: UnixStream) {
     let (_, mut write) = stream.into_split();
     let _ = tokio::time::timeout(REQUEST_TIMEOUT, async {
-        write.write_all(b"{\"busy\":true}\n").await?;
+        let busy = protocol::encode_reply(&Err(protocol::busy()));
+        write.write_all(&busy).await?;
         write.shutdown().await
     })
     .await;
@@ -441,7 +410,7 @@ impl Drop for ControlSocket {
     }
 }
 
-async fn answer(stream: UnixStream, ctx: Ctx, slot: &Slot) -> std::io::Result<()> {
+async fn answer(stream: UnixStream, ctx: Context, slot: &Slot) -> std::io::Result<()> {
     let peer = stream.peer_cred()?;
     if !super::guard::trusted_owner(peer.uid()) {
         tracing::warn!(
@@ -469,12 +438,16 @@ async fn answer(stream: UnixStream, ctx: Ctx, slot: &Slot) -> std::io::Result<()
         }
     }
     slot.working();
-    let reply = match serde_json::from_slice::<Request>(&line) {
-        Ok(request) => run_command(&ctx, request.args).await,
-        Err(err) => usage_error(format!("bad request: {err}")),
+    let bytes = match protocol::decode_request(&line) {
+        Incoming::Request(request) => {
+            protocol::encode_reply(&crate::commands::execute(&ctx, request).await)
+        }
+        Incoming::Refused(error) => {
+            tracing::debug!("control socket: refused a request: {error}");
+            protocol::encode_reply(&Err(error))
+        }
+        Incoming::Legacy(error) => protocol::encode_legacy(&error),
     };
-    let mut bytes = serde_json::to_vec(&reply).expect("reply serializes");
-    bytes.push(b'\n');
     // A client that stops reading does not hold its slot for ever.
     tokio::time::timeout(CLIENT_TIMEOUT, async {
         write.write_all(&bytes).await?;
@@ -482,33 +455,6 @@ async fn answer(stream: UnixStream, ctx: Ctx, slot: &Slot) -> std::io::Result<()
     })
     .await
     .unwrap_or(Ok(()))
-}
-
-async fn run_command(ctx: &Ctx, args: Vec<String>) -> Reply {
-    let argv = std::iter::once("clipwatch".to_string()).chain(args);
-    let cli = match Cli::try_parse_from(argv) {
-        Ok(cli) => cli,
-        Err(err) => return usage_error(err.to_string()),
-    };
-    let mut out = Out::default();
-    let code = match crate::cli::execute(ctx, cli.command, &mut out).await {
-        Ok(code) => code,
-        Err(err) => {
-            out.stderr.push_str(&format!("clipwatch: {err:#}\n"));
-            crate::cli::EXIT_FAILURE
-        }
-    };
-    Reply { code, out }
-}
-
-fn usage_error(message: String) -> Reply {
-    Reply {
-        code: EXIT_USAGE,
-        out: Out {
-            stdout: String::new(),
-            stderr: format!("clipwatch: {message}\n"),
-        },
-    }
 }
 
 use tokio::io::AsyncReadExt as _;

@@ -28,7 +28,7 @@ const STATUS_EVERY: Duration = Duration::from_secs(5);
 pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
     if let Err(err) = guard::secure_state_dir(&config.state.dir) {
         eprintln!("clipwatch: configuration error: {err}");
-        return Ok(crate::cli::EXIT_CONFIG);
+        return Ok(crate::commands::EXIT_CONFIG);
     }
     let socket = control::ControlSocket::bind(&config.state.dir).await?;
     // A CLI command may hold the database for a moment: wait for it.
