@@ -1,6 +1,7 @@
 //! Running the real `clipwatch` binary in a temporary directory against the
 //! fake API: config files, commands, daemons, and looking at what they left.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -68,11 +69,15 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.bare_command();
+        cmd.arg("--config").arg(self.config_path()).args(args);
+        cmd
+    }
+
+    /// The binary with the test's environment and no arguments.
+    fn bare_command(&self) -> Command {
         let mut cmd = Command::new(BINARY);
-        cmd.arg("--config")
-            .arg(self.config_path())
-            .args(args)
-            .env("WAYIN_API_KEY", &self.api.config().api_key)
+        cmd.env("WAYIN_API_KEY", &self.api.config().api_key)
             .env_remove("RUST_LOG")
             .env_remove("CLIPWATCH_CONFIG")
             .env_remove("CREDENTIALS_DIRECTORY")
@@ -80,30 +85,17 @@ impl Env {
         cmd
     }
 
-    /// Run a command to the end (bounded by `timeout`).
+    /// Run a command to the end (bounded by a minute).
     pub fn run(&self, args: &[&str]) -> Output {
-        let mut child = self
-            .command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start clipwatch");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if child.try_wait().expect("wait").is_some() {
-                return child.wait_with_output().expect("output");
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let out = child.wait_with_output().expect("output");
-                panic!(
-                    "clipwatch {args:?} did not finish in time\nstdout: {}\nstderr: {}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        finish(self.command(args), &format!("{args:?}"))
+    }
+
+    /// Run the binary from `cwd` with exactly `args`: no `--config` is
+    /// added, and they need not be UTF-8.
+    pub fn run_raw(&self, cwd: &Path, args: &[&OsStr]) -> Output {
+        let mut cmd = self.bare_command();
+        cmd.current_dir(cwd).args(args);
+        finish(cmd, &format!("{args:?}"))
     }
 
     /// Start a long-running command (e.g. `run`); its stderr goes to `log`.
@@ -152,6 +144,32 @@ impl Env {
             parent.display()
         );
         entries.into_iter().next().unwrap()
+    }
+}
+
+/// Run `cmd` to the end (bounded by a minute) and collect its output;
+/// `args` names it in the panic when it hangs.
+fn finish(mut cmd: Command, args: &str) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start clipwatch");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "clipwatch {args} did not finish in time\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
