@@ -23,3 +23,4 @@ pub mod pipeline;
 pub mod secret;
 pub mod sources;
 pub mod store;
+pub mod util;

@@ -255,7 +255,7 @@ pub fn show(config: &Config, view: &JobView, json: bool, out: &mut Out) -> anyho
         writeln!(
             out.stdout,
             "             {}  {} → {}{note}",
-            crate::output::sidecar::rfc3339(step.at),
+            crate::util::rfc3339(step.at),
             step.from,
             step.to
         )?;

@@ -159,8 +159,8 @@ impl CommandError {
 
     /// A failure below the command (store, file system), with its causes;
     /// URL credentials are hidden.
-    pub fn failed(err: impl Into<anyhow::Error>) -> CommandError {
-        let message = format!("{:#}", err.into());
+    pub fn failed(err: impl std::error::Error) -> CommandError {
+        let message = crate::util::error_chain(&err);
         CommandError::new(ErrorKind::Failed, crate::secret::redact_urls_in(&message))
     }
 }

@@ -122,7 +122,7 @@ fn feed_health(ctx: &Context) -> Result<Vec<FeedHealth>, CommandError> {
         )?;
         health.push(FeedHealth {
             name: feed.name.clone(),
-            next_check: state.next_check.map(crate::output::sidecar::rfc3339),
+            next_check: state.next_check.map(crate::util::rfc3339),
             last_error: state.last_error,
             consecutive_failures: state.consecutive_failures,
         });
@@ -144,7 +144,7 @@ fn live_status(pipeline: &Pipeline) -> LiveStatus {
             .paused()
             .map(|(reason, since)| SubmitPaused {
                 reason,
-                since: crate::output::sidecar::rfc3339(since),
+                since: crate::util::rfc3339(since),
             }),
     }
 }

@@ -62,7 +62,7 @@ impl JobView {
             url: job.source.url.clone(),
             feed: job.source.feed.clone(),
             origin: job.source.origin.clone(),
-            published: job.source.published.map(crate::output::sidecar::rfc3339),
+            published: job.source.published.map(crate::util::rfc3339),
             preset: job.preset.clone(),
             task_id: job.task.as_ref().map(|t| t.id.clone()),
             options: detailed
@@ -71,12 +71,12 @@ impl JobView {
             submit_attempts: job.submit_attempts,
             attempts: job.attempts,
             last_error: job.last_error.clone(),
-            retry_at: job.retry_at.map(crate::output::sidecar::rfc3339),
+            retry_at: job.retry_at.map(crate::util::rfc3339),
             units: job.units,
             folder: job.folder.clone(),
             files: job.files.clone(),
-            created_at: crate::output::sidecar::rfc3339(job.created_at),
-            updated_at: crate::output::sidecar::rfc3339(job.updated_at),
+            created_at: crate::util::rfc3339(job.created_at),
+            updated_at: crate::util::rfc3339(job.updated_at),
             history: detailed.then(|| job.history.clone()),
         }
     }
