@@ -9,8 +9,10 @@
 //!     ──▶ output (templates, .part + rename, sidecars, project.json)
 //! ```
 //!
-//! `config` loads and validates the TOML file, `cli` implements each
-//! subcommand, and `daemon` ties the long-running pieces together.
+//! `config` loads and validates the TOML file, `commands` is the typed
+//! request/reply layer every front end shares (the command line, the
+//! daemon's control socket, an HTTP API), `cli` implements each subcommand,
+//! and `daemon` ties the long-running pieces together.
 
 pub mod api;
 pub mod cli;

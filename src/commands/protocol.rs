@@ -202,8 +202,9 @@ fn client_mismatch(daemon: String) -> CommandError {
     )
 }
 
-/// The daemon serves as many connections as it allows.
-pub fn busy() -> CommandError {
+/// A daemon from before protocol versions serves as many connections as
+/// it allows.
+fn busy() -> CommandError {
     CommandError::new(
         ErrorKind::Busy,
         "the daemon is busy: all its control connections are running commands; try again in \

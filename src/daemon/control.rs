@@ -29,7 +29,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::protocol::{self, Incoming};
-use crate::commands::{CommandError, Context, Reply, Request};
+use crate::commands::{CommandError, Context, ErrorKind, Reply, Request};
 use crate::config::Config;
 use crate::pipeline::Pipeline;
 
@@ -394,7 +394,14 @@ impl Drop for Slot {
 async fn refuse_busy(stream: UnixStream) {
     let (_, mut write) = stream.into_split();
     let _ = tokio::time::timeout(REQUEST_TIMEOUT, async {
-        let busy = protocol::encode_reply(&Err(protocol::busy()));
+        let busy = CommandError::new(
+            ErrorKind::Busy,
+            format!(
+                "the daemon is busy: all {MAX_CONNECTIONS} control connections are running \
+                 commands; try again in a moment"
+            ),
+        );
+        let busy = protocol::encode_reply(&Err(busy));
         write.write_all(&busy).await?;
         write.shutdown().await
     })
