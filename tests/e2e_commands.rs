@@ -175,6 +175,8 @@ fn every_command_answers_the_same_with_the_daemon_running_and_stopped() {
     let stopped = run_all(&env);
 
     assert_eq!(status_running, status_stopped);
+    let keys: Vec<&String> = status_running.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["api_key", "feeds", "jobs", "running", "units"]);
     assert_eq!(text_running, text_stopped);
     assert!(live["slots"].as_u64().is_some(), "{live}");
     assert!(live_text.starts_with("daemon: running;"), "{live_text}");
@@ -226,6 +228,43 @@ fn every_command_answers_the_same_with_the_daemon_running_and_stopped() {
         running[1].1
     );
     assert_eq!(running[5].0, Some(2), "{}", said(5));
+}
+
+#[test]
+fn a_running_task_and_its_age_show_with_the_daemon_running_and_stopped() {
+    let env = Env::new(FakeConfig {
+        phase: Duration::from_secs(60),
+        ..FakeConfig::default()
+    });
+    let daemon = Daemon::start(&env);
+    assert_success(&env.run(&["submit", DONE]));
+    assert!(
+        support::harness::wait_until(Duration::from_secs(20), || env.jobs()[0]["state"]
+            == "processing"),
+        "{}",
+        daemon.log()
+    );
+    let running_line = |mode: &str| {
+        let out = env.run(&["status"]);
+        let line = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with("running:"))
+            .unwrap_or_else(|| panic!("{mode}: {}", text(&out)))
+            .to_string();
+        let age = line
+            .strip_prefix("running: job 1 youtube:dQw4w9WgXcQ task proj_1 for ")
+            .unwrap_or_else(|| panic!("{mode}: {line}"));
+        assert!(age.ends_with('s') && !age.contains(' '), "{mode}: {line}");
+        let (status, _) = status_json(&env);
+        assert_eq!(status["running"][0]["state"], "processing", "{mode}");
+        assert!(
+            !status.to_string().contains("submitted_at"),
+            "{mode}: {status}"
+        );
+    };
+    running_line("running");
+    daemon.stop();
+    running_line("stopped");
 }
 
 /// Send one raw line to the daemon's socket and read its one-line answer.
