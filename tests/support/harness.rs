@@ -1,7 +1,6 @@
 //! Running the real `clipwatch` binary in a temporary directory against the
 //! fake API: config files, commands, daemons, and looking at what they left.
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -69,15 +68,11 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = self.bare_command();
-        cmd.arg("--config").arg(self.config_path()).args(args);
-        cmd
-    }
-
-    /// The binary with the test's environment and no arguments.
-    fn bare_command(&self) -> Command {
         let mut cmd = Command::new(BINARY);
-        cmd.env("WAYIN_API_KEY", &self.api.config().api_key)
+        cmd.arg("--config")
+            .arg(self.config_path())
+            .args(args)
+            .env("WAYIN_API_KEY", &self.api.config().api_key)
             .env_remove("RUST_LOG")
             .env_remove("CLIPWATCH_CONFIG")
             .env_remove("CREDENTIALS_DIRECTORY")
@@ -85,17 +80,30 @@ impl Env {
         cmd
     }
 
-    /// Run a command to the end (bounded by a minute).
+    /// Run a command to the end (bounded by `timeout`).
     pub fn run(&self, args: &[&str]) -> Output {
-        finish(self.command(args), &format!("{args:?}"))
-    }
-
-    /// Run the binary from `cwd` with exactly `args`: no `--config` is
-    /// added, and they need not be UTF-8.
-    pub fn run_raw(&self, cwd: &Path, args: &[&OsStr]) -> Output {
-        let mut cmd = self.bare_command();
-        cmd.current_dir(cwd).args(args);
-        finish(cmd, &format!("{args:?}"))
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start clipwatch");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if child.try_wait().expect("wait").is_some() {
+                return child.wait_with_output().expect("output");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "clipwatch {args:?} did not finish in time\nstdout: {}\nstderr: {}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Start a long-running command (e.g. `run`); its stderr goes to `log`.
@@ -145,31 +153,19 @@ impl Env {
         );
         entries.into_iter().next().unwrap()
     }
-}
 
-/// Run `cmd` to the end (bounded by a minute) and collect its output;
-/// `args` names it in the panic when it hangs.
-fn finish(mut cmd: Command, args: &str) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start clipwatch");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
+    /// Run the binary from `cwd` with exactly `args` (no `--config` added;
+    /// they need not be UTF-8), for at most 60 s (`timeout`: exit 124).
+    pub fn run_raw(&self, cwd: &Path, args: &[&std::ffi::OsStr]) -> Output {
+        let mut cmd = Command::new("timeout");
+        cmd.arg("60").arg(BINARY).args(args).current_dir(cwd);
+        for (name, value) in self.command(&[]).get_envs() {
+            match value {
+                Some(value) => cmd.env(name, value),
+                None => cmd.env_remove(name),
+            };
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "clipwatch {args} did not finish in time\nstdout: {}\nstderr: {}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        cmd.stdin(Stdio::null()).output().expect("start clipwatch")
     }
 }
 
