@@ -11,6 +11,11 @@
 //!
 //! [`protocol`] frames requests and replies with a protocol version for the
 //! control socket.
+//!
+//! A new operation is a [`Request`] variant, the [`Reply`] variant it
+//! answers with, an arm in [`execute`], and its rendering in `cli`; adding
+//! one keeps [`protocol::PROTOCOL_VERSION`] (an older daemon answers
+//! `bad_request`), changing or removing one bumps it.
 
 mod feeds;
 mod jobs;
