@@ -302,6 +302,7 @@ fn local_context(config: &Arc<Config>, store: Store) -> Context {
         config: config.clone(),
         store,
         pipeline: None,
+        local_files: true,
     }
 }
 

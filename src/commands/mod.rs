@@ -188,6 +188,11 @@ pub struct Context {
     /// Set inside the daemon: lets commands wake the scheduler and report
     /// live figures.
     pub pipeline: Option<Pipeline>,
+    /// Whether `submit` may name a file on this machine: yes for the
+    /// command line and the control socket (its peer is this user); a
+    /// front end serving others (HTTP) says no, so that a request can only
+    /// name URLs.
+    pub local_files: bool,
 }
 
 impl Context {

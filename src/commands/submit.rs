@@ -64,7 +64,7 @@ pub async fn queue(ctx: &Context, submit: &Submit) -> Result<Submitted, CommandE
             known.join(", ")
         )));
     }
-    let resolved = resolve(&submit.target).await?;
+    let resolved = resolve(&submit.target, ctx.local_files).await?;
     let mut source = Source {
         url: resolved.url,
         title: resolved.title,
@@ -101,10 +101,11 @@ pub async fn queue(ctx: &Context, submit: &Submit) -> Result<Submitted, CommandE
     Ok(submitted)
 }
 
-/// A URL, or a local video file (which must exist where the request runs).
-async fn resolve(target: &str) -> Result<Resolved, CommandError> {
+/// A URL, or (with `local_files`) a local video file, which must exist
+/// where the request runs.
+async fn resolve(target: &str, local_files: bool) -> Result<Resolved, CommandError> {
     let path = std::path::Path::new(target);
-    if path.is_file() {
+    if local_files && path.is_file() {
         return local_video(path).await;
     }
     let key = identity::canonical_key(target).map_err(|e| CommandError::usage(e.to_string()))?;
@@ -173,4 +174,22 @@ async fn requeue_existing(
     Ok(Submitted::Requeued {
         job: JobRef::new(&job),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_files_are_taken_only_where_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let video = dir.path().join("talk.mp4");
+        std::fs::write(&video, b"a video").unwrap();
+        let target = video.to_str().unwrap();
+        let resolved = resolve(target, true).await.unwrap();
+        assert!(resolved.key.starts_with("file:"), "{}", resolved.key);
+        assert_eq!(resolved.title.as_deref(), Some("talk"));
+        let refused = resolve(target, false).await.err().expect("a path refused");
+        assert_eq!(refused.kind, super::super::ErrorKind::Usage);
+    }
 }

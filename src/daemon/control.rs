@@ -249,6 +249,7 @@ impl ControlSocket {
                 config: config.borrow().clone(),
                 store: pipeline.store.clone(),
                 pipeline: Some(pipeline.clone()),
+                local_files: true,
             };
             tokio::spawn(async move {
                 if let Err(err) = answer(stream, ctx, &slot).await {
