@@ -141,7 +141,10 @@ pub fn source_key(source: &FeedSource) -> FeedKey {
 /// case, a URL's trailing slash).
 pub fn same_source<'a>(config: &'a Config, source: &FeedSource) -> Option<&'a str> {
     let loose = |s: &FeedSource| match s {
-        FeedSource::Youtube(v) => format!("youtube:{}", v.trim_end_matches('/').to_lowercase()),
+        FeedSource::Youtube(v) => {
+            let id = super::import::youtube_form(v.trim_end_matches('/'));
+            format!("youtube:{}", id.to_lowercase())
+        }
         FeedSource::Url(u) => format!("url:{}", u.trim_end_matches('/')),
     };
     let wanted = loose(source);

@@ -328,24 +328,31 @@ fn url_list(text: &str) -> Vec<Found> {
 }
 
 /// A YouTube feed URL (`/feeds/videos.xml?channel_id=…` or `playlist_id=…`)
-/// as the id `youtube =` takes; anything else as it is.
-fn youtube_form(source: &str) -> String {
+/// or channel URL (`/channel/UC…`) as the id `youtube =` takes; anything
+/// else as it is.
+pub fn youtube_form(source: &str) -> String {
     let Ok(url) = url::Url::parse(source) else {
         return source.to_owned();
     };
-    let host = url.host_str().unwrap_or_default();
-    if host.ends_with("youtube.com") && url.path() == "/feeds/videos.xml" {
+    if !url.host_str().unwrap_or_default().ends_with("youtube.com") {
+        return source.to_owned();
+    }
+    if url.path() == "/feeds/videos.xml" {
         for (key, value) in url.query_pairs() {
             if key == "channel_id" || key == "playlist_id" {
                 return value.into_owned();
             }
         }
     }
-    if host.ends_with("youtube.com") && url.scheme() == "http" {
-        // Takeout writes http:// channel URLs.
-        return source.replacen("http://", "https://", 1);
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(|s| s.filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    if let ["channel", id] = segments.as_slice() {
+        return (*id).to_owned();
     }
-    source.to_owned()
+    // Takeout writes http:// URLs.
+    source.replacen("http://", "https://", 1)
 }
 
 /// `title` (else what the source names), made unique among `names`.
@@ -388,7 +395,11 @@ mod tests {
         );
         assert_eq!(
             youtube_form("http://www.youtube.com/channel/UCabc"),
-            "https://www.youtube.com/channel/UCabc"
+            "UCabc"
+        );
+        assert_eq!(
+            youtube_form("http://www.youtube.com/@abc"),
+            "https://www.youtube.com/@abc"
         );
         assert_eq!(
             youtube_form("https://example.com/feed.xml"),

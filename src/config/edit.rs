@@ -254,11 +254,11 @@ pub fn classify_source(value: &str, youtube_host: Option<&str>) -> Result<FeedSo
     if youtube.is_ok() {
         return Ok(FeedSource::Youtube(value.to_owned()));
     }
+    // youtube.com URLs are channels or playlists; other URLs on the
+    // `[youtube] base_url` host (a proxy) may be feeds.
     let looks_like_youtube = !value.contains("://")
-        || url::Url::parse(value).is_ok_and(|u| {
-            let host = u.host_str().unwrap_or_default();
-            host.ends_with("youtube.com") || Some(host) == youtube_host
-        });
+        || url::Url::parse(value)
+            .is_ok_and(|u| u.host_str().unwrap_or_default().ends_with("youtube.com"));
     if looks_like_youtube {
         return Err(youtube.expect_err("checked above"));
     }
