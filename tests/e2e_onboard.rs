@@ -577,3 +577,69 @@ fn completions_and_the_man_page_generate() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// The files `packaging/generate` writes are what the binary generates now
+/// (run `packaging/generate` and commit when this fails).
+#[test]
+fn the_packaged_files_are_up_to_date() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let committed = |name: &str| {
+        std::fs::read_to_string(root.join("packaging").join(name))
+            .unwrap_or_else(|e| panic!("packaging/{name}: {e}"))
+    };
+    let generated = |args: &[&str]| {
+        let out = Command::new(BINARY).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let stale = "stale: run packaging/generate and commit";
+    assert_eq!(
+        committed("clipwatch.1"),
+        generated(&["man"]),
+        "clipwatch.1 {stale}"
+    );
+    for (shell, file) in [
+        ("bash", "completions/clipwatch.bash"),
+        ("zsh", "completions/_clipwatch"),
+        ("fish", "completions/clipwatch.fish"),
+    ] {
+        assert_eq!(
+            committed(file),
+            generated(&["completions", shell]),
+            "{file} {stale}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    generated(&[
+        "init",
+        "--no-create",
+        "--config",
+        config.to_str().unwrap(),
+        "--state",
+        "/var/lib/clipwatch",
+        "--output",
+        "/srv/clips",
+        "--drop",
+        "/srv/clipwatch/inbox",
+    ]);
+    assert_eq!(
+        committed("config.toml"),
+        std::fs::read_to_string(&config).unwrap(),
+        "config.toml {stale}"
+    );
+    let unit = std::fs::read_to_string(root.join("systemd/clipwatch.service")).unwrap();
+    assert_eq!(
+        committed("clipwatch.service"),
+        unit.replace(
+            "\nExecStart=/usr/local/bin/clipwatch ",
+            "\nExecStart=/usr/bin/clipwatch "
+        ),
+        "clipwatch.service {stale}"
+    );
+    // The tmpfiles snippet makes the folders the packaged config names.
+    let tmpfiles = std::fs::read_to_string(root.join("systemd/clipwatch.tmpfiles")).unwrap();
+    for dir in ["/srv/clips ", "/srv/clipwatch/inbox "] {
+        assert!(tmpfiles.contains(dir), "{dir} in the tmpfiles snippet");
+    }
+}

@@ -101,7 +101,7 @@ pub fn run(config: Option<&Path>, args: &InitArgs) -> u8 {
 /// The example's text with `paths` in place of its checkout paths.
 pub fn render(paths: &Paths) -> String {
     let quoted = |p: &Path| toml_edit::Value::from(p.display().to_string()).to_string();
-    let header = "# clipwatch configuration, written by `clipwatch init` from the commented\n# example. Check a change with: clipwatch check --offline --config FILE\n";
+    let header = "# clipwatch configuration, written by `clipwatch init` from the commented\n# example; run it with: clipwatch run --config FILE\n";
     let mut text = EXAMPLE
         .replacen(EXAMPLE_HEADER, header, 1)
         .replacen(STATE_LINE, &format!("dir = {}\n", quoted(&paths.state)), 1)
