@@ -643,3 +643,36 @@ fn the_packaged_files_are_up_to_date() {
         assert!(tmpfiles.contains(dir), "{dir} in the tmpfiles snippet");
     }
 }
+
+/// A private feed's token is in the config (it must be) and nowhere else:
+/// not in what `feeds add`, `preview` (text and JSON) or `feeds edit` print.
+#[test]
+fn a_private_feed_token_is_never_printed() {
+    let feeds = feed_server();
+    feeds.route("/private.xml", Route::xml(fixture("podcast.xml")));
+    let env = env_with(&feeds, "");
+    let url = format!("{}?token=s3cr3tvalue", feeds.url("/private.xml"));
+    let mut seen = ok(
+        &env.run(&[
+            "feeds",
+            "add",
+            &url,
+            "--name",
+            "Private",
+            "--use",
+            "enclosure",
+        ]),
+        "feeds add private",
+    );
+    seen += &ok(&env.run(&["preview"]), "preview");
+    seen += &ok(&env.run(&["preview", "--json"]), "preview --json");
+    seen += &ok(
+        &env.run(&["feeds", "edit", "Private", "--interval", "1h"]),
+        "feeds edit",
+    );
+    seen += &text(&env.run(&["feeds", "add", &url]));
+    assert!(config_text(&env).contains("s3cr3tvalue"));
+    assert!(!seen.contains("s3cr3tvalue"), "the token leaked:\n{seen}");
+    assert!(seen.contains("redacted"), "{seen}");
+    support::harness::assert_no_secrets(&env, &seen);
+}

@@ -146,7 +146,7 @@ complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and not __fis
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and not __fish_seen_subcommand_from add remove edit import help" -f -a "add" -d 'Read a feed once, show what its first check would queue and skip, and add it to the config'
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and not __fish_seen_subcommand_from add remove edit import help" -f -a "remove" -d 'Remove the feed called NAME from the config'
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and not __fish_seen_subcommand_from add remove edit import help" -f -a "edit" -d 'Change settings of the feed called NAME (a value "" removes include/exclude)'
-complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and not __fish_seen_subcommand_from add remove edit import help" -f -a "import" -d 'Add feeds from an OPML file, a YouTube Takeout subscriptions.csv, or a list of URLs'
+complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and not __fish_seen_subcommand_from add remove edit import help" -f -a "import" -d 'Add feeds from an OPML file, a YouTube Takeout subscriptions.csv, a NewPipe .json export, or a list of sources'
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and not __fish_seen_subcommand_from add remove edit import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and __fish_seen_subcommand_from add" -l name -d 'The feed\'s name (its folder and label); default: the feed\'s title' -r
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and __fish_seen_subcommand_from add" -l preset -d 'Preset for its videos' -r
@@ -205,7 +205,7 @@ complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and __fish_se
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and __fish_seen_subcommand_from help" -f -a "add" -d 'Read a feed once, show what its first check would queue and skip, and add it to the config'
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove the feed called NAME from the config'
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and __fish_seen_subcommand_from help" -f -a "edit" -d 'Change settings of the feed called NAME (a value "" removes include/exclude)'
-complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and __fish_seen_subcommand_from help" -f -a "import" -d 'Add feeds from an OPML file, a YouTube Takeout subscriptions.csv, or a list of URLs'
+complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and __fish_seen_subcommand_from help" -f -a "import" -d 'Add feeds from an OPML file, a YouTube Takeout subscriptions.csv, a NewPipe .json export, or a list of sources'
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand feeds; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand check" -l config -d 'Configuration file' -r -F
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand check" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
@@ -232,4 +232,4 @@ complete -c clipwatch -n "__fish_clipwatch_using_subcommand help; and not __fish
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand help; and __fish_seen_subcommand_from feeds" -f -a "add" -d 'Read a feed once, show what its first check would queue and skip, and add it to the config'
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand help; and __fish_seen_subcommand_from feeds" -f -a "remove" -d 'Remove the feed called NAME from the config'
 complete -c clipwatch -n "__fish_clipwatch_using_subcommand help; and __fish_seen_subcommand_from feeds" -f -a "edit" -d 'Change settings of the feed called NAME (a value "" removes include/exclude)'
-complete -c clipwatch -n "__fish_clipwatch_using_subcommand help; and __fish_seen_subcommand_from feeds" -f -a "import" -d 'Add feeds from an OPML file, a YouTube Takeout subscriptions.csv, or a list of URLs'
+complete -c clipwatch -n "__fish_clipwatch_using_subcommand help; and __fish_seen_subcommand_from feeds" -f -a "import" -d 'Add feeds from an OPML file, a YouTube Takeout subscriptions.csv, a NewPipe .json export, or a list of sources'

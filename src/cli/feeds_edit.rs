@@ -33,7 +33,7 @@ pub enum FeedsCommand {
         #[command(flatten)]
         settings: FeedSettings,
     },
-    /// Add feeds from an OPML file, a YouTube Takeout subscriptions.csv, or a list of URLs.
+    /// Add feeds from an OPML file, a YouTube Takeout subscriptions.csv, a NewPipe .json export, or a list of sources.
     Import(super::import::ImportArgs),
 }
 
@@ -237,25 +237,31 @@ fn default_name(seen: &FeedPreview, source: &FeedSource) -> String {
     }
 }
 
-/// What the first check of the new feed would do, newest first.
+/// What the first check of the new feed would do, newest first (URL
+/// credentials redacted).
 fn print_preview(seen: &FeedPreview, name: &str) {
-    println!(
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "{} — {}",
         seen.title.as_deref().unwrap_or("(untitled feed)"),
         seen.feed_url
     );
-    println!(
+    let _ = writeln!(
+        out,
         "name: \"{name}\"; its first check would queue {}, skip {}, hold {}:",
         seen.count(&Action::Queue),
         seen.count(&Action::Skip),
         seen.count(&Action::Hold)
     );
     for entry in seen.entries.iter().take(10) {
-        println!("  {}", super::preview::entry_line(entry));
+        let _ = writeln!(out, "  {}", super::preview::entry_line(entry));
     }
     if seen.entries.len() > 10 {
-        println!("  … {} more", seen.entries.len() - 10);
+        let _ = writeln!(out, "  … {} more", seen.entries.len() - 10);
     }
+    print!("{}", crate::secret::redact_urls_in(&out));
 }
 
 async fn edit(
@@ -289,7 +295,7 @@ async fn edit(
     file.check()?;
     let shown = rename.as_deref().unwrap_or(name);
     if let Some(text) = file.feed_text(shown) {
-        print!("{text}");
+        print!("{}", crate::secret::redact_urls_in(&text));
     }
     save(
         config,

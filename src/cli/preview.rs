@@ -122,6 +122,12 @@ pub async fn run(config: &Config, args: PreviewArgs) -> anyhow::Result<u8> {
         render(&report)
     };
     print!("{}", crate::secret::redact_urls_in(&text));
+    // A feed that could not be checked: its entries are unknown.
+    let failed = report.feeds.iter().filter(|f| f.error.is_some()).count();
+    if failed > 0 {
+        eprintln!("clipwatch: {failed} feed(s) could not be checked (see above)");
+        return Ok(super::EXIT_FAILURE);
+    }
     Ok(0)
 }
 

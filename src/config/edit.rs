@@ -31,6 +31,11 @@ pub enum EditError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{path} writes `feeds` as an inline array, which clipwatch does not edit; write each \
+         feed as a [[feeds]] table, or edit the file by hand"
+    )]
+    InlineFeeds { path: PathBuf },
     #[error("no feed named {name:?} in {path}; `clipwatch feeds` lists them")]
     NoSuchFeed { name: String, path: PathBuf },
     #[error("the edited configuration would not load, so {path} was left unchanged: {source}")]
@@ -61,6 +66,14 @@ impl ConfigFile {
                 path: path.to_path_buf(),
                 reason: err.to_string(),
             })?;
+        if doc
+            .get("feeds")
+            .is_some_and(|feeds| !feeds.is_array_of_tables())
+        {
+            return Err(EditError::InlineFeeds {
+                path: path.to_path_buf(),
+            });
+        }
         Ok(ConfigFile {
             path: path.to_path_buf(),
             doc,
@@ -330,6 +343,21 @@ mod tests {
             "{}",
             file.text()
         );
+    }
+
+    #[test]
+    fn an_inline_feeds_array_is_not_edited() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "feeds = [{ name = \"A\", url = \"https://e.com/f\" }]\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            ConfigFile::read(&path),
+            Err(EditError::InlineFeeds { .. })
+        ));
     }
 
     #[test]
