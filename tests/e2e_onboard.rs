@@ -547,6 +547,45 @@ fn preview_records_nothing_and_submits_nothing() {
         again.contains("SEEN") && again.contains("would submit 0 video(s)"),
         "{again}"
     );
+
+    // A new feed of the same preset: its cost is estimated from what the
+    // done jobs of that preset cost.
+    let podcast = feeds.url("/podcast.xml");
+    let args = [
+        "feeds",
+        "add",
+        podcast.as_str(),
+        "--preset",
+        "metadata",
+        "--use",
+        "enclosure",
+        "--backfill",
+        "2",
+    ];
+    ok(&env.run(&args), "feeds add podcast");
+    let out = env.run(&["preview", "--json", "The Video Podcast"]);
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let units: Vec<f64> = jobs
+        .iter()
+        .filter(|j| j["state"] == "done" && j["preset"] == "metadata")
+        .map(|j| j["units"].as_f64().expect("units of a done job"))
+        .collect();
+    assert!(!units.is_empty());
+    let cost = &report["cost"][0];
+    assert_eq!(cost["preset"], "metadata", "{report:#}");
+    assert_eq!(cost["sample"], units.len(), "{report:#}");
+    let average = units.iter().sum::<f64>() / units.len() as f64;
+    assert_eq!(
+        cost["units_per_video"].as_f64(),
+        Some(average),
+        "{report:#}"
+    );
+    assert_eq!(
+        env.api.submissions().len(),
+        would.len(),
+        "preview submitted nothing"
+    );
 }
 
 #[test]
