@@ -246,16 +246,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Once {
             dry_run: true,
             json,
-        } => {
-            preview::run(
-                &config,
-                preview::PreviewArgs {
-                    feeds: vec![],
-                    json,
-                },
-            )
-            .await
-        }
+        } => preview::run(&config, preview::PreviewArgs::all(json)).await,
         Command::Once { .. } => run::once(config).await,
         Command::Preview(args) => preview::run(&config, args).await,
         Command::Feeds {

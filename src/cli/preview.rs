@@ -77,6 +77,16 @@ pub struct Cost {
     pub sample: usize,
 }
 
+impl PreviewArgs {
+    /// Every feed and the drop folder (`once --dry-run`).
+    pub fn all(json: bool) -> PreviewArgs {
+        PreviewArgs {
+            feeds: Vec::new(),
+            json,
+        }
+    }
+}
+
 pub async fn run(config: &Config, args: PreviewArgs) -> anyhow::Result<u8> {
     for name in &args.feeds {
         if config.feed(name).is_none() {
