@@ -445,6 +445,11 @@ async fn answer(stream: UnixStream, ctx: Context, slot: &Slot) -> std::io::Resul
             return Ok(());
         }
     }
+    if line.is_empty() {
+        // Connected and closed without a request (`reload` finding the
+        // daemon's process): nothing to answer.
+        return Ok(());
+    }
     slot.working();
     let bytes = match protocol::decode_request(&line) {
         Incoming::Request(request) => {
