@@ -7,68 +7,11 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::Value;
 use support::feed_server::{fixture, FeedServer, Route};
-use support::harness::{assert_no_secrets, base_config, text, Env};
-use support::FakeConfig;
-
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(20),
-        ..FakeConfig::default()
-    }
-}
-
-fn env_with(feeds: &FeedServer, feed_toml: &str) -> Env {
-    let youtube = feeds.base_url.clone();
-    let feed_toml = feed_toml.to_string();
-    Env::with_config(quick(), move |api| {
-        format!(
-            "{}\n[youtube]\nbase_url = \"{youtube}\"\n\n{feed_toml}",
-            base_config(api)
-        )
-    })
-}
-
-fn once(env: &Env) -> String {
-    let out = env.run(&["once"]);
-    assert!(out.status.success(), "once: {}", text(&out));
-    text(&out)
-}
-
-/// `jobs --json`, read while it is written (the corpus lists more than a
-/// pipe holds, which `Env::run` waits on).
-fn all_jobs(env: &Env) -> Vec<Value> {
-    let out = std::process::Command::new(support::harness::BINARY)
-        .arg("--config")
-        .arg(env.config_path())
-        .args(["jobs", "--json"])
-        .env("WAYIN_API_KEY", &env.api.config().api_key)
-        .env_remove("RUST_LOG")
-        .env_remove("CLIPWATCH_CONFIG")
-        .output()
-        .expect("run clipwatch jobs");
-    assert!(out.status.success(), "jobs --json: {}", text(&out));
-    serde_json::from_slice(&out.stdout).expect("jobs --json is JSON")
-}
-
-fn feeds_json(env: &Env) -> Vec<Value> {
-    let out = env.run(&["feeds", "--json"]);
-    assert!(out.status.success(), "feeds --json: {}", text(&out));
-    serde_json::from_slice(&out.stdout).expect("feeds --json is JSON")
-}
-
-fn feed<'a>(all: &'a [Value], name: &str) -> &'a Value {
-    all.iter()
-        .find(|f| f["name"] == name)
-        .unwrap_or_else(|| panic!("feed {name} in {all:?}"))
-}
-
-fn job<'a>(jobs: &'a [Value], key: &str) -> &'a Value {
-    jobs.iter()
-        .find(|j| j["key"] == key)
-        .unwrap_or_else(|| panic!("job {key} in {jobs:#?}"))
-}
+use support::harness::{
+    assert_no_secrets, base_config, feed_toml, feeds_env as env_with, find_feed as feed,
+    find_job as job, phase, text, Daemon, Env,
+};
 
 const RSS: &str = "application/rss+xml; charset=utf-8";
 const ATOM: &str = "application/atom+xml; charset=utf-8";
@@ -196,13 +139,13 @@ fn read_corpus(cases: &[&Case], wrong: &mut Vec<String>, report: &mut String) {
         );
     }
     let env = env_with(&feeds, &toml);
-    once(&env);
+    env.once();
     assert!(
         env.api.submissions().is_empty(),
         "backfill = 0 submits nothing"
     );
-    let jobs = all_jobs(&env);
-    let health = feeds_json(&env);
+    let jobs = env.jobs();
+    let health = env.feeds();
     for (n, case) in cases.iter().enumerate() {
         let name = format!("c{n:02} {}", case.fixture);
         let state = feed(&health, &name);
@@ -248,13 +191,14 @@ fn entries_differing_only_by_fragment_are_recorded_not_lost() {
     feeds.route("/diary.xml", Route::new(RSS, fixture("fragment_diary.xml")));
     let env = env_with(
         &feeds,
-        &format!(
-            "[[feeds]]\nname = \"Diary\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\n",
-            feeds.url("/diary.xml")
+        &feed_toml(
+            "Diary",
+            &feeds.url("/diary.xml"),
+            "preset = \"metadata\"\nbackfill = 10",
         ),
     );
-    once(&env);
-    let jobs = all_jobs(&env);
+    env.once();
+    let jobs = env.jobs();
     assert_eq!(jobs.len(), 6, "one record per entry: {jobs:#?}");
     for page in ["26", "25", "24"] {
         let url = format!("https://diary.example.jp/2024/06/{page}.html");
@@ -280,8 +224,8 @@ fn entries_differing_only_by_fragment_are_recorded_not_lost() {
         1,
     );
     feeds.route("/diary.xml", Route::new(RSS, body.into_bytes()));
-    once(&env);
-    let jobs = all_jobs(&env);
+    env.once();
+    let jobs = env.jobs();
     assert_eq!(jobs.len(), 7, "one more record: {jobs:#?}");
     let new = job(&jobs, "url:https://diary.example.jp/2024/06/26.html#new");
     assert_eq!(
@@ -310,15 +254,16 @@ fn retry_refuses_an_entry_recorded_as_the_same_page() {
     feeds.route("/diary.xml", Route::new(RSS, fixture("fragment_diary.xml")));
     let env = env_with(
         &feeds,
-        &format!(
-            "[[feeds]]\nname = \"Diary\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\n",
-            feeds.url("/diary.xml")
+        &feed_toml(
+            "Diary",
+            &feeds.url("/diary.xml"),
+            "preset = \"metadata\"\nbackfill = 10",
         ),
     );
-    once(&env);
+    env.once();
     let page = "https://diary.example.jp/2024/06/26.html";
     assert_eq!(env.api.submissions_for(page), 1);
-    let jobs = all_jobs(&env);
+    let jobs = env.jobs();
     let repeat = job(&jobs, &format!("url:{page}#a080604"))["id"].to_string();
     let has_page = job(&jobs, &format!("url:{page}"))["id"].to_string();
     let said = format!("same page as job {has_page} (url:{page})");
@@ -326,24 +271,19 @@ fn retry_refuses_an_entry_recorded_as_the_same_page() {
     let out = env.run(&["retry", &repeat]);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains(&said), "{}", text(&out));
-    once(&env);
+    env.once();
     assert_eq!(env.api.submissions_for(page), 1, "not paid twice");
     assert_eq!(
-        job(&all_jobs(&env), &format!("url:{page}#a080604"))["state"],
+        job(&env.jobs(), &format!("url:{page}#a080604"))["state"],
         "skipped"
     );
 
     // The running daemon answers the same.
-    let log = env.dir.path().join("daemon.log");
-    let mut daemon = env.spawn(&["run"], &log);
-    assert!(support::harness::wait_until(
-        Duration::from_secs(20),
-        || { std::fs::read_to_string(&log).is_ok_and(|l| l.contains(" started; ")) }
-    ));
+    let mut daemon = Daemon::spawn(&env, &["run"]);
+    assert!(daemon.wait_log(" started; "), "{}", daemon.log());
     let out = env.run(&["retry", &repeat]);
-    let jobs = all_jobs(&env);
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
+    let jobs = env.jobs();
+    daemon.kill();
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains(&said), "{}", text(&out));
     assert_eq!(
@@ -381,7 +321,7 @@ fn one_feeds_skip_does_not_block_another_feed_in_either_order() {
             "together" => env_with(&feeds, &format!("{a}\n{b}")),
             _ => env_with(&feeds, &format!("{b}\n{a}")),
         };
-        once(&env);
+        env.once();
         if order == "strict first" {
             assert!(env.api.submissions().is_empty(), "{order}");
             std::fs::write(
@@ -389,12 +329,12 @@ fn one_feeds_skip_does_not_block_another_feed_in_either_order() {
                 std::fs::read_to_string(env.config_path()).unwrap() + "\n" + &b,
             )
             .unwrap();
-            once(&env);
+            env.once();
         }
         for id in wanted {
             assert_eq!(env.api.submissions_for(&watch(id)), 1, "{order}: {id}");
         }
-        let jobs = all_jobs(&env);
+        let jobs = env.jobs();
         assert_eq!(jobs.len(), 4, "{order}");
         for j in &jobs {
             assert_eq!(
@@ -404,7 +344,7 @@ fn one_feeds_skip_does_not_block_another_feed_in_either_order() {
             );
         }
         // Later passes change nothing.
-        once(&env);
+        env.once();
         assert_eq!(env.api.submissions().len(), 4, "{order}");
     }
 }
@@ -435,7 +375,7 @@ fn a_use_enclosure_skip_does_not_block_a_use_link_feed_in_either_order() {
             "together" => env_with(&feeds, &format!("{a}\n{b}")),
             _ => env_with(&feeds, &format!("{b}\n{a}")),
         };
-        once(&env);
+        env.once();
         if order == "files first" {
             assert_eq!(env.api.submissions_for(page), 0, "{order}");
             std::fs::write(
@@ -443,17 +383,17 @@ fn a_use_enclosure_skip_does_not_block_a_use_link_feed_in_either_order() {
                 std::fs::read_to_string(env.config_path()).unwrap() + "\n" + &b,
             )
             .unwrap();
-            once(&env);
+            env.once();
         }
         assert_eq!(env.api.submissions_for(page), 1, "{order}");
-        let jobs = all_jobs(&env);
+        let jobs = env.jobs();
         let j = job(&jobs, &format!("url:{page}"));
         assert_eq!(
             (&j["state"], &j["feed"]),
             (&"done".into(), &"Pages".into()),
             "{order}: {j}"
         );
-        once(&env);
+        env.once();
         assert_eq!(env.api.submissions_for(page), 1, "{order}: later passes");
     }
 }
@@ -481,8 +421,8 @@ fn external_url_and_related_links_that_are_videos_are_the_video() {
             feeds.url("/feed.json")
         ),
     );
-    once(&env);
-    let jobs = all_jobs(&env);
+    env.once();
+    let jobs = env.jobs();
     let keys: std::collections::BTreeSet<&str> =
         jobs.iter().map(|j| j["key"].as_str().unwrap()).collect();
     assert_eq!(
@@ -530,8 +470,8 @@ fn charsets_and_sloppy_json_feeds_are_read() {
         );
     }
     let env = env_with(&feeds, &toml);
-    once(&env);
-    let jobs = all_jobs(&env);
+    env.once();
+    let jobs = env.jobs();
     let title = |key: &str| job(&jobs, key)["title"].as_str().unwrap().to_owned();
     assert_eq!(title("url:https://chaine.example.fr/v/1"), "Première vidéo");
     assert_eq!(
@@ -541,7 +481,7 @@ fn charsets_and_sloppy_json_feeds_are_read() {
     assert_eq!(title("url:https://omegabe.example/t/2"), "Λόγος 2");
     assert_eq!(title("url:https://sloppy.example/v/5"), "Video 5");
     assert_eq!(title("url:http://oldstyle.example/posts/4"), "Post 4");
-    let health = feeds_json(&env);
+    let health = env.feeds();
     for f in &health {
         assert!(f["last_error"].is_null(), "{f}");
     }
@@ -577,12 +517,13 @@ fn empty_hrefs_and_site_roots_are_not_videos() {
     );
     let env = env_with(
         &feeds,
-        &format!(
-            "[[feeds]]\nname = \"Static\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\n",
-            feeds.url("/atom.xml")
+        &feed_toml(
+            "Static",
+            &feeds.url("/atom.xml"),
+            "preset = \"metadata\"\nbackfill = 10",
         ),
     );
-    once(&env);
+    env.once();
     let submitted = env.api.submissions();
     assert_eq!(
         submitted.len(),
@@ -596,7 +537,7 @@ fn empty_hrefs_and_site_roots_are_not_videos() {
     );
     assert_eq!(env.api.submissions_for(&feeds.url("/posts/relative/")), 1);
     assert_eq!(env.api.submissions_for(&feeds.url("/atom.xml")), 0);
-    let static_feed = feeds_json(&env);
+    let static_feed = env.feeds();
     let f = feed(&static_feed, "Static");
     assert_eq!(f["ignored_count"], 2);
     assert_eq!(
@@ -625,7 +566,7 @@ fn rdf_and_mrss_enclosures_are_read_and_missing_ones_recorded() {
         );
     }
     let env = env_with(&feeds, &toml);
-    once(&env);
+    env.once();
     assert_eq!(
         env.api
             .submissions_for("https://lectures.example.edu/media/l3.mp4"),
@@ -645,7 +586,7 @@ fn rdf_and_mrss_enclosures_are_read_and_missing_ones_recorded() {
         );
     }
     assert_eq!(env.api.submissions().len(), 7);
-    let jobs = all_jobs(&env);
+    let jobs = env.jobs();
     let slides = job(&jobs, "url:https://lectures.example.edu/l/1");
     assert_eq!(
         (&slides["state"], &slides["reason"]),
@@ -675,13 +616,14 @@ fn a_media_pass_that_miscounts_entries_is_reported() {
     feeds.route("/dm.xml", Route::new(RSS, body.into_bytes()));
     let env = env_with(
         &feeds,
-        &format!(
-            "[[feeds]]\nname = \"dm\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\nuse = \"enclosure\"\n",
-            feeds.url("/dm.xml")
+        &feed_toml(
+            "dm",
+            &feeds.url("/dm.xml"),
+            "preset = \"metadata\"\nbackfill = 10\nuse = \"enclosure\"",
         ),
     );
-    let log = once(&env);
-    let health = feeds_json(&env);
+    let log = env.once();
+    let health = env.feeds();
     let dm = feed(&health, "dm");
     let notes = dm["notes"].to_string();
     assert!(
@@ -713,18 +655,15 @@ fn a_failing_long_form_playlist_falls_back_to_the_channel_feed_and_back() {
             "[[feeds]]\nname = \"Chan\"\nyoutube = \"{CORPUS_UC}\"\npreset = \"metadata\"\nbackfill = 5\n"
         ),
     );
-    let first = once(&env);
+    let first = env.once();
     for id in ["corpus00004", "corpus00002", "corpus00001"] {
         assert_eq!(env.api.submissions_for(&watch(id)), 1, "{id}");
     }
     assert_eq!(env.api.submissions().len(), 3, "the Short is skipped");
-    assert_eq!(
-        job(&all_jobs(&env), "youtube:corpus00003")["reason"],
-        "shorts"
-    );
+    assert_eq!(job(&env.jobs(), "youtube:corpus00003")["reason"], "shorts");
     let said = "answered HTTP 404; reading";
     assert_eq!(first.matches(said).count(), 1, "{first}");
-    let health = feeds_json(&env);
+    let health = env.feeds();
     let chan = feed(&health, "Chan");
     assert!(chan["last_error"].is_null(), "{chan}");
     let fallback = chan["fallback"].as_str().expect("the fallback is shown");
@@ -738,7 +677,7 @@ fn a_failing_long_form_playlist_falls_back_to_the_channel_feed_and_back() {
     assert!(table.contains("UULF failing"), "{table}");
 
     // Still failing: read the channel feed again, not said again.
-    let second = once(&env);
+    let second = env.once();
     assert_eq!(second.matches(said).count(), 0, "{second}");
     assert_eq!(feeds.requests_to(&uulf).len(), 2);
     assert_eq!(feeds.requests_to(&channel).len(), 2);
@@ -748,7 +687,7 @@ fn a_failing_long_form_playlist_falls_back_to_the_channel_feed_and_back() {
         .unwrap()
         .replace("corpus00004", "corpus00005");
     feeds.route(&uulf, Route::new(ATOM, body.into_bytes()));
-    let third = once(&env);
+    let third = env.once();
     assert!(third.contains("works again"), "{third}");
     assert_eq!(env.api.submissions_for(&watch("corpus00005")), 1);
     assert_eq!(env.api.submissions().len(), 4);
@@ -757,7 +696,7 @@ fn a_failing_long_form_playlist_falls_back_to_the_channel_feed_and_back() {
         2,
         "the channel feed rests"
     );
-    assert!(feed(&feeds_json(&env), "Chan")["fallback"].is_null());
+    assert!(feed(&env.feeds(), "Chan")["fallback"].is_null());
     assert_no_secrets(&env, &format!("{first}{second}{third}{table}"));
 }
 
@@ -789,7 +728,7 @@ fn switching_between_uulf_and_the_channel_feed_never_queues_a_back_catalogue() {
         }
         feeds.route(&channel, Route::new(ATOM, corpus.clone().into_bytes()));
         let env = env_with(&feeds, &toml);
-        once(&env);
+        env.once();
         assert!(env.api.submissions().is_empty(), "backfill 0");
         // Switch: `UULF…` back with older uploads, or failing with the
         // channel feed showing a past live stream.
@@ -799,13 +738,13 @@ fn switching_between_uulf_and_the_channel_feed_never_queues_a_back_catalogue() {
         } else {
             feeds.route(&uulf, Route::new(ATOM, older.clone().into_bytes()));
         }
-        once(&env);
+        env.once();
         assert!(
             env.api.submissions().is_empty(),
             "uulf first: {uulf_first}: {:?}",
             env.api.submissions()
         );
-        let jobs = all_jobs(&env);
+        let jobs = env.jobs();
         let back = if uulf_first {
             "youtube:corpuslive1"
         } else {
@@ -817,7 +756,7 @@ fn switching_between_uulf_and_the_channel_feed_never_queues_a_back_catalogue() {
             if uulf_first { &with_live } else { &older }.replace("corpus00004", "corpus00005");
         let path = if uulf_first { &channel } else { &uulf };
         feeds.route(path, Route::new(ATOM, newer.into_bytes()));
-        once(&env);
+        env.once();
         assert_eq!(env.api.submissions_for(&watch("corpus00005")), 1);
         assert_eq!(env.api.submissions().len(), 1, "{uulf_first}");
     }
@@ -844,7 +783,7 @@ fn the_uulf_fallback_is_for_404_and_5xx_only() {
             ),
         );
         env.run(&["once"]);
-        let health = feeds_json(&env);
+        let health = env.feeds();
         let chan = feed(&health, "Chan");
         if status == 503 {
             assert_eq!(feeds.requests_to(&channel).len(), 1, "{status}");
@@ -885,12 +824,12 @@ fn an_intermittent_channel_feed_error_keeps_the_feed_state() {
         &feeds,
         "[[feeds]]\nname = \"Chan\"\nyoutube = \"@corpus\"\npreset = \"metadata\"\nshorts = true\nbackfill = 0\n",
     );
-    once(&env);
+    env.once();
     assert!(env.api.submissions().is_empty());
     for status in [404, 500] {
         feeds.route(&channel, Route::status(status));
-        once(&env);
-        let chan = feeds_json(&env);
+        env.once();
+        let chan = env.feeds();
         let chan = feed(&chan, "Chan");
         assert_eq!(chan["channel_id"], CORPUS_UC);
         assert!(
@@ -908,13 +847,13 @@ fn an_intermittent_channel_feed_error_keeps_the_feed_state() {
         &channel,
         Route::new(ATOM, newer.into_bytes()).etag("\"v2\""),
     );
-    once(&env);
+    env.once();
     assert_eq!(env.api.submissions_for(&watch("corpus00009")), 1);
     assert_eq!(env.api.submissions().len(), 1, "no second backfill");
     assert_eq!(feeds.requests_to("/@corpus").len(), 1, "resolved once");
     let last = feeds.requests_to(&channel).pop().unwrap();
     assert_eq!(last.if_none_match.as_deref(), Some("\"v1\""));
-    let chan = feeds_json(&env);
+    let chan = env.feeds();
     assert_eq!(feed(&chan, "Chan")["consecutive_failures"], 0);
 }
 
@@ -923,7 +862,7 @@ fn an_intermittent_channel_feed_error_keeps_the_feed_state() {
 fn titles_env(feeds: &FeedServer, extra: &str) -> Env {
     let youtube = feeds.base_url.clone();
     let extra = extra.to_string();
-    Env::with_config(quick(), move |api| {
+    Env::with_config(phase(20), move |api| {
         format!(
             "{}\n[youtube]\nbase_url = \"{youtube}\"\n\n[drop]\ndir = \"inbox\"\nsettle = \"50ms\"\nrescan = \"1s\"\n\n{extra}",
             base_config(api).replace("lookup = false", "lookup = true")
@@ -983,8 +922,8 @@ fn a_dropped_links_name_beats_the_pages_title_but_not_oembed() {
     .unwrap();
     std::fs::write(inbox.join("list.txt"), format!("{}\n", page(3))).unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    once(&env);
-    let jobs = all_jobs(&env);
+    env.once();
+    let jobs = env.jobs();
     let title = |key: &str| job(&jobs, key)["title"].clone();
     assert_eq!(title(&format!("url:{}", page(1))), "Named in JSON");
     assert_eq!(title(&format!("url:{}", page(2))), "Great talk");
@@ -1010,7 +949,7 @@ fn an_untitled_video_queued_for_another_feed_gets_its_real_title() {
         )
     };
     let env = titles_env(&feeds, &feed_toml("Strict", "/a.xml", 0));
-    once(&env);
+    env.once();
     assert!(env.api.submissions().is_empty());
     std::fs::write(
         env.config_path(),
@@ -1019,8 +958,8 @@ fn an_untitled_video_queued_for_another_feed_gets_its_real_title() {
             + &feed_toml("Keen", "/b.xml", 5),
     )
     .unwrap();
-    once(&env);
-    let jobs = all_jobs(&env);
+    env.once();
+    let jobs = env.jobs();
     let j = job(&jobs, "youtube:untitled002");
     assert_eq!(
         (&j["feed"], &j["state"]),
@@ -1075,9 +1014,9 @@ fn submitted_urls_get_their_real_title_and_date() {
     let asked = feeds.requests_to("/oembed");
     assert_eq!(asked.len(), 1);
     assert!(asked[0].path.contains("dQw4w9WgXcQ"), "{}", asked[0].path);
-    let log = once(&env);
+    let log = env.once();
     assert_no_secrets(&env, &log);
-    let jobs = all_jobs(&env);
+    let jobs = env.jobs();
     let yt_job = job(&jobs, "youtube:dQw4w9WgXcQ");
     assert_eq!(yt_job["title"], "Never Gonna Give You Up (Official Video)");
     assert!(yt_job["published"].is_null(), "not the submit time");
@@ -1135,9 +1074,10 @@ fn dropped_links_and_untitled_entries_get_real_titles() {
     feeds.route("/untitled.xml", Route::new(RSS, untitled.into_bytes()));
     let env = titles_env(
         &feeds,
-        &format!(
-            "[[feeds]]\nname = \"Untitled\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 5\n",
-            feeds.url("/untitled.xml")
+        &feed_toml(
+            "Untitled",
+            &feeds.url("/untitled.xml"),
+            "preset = \"metadata\"\nbackfill = 5",
         ),
     );
     let inbox = env.dir.path().join("inbox");
@@ -1165,8 +1105,8 @@ fn dropped_links_and_untitled_entries_get_real_titles() {
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    once(&env);
-    let jobs = all_jobs(&env);
+    env.once();
+    let jobs = env.jobs();
     assert_eq!(
         job(&jobs, "youtube:untitled001")["title"],
         "Real title from oEmbed"

@@ -100,6 +100,17 @@ pub fn feeds_env(feeds: &FeedServer, feed_toml: &str) -> Env {
     })
 }
 
+/// One `[[feeds]]` table: `name`, `url` (or `youtube = …` when `url`
+/// starts with `youtube = `), then `settings` lines as they are.
+pub fn feed_toml(name: &str, url: &str, settings: &str) -> String {
+    let source = if url.starts_with("youtube = ") {
+        url.to_string()
+    } else {
+        format!("url = \"{url}\"")
+    };
+    format!("[[feeds]]\nname = \"{name}\"\n{source}\n{settings}\n")
+}
+
 impl Env {
     pub fn new(fake: FakeConfig) -> Env {
         Env::with_config(fake, base_config)
