@@ -10,17 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::Duration;
 
-use support::harness::{all_files, assert_no_secrets, base_config, text, wait_until, Env};
-use support::{FakeConfig, Misbehave};
-
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(40),
-        clips: 1,
-        clip_bytes: 1024,
-        ..FakeConfig::default()
-    }
-}
+use support::harness::{
+    all_files, assert_no_secrets, base_config, signal, text, tiny_clips as quick, wait_until,
+    Daemon, Env,
+};
+use support::Misbehave;
 
 /// The base config plus `[drop]` on `inbox`, rescanned often.
 fn drop_env() -> Env {
@@ -38,24 +32,6 @@ fn inbox(env: &Env) -> PathBuf {
 
 fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
-}
-
-fn sigterm(child: &Child) {
-    signal(child, "-TERM");
-}
-
-fn signal(child: &Child, which: &str) {
-    let status = std::process::Command::new("kill")
-        .args([which, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn socket_up(env: &Env) -> bool {
-    wait_until(Duration::from_secs(10), || {
-        env.dir.path().join("state/control.sock").exists()
-    })
 }
 
 #[test]
@@ -379,7 +355,7 @@ fn the_cli_refuses_a_socket_or_a_daemon_of_another_user() {
         text(&out)
     );
     assert!(!text(&out).contains("daemon: running"), "{}", text(&out));
-    sigterm(&impostor);
+    signal(impostor.id(), "-TERM");
     impostor.wait().unwrap();
 }
 
@@ -404,7 +380,7 @@ fn the_daemon_cannot_dump_core() {
     let status = PathBuf::from(format!("/proc/{}/status", daemon.id()));
     let owner = std::fs::metadata(&status).unwrap().uid();
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.id())).unwrap();
-    sigterm(&daemon);
+    signal(daemon.id(), "-TERM");
     daemon.wait().unwrap();
     assert_eq!(owner, 0, "the daemon (uid {uid}) is dumpable");
     let core = limits
@@ -425,37 +401,33 @@ fn early_sighups_never_kill_the_daemon() {
         format!("{filler}{}", base_config(url))
     });
     for attempt in 0..3 {
-        let log = env.dir.path().join(format!("run{attempt}.log"));
-        let mut daemon = env.spawn(&["run"], &log);
+        let mut daemon = Daemon::spawn(&env, &["run"]);
         // Once the runtime's threads exist, send SIGHUP after SIGHUP.
-        let tasks = PathBuf::from(format!("/proc/{}/task", daemon.id()));
+        let tasks = PathBuf::from(format!("/proc/{}/task", daemon.pid()));
         let threads = || std::fs::read_dir(&tasks).map_or(0, |d| d.count());
         let started = std::time::Instant::now();
         while threads() < 2 && started.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_micros(200));
         }
         for _ in 0..5 {
-            signal(&daemon, "-HUP");
+            daemon.hup();
             std::thread::sleep(Duration::from_millis(2));
         }
-        let up = socket_up(&env);
-        let exited = daemon.try_wait().unwrap();
+        let up = daemon.socket_up();
+        let exited = daemon.child.try_wait().unwrap();
         assert!(
             up && exited.is_none(),
             "attempt {attempt}: the daemon died: {exited:?}\n{}",
-            std::fs::read_to_string(&log).unwrap()
+            daemon.log()
         );
-        sigterm(&daemon);
-        assert!(daemon.wait().unwrap().success());
+        daemon.stop();
     }
 }
 
 #[test]
 fn a_deleted_control_socket_is_created_again() {
     let env = Env::new(quick());
-    let log = env.dir.path().join("run.log");
-    let mut daemon = env.spawn(&["run"], &log);
-    assert!(socket_up(&env));
+    let daemon = Daemon::spawn(&env, &["run"]).wait_up();
     std::fs::remove_file(env.dir.path().join("state/control.sock")).unwrap();
     let out = env.run(&["status"]);
     assert!(
@@ -463,15 +435,12 @@ fn a_deleted_control_socket_is_created_again() {
         "{}",
         text(&out)
     );
+    let log = daemon.log();
     assert!(
-        std::fs::read_to_string(&log)
-            .unwrap()
-            .contains("control socket was deleted; created it again"),
-        "{}",
-        std::fs::read_to_string(&log).unwrap()
+        log.contains("control socket was deleted; created it again"),
+        "{log}"
     );
-    sigterm(&daemon);
-    assert!(daemon.wait().unwrap().success());
+    daemon.stop();
 }
 
 #[test]
@@ -481,30 +450,20 @@ fn idle_connections_never_lock_the_cli_out() {
     let log = env.dir.path().join("run.log");
     // Few file handles, as on a small system: 1 100 idle connections would
     // exhaust them.
-    let mut daemon = unsafe {
-        std::process::Command::new(support::harness::BINARY)
-            .arg("--config")
-            .arg(env.config_path())
-            .arg("run")
-            .env("WAYIN_API_KEY", &env.api.config().api_key)
-            .env_remove("CREDENTIALS_DIRECTORY")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .pre_exec(|| {
-                let limit = libc::rlimit {
-                    rlim_cur: 256,
-                    rlim_max: 256,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            })
-            .spawn()
-            .unwrap()
-    };
-    assert!(socket_up(&env));
+    let mut command = env.command(&["run"]);
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 256,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut daemon = Daemon::from_command(&mut command, log, &env).wait_up();
     let socket = env.dir.path().join("state/control.sock");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -528,8 +487,7 @@ fn idle_connections_never_lock_the_cli_out() {
         .iter()
         .any(|out| !text(out).contains("daemon: running"))
     {
-        let _ = daemon.kill();
-        let _ = daemon.wait();
+        daemon.kill();
     }
     for out in &answers {
         assert!(
@@ -539,9 +497,7 @@ fn idle_connections_never_lock_the_cli_out() {
         );
     }
     drop(idle);
-    sigterm(&daemon);
-    assert!(daemon.wait().unwrap().success());
-    let log = std::fs::read_to_string(&log).unwrap();
+    let log = daemon.stop();
     let warnings: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
     // Under load the accept loop may briefly outrun the closing of the
     // connections it displaced: that is said once, not every 100 ms.
@@ -674,8 +630,7 @@ fn a_taken_video_swapped_in_done_is_never_uploaded() {
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
     let inbox = inbox(&env);
     std::fs::create_dir_all(&inbox).unwrap();
-    let log = env.dir.path().join("run.log");
-    let mut daemon = env.spawn(&["run"], &log);
+    let mut daemon = Daemon::spawn(&env, &["run"]);
     std::fs::write(inbox.join("linked.mp4"), vec![1u8; 4096]).unwrap();
     std::fs::write(inbox.join("other.mp4"), vec![2u8; 4096]).unwrap();
     let done = inbox.join(".done");
@@ -689,8 +644,7 @@ fn a_taken_video_swapped_in_done_is_never_uploaded() {
                 >= 1
         }
     });
-    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(taken, "{}", log_text());
+    assert!(taken, "{}", daemon.log());
     // Swapped while the job waits: a link to the secret, and a regular file
     // of other content (the same size, so only the hash can tell).
     std::fs::remove_file(done.join("linked.mp4")).unwrap();
@@ -702,10 +656,10 @@ fn a_taken_video_swapped_in_done_is_never_uploaded() {
         let jobs = env.jobs();
         jobs.len() == 2 && jobs.iter().all(|j| j["state"] == "failed")
     });
-    sigterm(&daemon);
-    daemon.wait().unwrap();
+    daemon.terminate();
+    let log_text = daemon.log();
     let jobs = env.jobs();
-    assert!(failed, "{jobs:?}\n{}", log_text());
+    assert!(failed, "{jobs:?}\n{}", log_text);
     for job in &jobs {
         let reason = job["reason"].as_str().unwrap_or_default();
         assert!(
@@ -720,5 +674,5 @@ fn a_taken_video_swapped_in_done_is_never_uploaded() {
         "no byte went to the bucket"
     );
     let jobs_json = env.run(&["jobs", "--json"]);
-    assert_no_secrets(&env, &(log_text() + &text(&jobs_json)));
+    assert_no_secrets(&env, &(log_text + &text(&jobs_json)));
 }

@@ -506,9 +506,13 @@ impl Daemon {
 
     /// Waits (at most 20 s) for the control socket, failing with the log.
     pub fn wait_up(self) -> Daemon {
-        let up = wait_until(Duration::from_secs(20), || self.socket.exists());
-        assert!(up, "no control socket: {}", self.log());
+        assert!(self.socket_up(), "no control socket: {}", self.log());
         self
+    }
+
+    /// Whether the control socket is there (waiting at most 20 s for it).
+    pub fn socket_up(&self) -> bool {
+        wait_until(Duration::from_secs(20), || self.socket.exists())
     }
 
     /// Waits (at most 20 s) until the log says `line`.
