@@ -90,13 +90,7 @@ fn links_to_secrets_are_never_read_echoed_or_uploaded() {
     assert!(log.contains("line 2: not a URL"), "{log}");
 
     assert!(env.api.uploads().is_empty(), "nothing is uploaded");
-    let mut submitted: Vec<String> = env
-        .api
-        .submissions()
-        .iter()
-        .map(|s| s["video_url"].as_str().unwrap().to_string())
-        .collect();
-    submitted.sort();
+    let submitted = support::harness::submitted_urls(&env);
     assert_eq!(
         submitted,
         [

@@ -328,6 +328,18 @@ pub fn assert_clip_videos(env: &Env, folder: &Path, task: &str, idxs: std::ops::
     }
 }
 
+/// The `video_url` of every submit the fake API took, sorted.
+pub fn submitted_urls(env: &Env) -> Vec<String> {
+    let mut urls: Vec<String> = env
+        .api
+        .submissions()
+        .iter()
+        .map(|s| s["video_url"].as_str().unwrap().to_string())
+        .collect();
+    urls.sort();
+    urls
+}
+
 /// The `.part` files under `root`.
 pub fn part_files(root: &Path) -> Vec<PathBuf> {
     all_files(root)
