@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use support::harness::{
-    all_files, assert_no_secrets, assert_no_video_kept, part_files, quick, read_json, text,
+    all_files, assert_no_secrets, assert_no_video_kept, part_files, phase, quick, read_json, text,
     wait_until, with_output, Daemon, Env, Notify, Tmpfs, VIDEO, VIDEO_KEY,
 };
 use support::{FakeConfig, Misbehave};
@@ -27,6 +27,15 @@ fn fill(dir: &Path) -> PathBuf {
     filler
 }
 
+/// An env whose clips go to a 512 KiB tmpfs (room for two of three 200 KiB
+/// videos), with `min_free_space = "0"` so that writing meets the full
+/// disk; `None` where a tmpfs cannot be mounted.
+fn clips_on_a_small_volume(fake: FakeConfig) -> Option<(Env, Tmpfs)> {
+    let env = Env::with_config(fake, |url| with_output(url, "min_free_space = \"0\""));
+    let volume = Tmpfs::mount(&env.clips(), "512k", "")?;
+    Some((env, volume))
+}
+
 fn job_state(env: &Env) -> String {
     env.job_state(VIDEO_KEY)
 }
@@ -37,12 +46,7 @@ fn job_state(env: &Env) -> String {
 fn a_full_output_disk_never_marks_a_job_done_and_it_finishes_once_space_is_freed() {
     // Metadata only: the job writes just sidecars and project.json, the
     // files that were left 0 bytes long (and the job done) on a full disk.
-    let fake = FakeConfig {
-        phase: Duration::from_millis(400),
-        ..FakeConfig::default()
-    };
-    let env = Env::with_config(fake, |url| with_output(url, "min_free_space = \"0\""));
-    let Some(_volume) = Tmpfs::mount(&env.clips(), "512k", "") else {
+    let Some((env, _volume)) = clips_on_a_small_volume(phase(400)) else {
         return;
     };
     let daemon = Daemon::start(&env);
@@ -106,13 +110,10 @@ fn a_full_output_disk_never_marks_a_job_done_and_it_finishes_once_space_is_freed
 
 #[test]
 fn clip_videos_that_fill_the_disk_leave_no_part_and_arrive_once_the_volume_grows() {
-    let fake = FakeConfig {
+    let Some((env, volume)) = clips_on_a_small_volume(FakeConfig {
         clip_bytes: 200 * 1024,
         ..quick()
-    };
-    let env = Env::with_config(fake, |url| with_output(url, "min_free_space = \"0\""));
-    // Room for two of the three videos.
-    let Some(volume) = Tmpfs::mount(&env.clips(), "512k", "") else {
+    }) else {
         return;
     };
     let daemon = Daemon::start(&env);
@@ -153,27 +154,22 @@ fn clip_videos_that_fill_the_disk_leave_no_part_and_arrive_once_the_volume_grows
 
 #[test]
 fn once_leaves_a_download_that_meets_a_full_disk_for_the_next_run() {
-    let fake = FakeConfig {
+    let Some((env, volume)) = clips_on_a_small_volume(FakeConfig {
         clip_bytes: 200 * 1024,
         ..quick()
-    };
-    let env = Env::with_config(fake, |url| with_output(url, "min_free_space = \"0\""));
-    let Some(volume) = Tmpfs::mount(&env.clips(), "512k", "") else {
+    }) else {
         return;
     };
     env.run_ok(&["submit", VIDEO]);
     // A cron run: it must end, not wait for the disk without end.
-    let first = env.run(&["once"]);
-    let shown = text(&first);
-    assert_eq!(first.status.code(), Some(1), "{shown}");
+    let shown = env.run_code(&["once"], 1);
     assert!(shown.contains("No space left on device"), "{shown}");
     assert!(shown.contains("the next run resumes it"), "{shown}");
     assert_eq!(job_state(&env), "downloading", "{shown}");
     assert!(part_files(&env.clips()).is_empty());
 
     volume.remount("size=4m");
-    let second = env.run(&["once"]);
-    assert!(second.status.success(), "{}", text(&second));
+    env.once();
     assert_eq!(job_state(&env), "done");
     assert_eq!(
         env.api.submissions_for(VIDEO),

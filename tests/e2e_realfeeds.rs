@@ -182,22 +182,26 @@ fn watch(id: &str) -> String {
     format!("https://www.youtube.com/watch?v={id}")
 }
 
+/// The diary fixture (posts linked as `page.html#anchor`) as one feed,
+/// read once.
+fn diary_read_once() -> (FeedServer, Env) {
+    let feeds = FeedServer::start();
+    feeds.route("/diary.xml", Route::new(RSS, fixture("fragment_diary.xml")));
+    let settings = "preset = \"metadata\"\nbackfill = 10";
+    let env = env_with(
+        &feeds,
+        &feed_toml("Diary", &feeds.url("/diary.xml"), settings),
+    );
+    env.once();
+    (feeds, env)
+}
+
 /// Issue 13 item 1: posts linked as `page.html#anchor` are one page to the
 /// API (clipped once), and every other entry on that page is recorded as
 /// skipped, saying which entry it repeats: none vanishes.
 #[test]
 fn entries_differing_only_by_fragment_are_recorded_not_lost() {
-    let feeds = FeedServer::start();
-    feeds.route("/diary.xml", Route::new(RSS, fixture("fragment_diary.xml")));
-    let env = env_with(
-        &feeds,
-        &feed_toml(
-            "Diary",
-            &feeds.url("/diary.xml"),
-            "preset = \"metadata\"\nbackfill = 10",
-        ),
-    );
-    env.once();
+    let (feeds, env) = diary_read_once();
     let jobs = env.jobs();
     assert_eq!(jobs.len(), 6, "one record per entry: {jobs:#?}");
     for page in ["26", "25", "24"] {
@@ -250,17 +254,7 @@ fn entries_differing_only_by_fragment_are_recorded_not_lost() {
 /// that has the page, with the daemon stopped and running.
 #[test]
 fn retry_refuses_an_entry_recorded_as_the_same_page() {
-    let feeds = FeedServer::start();
-    feeds.route("/diary.xml", Route::new(RSS, fixture("fragment_diary.xml")));
-    let env = env_with(
-        &feeds,
-        &feed_toml(
-            "Diary",
-            &feeds.url("/diary.xml"),
-            "preset = \"metadata\"\nbackfill = 10",
-        ),
-    );
-    env.once();
+    let (_feeds, env) = diary_read_once();
     let page = "https://diary.example.jp/2024/06/26.html";
     assert_eq!(env.api.submissions_for(page), 1);
     let jobs = env.jobs();
