@@ -241,11 +241,7 @@ fn a_killed_daemon_resumes_polling_without_a_second_submit() {
 
 #[test]
 fn a_refused_export_link_is_replaced_with_a_fresh_one() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        export_links_refused_until_refresh: true,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.export_links_refused_until_refresh = true);
     env.run_ok(&["submit", VIDEO, "--wait"]);
     let folder = env.only_folder("inbox");
     let task = &env.api.task_ids()[0];
@@ -262,10 +258,8 @@ fn a_refused_export_link_is_replaced_with_a_fresh_one() {
 
 #[test]
 fn a_failed_task_fails_the_job_with_the_api_message_and_writes_nothing() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        fail_tasks_with: Some("The video is private or unavailable".into()),
-        ..Misbehave::default()
+    let env = Env::with_fault(quick(), |m| {
+        m.fail_tasks_with = Some("The video is private or unavailable".into())
     });
     let out = env.run(&["submit", VIDEO, "--wait"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -310,11 +304,7 @@ fn rate_limits_and_server_errors_slow_down_but_never_fail_the_job() {
 
 #[test]
 fn a_rejected_key_pauses_work_until_it_is_accepted() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        reject_key: true,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.reject_key = true);
     env.run_ok(&["submit", VIDEO]);
     let daemon = Daemon::spawn(&env, &["run"]);
     let refused = wait_until(Duration::from_secs(10), || {
@@ -343,11 +333,7 @@ fn a_rejected_key_pauses_work_until_it_is_accepted() {
 
 #[test]
 fn the_key_and_signed_links_never_reach_logs_output_or_files() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        export_links_refused_until_refresh: true,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.export_links_refused_until_refresh = true);
     let key = env.api.config().api_key.clone();
     let mut seen = String::new();
     let out = env.run(&["-vv", "submit", VIDEO, "--wait"]);

@@ -11,11 +11,7 @@ use support::{Drip, FakeConfig, Misbehave};
 
 #[test]
 fn an_html_error_page_is_never_kept_and_retry_polls_the_same_task() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        html_instead_of_mp4: true,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.html_instead_of_mp4 = true);
     let shown = env.run_code(&["submit", VIDEO, "--wait"], 1);
     assert!(shown.contains("error page"), "{shown}");
     assert_no_video_kept(&env.clips());
@@ -36,11 +32,7 @@ fn an_html_error_page_for_a_moment_does_not_fail_the_job() {
     // Regression (fault campaign, seed 0x5eed0001): the four fresh-link
     // requests were spent within 3 ms, so an error page served for a moment
     // failed the job. Later refreshes now wait with a backoff.
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        html_instead_of_mp4: true,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.html_instead_of_mp4 = true);
     let log = env.dir.path().join("submit.log");
     let mut child = env.spawn(&["submit", VIDEO, "--wait"], &log);
     let api = &env.api;
@@ -138,11 +130,7 @@ fn a_truncated_download_is_resumed_with_range() {
 
 #[test]
 fn export_links_that_arrive_late_are_waited_for() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        missing_export_links_polls: 3,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.missing_export_links_polls = 3);
     env.run_ok(&["submit", VIDEO, "--wait"]);
     let folder = env.only_folder("inbox");
     let videos = file_names(&folder)

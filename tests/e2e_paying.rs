@@ -120,11 +120,7 @@ fn urls(n: usize) -> Vec<String> {
 
 #[test]
 fn no_units_left_pauses_submitting_instead_of_failing_the_queue() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        no_units: true,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.no_units = true);
     let daemon = Daemon::start(&env);
     let videos = urls(3);
     let mut seen = submit_all(&env, &videos);
@@ -182,10 +178,8 @@ fn no_units_left_pauses_submitting_instead_of_failing_the_queue() {
 fn the_same_refusal_for_several_videos_pauses_until_a_reload() {
     // A refusal clipwatch cannot read as "no units": the third different
     // video refused with the same message pauses submitting.
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        invalid_submit: Some("account suspended".into()),
-        ..Misbehave::default()
+    let env = Env::with_fault(quick(), |m| {
+        m.invalid_submit = Some("account suspended".into())
     });
     let daemon = Daemon::start(&env);
     let videos = urls(5);
@@ -262,11 +256,7 @@ fn a_submit_interrupted_by_a_crash_is_not_sent_again_by_default() {
 #[test]
 fn a_cut_connection_after_the_submit_fails_the_job_and_the_campaign_fault_is_real() {
     // The fake creates the task, then closes the connection without a reply.
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        cut_after_submit: 1,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.cut_after_submit = 1);
     let out = env.run(&["submit", VIDEO, "--wait"]);
     let shown = text(&out);
     assert_eq!(env.api.faults("cut").len(), 1, "{shown}");
@@ -325,11 +315,7 @@ fn nothing_is_submitted_while_the_state_volume_has_no_room_for_the_answer() {
 fn a_restart_while_the_key_is_rejected_does_not_fail_the_waiting_submit() {
     // The key is rejected: the submit waits for it. A restart meanwhile must
     // not read that job as an ambiguous submit (a 403 was not processed).
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        reject_key: true,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.reject_key = true);
     let mut daemon = Daemon::start(&env);
     let mut seen = submit_all(&env, &[VIDEO.to_string()]);
     let api = &env.api;

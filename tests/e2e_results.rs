@@ -180,11 +180,7 @@ fn results_past_expire_at_fail_the_job_without_asking_again() {
 
 #[test]
 fn retry_through_a_running_daemon_is_polled_and_finished() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        html_instead_of_mp4: true,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.html_instead_of_mp4 = true);
     let mut daemon = Daemon::spawn(&env, &["run"]).wait_up();
     env.run_ok(&["submit", VIDEO]);
     daemon.expect("job 1 failed", Duration::from_secs(30), || {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::fake_api::{FakeApi, FakeConfig};
+use super::fake_api::{FakeApi, FakeConfig, Misbehave};
 use super::feed_server::FeedServer;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_clipwatch");
@@ -114,6 +114,16 @@ pub fn feed_toml(name: &str, url: &str, settings: &str) -> String {
 impl Env {
     pub fn new(fake: FakeConfig) -> Env {
         Env::with_config(fake, base_config)
+    }
+
+    /// [`Env::new`] with the fake misbehaving from the start as `fault`
+    /// sets it (e.g. `|m| m.reject_key = true`).
+    pub fn with_fault(fake: FakeConfig, fault: impl FnOnce(&mut Misbehave)) -> Env {
+        let env = Env::new(fake);
+        let mut m = Misbehave::default();
+        fault(&mut m);
+        env.api.misbehave(m);
+        env
     }
 
     /// `config` receives the fake API's base URL and returns the TOML.
