@@ -60,7 +60,23 @@ enum Outcome {
     MayFailSaying(&'static str),
 }
 
+const HEALS: Outcome = Outcome::Heals;
 const AMBIGUOUS: Outcome = Outcome::MayFailSaying("a task may exist");
+
+/// A row of [`FAULTS`].
+const fn fault(
+    kind: &'static str,
+    chance: Option<u64>,
+    inject: fn(&mut SplitMix, &mut Misbehave),
+    outcome: Outcome,
+) -> Fault {
+    Fault {
+        kind,
+        chance,
+        inject,
+        outcome,
+    }
+}
 
 /// The campaign's table, in the order a fault set draws it (the order of
 /// the seeded draws is part of each seed's campaign). `"drip"` is split into
@@ -68,135 +84,60 @@ const AMBIGUOUS: Outcome = Outcome::MayFailSaying("a task may exist");
 /// submit: the fake processed it, so a task exists whose id never arrives,
 /// unless the account's running-task limit answered it with a 429 that was
 /// never sent either.
+#[rustfmt::skip]
 const FAULTS: [Fault; 17] = [
-    Fault {
-        kind: "rejected-key",
-        chance: Some(8),
-        inject: |_, m| m.reject_key = true,
-        outcome: Outcome::Heals,
-    },
-    Fault {
-        kind: "rate-limited",
-        chance: Some(8),
-        inject: |_, m| m.rate_limited = true,
-        outcome: Outcome::Heals,
-    },
-    Fault {
-        kind: "concurrency-limited",
-        chance: Some(12),
-        inject: |_, m| m.concurrency_limited = true,
-        outcome: Outcome::Heals,
-    },
-    Fault {
-        kind: "server-error",
-        chance: Some(30),
-        inject: |rng, m| m.server_errors = rng.range(1, 3) as u32,
-        outcome: Outcome::Heals,
-    },
+    fault("rejected-key",        Some(8),  |_, m| m.reject_key = true,                            HEALS),
+    fault("rate-limited",        Some(8),  |_, m| m.rate_limited = true,                          HEALS),
+    fault("concurrency-limited", Some(12), |_, m| m.concurrency_limited = true,                   HEALS),
+    fault("server-error",        Some(30), |r, m| m.server_errors = r.range(1, 3) as u32,         HEALS),
     // A reset after the request left is an ambiguous submit.
-    Fault {
-        kind: "reset",
-        chance: Some(30),
-        inject: |rng, m| m.reset_api_calls = rng.range(1, 3) as u32,
-        outcome: AMBIGUOUS,
-    },
-    Fault {
-        kind: "hang",
-        chance: Some(20),
-        inject: |rng, m| m.hang_api_calls = rng.range(1, 2) as u32,
-        outcome: AMBIGUOUS,
-    },
-    // A submit's 200 whose body drips past the timeout fails the job on
-    // purpose (it may have paid): drips go to results calls only.
-    Fault {
-        kind: "drip-api",
-        chance: Some(15),
-        inject: |_, m| {
-            m.target = Target::Results;
-            m.drip_api = Some(Drip {
-                bytes: 8,
-                every: Duration::from_millis(25),
-            });
-        },
-        outcome: Outcome::Heals,
-    },
-    // A huge 2xx submit reply fails the job on purpose (it may have paid):
-    // huge replies go to results calls only.
-    Fault {
-        kind: "huge",
-        chance: Some(15),
-        inject: |_, m| {
-            m.target = Target::Results;
-            m.huge_replies = 1;
-            m.huge_bytes = 9 * 1024 * 1024;
-        },
-        outcome: Outcome::Heals,
-    },
-    Fault {
-        kind: "malformed",
-        chance: Some(25),
-        inject: |rng, m| m.malformed_results = rng.range(1, 2) as u32,
-        outcome: Outcome::Heals,
-    },
-    Fault {
-        kind: "missing-links",
-        chance: Some(25),
-        inject: |rng, m| m.missing_export_links_polls = rng.range(1, 3) as u32,
-        outcome: Outcome::Heals,
-    },
-    Fault {
-        kind: "refused-export",
-        chance: Some(25),
-        inject: |_, m| m.export_links_refused_until_refresh = true,
-        outcome: Outcome::Heals,
-    },
-    Fault {
-        kind: "html",
-        chance: Some(12),
-        inject: |_, m| m.html_instead_of_mp4 = true,
-        outcome: Outcome::Heals,
-    },
-    Fault {
-        kind: "truncated",
-        chance: Some(20),
-        inject: |_, m| m.truncate_downloads = true,
-        outcome: Outcome::Heals,
-    },
-    Fault {
-        kind: "drip-download",
-        chance: Some(20),
-        inject: |_, m| {
-            m.drip_downloads = Some(Drip {
-                bytes: 4 * 1024,
-                every: Duration::from_millis(40),
-            });
-        },
-        outcome: Outcome::Heals,
-    },
-    Fault {
-        kind: "refused-upload",
-        chance: Some(40),
-        inject: |rng, m| m.refuse_uploads = rng.range(1, 2) as u32,
-        outcome: Outcome::Heals,
-    },
-    Fault {
-        kind: "ambiguous-submit",
-        chance: Some(15),
-        inject: |_, m| m.cut_after_submit = 1,
-        outcome: AMBIGUOUS,
-    },
-    Fault {
-        kind: "submit-hang",
-        chance: None,
-        inject: |_, m| {
-            m.target = Target::Submit;
-            m.hang_api_calls = m.hang_api_calls.max(1);
-            m.huge_replies = 0;
-            m.drip_api = None;
-        },
-        outcome: AMBIGUOUS,
-    },
+    fault("reset",               Some(30), |r, m| m.reset_api_calls = r.range(1, 3) as u32,       AMBIGUOUS),
+    fault("hang",                Some(20), |r, m| m.hang_api_calls = r.range(1, 2) as u32,        AMBIGUOUS),
+    fault("drip-api",            Some(15), drip_results,                                          HEALS),
+    fault("huge",                Some(15), huge_results,                                          HEALS),
+    fault("malformed",           Some(25), |r, m| m.malformed_results = r.range(1, 2) as u32,     HEALS),
+    fault("missing-links",       Some(25), |r, m| m.missing_export_links_polls = r.range(1, 3) as u32, HEALS),
+    fault("refused-export",      Some(25), |_, m| m.export_links_refused_until_refresh = true,    HEALS),
+    fault("html",                Some(12), |_, m| m.html_instead_of_mp4 = true,                   HEALS),
+    fault("truncated",           Some(20), |_, m| m.truncate_downloads = true,                    HEALS),
+    fault("drip-download",       Some(20), drip_downloads,                                        HEALS),
+    fault("refused-upload",      Some(40), |r, m| m.refuse_uploads = r.range(1, 2) as u32,        HEALS),
+    fault("ambiguous-submit",    Some(15), |_, m| m.cut_after_submit = 1,                         AMBIGUOUS),
+    fault("submit-hang",         None,     hang_a_submit,                                         AMBIGUOUS),
 ];
+
+/// A submit's 200 whose body drips past the timeout fails the job on
+/// purpose (it may have paid): drips go to results calls only.
+fn drip_results(_: &mut SplitMix, m: &mut Misbehave) {
+    m.target = Target::Results;
+    m.drip_api = Some(Drip {
+        bytes: 8,
+        every: Duration::from_millis(25),
+    });
+}
+
+/// A huge 2xx submit reply fails the job on purpose (it may have paid):
+/// huge replies go to results calls only.
+fn huge_results(_: &mut SplitMix, m: &mut Misbehave) {
+    m.target = Target::Results;
+    m.huge_replies = 1;
+    m.huge_bytes = 9 * 1024 * 1024;
+}
+
+fn drip_downloads(_: &mut SplitMix, m: &mut Misbehave) {
+    m.drip_downloads = Some(Drip {
+        bytes: 4 * 1024,
+        every: Duration::from_millis(40),
+    });
+}
+
+/// Every call a submit, hanging (no huge or dripping reply in its way).
+fn hang_a_submit(_: &mut SplitMix, m: &mut Misbehave) {
+    m.target = Target::Submit;
+    m.hang_api_calls = m.hang_api_calls.max(1);
+    m.huge_replies = 0;
+    m.drip_api = None;
+}
 
 /// What a failed job's reason may say: the outcomes of the table's faults.
 fn may_fail_saying() -> Vec<&'static str> {
