@@ -287,60 +287,78 @@ fn retry_refuses_an_entry_recorded_as_the_same_page() {
     assert_eq!(env.api.submissions_for(page), 1, "not paid twice");
 }
 
+/// Feeds `a` and `b` (TOML for a URL) on two copies of one feed, read in
+/// every order: `a` alone and then `b` added in a later pass (`a_alone`
+/// checks in between), both in one pass with `a` first, and `b` first;
+/// `check` runs after each, given the order's name.
+fn in_every_order(
+    route: impl Fn() -> Route,
+    a: impl Fn(&str) -> String,
+    b: impl Fn(&str) -> String,
+    a_alone: impl Fn(&Env, &str),
+    check: impl Fn(&Env, &str),
+) {
+    for order in ["a first", "together", "b first"] {
+        let feeds = FeedServer::start();
+        feeds.route("/a.xml", route());
+        feeds.route("/b.xml", route());
+        let (a, b) = (a(&feeds.url("/a.xml")), b(&feeds.url("/b.xml")));
+        let env = match order {
+            "a first" => env_with(&feeds, &a),
+            "together" => env_with(&feeds, &format!("{a}\n{b}")),
+            _ => env_with(&feeds, &format!("{b}\n{a}")),
+        };
+        env.once();
+        if order == "a first" {
+            a_alone(&env, order);
+            let config = std::fs::read_to_string(env.config_path()).unwrap();
+            std::fs::write(env.config_path(), config + "\n" + &b).unwrap();
+            env.once();
+        }
+        check(&env, order);
+    }
+}
+
 /// Issue 13 item 2: feed A (backfill 0, shorts = false, an exclude) skips
 /// videos that feed B (backfill 5, shorts = true) wants; B queues them
 /// once, whichever feed is checked first.
 #[test]
 fn one_feeds_skip_does_not_block_another_feed_in_either_order() {
-    let channel = fixture("youtube_channel_corpus.xml");
     let strict = |url: &str| {
-        format!(
-            "[[feeds]]\nname = \"Strict\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 0\nexclude = \"(?i)two\"\n"
-        )
+        let settings = "preset = \"metadata\"\nbackfill = 0\nexclude = \"(?i)two\"";
+        feed_toml("Strict", url, settings)
     };
     let keen = |url: &str| {
-        format!(
-            "[[feeds]]\nname = \"Keen\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 5\nshorts = true\n"
+        feed_toml(
+            "Keen",
+            url,
+            "preset = \"metadata\"\nbackfill = 5\nshorts = true",
         )
     };
     let wanted = ["corpus00004", "corpus00003", "corpus00002", "corpus00001"];
-    // A first, B in a later pass; then both in one pass, each order.
-    for order in ["strict first", "together", "keen first"] {
-        let feeds = FeedServer::start();
-        feeds.route("/a.xml", Route::new(ATOM, channel.clone()));
-        feeds.route("/b.xml", Route::new(ATOM, channel.clone()));
-        let (a, b) = (strict(&feeds.url("/a.xml")), keen(&feeds.url("/b.xml")));
-        let env = match order {
-            "strict first" => env_with(&feeds, &a),
-            "together" => env_with(&feeds, &format!("{a}\n{b}")),
-            _ => env_with(&feeds, &format!("{b}\n{a}")),
-        };
-        env.once();
-        if order == "strict first" {
-            assert!(env.api.submissions().is_empty(), "{order}");
-            std::fs::write(
-                env.config_path(),
-                std::fs::read_to_string(env.config_path()).unwrap() + "\n" + &b,
-            )
-            .unwrap();
+    in_every_order(
+        || Route::new(ATOM, fixture("youtube_channel_corpus.xml")),
+        strict,
+        keen,
+        |env, order| assert!(env.api.submissions().is_empty(), "{order}"),
+        |env, order| {
+            for id in wanted {
+                assert_eq!(env.api.submissions_for(&watch(id)), 1, "{order}: {id}");
+            }
+            let jobs = env.jobs();
+            assert_eq!(jobs.len(), 4, "{order}");
+            for j in &jobs {
+                assert_eq!(
+                    (&j["state"], &j["feed"]),
+                    (&"done".into(), &"Keen".into()),
+                    "{order}: {j}"
+                );
+            }
+            // Later passes change nothing.
             env.once();
-        }
-        for id in wanted {
-            assert_eq!(env.api.submissions_for(&watch(id)), 1, "{order}: {id}");
-        }
-        let jobs = env.jobs();
-        assert_eq!(jobs.len(), 4, "{order}");
-        for j in &jobs {
-            assert_eq!(
-                (&j["state"], &j["feed"]),
-                (&"done".into(), &"Keen".into()),
-                "{order}: {j}"
-            );
-        }
-        // Later passes change nothing.
-        env.once();
-        assert_eq!(env.api.submissions().len(), 4, "{order}");
-    }
+            assert_eq!(env.api.submissions().len(), 4, "{order}");
+        },
+    );
 }
 
 /// Review of issue 13, defect 3: `no enclosure (use = "enclosure")` is one
@@ -349,47 +367,29 @@ fn one_feeds_skip_does_not_block_another_feed_in_either_order() {
 #[test]
 fn a_use_enclosure_skip_does_not_block_a_use_link_feed_in_either_order() {
     let files = |url: &str| {
-        format!(
-            "[[feeds]]\nname = \"Files\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 10\nuse = \"enclosure\"\n"
-        )
+        let settings = "preset = \"metadata\"\nbackfill = 10\nuse = \"enclosure\"";
+        feed_toml("Files", url, settings)
     };
-    let pages = |url: &str| {
-        format!(
-            "[[feeds]]\nname = \"Pages\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 10\n"
-        )
-    };
+    let pages = |url: &str| feed_toml("Pages", url, "preset = \"metadata\"\nbackfill = 10");
     let page = "https://lectures.example.edu/l/1";
-    for order in ["files first", "together", "pages first"] {
-        let feeds = FeedServer::start();
-        feeds.route("/a.xml", Route::new(RSS, fixture("rdf_enclosure.xml")));
-        feeds.route("/b.xml", Route::new(RSS, fixture("rdf_enclosure.xml")));
-        let (a, b) = (files(&feeds.url("/a.xml")), pages(&feeds.url("/b.xml")));
-        let env = match order {
-            "files first" => env_with(&feeds, &a),
-            "together" => env_with(&feeds, &format!("{a}\n{b}")),
-            _ => env_with(&feeds, &format!("{b}\n{a}")),
-        };
-        env.once();
-        if order == "files first" {
-            assert_eq!(env.api.submissions_for(page), 0, "{order}");
-            std::fs::write(
-                env.config_path(),
-                std::fs::read_to_string(env.config_path()).unwrap() + "\n" + &b,
-            )
-            .unwrap();
+    in_every_order(
+        || Route::new(RSS, fixture("rdf_enclosure.xml")),
+        files,
+        pages,
+        |env, order| assert_eq!(env.api.submissions_for(page), 0, "{order}"),
+        |env, order| {
+            assert_eq!(env.api.submissions_for(page), 1, "{order}");
+            let jobs = env.jobs();
+            let j = job(&jobs, &format!("url:{page}"));
+            assert_eq!(
+                (&j["state"], &j["feed"]),
+                (&"done".into(), &"Pages".into()),
+                "{order}: {j}"
+            );
             env.once();
-        }
-        assert_eq!(env.api.submissions_for(page), 1, "{order}");
-        let jobs = env.jobs();
-        let j = job(&jobs, &format!("url:{page}"));
-        assert_eq!(
-            (&j["state"], &j["feed"]),
-            (&"done".into(), &"Pages".into()),
-            "{order}: {j}"
-        );
-        env.once();
-        assert_eq!(env.api.submissions_for(page), 1, "{order}: later passes");
-    }
+            assert_eq!(env.api.submissions_for(page), 1, "{order}: later passes");
+        },
+    );
 }
 
 /// Issue 13 item 3: an item whose JSON Feed `external_url` (or Atom
