@@ -645,15 +645,22 @@ async fn misbehave_invalid_submit_malformed_and_delay() {
     c.results(&id).await;
 }
 
-#[tokio::test]
-async fn misbehave_html_and_truncated_downloads() {
+/// A fake API with one finished task of `video` with exports: the API,
+/// a client, the task id and its first clip's export link.
+async fn finished_with_export(video: &str) -> (FakeApi, Client, String, String) {
     let api = FakeApi::start(cfg()).await;
     let c = Client::new(&api);
     let id = c
-        .submit(json!({"video_url": "https://youtu.be/h", "enable_export": true}))
+        .submit(json!({"video_url": video, "enable_export": true}))
         .await;
     let (_, v) = c.wait_end(&id).await;
     let link = links(&v)[0].clone().unwrap();
+    (api, c, id, link)
+}
+
+#[tokio::test]
+async fn misbehave_html_and_truncated_downloads() {
+    let (api, _, id, link) = finished_with_export("https://youtu.be/h").await;
 
     api.misbehave(Misbehave {
         html_instead_of_mp4: true,
@@ -793,13 +800,7 @@ async fn misbehave_hang_processes_the_call_and_never_answers() {
 
 #[tokio::test]
 async fn misbehave_drip_trickles_api_replies_and_downloads() {
-    let api = FakeApi::start(cfg()).await;
-    let c = Client::new(&api);
-    let id = c
-        .submit(json!({"video_url": "https://youtu.be/d", "enable_export": true}))
-        .await;
-    let (_, v) = c.wait_end(&id).await;
-    let link = links(&v)[0].clone().unwrap();
+    let (api, c, id, link) = finished_with_export("https://youtu.be/d").await;
 
     let drip = Drip {
         bytes: 64,
