@@ -7,11 +7,11 @@
 use std::path::Component;
 
 use clipwatch::api::types::{Clip, TaskResults};
+use clipwatch::model::identity::canonical_key;
 use clipwatch::output::naming::{
     sanitize_component, Template, TemplateKind, Vars, MAX_COMPONENT_BYTES,
 };
 use clipwatch::sources::folder::parse::{decode_text, parse, Format, ParseError};
-use clipwatch::sources::identity::canonical_key;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::view::{cut, table, JobView};
 use super::{Ctx, Out};
-use crate::pipeline::job::{Event, Job, State};
+use crate::model::{Event, Job, State};
 
 pub fn status(ctx: &Ctx, json: bool, out: &mut Out) -> anyhow::Result<u8> {
     let (config, store) = (&ctx.config, &ctx.store);
@@ -400,7 +400,7 @@ fn same_page_job(store: &crate::store::Store, job: &Job) -> anyhow::Result<Optio
         return Ok(None);
     }
     // The page's key: the link without its fragment.
-    let Ok(page) = crate::sources::identity::canonical_key(&job.source.url) else {
+    let Ok(page) = crate::model::identity::canonical_key(&job.source.url) else {
         return Ok(None);
     };
     if page.key == job.key {

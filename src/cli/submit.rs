@@ -15,9 +15,9 @@ use std::fmt::Write as _;
 use super::{Ctx, Out, EXIT_FAILURE, EXIT_USAGE};
 use crate::config::Config;
 use crate::daemon::control;
-use crate::pipeline::job::{Event, Job, Source, State};
+use crate::model::identity;
+use crate::model::{Event, Job, Source, State};
 use crate::pipeline::{Pipeline, Progress, Scope};
-use crate::sources::identity;
 use crate::store::{Inserted, Store};
 
 pub struct Request {

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::pipeline::job::{Job, State, Transition};
+use crate::model::{Job, State, Transition};
 
 /// One job, as `jobs --json` (without `history`) and `show --json` print it.
 #[derive(Debug, Serialize)]

@@ -218,7 +218,7 @@ pub struct Vars {
     /// `YYYY-MM-DD`; `{year}`, `{month}` and `{day}` come from it.
     pub date: String,
     pub title: String,
-    /// The short id ([`crate::sources::identity::short_id`]).
+    /// The short id ([`crate::model::identity::short_id`]).
     pub id: String,
     pub preset: String,
     /// 1-based; derived from `idx` when `None`.

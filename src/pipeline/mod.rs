@@ -2,7 +2,6 @@
 //! `scheduler` runs jobs through submit → poll → download under the
 //! account's limits, `download` fetches and verifies files.
 
-pub mod job;
 pub mod pause;
 pub mod scheduler;
 pub mod worker;

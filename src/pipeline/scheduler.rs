@@ -12,12 +12,12 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::job::{Event, Job, State};
 use super::pause::{MaySubmit, SubmitPause};
 use super::worker::{ambiguous_submit_reason, Worker};
 use crate::api::limiter::Slot;
 use crate::api::{ApiClient, Budget, SlotPool};
 use crate::config::{AmbiguousSubmit, Config};
+use crate::model::{Event, Job, State};
 use crate::output::download::Fetcher;
 use crate::output::links::LinkPolicy;
 use crate::output::space::OutputGate;
@@ -782,7 +782,7 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::job::Source;
+    use crate::model::Source;
 
     fn job(id: u64, state: State, retry_at: Option<DateTime<Utc>>) -> Job {
         let mut job = Job::new(

@@ -1,5 +1,5 @@
 //! Where work comes from: feeds, the drop folder and `submit`. Every source is
-//! reduced to a canonical key ([`identity`]) before it reaches the store, so a
+//! reduced to a canonical key ([`crate::model::identity`]) before it reaches the store, so a
 //! video is clipped once whichever feed or file named it first.
 //!
 //! Watchers hand what they find to [`enqueue`] or [`record_skipped`]; both
@@ -7,7 +7,6 @@
 
 pub mod feed;
 pub mod folder;
-pub mod identity;
 pub mod title;
 pub mod youtube;
 
@@ -15,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use chrono::Utc;
 
-use crate::pipeline::job::Source;
+use crate::model::Source;
 use crate::pipeline::Pipeline;
 use crate::store::{Inserted, StoreError};
 
@@ -76,8 +75,8 @@ pub async fn enqueue_for_feed(
 
 /// Whether `job` is a skip that feed `feed` may overrule: skipped by
 /// another feed's own rules, never submitted.
-pub fn wanted_elsewhere(job: &crate::pipeline::job::Job, feed: &str) -> bool {
-    let crate::pipeline::job::State::Skipped { reason } = &job.state else {
+pub fn wanted_elsewhere(job: &crate::model::Job, feed: &str) -> bool {
+    let crate::model::State::Skipped { reason } = &job.state else {
         return false;
     };
     job.source.origin == "feed"
@@ -115,7 +114,7 @@ pub async fn record_skipped(
 pub async fn look_up_title(
     config: &crate::config::Config,
     store: &crate::store::Store,
-    key: &identity::SourceKey,
+    key: &crate::model::identity::SourceKey,
 ) -> title::Found {
     if !matches!(store.get(&key.key), Ok(None)) {
         return title::Found::default();
@@ -125,7 +124,10 @@ pub async fn look_up_title(
 
 /// The real title (and date) of the video `key` names, when lookups are on,
 /// whether or not the store knows it (a skip another feed overrules).
-pub async fn find_title(config: &crate::config::Config, key: &identity::SourceKey) -> title::Found {
+pub async fn find_title(
+    config: &crate::config::Config,
+    key: &crate::model::identity::SourceKey,
+) -> title::Found {
     let Some(titles) = title::Titles::new(config) else {
         return title::Found::default();
     };

@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use regex::Regex;
 
 use super::feed::fetch::display_url;
-use super::identity::{SourceKey, SourceKind};
+use crate::model::identity::{SourceKey, SourceKind};
 use crate::output::links::{GuardedResolver, LinkPolicy};
 
 /// Limit for one lookup (all its requests).

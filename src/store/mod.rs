@@ -14,7 +14,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
-use crate::pipeline::job::{Event, Job, Source};
+mod changes;
+mod durability;
+mod reads;
+
+use crate::model::{Event, Job, JobChange, Source};
 
 /// sled's page cache. Left at its default (1 GiB) it would let an idle
 /// daemon grow far past what it needs; a few MiB hold every hot record.
@@ -23,6 +27,8 @@ const CACHE_BYTES: u64 = 8 * 1024 * 1024;
 /// `meta` key of the next job number. Our own counter: sled's
 /// `generate_id` skips a million ids on every reopen, and users type these
 /// numbers.
+/// How many job changes [`Store::subscribe`] buffers per subscriber.
+const PUBLISHED_CAPACITY: usize = 1024;
 const NEXT_JOB_NUMBER: &str = "jobs:next_number";
 const UNITS_TOTAL: &str = "units:total";
 
@@ -64,6 +70,8 @@ pub struct Store {
     /// scheduler's in-memory index; `None` (nothing kept) until
     /// [`Store::watch_changes`] is called.
     changes: Arc<Mutex<Option<HashSet<String>>>>,
+    /// Every durable write of a job, for [`Store::subscribe`].
+    published: tokio::sync::broadcast::Sender<JobChange>,
 }
 
 /// What [`Store::insert_new`] did.
@@ -95,6 +103,7 @@ impl Store {
             flushing: Arc::new(tokio::sync::Mutex::new(())),
             failure: Arc::new(tokio::sync::watch::channel(None).0),
             changes: Arc::new(Mutex::new(None)),
+            published: tokio::sync::broadcast::channel(PUBLISHED_CAPACITY).0,
             db,
         };
         store.init_job_numbers()?;
@@ -174,6 +183,11 @@ impl Store {
         if outcomes.iter().any(|o| matches!(o, Inserted::New(_))) {
             self.flush().await?;
         }
+        for outcome in &outcomes {
+            if let Inserted::New(job) = outcome {
+                self.publish(JobChange::Saved(Arc::new(job.clone())));
+            }
+        }
         Ok(outcomes)
     }
 
@@ -186,8 +200,9 @@ impl Store {
         prepare: impl FnOnce(&mut Job),
     ) -> Result<Inserted, StoreError> {
         let inserted = self.write_new(key, source, preset, now, prepare)?;
-        if matches!(inserted, Inserted::New(_)) {
+        if let Inserted::New(job) = &inserted {
             self.flush().await?;
+            self.publish(JobChange::Saved(Arc::new(job.clone())));
         }
         Ok(inserted)
     }
@@ -280,6 +295,7 @@ impl Store {
             if self.noted(written)? {
                 self.changed(key);
                 self.flush().await?;
+                self.publish(JobChange::Saved(Arc::new(job.clone())));
                 return Ok(Some(job));
             }
         }
@@ -321,6 +337,7 @@ impl Store {
             .map_err(tx_error)?;
         self.changed(&job.key);
         self.flush().await?;
+        self.publish(JobChange::Saved(Arc::new(job.clone())));
         Ok(())
     }
 
@@ -341,80 +358,6 @@ impl Store {
         Ok(restored)
     }
 
-    /// From now on, remember the key of every job written (created, saved,
-    /// forgotten) until [`Store::take_changes`] collects them. The scheduler
-    /// uses this to keep its index without reading every job on each pass.
-    pub fn watch_changes(&self) {
-        self.changes
-            .lock()
-            .expect("changes lock")
-            .get_or_insert_with(HashSet::new);
-    }
-
-    /// The keys written since the last call (see [`Store::watch_changes`]).
-    pub fn take_changes(&self) -> Vec<String> {
-        match self.changes.lock().expect("changes lock").as_mut() {
-            Some(keys) => keys.drain().collect(),
-            None => Vec::new(),
-        }
-    }
-
-    fn changed(&self, key: &str) {
-        if let Some(keys) = self.changes.lock().expect("changes lock").as_mut() {
-            keys.insert(key.to_string());
-        }
-    }
-
-    /// Jobs that are not done, failed or skipped, oldest first.
-    pub fn active_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs = Vec::new();
-        for entry in self.active.iter() {
-            let (key, _) = entry?;
-            let key = String::from_utf8_lossy(&key).into_owned();
-            match self.get(&key)? {
-                Some(job) if !job.state.is_terminal() => jobs.push(job),
-                _ => {
-                    self.active.remove(key.as_bytes())?;
-                }
-            }
-        }
-        jobs.sort_by_key(|job| job.id);
-        Ok(jobs)
-    }
-
-    pub fn get(&self, key: &str) -> Result<Option<Job>, StoreError> {
-        self.jobs
-            .get(key)?
-            .map(|bytes| decode(key, &bytes))
-            .transpose()
-    }
-
-    pub fn require(&self, key: &str) -> Result<Job, StoreError> {
-        self.get(key)?
-            .ok_or_else(|| StoreError::NotFound(key.to_string()))
-    }
-
-    /// A job by number (`42`) or canonical key.
-    pub fn find(&self, job_or_key: &str) -> Result<Job, StoreError> {
-        if let Ok(number) = job_or_key.trim().trim_start_matches('#').parse::<u64>() {
-            if let Some(key) = self.job_numbers.get(number.to_be_bytes())? {
-                return self.require(&String::from_utf8_lossy(&key));
-            }
-        }
-        self.require(job_or_key.trim())
-    }
-
-    /// Every job, oldest first.
-    pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs = Vec::new();
-        for entry in self.jobs.iter() {
-            let (key, bytes) = entry?;
-            jobs.push(decode(&String::from_utf8_lossy(&key), &bytes)?);
-        }
-        jobs.sort_by_key(|job| job.id);
-        Ok(jobs)
-    }
-
     /// Remove a key from the seen set so it can be clipped again.
     pub async fn forget(&self, key: &str) -> Result<Job, StoreError> {
         let job = self.find(key)?;
@@ -428,88 +371,8 @@ impl Store {
             .map_err(tx_error)?;
         self.changed(&job.key);
         self.flush().await?;
+        self.publish(JobChange::Forgotten(Arc::new(job.clone())));
         Ok(job)
-    }
-
-    pub fn units_on(&self, day: NaiveDate) -> Result<u64, StoreError> {
-        Ok(self
-            .meta
-            .get(day_key(day))?
-            .map(|v| read_u64(&v))
-            .unwrap_or(0))
-    }
-
-    pub fn units_total(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .meta
-            .get(UNITS_TOTAL)?
-            .map(|v| read_u64(&v))
-            .unwrap_or(0))
-    }
-
-    /// A named tree for other modules' state (feeds, drop folder).
-    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(name)?)
-    }
-
-    /// Sees the first write error. sled 0.34 poisons itself on an I/O error
-    /// (a full volume): every later write fails with the same error even
-    /// after space is freed, until the database is opened again. So a
-    /// failure here means this process can no longer make progress.
-    pub fn failures(&self) -> tokio::sync::watch::Receiver<Option<String>> {
-        self.failure.subscribe()
-    }
-
-    /// Write and flush a small record: whether the database still takes
-    /// writes (the daemon asks before each watchdog ping).
-    pub async fn probe_write(&self) -> Result<(), StoreError> {
-        let stamp = Utc::now().timestamp_millis().to_be_bytes();
-        let written = self.meta.insert("health:probe", &stamp[..]);
-        let written = match written {
-            Ok(_) => self.flush().await,
-            Err(e) => Err(e.into()),
-        };
-        self.noted(written)
-    }
-
-    /// Record the first database error for [`Store::failures`].
-    fn noted<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        if let Err(StoreError::Sled(err)) = &result {
-            let message = err.to_string();
-            self.failure.send_if_modified(|first| {
-                if first.is_none() {
-                    *first = Some(message);
-                    true
-                } else {
-                    false
-                }
-            });
-        }
-        result
-    }
-
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        let flushed = self.flush_unchecked().await;
-        self.noted(flushed)
-    }
-
-    async fn flush_unchecked(&self) -> Result<(), StoreError> {
-        // Not `flush_async`: in sled 0.34 concurrent `flush_async` calls
-        // deadlock (spacejam/sled#1308, fixed only on sled's unreleased main);
-        // a feed check of ~1 000 feeds at once hung for good. A blocking
-        // flush on tokio's blocking pool cannot starve sled's own threads.
-        //
-        // One at a time: each flush seals sled's current 512 KiB log buffer
-        // and starts a new one, so 32 flushes in flight held 32 of them (and
-        // 32 blocking threads). Whoever waits here is covered by the next
-        // flush, which makes everything written before it durable: a group
-        // commit.
-        let _one_at_a_time = self.flushing.lock().await;
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| sled::Error::ReportableBug(format!("flush task: {e}")))??;
-        Ok(())
     }
 }
 
@@ -662,6 +525,53 @@ mod tests {
         assert!(store.take_changes().is_empty());
     }
 
+    /// Subscribers see every durable write, in order, with the transition
+    /// it recorded: creation, saves, skips on first sight and `forget`.
+    #[tokio::test]
+    async fn every_durable_write_is_published_to_subscribers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut changes = store.subscribe();
+        let now = Utc::now();
+        let Inserted::New(mut job) = store
+            .insert_new("youtube:abcdefghijk", source(), "default", None, now)
+            .await
+            .unwrap()
+        else {
+            panic!("new")
+        };
+        job.apply(Event::SubmitStarted, now).unwrap();
+        store.save(&job).await.unwrap();
+        store
+            .insert_skipped_many(
+                vec![("youtube:skipped0000".into(), source(), "backfill".into())],
+                "default",
+                now,
+            )
+            .await
+            .unwrap();
+        store.forget("youtube:abcdefghijk").await.unwrap();
+
+        let mut seen = Vec::new();
+        while let Ok(change) = changes.try_recv() {
+            let moved = change.transition().map(|t| format!("{}->{}", t.from, t.to));
+            let kind = match change {
+                JobChange::Saved(_) => "saved",
+                JobChange::Forgotten(_) => "forgotten",
+            };
+            seen.push(format!("{kind} {} {moved:?}", change.job().key));
+        }
+        assert_eq!(
+            seen,
+            [
+                "saved youtube:abcdefghijk None",
+                "saved youtube:abcdefghijk Some(\"queued->submitting\")",
+                "saved youtube:skipped0000 Some(\"queued->skipped\")",
+                "forgotten youtube:abcdefghijk None",
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn saved_state_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
@@ -675,8 +585,7 @@ mod tests {
             else {
                 panic!()
             };
-            job.apply(crate::pipeline::job::Event::SubmitStarted, now)
-                .unwrap();
+            job.apply(crate::model::Event::SubmitStarted, now).unwrap();
             store.save(&job).await.unwrap();
             job.units = Some(30);
             store

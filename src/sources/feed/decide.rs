@@ -145,7 +145,7 @@ fn delay_decision(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::identity::canonical_key;
+    use crate::model::identity::canonical_key;
 
     #[test]
     fn what_one_feed_reads_is_its_own_rule() {

@@ -11,7 +11,7 @@ use feed_rs::model::{Entry, Feed};
 use super::extras::Extras;
 
 use crate::config::EntryUse;
-use crate::sources::identity::{self, SourceKey};
+use crate::model::identity::{self, SourceKey};
 
 /// Most entries a feed may list. feed-rs builds the whole feed in memory,
 /// about 2 KB per entry beyond the body: 120 000 tiny entries (10 MB, under

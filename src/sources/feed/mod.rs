@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
+
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
@@ -33,7 +33,7 @@ use self::fetch::{display_url, FetchError, Fetched, Fetcher, Validators};
 use self::state::{delta, FeedState, FeedStates, Held, LongFormFailing};
 use super::youtube::{self, Target};
 use crate::config::{Config, FeedConfig, FeedSource};
-use crate::pipeline::job::Source;
+use crate::model::Source;
 use crate::pipeline::Pipeline;
 use crate::store::StoreError;
 
@@ -397,7 +397,7 @@ impl Watcher {
             validators,
         } = fetched
         {
-            let hash = sha256_hex(&bytes);
+            let hash = crate::util::sha256_hex(&bytes);
             if !state.has_read(&url) || state.body_hash.as_deref() != Some(hash.as_str()) {
                 new += self
                     .read_body(feed, state, &url, &bytes, content_type.as_deref(), now)
@@ -614,7 +614,7 @@ impl Watcher {
     async fn title_for(
         &self,
         feed: &FeedConfig,
-        video: &super::identity::SourceKey,
+        video: &crate::model::identity::SourceKey,
     ) -> super::title::Found {
         let config = self.pipeline.config();
         match self.pipeline.store.get(&video.key) {
@@ -661,7 +661,7 @@ impl Watcher {
         for mut held in ready {
             // Held untitled: its real title, now that it is queued.
             if held.source.title.is_none() && lookups > 0 {
-                if let Ok(video) = super::identity::canonical_key(&held.source.url) {
+                if let Ok(video) = crate::model::identity::canonical_key(&held.source.url) {
                     lookups -= 1;
                     let found = self.title_for(feed, &video).await;
                     held.source.title = found.title;
@@ -699,11 +699,4 @@ fn source_of(feed: &FeedConfig, candidate: Candidate) -> Source {
         published: candidate.published,
         origin: "feed".into(),
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::sources::identity::{canonical_key, IdentityError, SourceKey};
+use crate::model::identity::{canonical_key, IdentityError, SourceKey};
 
 /// The link formats, by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
