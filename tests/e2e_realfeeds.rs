@@ -629,6 +629,20 @@ fn a_media_pass_that_miscounts_entries_is_reported() {
 
 const CORPUS_UC: &str = "UCcorpus00000000000000AA";
 
+/// The corpus channel's long-form playlist (`UULF…`) and channel feed paths.
+fn corpus_feed_paths() -> (String, String) {
+    (
+        format!("/feeds/videos.xml?playlist_id=UULF{}", &CORPUS_UC[2..]),
+        format!("/feeds/videos.xml?channel_id={CORPUS_UC}"),
+    )
+}
+
+/// The corpus channel as one `[[feeds]]` table, with `backfill`.
+fn corpus_channel(backfill: u32) -> String {
+    let settings = format!("preset = \"metadata\"\nbackfill = {backfill}");
+    feed_toml("Chan", &format!("youtube = \"{CORPUS_UC}\""), &settings)
+}
+
 /// Issue 13 item 9: while YouTube's long-form playlist (`UULF…`) answers
 /// 404, a `shorts = false` channel is read through its channel feed (Shorts
 /// skipped by their link), said once in the log and shown by `feeds`; it
@@ -636,19 +650,13 @@ const CORPUS_UC: &str = "UCcorpus00000000000000AA";
 #[test]
 fn a_failing_long_form_playlist_falls_back_to_the_channel_feed_and_back() {
     let feeds = FeedServer::start();
-    let uulf = format!("/feeds/videos.xml?playlist_id=UULF{}", &CORPUS_UC[2..]);
-    let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
+    let (uulf, channel) = corpus_feed_paths();
     feeds.route(&uulf, Route::status(404));
     feeds.route(
         &channel,
         Route::new(ATOM, fixture("youtube_channel_corpus.xml")),
     );
-    let env = env_with(
-        &feeds,
-        &format!(
-            "[[feeds]]\nname = \"Chan\"\nyoutube = \"{CORPUS_UC}\"\npreset = \"metadata\"\nbackfill = 5\n"
-        ),
-    );
+    let env = env_with(&feeds, &corpus_channel(5));
     let first = env.once();
     for id in ["corpus00004", "corpus00002", "corpus00001"] {
         assert_eq!(env.api.submissions_for(&watch(id)), 1, "{id}");
@@ -708,11 +716,8 @@ fn switching_between_uulf_and_the_channel_feed_never_queues_a_back_catalogue() {
         .replace("corpus00002", "corpusold02");
     // A past live stream, which `UULF…` never lists.
     let with_live = corpus.replace("corpus00001", "corpuslive1");
-    let uulf = format!("/feeds/videos.xml?playlist_id=UULF{}", &CORPUS_UC[2..]);
-    let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
-    let toml = format!(
-        "[[feeds]]\nname = \"Chan\"\nyoutube = \"{CORPUS_UC}\"\npreset = \"metadata\"\nbackfill = 0\n"
-    );
+    let (uulf, channel) = corpus_feed_paths();
+    let toml = corpus_channel(0);
     for uulf_first in [false, true] {
         let feeds = FeedServer::start();
         if uulf_first {
@@ -761,8 +766,7 @@ fn switching_between_uulf_and_the_channel_feed_never_queues_a_back_catalogue() {
 /// channel feed is not read in its place.
 #[test]
 fn the_uulf_fallback_is_for_404_and_5xx_only() {
-    let uulf = format!("/feeds/videos.xml?playlist_id=UULF{}", &CORPUS_UC[2..]);
-    let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
+    let (uulf, channel) = corpus_feed_paths();
     for status in [429, 403, 503] {
         let feeds = FeedServer::start();
         feeds.route(&uulf, Route::status(status));
@@ -770,12 +774,7 @@ fn the_uulf_fallback_is_for_404_and_5xx_only() {
             &channel,
             Route::new(ATOM, fixture("youtube_channel_corpus.xml")),
         );
-        let env = env_with(
-            &feeds,
-            &format!(
-                "[[feeds]]\nname = \"Chan\"\nyoutube = \"{CORPUS_UC}\"\npreset = \"metadata\"\nbackfill = 5\n"
-            ),
-        );
+        let env = env_with(&feeds, &corpus_channel(5));
         env.run(&["once"]);
         let health = env.feeds();
         let chan = feed(&health, "Chan");
