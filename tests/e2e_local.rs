@@ -34,16 +34,22 @@ fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
 }
 
+/// The service's secret `key` in a 0600 file `name`, outside the drop folder
+/// (and outside the test directory, so that the no-secret scan does not
+/// find it there): the directory (removed when dropped) and the file.
+fn key_file_elsewhere(key: &str, name: &str) -> (tempfile::TempDir, PathBuf) {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let secret = elsewhere.path().join(name);
+    std::fs::write(&secret, format!("{key}\n")).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    (elsewhere, secret)
+}
+
 #[test]
 fn links_to_secrets_are_never_read_echoed_or_uploaded() {
     let env = drop_env();
     let key = env.api.config().api_key.clone();
-    // The service's secret, outside the drop folder (and outside the test
-    // directory, so that the no-secret scan below does not find it there).
-    let elsewhere = tempfile::tempdir().unwrap();
-    let secret = elsewhere.path().join("wayin_api_key");
-    std::fs::write(&secret, format!("{key}\n")).unwrap();
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (_elsewhere, secret) = key_file_elsewhere(&key, "wayin_api_key");
     let inbox = inbox(&env);
     std::fs::create_dir_all(inbox.join(".links")).unwrap();
     for name in ["notes.txt", "clip.mp4", "list.json", "short.url"] {
@@ -618,10 +624,7 @@ fn a_taken_video_swapped_in_done_is_never_uploaded() {
         ..Misbehave::default()
     });
     let key = env.api.config().api_key.clone();
-    let elsewhere = tempfile::tempdir().unwrap();
-    let secret = elsewhere.path().join("api_key");
-    std::fs::write(&secret, format!("{key}\n")).unwrap();
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (_elsewhere, secret) = key_file_elsewhere(&key, "api_key");
     let inbox = inbox(&env);
     std::fs::create_dir_all(&inbox).unwrap();
     let mut daemon = Daemon::spawn(&env, &["run"]);
