@@ -132,12 +132,13 @@ exclude = "(?i)trailer"
 
 #[test]
 fn a_handle_resolves_once_through_the_channel_page() {
-    let feeds = FeedServer::start();
-    feeds.route("/@testchannel", Route::html(fixture("channel_page.html")));
-    feeds.route(
-        &format!("/feeds/videos.xml?channel_id={UC}"),
-        Route::xml(fixture("youtube_channel.xml")),
-    );
+    let feeds = FeedServer::serving([
+        ("/@testchannel", Route::html(fixture("channel_page.html"))),
+        (
+            &format!("/feeds/videos.xml?channel_id={UC}"),
+            Route::xml(fixture("youtube_channel.xml")),
+        ),
+    ]);
     let env = env_with(
         &feeds,
         r#"[[feeds]]
@@ -166,8 +167,7 @@ backfill = 3
 
 #[test]
 fn an_unresolvable_handle_is_reported_and_backs_off() {
-    let feeds = FeedServer::start();
-    feeds.route("/@nobody", Route::status(404));
+    let feeds = FeedServer::serving([("/@nobody", Route::status(404))]);
     let env = env_with(
         &feeds,
         r#"[[feeds]]
@@ -199,15 +199,16 @@ interval = "10m"
 
 #[test]
 fn one_video_via_two_feeds_and_a_later_submit_is_clipped_once() {
-    let feeds = FeedServer::start();
-    feeds.route(
-        &format!("/feeds/videos.xml?channel_id={UC}"),
-        Route::xml(fixture("youtube_channel.xml")),
-    );
-    feeds.route(
-        "/feeds/videos.xml?playlist_id=PLtestplaylist0000001",
-        Route::xml(fixture("youtube_playlist.xml")),
-    );
+    let feeds = FeedServer::serving([
+        (
+            &format!("/feeds/videos.xml?channel_id={UC}"),
+            Route::xml(fixture("youtube_channel.xml")),
+        ),
+        (
+            "/feeds/videos.xml?playlist_id=PLtestplaylist0000001",
+            Route::xml(fixture("youtube_playlist.xml")),
+        ),
+    ]);
     let env = env_with(
         &feeds,
         &format!(
@@ -241,23 +242,24 @@ backfill = 3
 
 #[test]
 fn podcast_atom_json_and_latin1_feeds_are_read() {
-    let feeds = FeedServer::start();
-    feeds.route(
-        "/podcast.xml",
-        Route::new("application/rss+xml", fixture("podcast.xml")),
-    );
-    feeds.route("/atom.xml", Route::xml(fixture("atom.xml")));
-    feeds.route(
-        "/feed.json",
-        Route::new("application/feed+json", fixture("feed.json")),
-    );
-    feeds.route(
-        "/latin1.xml",
-        Route::new(
-            "application/rss+xml; charset=ISO-8859-1",
-            fixture("latin1.xml"),
+    let feeds = FeedServer::serving([
+        (
+            "/podcast.xml",
+            Route::new("application/rss+xml", fixture("podcast.xml")),
         ),
-    );
+        ("/atom.xml", Route::xml(fixture("atom.xml"))),
+        (
+            "/feed.json",
+            Route::new("application/feed+json", fixture("feed.json")),
+        ),
+        (
+            "/latin1.xml",
+            Route::new(
+                "application/rss+xml; charset=ISO-8859-1",
+                fixture("latin1.xml"),
+            ),
+        ),
+    ]);
     let env = env_with(
         &feeds,
         &format!(
@@ -328,8 +330,7 @@ backfill = 10
 
 #[test]
 fn broken_feeds_fail_alone_with_their_reason() {
-    let feeds = FeedServer::start();
-    feeds.route("/malformed.xml", Route::xml(fixture("malformed.xml")));
+    let feeds = FeedServer::serving([("/malformed.xml", Route::xml(fixture("malformed.xml")))]);
     let mut huge =
         b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Big</title>".to_vec();
     huge.resize(11 * 1024 * 1024, b' ');
@@ -396,8 +397,8 @@ backfill = 10
 
 #[test]
 fn the_daemon_backs_off_on_errors_and_recovers() {
-    let feeds = FeedServer::start();
-    feeds.route("/flaky.xml", Route::xml(fixture("atom.xml")).fail_first(4));
+    let feeds =
+        FeedServer::serving([("/flaky.xml", Route::xml(fixture("atom.xml")).fail_first(4))]);
     let env = env_with(
         &feeds,
         &feed_toml(
@@ -496,15 +497,16 @@ fn a_delayed_entry_is_queued_when_it_matures_although_the_feed_did_not_change() 
 
 #[test]
 fn a_slow_feed_does_not_delay_another() {
-    let feeds = FeedServer::start();
-    feeds.route(
-        "/slow.xml",
-        Route::xml(fixture("atom.xml")).delay(Duration::from_secs(8)),
-    );
-    feeds.route(
-        "/fast.xml",
-        Route::xml(fixture("feed.json")).etag("\"fast\""),
-    );
+    let feeds = FeedServer::serving([
+        (
+            "/slow.xml",
+            Route::xml(fixture("atom.xml")).delay(Duration::from_secs(8)),
+        ),
+        (
+            "/fast.xml",
+            Route::xml(fixture("feed.json")).etag("\"fast\""),
+        ),
+    ]);
     let env = env_with(
         &feeds,
         &[
@@ -528,12 +530,13 @@ fn a_slow_feed_does_not_delay_another() {
 
 #[test]
 fn sighup_starts_an_added_feed_and_stops_a_removed_one() {
-    let feeds = FeedServer::start();
-    feeds.route("/first.xml", Route::xml(fixture("atom.xml")));
-    feeds.route(
-        "/second.json",
-        Route::new("application/feed+json", fixture("feed.json")),
-    );
+    let feeds = FeedServer::serving([
+        ("/first.xml", Route::xml(fixture("atom.xml"))),
+        (
+            "/second.json",
+            Route::new("application/feed+json", fixture("feed.json")),
+        ),
+    ]);
     let feed_toml = |name: &str, path: &str| {
         format!(
             "[[feeds]]\nname = \"{name}\"\nurl = \"{}\"\npreset = \"metadata\"\ninterval = \"150ms\"\n",
@@ -592,8 +595,7 @@ fn sighup_starts_an_added_feed_and_stops_a_removed_one() {
 
 #[test]
 fn sighup_with_a_shorter_interval_takes_effect_at_once() {
-    let feeds = FeedServer::start();
-    feeds.route("/slow.xml", Route::xml(fixture("atom.xml")));
+    let feeds = FeedServer::serving([("/slow.xml", Route::xml(fixture("atom.xml")))]);
     let feed_toml = |interval: &str| {
         format!(
             "[[feeds]]\nname = \"Slow\"\nurl = \"{}\"\npreset = \"metadata\"\ninterval = \"{interval}\"\n",

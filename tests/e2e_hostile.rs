@@ -121,14 +121,15 @@ fn nested_feed() -> String {
 
 #[test]
 fn entity_bombs_and_garbage_feeds_fail_alone_and_cleanly() {
-    let feeds = FeedServer::start();
-    feeds.route("/bomb.xml", Route::xml(BOMB.as_bytes().to_vec()));
-    feeds.route("/nested.xml", Route::xml(nested_feed().into_bytes()));
-    feeds.route(
-        "/binary.xml",
-        Route::xml((0..=255u8).cycle().take(100_000).collect()),
-    );
-    feeds.route("/good.xml", good_feed());
+    let feeds = FeedServer::serving([
+        ("/bomb.xml", Route::xml(BOMB.as_bytes().to_vec())),
+        ("/nested.xml", Route::xml(nested_feed().into_bytes())),
+        (
+            "/binary.xml",
+            Route::xml((0..=255u8).cycle().take(100_000).collect()),
+        ),
+        ("/good.xml", good_feed()),
+    ]);
     let feed = |name: &str, path: &str| {
         feed_toml(
             name,

@@ -185,8 +185,8 @@ fn watch(id: &str) -> String {
 /// The diary fixture (posts linked as `page.html#anchor`) as one feed,
 /// read once.
 fn diary_read_once() -> (FeedServer, Env) {
-    let feeds = FeedServer::start();
-    feeds.route("/diary.xml", Route::new(RSS, fixture("fragment_diary.xml")));
+    let feeds =
+        FeedServer::serving([("/diary.xml", Route::new(RSS, fixture("fragment_diary.xml")))]);
     let settings = "preset = \"metadata\"\nbackfill = 10";
     let env = env_with(
         &feeds,
@@ -397,15 +397,16 @@ fn a_use_enclosure_skip_does_not_block_a_use_link_feed_in_either_order() {
 /// JSON versions of one site give the same keys, clipped once.
 #[test]
 fn external_url_and_related_links_that_are_videos_are_the_video() {
-    let feeds = FeedServer::start();
-    feeds.route(
-        "/atom.xml",
-        Route::new(ATOM, fixture("atom_related_via.xml")),
-    );
-    feeds.route(
-        "/feed.json",
-        Route::new(JSON, fixture("jsonfeed_external_url.json")),
-    );
+    let feeds = FeedServer::serving([
+        (
+            "/atom.xml",
+            Route::new(ATOM, fixture("atom_related_via.xml")),
+        ),
+        (
+            "/feed.json",
+            Route::new(JSON, fixture("jsonfeed_external_url.json")),
+        ),
+    ]);
     let env = env_with(
         &feeds,
         &format!(
@@ -504,11 +505,10 @@ fn charsets_and_sloppy_json_feeds_are_read() {
 /// nothing submitted for it, and the entry is reported as ignored.
 #[test]
 fn empty_hrefs_and_site_roots_are_not_videos() {
-    let feeds = FeedServer::start();
-    feeds.route(
+    let feeds = FeedServer::serving([(
         "/atom.xml",
         Route::new(ATOM, fixture("empty_href_atom.xml")),
-    );
+    )]);
     let env = env_with(
         &feeds,
         &feed_toml(
@@ -548,10 +548,11 @@ fn empty_hrefs_and_site_roots_are_not_videos() {
 /// entry without an enclosure is recorded as skipped, with why.
 #[test]
 fn rdf_and_mrss_enclosures_are_read_and_missing_ones_recorded() {
-    let feeds = FeedServer::start();
-    feeds.route("/rdf.xml", Route::new(RSS, fixture("rdf_enclosure.xml")));
-    feeds.route("/dm.xml", Route::new(RSS, fixture("dailymotion_mrss.xml")));
-    feeds.route("/vimeo.xml", Route::new(RSS, fixture("vimeo_user.xml")));
+    let feeds = FeedServer::serving([
+        ("/rdf.xml", Route::new(RSS, fixture("rdf_enclosure.xml"))),
+        ("/dm.xml", Route::new(RSS, fixture("dailymotion_mrss.xml"))),
+        ("/vimeo.xml", Route::new(RSS, fixture("vimeo_user.xml"))),
+    ]);
     let mut toml = String::new();
     for name in ["rdf", "dm", "vimeo"] {
         toml += &format!(
@@ -606,8 +607,7 @@ fn a_media_pass_that_miscounts_entries_is_reported() {
             " <ex:item xmlns:ex=\"urn:example\"/>\n <item>",
             1,
         );
-    let feeds = FeedServer::start();
-    feeds.route("/dm.xml", Route::new(RSS, body.into_bytes()));
+    let feeds = FeedServer::serving([("/dm.xml", Route::new(RSS, body.into_bytes()))]);
     let env = env_with(
         &feeds,
         &feed_toml(
@@ -805,11 +805,12 @@ fn the_uulf_fallback_is_for_404_and_5xx_only() {
 /// sight (no second backfill) and conditional GET survive it.
 #[test]
 fn an_intermittent_channel_feed_error_keeps_the_feed_state() {
-    let feeds = FeedServer::start();
-    feeds.route("/@corpus", Route::html(
+    let feeds = FeedServer::serving([
+        ("/@corpus", Route::html(
         format!(r#"<html><head><link rel="canonical" href="https://www.youtube.com/channel/{CORPUS_UC}"></head></html>"#)
             .into_bytes(),
-    ));
+    )),
+    ]);
     let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
     let body = fixture("youtube_channel_corpus.xml");
     feeds.route(&channel, Route::new(ATOM, body.clone()).etag("\"v1\""));
@@ -888,14 +889,15 @@ fn project_name_for(env: &Env, video_url: &str) -> String {
 /// then the page's `og:title`/`<title>`.
 #[test]
 fn a_dropped_links_name_beats_the_pages_title_but_not_oembed() {
-    let feeds = FeedServer::start();
-    feeds.route("/oembed", oembed("Real title from oEmbed"));
-    feeds.route(
-        "/page",
-        Route::html(
-            b"<html><head><title>Page title | Site</title></head><body></body></html>".to_vec(),
+    let feeds = FeedServer::serving([
+        ("/oembed", oembed("Real title from oEmbed")),
+        (
+            "/page",
+            Route::html(
+                b"<html><head><title>Page title | Site</title></head><body></body></html>".to_vec(),
+            ),
         ),
-    );
+    ]);
     let env = titles_env(&feeds, "");
     let inbox = env.dir.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
@@ -928,8 +930,7 @@ fn a_dropped_links_name_beats_the_pages_title_but_not_oembed() {
 /// queued for another gets its real title (oEmbed) like a new one.
 #[test]
 fn an_untitled_video_queued_for_another_feed_gets_its_real_title() {
-    let feeds = FeedServer::start();
-    feeds.route("/oembed", oembed("Real title from oEmbed"));
+    let feeds = FeedServer::serving([("/oembed", oembed("Real title from oEmbed"))]);
     let untitled = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>https://blog.example/</link>
 <item><link>https://youtu.be/untitled002</link><pubDate>Wed, 01 May 2024 08:00:00 GMT</pubDate></item>
 </channel></rss>"#;
@@ -973,11 +974,10 @@ fn an_untitled_video_queued_for_another_feed_gets_its_real_title() {
 /// leaves the title unknown (`null`), and the job goes on.
 #[test]
 fn submitted_urls_get_their_real_title_and_date() {
-    let feeds = FeedServer::start();
-    feeds.route(
+    let feeds = FeedServer::serving([(
         "/oembed",
         oembed("Never Gonna Give You Up (Official Video)"),
-    );
+    )]);
     let page = |head: &str| {
         Route::html(
             format!("<!doctype html><html><head>{head}</head><body>video</body></html>")
@@ -1054,9 +1054,10 @@ fn submitted_urls_get_their_real_title_and_date() {
 /// name, or a `.json` link's `name`.
 #[test]
 fn dropped_links_and_untitled_entries_get_real_titles() {
-    let feeds = FeedServer::start();
-    feeds.route("/oembed", oembed("Real title from oEmbed"));
-    feeds.route("/nothing", Route::status(404));
+    let feeds = FeedServer::serving([
+        ("/oembed", oembed("Real title from oEmbed")),
+        ("/nothing", Route::status(404)),
+    ]);
     let untitled = format!(
         r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>{0}/</link>
 <item><link>https://youtu.be/untitled001</link><pubDate>Wed, 01 May 2024 08:00:00 GMT</pubDate></item>
