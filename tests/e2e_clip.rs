@@ -261,13 +261,8 @@ fn a_failed_task_fails_the_job_with_the_api_message_and_writes_nothing() {
     let env = Env::with_fault(quick(), |m| {
         m.fail_tasks_with = Some("The video is private or unavailable".into())
     });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("The video is private or unavailable"),
-        "{}",
-        text(&out)
-    );
+    let out = env.run_code(&["submit", VIDEO, "--wait"], 1);
+    assert!(out.contains("The video is private or unavailable"), "{out}");
     let job = &env.jobs()[0];
     assert_eq!(job["state"], "failed");
     assert!(job["reason"]
@@ -362,9 +357,8 @@ fn the_key_and_signed_links_never_reach_logs_output_or_files() {
         reject_key: true,
         ..Misbehave::default()
     });
-    let rejected = env.run(&["-v", "check"]);
-    assert_eq!(rejected.status.code(), Some(78), "{}", text(&rejected));
-    seen += &text(&rejected);
+    let rejected = env.run_code(&["-v", "check"], 78);
+    seen += &rejected;
     assert!(
         seen.contains("DEBUG") || seen.contains("\"level\":\"DEBUG\""),
         "debug logs were on"

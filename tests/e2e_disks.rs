@@ -185,13 +185,8 @@ fn a_read_only_output_dir_fails_check_and_pauses_submitting_until_it_is_fixed() 
     let Some(volume) = Tmpfs::mount(&env.clips(), "4m", "ro") else {
         return;
     };
-    let check = env.run(&["check", "--offline"]);
-    assert_eq!(check.status.code(), Some(78), "{}", text(&check));
-    assert!(
-        text(&check).contains("Read-only file system"),
-        "{}",
-        text(&check)
-    );
+    let check = env.run_code(&["check", "--offline"], 78);
+    assert!(check.contains("Read-only file system"), "{check}");
 
     let daemon = Daemon::start(&env);
     env.run_ok(&["submit", VIDEO]);
@@ -234,13 +229,8 @@ fn once_with_a_full_output_disk_submits_nothing_and_says_why() {
         return;
     };
     env.run_ok(&["submit", VIDEO]);
-    let once = env.run(&["once"]);
-    assert_eq!(once.status.code(), Some(1), "{}", text(&once));
-    assert!(
-        text(&once).contains("below output.min_free_space"),
-        "{}",
-        text(&once)
-    );
+    let once = env.run_code(&["once"], 1);
+    assert!(once.contains("below output.min_free_space"), "{once}");
     assert!(env.api.submissions().is_empty(), "nothing paid for");
     assert_eq!(job_state(&env), "queued");
 }
@@ -436,8 +426,7 @@ fn a_video_over_max_video_size_fails_the_job_and_keeps_nothing() {
     let env = Env::with_config(quick(), |url| {
         with_output(url, "max_video_size = \"32KiB\"")
     });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    env.run_code(&["submit", VIDEO, "--wait"], 1);
     let job = &env.jobs()[0];
     assert_eq!(job["state"], "failed");
     let reason = job["reason"].as_str().unwrap_or_default();

@@ -268,13 +268,8 @@ fn an_open_or_foreign_state_dir_is_refused_and_a_new_one_is_private() {
         return;
     };
     std::os::unix::fs::chown(&state, Some(uid), Some(gid)).unwrap();
-    let out = env.run(&["run"]);
-    assert_eq!(out.status.code(), Some(78), "{}", text(&out));
-    assert!(
-        text(&out).contains(&format!("belongs to user id {uid}")),
-        "{}",
-        text(&out)
-    );
+    let out = env.run_code(&["run"], 78);
+    assert!(out.contains(&format!("belongs to user id {uid}")), "{out}");
 }
 
 #[test]
@@ -337,24 +332,17 @@ fn the_cli_refuses_a_socket_or_a_daemon_of_another_user() {
     // Its socket appears in our state directory (the state of things an
     // open directory allowed).
     std::fs::hard_link(&theirs, state.join("control.sock")).unwrap();
-    let out = env.run(&["status"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains(&format!("belongs to user id {uid}")),
-        "{}",
-        text(&out)
-    );
-    assert!(!text(&out).contains("daemon: running"), "{}", text(&out));
+    let out = env.run_code(&["status"], 1);
+    assert!(out.contains(&format!("belongs to user id {uid}")), "{out}");
+    assert!(!out.contains("daemon: running"), "{out}");
     // Even when the file looks like ours, the peer's credentials tell.
     std::os::unix::fs::chown(state.join("control.sock"), Some(0), Some(0)).unwrap();
-    let out = env.run(&["status"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = env.run_code(&["status"], 1);
     assert!(
-        text(&out).contains(&format!("served by a process of user id {uid}")),
-        "{}",
-        text(&out)
+        out.contains(&format!("served by a process of user id {uid}")),
+        "{out}"
     );
-    assert!(!text(&out).contains("daemon: running"), "{}", text(&out));
+    assert!(!out.contains("daemon: running"), "{out}");
     signal(impostor.id(), "-TERM");
     impostor.wait().unwrap();
 }

@@ -78,8 +78,7 @@ fn a_task_that_succeeds_with_no_clips_fails_and_retry_polls_again_without_paying
         empty_clips_polls: u32::MAX,
         ..Misbehave::default()
     });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    env.run_code(&["submit", VIDEO, "--wait"], 1);
     let job = &env.jobs()[0];
     assert_eq!(job["state"], "failed", "{job}");
     let reason = job["reason"].as_str().unwrap_or_default();

@@ -105,21 +105,11 @@ fn a_second_daemon_on_the_same_state_is_refused_at_once() {
     let env = Env::new(quick());
     let daemon = Daemon::spawn(&env, &["run"]).wait_up();
     let started = Instant::now();
-    let second = env.run(&["run"]);
-    assert_eq!(second.status.code(), Some(1), "{}", text(&second));
-    assert!(
-        text(&second).contains("already running"),
-        "{}",
-        text(&second)
-    );
+    let second = env.run_code(&["run"], 1);
+    assert!(second.contains("already running"), "{second}");
     assert!(started.elapsed() < Duration::from_secs(10));
-    let once = env.run(&["once"]);
-    assert_eq!(once.status.code(), Some(1), "{}", text(&once));
-    assert!(
-        text(&once).contains("in use by another clipwatch"),
-        "{}",
-        text(&once)
-    );
+    let once = env.run_code(&["once"], 1);
+    assert!(once.contains("in use by another clipwatch"), "{once}");
     daemon.stop();
 }
 
