@@ -3,7 +3,6 @@
 //! Each step persists its transition before doing what the new state allows,
 //! so a crash at any instant resumes from the store (SPEC §5).
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,14 +17,12 @@ use crate::api::types::{same_clips, Clip, TaskResults, TaskStatus};
 use crate::api::upload::{human_size, video_content_type, MAX_UPLOAD_BYTES};
 use crate::api::{ApiClient, ApiError};
 use crate::config::{AmbiguousSubmit, Config, MAX_THUMBNAIL_BYTES};
-use crate::model::identity;
 use crate::model::{Event, Job, State, Task};
-use crate::output::download::{write_atomic, DownloadError};
-use crate::output::naming::{Template, Vars};
-use crate::output::sidecar::{
-    self, ClipFiles, ClipSidecar, Project, ProjectClip, ProjectTask, SourceFile, SourceInfo,
-    TaskInfo,
-};
+use crate::output::assemble::{Assembly, Fetched};
+use crate::output::download::DownloadError;
+use crate::output::folder::{ensure_folder, FolderError};
+use crate::output::plan::{find_clip, plan_clips};
+use crate::output::sidecar;
 use crate::output::space;
 use crate::sources::folder::files::sha256_file;
 use crate::store::StoreError;
@@ -774,66 +771,19 @@ impl Worker {
         }
     }
 
-    /// The job's folder, claimed once and then stored. The claim is a
-    /// `create_dir` of a name no one has: two jobs whose names render alike
-    /// (a `folder` template without `{id}`) can never share one, even when
-    /// they finish at the same instant.
+    /// The job's folder ([`ensure_folder`]), stored with the job when newly
+    /// claimed, before anything is written there.
     async fn ensure_folder(&mut self, config: &Config) -> Result<PathBuf, FolderError> {
-        let root = &config.output.dir;
-        if let Some(folder) = self.job.folder.clone() {
-            let path = root.join(&folder);
-            match folder_owner(&path).await {
-                Some(key) if key != self.job.key => {
-                    // Its folder was removed, and another job has since
-                    // claimed that name and finished there: its files are
-                    // not this job's.
-                    tracing::warn!(
-                        job = self.job.id,
-                        key = %self.job.key,
-                        "{} now holds the clips of {key}; choosing a new folder",
-                        path.display()
-                    );
-                }
-                _ if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir()) => {
-                    return Ok(path);
-                }
-                // Gone (removed by someone): claimed again like a new one,
-                // so a job after the same name at this instant cannot share it.
-                _ => match claim_exactly(root, Path::new(&folder)).await {
-                    Ok(true) => return Ok(path),
-                    Ok(false) => tracing::warn!(
-                        job = self.job.id,
-                        key = %self.job.key,
-                        "{} was taken by another job; choosing a new folder",
-                        path.display()
-                    ),
-                    Err(err) => return Err(err),
-                },
-            }
+        let placed = ensure_folder(&config.output.dir, &config.output.folder, &self.job).await?;
+        if let Some(relative) = placed.claimed {
+            self.job.folder = Some(relative);
+            self.pipeline
+                .store
+                .save(&self.job)
+                .await
+                .map_err(|e| FolderError::Failed(e.to_string()))?;
         }
-        let template = &config.output.folder;
-        let published = self.job.source.published.unwrap_or(self.job.created_at);
-        let vars = Vars {
-            feed: self
-                .job
-                .source
-                .feed
-                .clone()
-                .unwrap_or_else(|| "inbox".into()),
-            date: published.format("%Y-%m-%d").to_string(),
-            title: self.job.display_title(),
-            id: identity::short_id(&self.job.key),
-            preset: self.job.preset.clone(),
-            ..Vars::default()
-        };
-        let relative = claim_folder(root, &template.render(&vars)).await?;
-        self.job.folder = Some(relative.to_string_lossy().into_owned());
-        self.pipeline
-            .store
-            .save(&self.job)
-            .await
-            .map_err(|e| FolderError::Failed(e.to_string()))?;
-        Ok(root.join(&relative))
+        Ok(placed.path)
     }
 
     /// Every selected clip's files and sidecar, then `project.json`.
@@ -843,31 +793,24 @@ impl Worker {
         folder: &Path,
         mut results: TaskResults,
     ) -> Result<Result<Vec<String>, Stop>, FolderError> {
-        let template = &config.output.clip;
         let export = self.export_enabled();
         let plan = plan_clips(
             &results.clips,
             config.output.min_score,
             config.output.max_clips,
         );
-        let source = self.source_info();
-        let task = self.task_info();
-        let mut names = HashSet::new();
-        let mut files_written = Vec::new();
-        let mut project_clips = Vec::new();
+        let mut assembly = Assembly::new(&self.job, folder, &config.output.clip);
         let total = plan.iter().filter(|(_, skip)| skip.is_none()).count();
         let mut done = 0;
         for (clip, skip) in plan {
             if let Some(reason) = skip {
-                project_clips.push(ProjectClip::new(&clip, ClipFiles::default(), Some(reason)));
+                assembly.left_out(&clip, reason);
                 continue;
             }
             done += 1;
             self.progress(format!("downloading clip {done}/{total}"));
-            let base = unique_name(&mut names, &self.clip_base(template, &clip));
-            let mut files = ClipFiles::default();
-            let mut warnings = Vec::new();
-            let mut not_downloaded = None;
+            let base = assembly.base_name(&clip);
+            let mut fetched = Fetched::default();
             if export {
                 match self
                     .fetch_clip_file(
@@ -879,9 +822,9 @@ impl Worker {
                     )
                     .await
                 {
-                    Ok(Ok(Some(name))) => files.video = Some(name),
+                    Ok(Ok(Some(name))) => fetched.files.video = Some(name),
                     Ok(Ok(None)) => {
-                        not_downloaded = Some("the API gave no export link".to_string())
+                        fetched.not_downloaded = Some("the API gave no export link".to_string())
                     }
                     Ok(Err(stop)) => return Ok(Err(stop)),
                     Err(err) => return Err(FolderError::clip(clip.idx, err)),
@@ -897,104 +840,18 @@ impl Worker {
                         )
                         .await
                     {
-                        Ok(Ok(name)) => files.thumbnail = name,
+                        Ok(Ok(name)) => fetched.files.thumbnail = name,
                         Ok(Err(stop)) => return Ok(Err(stop)),
                         Err(err) if err.output_can_clear() => return Err(err.into()),
-                        Err(err) => warnings.push(format!("thumbnail not downloaded: {err}")),
+                        Err(err) => fetched
+                            .warnings
+                            .push(format!("thumbnail not downloaded: {err}")),
                     }
                 }
             }
-            // The latest reply's fields, under the rank the plan gave it.
-            let mut current = find_clip(&results, &clip).unwrap_or(&clip).clone();
-            current.idx = clip.idx;
-            current.rank_note = clip.rank_note.clone();
-            let (link, source_file) = self.source_link(&current);
-            let sidecar_name = format!("{base}.json");
-            let mut sidecar =
-                ClipSidecar::new(&current, files.clone(), source.clone(), task.clone(), link);
-            sidecar.source_file = source_file;
-            write_json(&folder.join(&sidecar_name), &sidecar).await?;
-            files_written.extend(files.video.clone());
-            files_written.extend(files.thumbnail.clone());
-            files_written.push(sidecar_name.clone());
-            let mut entry = ProjectClip::new(
-                &current,
-                ClipFiles {
-                    sidecar: Some(sidecar_name),
-                    ..files
-                },
-                not_downloaded,
-            );
-            entry.warnings = warnings;
-            project_clips.push(entry);
+            assembly.add_clip(&clip, &base, &results, fetched).await?;
         }
-        let project = Project::new(
-            &self.job,
-            source,
-            ProjectTask {
-                task,
-                status: results.status.as_str().to_string(),
-                api_units_usage: results.api_units_usage.or(self.job.units),
-                expire_at: results.expire_at,
-                expires: results
-                    .expire_at
-                    .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms as i64))
-                    .map(sidecar::rfc3339),
-                submitted_at: self
-                    .job
-                    .task
-                    .as_ref()
-                    .map(|t| sidecar::rfc3339(t.submitted_at)),
-            },
-            project_clips,
-            Utc::now(),
-        );
-        // Last: its presence means the folder is complete.
-        write_json(&folder.join("project.json"), &project).await?;
-        files_written.push("project.json".into());
-        Ok(Ok(files_written))
-    }
-
-    /// Where in the source a clip starts: a link for URLs (`?t=` / `#t=`);
-    /// for a local file, which has no link worth giving (its path is the
-    /// server's), the original file name and the times.
-    fn source_link(&self, clip: &Clip) -> (Option<String>, Option<SourceFile>) {
-        let begin_ms = clip.begin_ms;
-        if !self.job.key.starts_with("file:") {
-            let link = begin_ms
-                .map(|ms| identity::source_link(&self.job.key, &self.job.source.url, ms))
-                .filter(|link| !link.is_empty())
-                .map(|link| crate::secret::redact_url(&link));
-            return (link, None);
-        }
-        let name = Path::new(&self.job.source.url)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let file = SourceFile {
-            name,
-            begin: clip.begin_ms.map(sidecar::timestamp),
-            end: clip.end_ms.map(sidecar::timestamp),
-        };
-        (None, Some(file))
-    }
-
-    fn clip_base(&self, template: &Template, clip: &Clip) -> String {
-        let vars = Vars {
-            title: clip
-                .title
-                .clone()
-                .filter(|t| !t.trim().is_empty())
-                .unwrap_or_else(|| format!("clip {}", clip.idx + 1)),
-            id: identity::short_id(&self.job.key),
-            rank: Some(clip.idx as u32 + 1),
-            idx: Some(clip.idx as u32),
-            score: clip
-                .score
-                .map(|s| s.round().clamp(0.0, u32::MAX as f64) as u32),
-            ..Vars::default()
-        };
-        template.render(&vars).to_string_lossy().into_owned()
+        Ok(Ok(assembly.finish(&results).await?))
     }
 
     /// Download one clip's video or thumbnail to `folder/name`, fetching
@@ -1071,29 +928,6 @@ impl Worker {
                 continue;
             }
             return Err(err);
-        }
-    }
-
-    fn source_info(&self) -> SourceInfo {
-        SourceInfo {
-            // A private feed's token stays in the database only.
-            key: crate::secret::redact_urls_in(&self.job.key),
-            url: crate::secret::redact_url(&self.job.source.url),
-            title: self.job.display_title(),
-            feed: self.job.source.feed.clone(),
-            // Unknown stays unknown: the folder's date is the submit date,
-            // the video's date is not.
-            published: self.job.source.published.map(sidecar::rfc3339),
-        }
-    }
-
-    fn task_info(&self) -> TaskInfo {
-        let task = self.job.task.as_ref();
-        TaskInfo {
-            id: task.map(|t| t.id.clone()).unwrap_or_default(),
-            project_name: task.map(|t| t.project_name.clone()).unwrap_or_default(),
-            preset: self.job.preset.clone(),
-            options: task.map(|t| t.options.clone()).unwrap_or_default(),
         }
     }
 }
@@ -1299,157 +1133,12 @@ impl Asset {
     }
 }
 
-/// Why writing a job's folder stopped short.
-#[derive(Debug)]
-enum FolderError {
-    /// The output volume is full, read-only or refuses us: wait, then retry.
-    Output(String),
-    /// Anything else: the job fails with this reason.
-    Failed(String),
-}
-
-impl FolderError {
-    fn clip(idx: u64, err: DownloadError) -> FolderError {
-        let reason = format!("clip {}: {err}", idx + 1);
-        if err.output_can_clear() {
-            FolderError::Output(reason)
-        } else {
-            FolderError::Failed(reason)
-        }
-    }
-
-    fn create(path: &Path, err: std::io::Error) -> FolderError {
-        let reason = format!("cannot create {}: {err}", path.display());
-        if space::can_clear(&err) {
-            FolderError::Output(reason)
-        } else {
-            FolderError::Failed(reason)
-        }
-    }
-}
-
-impl From<DownloadError> for FolderError {
-    fn from(err: DownloadError) -> FolderError {
-        if err.output_can_clear() {
-            FolderError::Output(err.to_string())
-        } else {
-            FolderError::Failed(err.to_string())
-        }
-    }
-}
-
 /// When the next poll is due: one interval after the previous one was due,
 /// so polls stay on a fixed grid from the submit instead of drifting by
 /// each request's round trip and budget wait; never in the past, so a poll
 /// delayed past a whole interval is not followed by a burst.
 fn next_poll_due(previous_due: tokio::time::Instant, interval: Duration) -> tokio::time::Instant {
     (previous_due + interval).max(tokio::time::Instant::now())
-}
-
-/// Which clips to download: those at or above `min_score`, then the best
-/// `max_clips` by rank. Each clip comes with the reason it is left out, if any.
-pub fn plan_clips(clips: &[Clip], min_score: u32, max_clips: u32) -> Vec<(Clip, Option<String>)> {
-    // By rank, whatever order the API listed them in (ranks are unique, see
-    // `assign_ranks`), so the answer depends only on the clips.
-    let mut by_rank: Vec<&Clip> = clips.iter().collect();
-    by_rank.sort_by_key(|clip| clip.idx);
-    let mut kept = 0u32;
-    by_rank
-        .into_iter()
-        .map(|clip| {
-            let below = min_score > 0 && clip.score.is_none_or(|s| s < f64::from(min_score));
-            let reason = if below {
-                Some(match clip.score {
-                    Some(score) => format!("score {score} is below min_score {min_score}"),
-                    None => format!("no score (min_score {min_score})"),
-                })
-            } else if max_clips > 0 && kept >= max_clips {
-                Some(format!("beyond max_clips {max_clips}"))
-            } else {
-                kept += 1;
-                None
-            };
-            (clip.clone(), reason)
-        })
-        .collect()
-}
-
-/// `clip` in another reply of the same task: the same clip by content
-/// (links are new on every call), else the one with the same `idx` as sent
-/// and the same times.
-fn find_clip<'a>(results: &'a TaskResults, clip: &Clip) -> Option<&'a Clip> {
-    results
-        .clips
-        .iter()
-        .find(|c| c.same_clip(clip))
-        .or_else(|| {
-            results.clips.iter().find(|c| {
-                c.sent_idx == clip.sent_idx
-                    && c.begin_ms == clip.begin_ms
-                    && c.end_ms == clip.end_ms
-            })
-        })
-}
-
-/// `name`, or `name (2)`, `name (3)`… if an earlier clip took it.
-fn unique_name(taken: &mut HashSet<String>, name: &str) -> String {
-    let mut candidate = name.to_string();
-    let mut n = 2;
-    while !taken.insert(candidate.to_lowercase()) {
-        candidate = format!("{name} ({n})");
-        n += 1;
-    }
-    candidate
-}
-
-/// Create `root/relative` (and its parents); `false` if it already exists.
-async fn claim_exactly(root: &Path, relative: &Path) -> Result<bool, FolderError> {
-    let path = root.join(relative);
-    if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| FolderError::create(parent, e))?;
-    }
-    match tokio::fs::create_dir(&path).await {
-        Ok(()) => {
-            // Durable before the job records it: a power cut must not lose
-            // the folder of a job the database says is done.
-            crate::output::download::sync_parent(&path).await?;
-            Ok(true)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(FolderError::create(&path, e)),
-    }
-}
-
-/// Create a folder under `root` named `wanted`, or `wanted (2)`, `(3)`… if
-/// the name exists, and return its path relative to `root`. Creating it is
-/// the claim: of two jobs after one name, exactly one gets it.
-async fn claim_folder(root: &Path, wanted: &Path) -> Result<PathBuf, FolderError> {
-    let mut candidate = wanted.to_path_buf();
-    let mut n = 2;
-    while !claim_exactly(root, &candidate).await? {
-        let mut name = wanted.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(" ({n})"));
-        candidate = wanted.with_file_name(name);
-        n += 1;
-    }
-    Ok(candidate)
-}
-
-/// The source key of the job whose finished clips are in `folder`, from its
-/// `project.json`; `None` when there is none (not finished, or no folder).
-async fn folder_owner(folder: &Path) -> Option<String> {
-    let bytes = tokio::fs::read(folder.join("project.json")).await.ok()?;
-    let project: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    project["source"]["key"].as_str().map(str::to_string)
-}
-
-async fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), FolderError> {
-    let mut bytes =
-        serde_json::to_vec_pretty(value).map_err(|e| FolderError::Failed(e.to_string()))?;
-    bytes.push(b'\n');
-    Ok(write_atomic(path, &bytes).await?)
 }
 
 #[cfg(test)]
@@ -1500,102 +1189,5 @@ mod tests {
         // Held up for more than an interval: due now, not in the past.
         tokio::time::advance(interval * 3).await;
         assert_eq!(next_poll_due(first, interval), tokio::time::Instant::now());
-    }
-
-    fn clip(idx: u64, score: Option<f64>) -> Clip {
-        let mut value = serde_json::json!({ "idx": idx });
-        if let Some(score) = score {
-            value["score"] = serde_json::json!(score);
-        }
-        serde_json::from_value(value).unwrap()
-    }
-
-    #[test]
-    fn plan_applies_min_score_then_max_clips() {
-        let clips = [
-            clip(0, Some(90.0)),
-            clip(1, Some(40.0)),
-            clip(2, Some(75.0)),
-            clip(3, None),
-            clip(4, Some(60.0)),
-        ];
-        let plan = plan_clips(&clips, 50, 2);
-        let kept: Vec<u64> = plan
-            .iter()
-            .filter(|(_, r)| r.is_none())
-            .map(|(c, _)| c.idx)
-            .collect();
-        assert_eq!(kept, [0, 2]);
-        assert!(plan[1].1.as_deref().unwrap().contains("below min_score 50"));
-        assert!(plan[3].1.as_deref().unwrap().contains("no score"));
-        assert!(plan[4].1.as_deref().unwrap().contains("max_clips 2"));
-        assert_eq!(
-            plan_clips(&clips, 0, 0)
-                .iter()
-                .filter(|(_, r)| r.is_none())
-                .count(),
-            5
-        );
-    }
-
-    #[test]
-    fn names_are_made_unique() {
-        let mut taken = HashSet::new();
-        assert_eq!(unique_name(&mut taken, "a"), "a");
-        assert_eq!(unique_name(&mut taken, "A"), "A (2)");
-        assert_eq!(unique_name(&mut taken, "a"), "a (3)");
-    }
-
-    #[tokio::test]
-    async fn folders_are_claimed_once() {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(root.path().join("inbox/x")).unwrap();
-        assert_eq!(
-            claim_folder(root.path(), Path::new("inbox/x"))
-                .await
-                .unwrap(),
-            Path::new("inbox/x (2)")
-        );
-        assert_eq!(
-            claim_folder(root.path(), Path::new("inbox/y"))
-                .await
-                .unwrap(),
-            Path::new("inbox/y")
-        );
-        // Many claims of one name at once: each gets its own folder.
-        let claims: Vec<_> = (0..8)
-            .map(|_| {
-                let root = root.path().to_path_buf();
-                tokio::spawn(async move { claim_folder(&root, Path::new("inbox/z")).await })
-            })
-            .collect();
-        let mut got = HashSet::new();
-        for claim in claims {
-            assert!(got.insert(claim.await.unwrap().unwrap()));
-        }
-        assert_eq!(got.len(), 8);
-    }
-
-    #[test]
-    fn the_plan_does_not_depend_on_the_api_order() {
-        let clips = [
-            clip(0, Some(90.0)),
-            clip(1, Some(40.0)),
-            clip(2, Some(75.0)),
-            clip(3, None),
-            clip(4, Some(60.0)),
-        ];
-        let summary = |plan: Vec<(Clip, Option<String>)>| -> Vec<(u64, Option<String>)> {
-            plan.into_iter().map(|(c, r)| (c.idx, r)).collect()
-        };
-        let expected = summary(plan_clips(&clips, 50, 2));
-        let mut shuffled = clips.to_vec();
-        for seed in 0..20u64 {
-            // A cheap deterministic shuffle.
-            shuffled.sort_by_key(|c| (c.idx * 7 + seed * 13) % 5);
-            assert_eq!(summary(plan_clips(&shuffled, 50, 2)), expected);
-            shuffled.reverse();
-            assert_eq!(summary(plan_clips(&shuffled, 50, 2)), expected);
-        }
     }
 }
