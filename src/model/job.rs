@@ -364,6 +364,38 @@ fn next_state(state: &State, has_live_task: bool, event: &Event) -> Option<State
     Some(next)
 }
 
+/// A job as it was just written to the store, published to every
+/// subscriber of [`crate::store::Store::subscribe`] after the write is
+/// durable: the one channel that notifications, metrics and the dashboard
+/// listen on instead of being called from inside the pipeline's steps.
+/// The job's last [`Transition`] says what moved (an insert or a save that
+/// changed nothing else still publishes, so a subscriber compares).
+#[derive(Debug, Clone)]
+pub enum JobChange {
+    /// Created or saved.
+    Saved(std::sync::Arc<Job>),
+    /// Removed by `forget`.
+    Forgotten(std::sync::Arc<Job>),
+}
+
+impl JobChange {
+    /// The job as written (or as it was before `forget`).
+    pub fn job(&self) -> &Job {
+        match self {
+            JobChange::Saved(job) | JobChange::Forgotten(job) => job,
+        }
+    }
+
+    /// The transition this write recorded, if the write was a saved job's
+    /// newest transition (`None` for `forget`).
+    pub fn transition(&self) -> Option<&Transition> {
+        match self {
+            JobChange::Saved(job) => job.history.last(),
+            JobChange::Forgotten(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

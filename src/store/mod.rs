@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
-use crate::model::{Event, Job, Source};
+use crate::model::{Event, Job, JobChange, Source};
 
 /// sled's page cache. Left at its default (1 GiB) it would let an idle
 /// daemon grow far past what it needs; a few MiB hold every hot record.
@@ -23,6 +23,8 @@ const CACHE_BYTES: u64 = 8 * 1024 * 1024;
 /// `meta` key of the next job number. Our own counter: sled's
 /// `generate_id` skips a million ids on every reopen, and users type these
 /// numbers.
+/// How many job changes [`Store::subscribe`] buffers per subscriber.
+const PUBLISHED_CAPACITY: usize = 1024;
 const NEXT_JOB_NUMBER: &str = "jobs:next_number";
 const UNITS_TOTAL: &str = "units:total";
 
@@ -64,6 +66,8 @@ pub struct Store {
     /// scheduler's in-memory index; `None` (nothing kept) until
     /// [`Store::watch_changes`] is called.
     changes: Arc<Mutex<Option<HashSet<String>>>>,
+    /// Every durable write of a job, for [`Store::subscribe`].
+    published: tokio::sync::broadcast::Sender<JobChange>,
 }
 
 /// What [`Store::insert_new`] did.
@@ -95,6 +99,7 @@ impl Store {
             flushing: Arc::new(tokio::sync::Mutex::new(())),
             failure: Arc::new(tokio::sync::watch::channel(None).0),
             changes: Arc::new(Mutex::new(None)),
+            published: tokio::sync::broadcast::channel(PUBLISHED_CAPACITY).0,
             db,
         };
         store.init_job_numbers()?;
@@ -174,6 +179,11 @@ impl Store {
         if outcomes.iter().any(|o| matches!(o, Inserted::New(_))) {
             self.flush().await?;
         }
+        for outcome in &outcomes {
+            if let Inserted::New(job) = outcome {
+                self.publish(JobChange::Saved(Arc::new(job.clone())));
+            }
+        }
         Ok(outcomes)
     }
 
@@ -186,8 +196,9 @@ impl Store {
         prepare: impl FnOnce(&mut Job),
     ) -> Result<Inserted, StoreError> {
         let inserted = self.write_new(key, source, preset, now, prepare)?;
-        if matches!(inserted, Inserted::New(_)) {
+        if let Inserted::New(job) = &inserted {
             self.flush().await?;
+            self.publish(JobChange::Saved(Arc::new(job.clone())));
         }
         Ok(inserted)
     }
@@ -280,6 +291,7 @@ impl Store {
             if self.noted(written)? {
                 self.changed(key);
                 self.flush().await?;
+                self.publish(JobChange::Saved(Arc::new(job.clone())));
                 return Ok(Some(job));
             }
         }
@@ -321,6 +333,7 @@ impl Store {
             .map_err(tx_error)?;
         self.changed(&job.key);
         self.flush().await?;
+        self.publish(JobChange::Saved(Arc::new(job.clone())));
         Ok(())
     }
 
@@ -357,6 +370,19 @@ impl Store {
             Some(keys) => keys.drain().collect(),
             None => Vec::new(),
         }
+    }
+
+    /// Every job written from now on, after it is durable (see
+    /// [`JobChange`]). A subscriber that falls more than
+    /// `PUBLISHED_CAPACITY` changes behind gets `Lagged` and should re-read
+    /// what it needs from the store; the store never waits for subscribers.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<JobChange> {
+        self.published.subscribe()
+    }
+
+    fn publish(&self, change: JobChange) {
+        // No subscriber is not an error.
+        let _ = self.published.send(change);
     }
 
     fn changed(&self, key: &str) {
@@ -428,6 +454,7 @@ impl Store {
             .map_err(tx_error)?;
         self.changed(&job.key);
         self.flush().await?;
+        self.publish(JobChange::Forgotten(Arc::new(job.clone())));
         Ok(job)
     }
 
@@ -660,6 +687,53 @@ mod tests {
             .await
             .unwrap();
         assert!(store.take_changes().is_empty());
+    }
+
+    /// Subscribers see every durable write, in order, with the transition
+    /// it recorded: creation, saves, skips on first sight and `forget`.
+    #[tokio::test]
+    async fn every_durable_write_is_published_to_subscribers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut changes = store.subscribe();
+        let now = Utc::now();
+        let Inserted::New(mut job) = store
+            .insert_new("youtube:abcdefghijk", source(), "default", None, now)
+            .await
+            .unwrap()
+        else {
+            panic!("new")
+        };
+        job.apply(Event::SubmitStarted, now).unwrap();
+        store.save(&job).await.unwrap();
+        store
+            .insert_skipped_many(
+                vec![("youtube:skipped0000".into(), source(), "backfill".into())],
+                "default",
+                now,
+            )
+            .await
+            .unwrap();
+        store.forget("youtube:abcdefghijk").await.unwrap();
+
+        let mut seen = Vec::new();
+        while let Ok(change) = changes.try_recv() {
+            let moved = change.transition().map(|t| format!("{}->{}", t.from, t.to));
+            let kind = match change {
+                JobChange::Saved(_) => "saved",
+                JobChange::Forgotten(_) => "forgotten",
+            };
+            seen.push(format!("{kind} {} {moved:?}", change.job().key));
+        }
+        assert_eq!(
+            seen,
+            [
+                "saved youtube:abcdefghijk None",
+                "saved youtube:abcdefghijk Some(\"queued->submitting\")",
+                "saved youtube:skipped0000 Some(\"queued->skipped\")",
+                "forgotten youtube:abcdefghijk None",
+            ]
+        );
     }
 
     #[tokio::test]
