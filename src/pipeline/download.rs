@@ -378,7 +378,7 @@ fn expired(expire_at: Option<u64>) -> Option<String> {
 }
 
 /// Whose video links a fresh results call must bring (see
-/// [`Worker::fresh_results`]).
+/// [`JobRun::fresh_results`]).
 #[derive(Clone, Copy)]
 pub(super) enum Wanted {
     /// Every clip that will be downloaded (after SUCCEEDED, or a download

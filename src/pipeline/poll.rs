@@ -164,7 +164,7 @@ impl JobRun {
     }
 }
 
-/// What the polls after SUCCEEDED have seen so far (see [`Worker::settled`]).
+/// What the polls after SUCCEEDED have seen so far (see [`JobRun::settled`]).
 #[derive(Default)]
 struct Settling {
     /// When SUCCEEDED was first seen.
