@@ -18,6 +18,7 @@ use crate::output::sidecar::{
     self, ClipFiles, ClipSidecar, Project, ProjectClip, ProjectTask, SourceFile, SourceInfo,
     TaskInfo,
 };
+use crate::util::rfc3339;
 
 /// One job's folder being filled, clip by clip.
 pub struct Assembly {
@@ -129,8 +130,8 @@ impl Assembly {
                 expires: results
                     .expire_at
                     .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms as i64))
-                    .map(sidecar::rfc3339),
-                submitted_at: job.task.as_ref().map(|t| sidecar::rfc3339(t.submitted_at)),
+                    .map(rfc3339),
+                submitted_at: job.task.as_ref().map(|t| rfc3339(t.submitted_at)),
             },
             self.clips,
             Utc::now(),
@@ -174,7 +175,7 @@ fn source_info(job: &Job) -> SourceInfo {
         feed: job.source.feed.clone(),
         // Unknown stays unknown: the folder's date is the submit date,
         // the video's date is not.
-        published: job.source.published.map(sidecar::rfc3339),
+        published: job.source.published.map(rfc3339),
     }
 }
 

@@ -11,7 +11,6 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::step::{JobRun, Outcome, Stepped, RETRY_MAX, RETRY_START};
-use crate::api::limiter::backoff;
 use crate::api::types::{Clip, TaskResults};
 use crate::api::ApiError;
 use crate::config::{Config, MAX_THUMBNAIL_BYTES};
@@ -20,8 +19,9 @@ use crate::output::assemble::{Assembly, Fetched};
 use crate::output::download::DownloadError;
 use crate::output::folder::{ensure_folder, FolderError};
 use crate::output::plan::{find_clip, plan_clips};
-use crate::output::sidecar;
 use crate::output::space;
+use crate::util::retry::backoff;
+use crate::util::rfc3339;
 
 /// Results calls for fresh links while a needed video link is missing.
 const MAX_LINK_POLLS: u32 = 20;
@@ -370,7 +370,7 @@ impl JobRun {
 fn expired(expire_at: Option<u64>) -> Option<String> {
     let expired = expire_at.filter(|at| *at < Utc::now().timestamp_millis().max(0) as u64)?;
     let when = chrono::DateTime::from_timestamp_millis(expired as i64)
-        .map(sidecar::rfc3339)
+        .map(rfc3339)
         .unwrap_or_default();
     Some(format!(
         "the results expired at {when}; too late to download"

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use super::download::Wanted;
 use super::step::{JobRun, Outcome, Stepped, RETRY_MAX, RETRY_START};
-use crate::api::limiter::backoff;
 use crate::api::types::{same_clips, Clip, TaskResults, TaskStatus};
 use crate::api::ApiError;
 use crate::model::Event;
 use crate::store::StoreError;
+use crate::util::retry::backoff;
 
 impl JobRun {
     /// Poll the task until it ends: on SUCCEEDED (with a settled clip

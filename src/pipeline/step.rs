@@ -10,10 +10,11 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::context::Context;
-use crate::api::limiter::{backoff, Slot};
+use crate::api::limiter::Slot;
 use crate::api::types::TaskResults;
 use crate::model::{Event, Job};
 use crate::store::StoreError;
+use crate::util::retry::backoff;
 
 /// Submit attempts (transient failures) before a job is failed.
 const MAX_SUBMIT_ATTEMPTS: u32 = 6;

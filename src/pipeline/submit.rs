@@ -12,10 +12,10 @@ use chrono::Utc;
 use super::pause::Refusal;
 use super::step::{JobRun, Outcome, Stepped, RETRY_START};
 use crate::api::client::BeforeSend;
-use crate::api::limiter::backoff;
 use crate::api::ApiError;
 use crate::config::AmbiguousSubmit;
 use crate::model::{Event, Job, State, Task};
+use crate::util::retry::backoff;
 
 /// Tries at storing a task id the API sent, when the store fails.
 const MAX_RECORD_ATTEMPTS: u32 = 5;
