@@ -11,8 +11,8 @@ use super::step::{JobRun, Outcome, Stepped};
 use crate::api::upload::{video_content_type, MAX_UPLOAD_BYTES};
 use crate::api::{ApiClient, ApiError};
 use crate::model::Event;
-use crate::sources::folder::files::sha256_file;
 use crate::util::human_size;
+use crate::util::sha256_file;
 
 /// New upload URLs asked for in one attempt when the bucket refuses one.
 const MAX_UPLOAD_TICKETS: u32 = 3;
