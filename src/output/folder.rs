@@ -200,4 +200,46 @@ mod tests {
         }
         assert_eq!(got.len(), 8);
     }
+
+    #[tokio::test]
+    async fn a_job_keeps_its_folder_until_another_job_finishes_there() {
+        use crate::model::Source;
+        use crate::output::naming::TemplateKind;
+        let root = tempfile::tempdir().unwrap();
+        let template = Template::parse("{feed}/{title}", TemplateKind::Folder).unwrap();
+        let source = Source {
+            title: Some("Talk".into()),
+            ..Source::default()
+        };
+        let mut job = Job::new(
+            1,
+            "url:https://e.com/1".into(),
+            source,
+            "default".into(),
+            chrono::Utc::now(),
+        );
+        // New: claimed from the template, to be stored by the caller.
+        let first = ensure_folder(root.path(), &template, &job).await.unwrap();
+        assert_eq!(first.claimed.as_deref(), Some("inbox/Talk"));
+        job.folder = first.claimed.clone();
+        // Stored and still there: kept as is.
+        let again = ensure_folder(root.path(), &template, &job).await.unwrap();
+        assert_eq!(
+            (again.path.as_path(), again.claimed),
+            (first.path.as_path(), None)
+        );
+        // Removed by someone: claimed again under the same name.
+        std::fs::remove_dir(&first.path).unwrap();
+        let back = ensure_folder(root.path(), &template, &job).await.unwrap();
+        assert_eq!(back.claimed, None);
+        assert!(first.path.is_dir());
+        // Another job finished there meanwhile: a new folder.
+        std::fs::write(
+            first.path.join("project.json"),
+            r#"{"source": {"key": "url:https://e.com/2"}}"#,
+        )
+        .unwrap();
+        let moved = ensure_folder(root.path(), &template, &job).await.unwrap();
+        assert_eq!(moved.claimed.as_deref(), Some("inbox/Talk (2)"));
+    }
 }

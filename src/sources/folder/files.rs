@@ -7,7 +7,6 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-
 use super::parse::Format;
 use crate::api::upload::video_content_type;
 
