@@ -129,7 +129,7 @@ async fn local_video(path: &std::path::Path) -> Result<Resolved, CommandError> {
     let to_hash = absolute.clone();
     let hash = tokio::task::spawn_blocking(move || {
         std::fs::File::open(&to_hash)
-            .and_then(|f| crate::sources::folder::files::sha256_file(f, &CancellationToken::new()))
+            .and_then(|f| crate::util::sha256_file(f, &CancellationToken::new()))
     })
     .await
     .map_err(CommandError::failed)?
