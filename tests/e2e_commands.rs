@@ -17,20 +17,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::feed_server::{FeedServer, Route};
-use support::harness::{base_config, text, Daemon, Env};
+use support::harness::{base_config, quick, text, wait_until, Daemon, Env, VIDEO};
 use support::{FakeConfig, Misbehave};
 
-const DONE: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
+const DONE: &str = VIDEO;
 const FAILED: &str = "https://youtu.be/aaaaaaaaaaa";
 const FORGOTTEN: &str = "https://youtu.be/bbbbbbbbbbb";
 const NEW: &str = "https://youtu.be/ccccccccccc";
-
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(60),
-        ..FakeConfig::default()
-    }
-}
 
 /// An environment with a feed checked once (not due again for an hour)
 /// and jobs 1 done, 2 failed, 3 done.
@@ -239,7 +232,7 @@ fn a_running_task_and_its_age_show_with_the_daemon_running_and_stopped() {
     let daemon = Daemon::start(&env);
     assert_success(&env.run(&["submit", DONE]));
     assert!(
-        support::harness::wait_until(Duration::from_secs(20), || env.jobs()[0]["state"]
+        wait_until(Duration::from_secs(20), || env.jobs()[0]["state"]
             == "processing"),
         "{}",
         daemon.log()
