@@ -72,6 +72,7 @@ pub(super) struct RawOutput {
     pub thumbnails: Option<bool>,
     pub min_free_space: Str,
     pub max_video_size: Str,
+    pub exports: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -686,3 +686,28 @@ fn output_sizes_are_read_with_units() {
         "greater than zero",
     );
 }
+
+#[test]
+fn output_exports_default_to_all_and_can_be_chosen_or_turned_off() {
+    use crate::output::exports::ExportKind;
+    assert_eq!(ok("").output.exports, ExportKind::ALL);
+    assert!(ok("[output]\nexports = []\n").output.exports.is_empty());
+    assert_eq!(
+        ok("[output]\nexports = [\"edl\", \"csv\", \"edl\"]\n")
+            .output
+            .exports,
+        [ExportKind::Edl, ExportKind::Csv]
+    );
+    assert_error(
+        "[output]\nexports = [\n  \"csv\",\n  \"premiere\",\n]\n",
+        4,
+        "output.exports",
+        "unknown export \"premiere\" (expected any of chapters, csv, edl, fcpxml; [] writes none)",
+    );
+    assert_error(
+        "[output]\nexports = \"csv\"\n",
+        2,
+        "output.exports",
+        "invalid type",
+    );
+}

@@ -4,6 +4,7 @@
 //! nothing half-finished is ever visible.
 
 pub mod download;
+pub mod exports;
 pub mod links;
 pub mod naming;
 pub mod sidecar;

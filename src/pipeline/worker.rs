@@ -21,6 +21,7 @@ use crate::config::{AmbiguousSubmit, Config, MAX_THUMBNAIL_BYTES};
 use crate::model::identity;
 use crate::model::{Event, Job, State, Task};
 use crate::output::download::{write_atomic, DownloadError};
+use crate::output::exports;
 use crate::output::naming::{Template, Vars};
 use crate::output::sidecar::{
     self, ClipFiles, ClipSidecar, Project, ProjectClip, ProjectTask, SourceFile, SourceInfo,
@@ -951,6 +952,8 @@ impl Worker {
             project_clips,
             Utc::now(),
         );
+        let input = exports::Input::from_project(&project);
+        files_written.extend(exports::write(folder, &config.output.exports, &input).await?);
         // Last: its presence means the folder is complete.
         write_json(&folder.join("project.json"), &project).await?;
         files_written.push("project.json".into());
