@@ -4,9 +4,10 @@
 //! comma, a double quote, CR or LF is quoted with its quotes doubled.
 //! Times are `HH:MM:SS.mmm` (as in the sidecars), empty when unknown;
 //! `file` is the clip's video in the folder, empty when none was rendered
-//! (metadata-only presets).
+//! (metadata-only presets). Titles are put on one line, without control
+//! characters.
 
-use super::{score_text, ExportClip};
+use super::{one_line, score_text, ExportClip};
 use crate::output::sidecar::timestamp;
 
 const HEADER: [&str; 7] = ["rank", "title", "start", "end", "duration", "score", "file"];
@@ -17,7 +18,7 @@ pub fn render(clips: &[ExportClip]) -> String {
         let duration = clip.span().map(|(b, e)| timestamp(e - b));
         out.push_str(&row([
             clip.rank.to_string(),
-            clip.title.clone(),
+            one_line(&clip.title),
             clip.begin_ms.map(timestamp).unwrap_or_default(),
             clip.end_ms.map(timestamp).unwrap_or_default(),
             duration.unwrap_or_default(),

@@ -183,13 +183,16 @@ pub async fn write(
     Ok(written)
 }
 
-/// `text` on one line: control characters (newlines, tabs) become spaces,
-/// runs of spaces one, and no space at either end.
+/// `text` on one line: control characters (newlines, tabs, escapes) and
+/// the two noncharacters XML 1.0 forbids become spaces, runs of spaces one,
+/// and no space at either end.
 fn one_line(text: &str) -> String {
-    text.split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    text.split(|c: char| {
+        c.is_whitespace() || c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+    })
+    .filter(|w| !w.is_empty())
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 /// Milliseconds to whole frames at [`FPS`], to the nearest frame.
@@ -248,6 +251,10 @@ pub(crate) mod tests {
     #[test]
     fn titles_go_on_one_line() {
         assert_eq!(one_line("  a\nb\t\tc \r\n"), "a b c");
+        assert_eq!(
+            one_line("nul\0bell\x07esc\x1b[31m\u{FFFF}"),
+            "nul bell esc [31m"
+        );
         let untitled = ExportClip {
             title: " \n".into(),
             ..clip(3, "", 0, 1, 1)
