@@ -635,7 +635,8 @@ fn check_output_tree(env: &Env, keys: &BTreeSet<&str>) {
                 env.api.thumb_bytes(task, idx)
             );
         }
-        let expected_files = project["clips"].as_array().unwrap().len() * 3 + 1;
+        // Three files per clip, the four editor exports and project.json.
+        let expected_files = project["clips"].as_array().unwrap().len() * 3 + 4 + 1;
         let present = std::fs::read_dir(folder).unwrap().count();
         assert_eq!(
             present,

@@ -51,6 +51,10 @@ fn export_on_writes_the_full_folder_with_correct_sidecars() {
             "03 Q&A what next.jpg",
             "03 Q&A what next.json",
             "03 Q&A what next.mp4",
+            "chapters.txt",
+            "clips.csv",
+            "clips.edl",
+            "markers.xml",
             "project.json",
         ]
     );
@@ -157,6 +161,10 @@ fn export_off_writes_metadata_only_and_accepts_numbers_and_the_newer_envelope() 
             "01 Clip 1 title.json",
             "02 Clip 2 title.json",
             "03 Clip 3 title.json",
+            "chapters.txt",
+            "clips.csv",
+            "clips.edl",
+            "markers.xml",
             "project.json"
         ]
     );
@@ -191,6 +199,10 @@ fn min_score_and_max_clips_list_but_skip_clips() {
             "01 Clip 1 title.jpg",
             "01 Clip 1 title.json",
             "01 Clip 1 title.mp4",
+            "chapters.txt",
+            "clips.csv",
+            "clips.edl",
+            "markers.xml",
             "project.json"
         ]
     );

@@ -58,8 +58,9 @@ fn hostile_titles_become_safe_names_inside_the_output_folder() {
         );
     }
     let outputs: Vec<_> = all_files(&root);
-    // 8 clips × (mp4, jpg, json) + project.json, all in one folder.
-    assert_eq!(outputs.len(), 8 * 3 + 1, "{outputs:#?}");
+    // 8 clips × (mp4, jpg, json), the four editor exports and project.json,
+    // all in one folder.
+    assert_eq!(outputs.len(), 8 * 3 + 4 + 1, "{outputs:#?}");
     let folder = outputs[0].parent().unwrap().to_path_buf();
     assert!(outputs.iter().all(|f| f.parent().unwrap() == folder));
     assert_eq!(folder.parent().unwrap(), root.join("inbox"));
@@ -70,6 +71,28 @@ fn hostile_titles_become_safe_names_inside_the_output_folder() {
         assert!(!name.chars().any(|c| c.is_control()), "{name:?}");
         assert!(!name.to_ascii_uppercase().starts_with("CON."), "{name}");
     }
+    // The titles reach the exports as text, never as control characters
+    // (XML 1.0 forbids most of them even escaped).
+    for export in ["chapters.txt", "clips.csv", "clips.edl", "markers.xml"] {
+        let text = std::fs::read_to_string(folder.join(export)).unwrap();
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r')),
+            "{export}: {text:?}"
+        );
+    }
+    let xml = std::fs::read_to_string(folder.join("markers.xml")).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let mut markers = 0;
+    loop {
+        match reader.read_event().expect("markers.xml is well-formed") {
+            quick_xml::events::Event::Empty(e) if e.name().as_ref() == b"marker" => markers += 1,
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(markers, 8);
 }
 
 #[test]

@@ -945,3 +945,40 @@ fn start_blocking_serves_from_its_own_thread() {
     let addr = origin.trim_start_matches("http://");
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
+
+#[tokio::test]
+async fn reframe_options_are_refused_as_the_april_api_refuses_them() {
+    let api = FakeApi::start(cfg()).await;
+    let c = Client::new(&api);
+    let video = "https://youtu.be/r";
+    let refused = [
+        json!({"video_url": video, "enable_ai_reframe": true}),
+        json!({"video_url": video, "enable_ai_reframe": true, "ratio": "RATIO_ORIGINAL"}),
+        json!({"video_url": video, "enable_ai_reframe": true, "ratio": "RATIO_1_1", "reframe_layout": "PiP"}),
+        json!({"video_url": video, "enable_ai_reframe": true, "ratio": "RATIO_16_9", "reframe_layout": "screen first"}),
+        json!({"video_url": video, "enable_express_mode": "true"}),
+        json!({"video_url": video, "enable_more_results": 1}),
+    ];
+    for body in refused {
+        let (status, v) = c.json(c.post("/clips", body.clone())).await;
+        assert_eq!(status, 400, "{body} → {v}");
+        assert!(
+            v["message"].as_str().is_some() && v["trace_id"].as_str().is_some(),
+            "{v}"
+        );
+    }
+    assert!(
+        api.submissions().is_empty(),
+        "a refused submit creates no task"
+    );
+    let accepted = [
+        json!({"video_url": video, "enable_ai_reframe": true, "ratio": "RATIO_4_5", "reframe_layout": "Gameplay A"}),
+        json!({"video_url": video, "enable_ai_reframe": true, "ratio": "RATIO_9_16", "reframe_layout": ""}),
+        json!({"video_url": video, "enable_ai_reframe": false, "reframe_layout": "anything"}),
+        json!({"video_url": video, "enable_express_mode": true, "enable_more_results": false}),
+    ];
+    for body in accepted {
+        c.submit(body).await;
+    }
+    assert_eq!(api.submissions_for(video), 4);
+}

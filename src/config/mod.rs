@@ -17,6 +17,7 @@ mod error;
 mod feeds;
 mod presets;
 mod raw;
+mod reframe;
 mod sections;
 mod settings;
 #[cfg(test)]

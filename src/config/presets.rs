@@ -14,6 +14,7 @@ use toml::Spanned;
 
 use super::error::{ConfigError, Source};
 use super::raw::{key_segment, RawPreset, Str};
+use super::reframe::{self, Origin, Origins};
 use super::Preset;
 
 pub(super) const RATIOS: &[&str] = &[
@@ -62,6 +63,10 @@ struct Definition {
     /// Options set by this preset itself, `extra` merged over the typed keys.
     own: Map<String, Value>,
     extends: Option<Spanned<String>>,
+    /// Where the options checked together were written (see [`reframe`]).
+    origins: Origins,
+    /// The `[presets.NAME]` header; `None` for the built-in default.
+    name_span: Option<std::ops::Range<usize>>,
 }
 
 /// Check every preset and resolve `extends`. The result always holds
@@ -82,18 +87,31 @@ pub(super) fn resolve(
                  (it can name a drop-folder subfolder)",
             ));
         }
-        let def = check(src, &name, preset)?;
+        let mut def = check(src, &name, preset)?;
+        def.name_span = Some(span);
         defs.insert(name, def);
     }
     defs.entry("default".to_owned())
         .or_insert_with(|| Definition {
             own: builtin_default(),
             extends: None,
+            origins: Origins::new(),
+            name_span: None,
         });
 
     let mut resolved = BTreeMap::new();
     for name in defs.keys() {
         resolve_one(src, name, &defs, &mut resolved, &mut Vec::new())?;
+    }
+    for (name, options) in &resolved {
+        let def = &defs[name];
+        reframe::check(
+            src,
+            name,
+            def.name_span.clone(),
+            options,
+            &origins_of(name, &defs),
+        )?;
     }
     Ok(resolved
         .into_iter()
@@ -158,6 +176,18 @@ fn resolve_one(
     Ok(())
 }
 
+/// Where each option of preset `name` was written, ancestors first (the
+/// chain is known to be whole and acyclic by now).
+fn origins_of(name: &str, defs: &BTreeMap<String, Definition>) -> Origins {
+    let def = &defs[name];
+    let mut origins = match &def.extends {
+        Some(parent) => origins_of(parent.get_ref(), defs),
+        None => Origins::new(),
+    };
+    origins.extend(def.origins.clone());
+    origins
+}
+
 /// Validate one preset's own keys into an option map.
 fn check(src: &Source, name: &str, raw: RawPreset) -> Result<Definition, ConfigError> {
     let prefix = format!("presets.{}", key_segment(name));
@@ -171,8 +201,38 @@ fn check(src: &Source, name: &str, raw: RawPreset) -> Result<Definition, ConfigE
     };
     set_bool("enable_export", raw.enable_export, &mut own);
     set_bool("enable_caption", raw.enable_caption, &mut own);
-    set_bool("enable_ai_reframe", raw.enable_ai_reframe, &mut own);
+    set_bool(
+        "enable_ai_reframe",
+        raw.enable_ai_reframe.as_ref().map(|v| *v.get_ref()),
+        &mut own,
+    );
     set_bool("enable_ai_hook", raw.enable_ai_hook, &mut own);
+    // Enterprise plans: half the units, and more clips.
+    set_bool("enable_express_mode", raw.enable_express_mode, &mut own);
+    set_bool("enable_more_results", raw.enable_more_results, &mut own);
+    let mut origins = Origins::new();
+    let mut origin = |field: &str, span: std::ops::Range<usize>, extra: bool| {
+        let preset = name.to_owned();
+        origins.insert(
+            field.to_owned(),
+            Origin {
+                preset,
+                span,
+                extra,
+            },
+        );
+    };
+    if let Some(v) = &raw.enable_ai_reframe {
+        origin("enable_ai_reframe", v.span(), false);
+    }
+    for (field, value) in [
+        ("ratio", &raw.ratio),
+        ("reframe_layout", &raw.reframe_layout),
+    ] {
+        if let Some(v) = value {
+            origin(field, v.span(), false);
+        }
+    }
 
     let enums: [(&str, &Str, &[&str]); 5] = [
         ("ratio", &raw.ratio, RATIOS),
@@ -271,12 +331,15 @@ fn check(src: &Source, name: &str, raw: RawPreset) -> Result<Definition, ConfigE
                 format!("{k} cannot be set in a preset: clipwatch sets it for every video"),
             ));
         }
+        origin(&k, span, true);
         own.insert(k, to_json(v));
     }
 
     Ok(Definition {
         own,
         extends: raw.extends,
+        origins,
+        name_span: None,
     })
 }
 

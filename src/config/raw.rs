@@ -72,6 +72,7 @@ pub(super) struct RawOutput {
     pub thumbnails: Option<bool>,
     pub min_free_space: Str,
     pub max_video_size: Str,
+    pub exports: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -94,7 +95,9 @@ pub(super) struct RawPreset {
     pub enable_caption: Option<bool>,
     pub caption_display: Str,
     pub cc_style_tpl: Str,
-    pub enable_ai_reframe: Option<bool>,
+    pub enable_ai_reframe: Option<Spanned<bool>>,
+    pub enable_express_mode: Option<bool>,
+    pub enable_more_results: Option<bool>,
     pub source_lang: Str,
     pub target_lang: Str,
     pub target_duration: Str,

@@ -3,6 +3,7 @@
 
 use super::values::{at_least_one, dir, duration, http_base_url, resolve_path, size, template};
 use super::*;
+use crate::output::exports::ExportKind;
 
 pub(super) fn check_api(
     src: &Source,
@@ -182,7 +183,37 @@ pub(super) fn check_output(
             DEFAULT_MAX_VIDEO_SIZE,
             true,
         )?,
+        exports: exports(src, raw.exports)?,
     })
+}
+
+/// `output.exports`: names of editor exports, all when absent, none for `[]`.
+fn exports(
+    src: &Source,
+    raw: Option<toml::Spanned<Vec<toml::Spanned<String>>>>,
+) -> Result<Vec<ExportKind>, ConfigError> {
+    let Some(names) = raw else {
+        return Ok(ExportKind::ALL.to_vec());
+    };
+    let mut kinds = Vec::new();
+    for name in names.into_inner() {
+        let Some(kind) = ExportKind::from_name(name.get_ref().trim()) else {
+            let known: Vec<&str> = ExportKind::ALL.iter().map(|k| k.name()).collect();
+            return Err(src.error(
+                Some(name.span()),
+                "output.exports",
+                format!(
+                    "unknown export \"{}\" (expected any of {}; [] writes none)",
+                    name.get_ref(),
+                    known.join(", ")
+                ),
+            ));
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
 }
 
 pub(super) fn check_drop(

@@ -106,6 +106,9 @@ pub struct OutputConfig {
     pub min_free_space: u64,
     /// A clip video larger than this is not downloaded; the job fails.
     pub max_video_size: u64,
+    /// Editor exports written beside `project.json` (chapters, CSV, EDL,
+    /// FCPXML); all by default.
+    pub exports: Vec<crate::output::exports::ExportKind>,
 }
 
 /// Thumbnails larger than this are not kept (they are a few hundred KB).

@@ -686,3 +686,89 @@ fn output_sizes_are_read_with_units() {
         "greater than zero",
     );
 }
+
+#[test]
+fn output_exports_default_to_all_and_can_be_chosen_or_turned_off() {
+    use crate::output::exports::ExportKind;
+    assert_eq!(ok("").output.exports, ExportKind::ALL);
+    assert!(ok("[output]\nexports = []\n").output.exports.is_empty());
+    assert_eq!(
+        ok("[output]\nexports = [\"edl\", \"csv\", \"edl\"]\n")
+            .output
+            .exports,
+        [ExportKind::Edl, ExportKind::Csv]
+    );
+    assert_error(
+        "[output]\nexports = [\n  \"csv\",\n  \"premiere\",\n]\n",
+        4,
+        "output.exports",
+        "unknown export \"premiere\" (expected any of chapters, csv, edl, fcpxml; [] writes none)",
+    );
+    assert_error(
+        "[output]\nexports = \"csv\"\n",
+        2,
+        "output.exports",
+        "invalid type",
+    );
+}
+
+#[test]
+fn newer_clipping_options_are_accepted_and_checked_together() {
+    let c = ok("[presets.short]\n\
+         enable_express_mode = true\n\
+         enable_more_results = false\n\
+         enable_ai_reframe = true\n\
+         ratio = \"RATIO_16_9\"\n\
+         reframe_layout = \"Screen First\"\n\
+         [presets.tall]\n\
+         extends = \"short\"\n\
+         ratio = \"RATIO_4_5\"\n\
+         reframe_layout = \"Gameplay B\"\n");
+    let short = &c.presets["short"].options;
+    assert_eq!(short["enable_express_mode"], json!(true));
+    assert_eq!(short["enable_more_results"], json!(false));
+    assert_eq!(short["reframe_layout"], json!("Screen First"));
+    assert_eq!(
+        c.presets["tall"].options["enable_express_mode"],
+        json!(true)
+    );
+    // Reframing off: any ratio, RATIO_ORIGINAL included, and no layout check.
+    ok("[presets.p]\nenable_ai_reframe = false\nratio = \"RATIO_ORIGINAL\"\nreframe_layout = \"Trio\"\n");
+    // A layout newer than clipwatch goes through extra unchecked.
+    let c = ok(
+        "[presets.p]\nenable_ai_reframe = true\nratio = \"RATIO_1_1\"\n\
+                [presets.p.extra]\nreframe_layout = \"Orbit\"\n",
+    );
+    assert_eq!(c.presets["p"].options["reframe_layout"], json!("Orbit"));
+}
+
+#[test]
+fn reframing_needs_a_ratio_and_a_layout_of_that_ratio() {
+    // (text, line, key, fragment of the message)
+    let cases: &[(&str, usize, &str, &str)] = &[
+        ("[presets.p]\nenable_ai_reframe = true\n", 2, "presets.p.enable_ai_reframe",
+         "needs a ratio (the API requires one): add ratio = one of RATIO_9_16, RATIO_16_9, RATIO_1_1, RATIO_4_5"),
+        ("[presets.p]\nenable_ai_reframe = true\nratio = \"RATIO_ORIGINAL\"\n", 3, "presets.p.ratio",
+         "RATIO_ORIGINAL is not one"),
+        ("[presets.p]\nenable_ai_reframe = true\nratio = \"RATIO_1_1\"\nreframe_layout = \"PiP\"\n", 4,
+         "presets.p.reframe_layout",
+         "\"PiP\" is not a layout for RATIO_1_1 (expected one of Auto, Full, Fit, Grid 4, Trio); \"PiP\" is a layout for RATIO_9_16"),
+        ("[presets.p]\nenable_ai_reframe = true\nratio = \"RATIO_16_9\"\nreframe_layout = \"screen first\"\n", 4,
+         "presets.p.reframe_layout", "did you mean \"Screen First\"? (case and spaces count)"),
+        ("[presets.p]\nenable_ai_reframe = true\nratio = \"RATIO_9_16\"\nreframe_layout = \"OTS\"\n", 4,
+         "presets.p.reframe_layout", "is a layout for RATIO_16_9"),
+        // Inherited: the line is where the value was written, the message says which preset.
+        ("[presets.base]\nenable_ai_reframe = true\nratio = \"RATIO_16_9\"\nreframe_layout = \"OTS\"\n\
+          [presets.tall]\nextends = \"base\"\nratio = \"RATIO_9_16\"\n", 4, "presets.tall.reframe_layout",
+         "\"OTS\" (set in preset \"base\") is not a layout for RATIO_9_16"),
+        ("[presets.base]\nenable_ai_reframe = true\n[presets.child]\nextends = \"base\"\nratio = \"RATIO_ORIGINAL\"\n",
+         2, "presets.base.enable_ai_reframe", "needs a ratio"),
+        ("[presets.p]\nenable_express_mode = \"yes\"\n", 2, "presets.p.enable_express_mode", "invalid type"),
+        ("[presets.p]\nenable_more_results = 1\n", 2, "presets.p.enable_more_results", "invalid type"),
+        ("[presets.p]\n[presets.p.extra]\nenable_ai_reframe = true\n", 3, "presets.p.enable_ai_reframe",
+         "needs a ratio"),
+    ];
+    for (text, line, key, fragment) in cases {
+        assert_error(text, *line, key, fragment);
+    }
+}

@@ -11,6 +11,7 @@ use chrono::Utc;
 
 use crate::api::types::{Clip, TaskResults};
 use crate::model::{identity, Job};
+use crate::output::exports::{self, ExportKind};
 use crate::output::folder::{write_json, FolderError};
 use crate::output::naming::Template;
 use crate::output::plan::{clip_base, find_clip, unique_name};
@@ -115,9 +116,14 @@ impl Assembly {
         Ok(())
     }
 
-    /// Write `project.json` (last: its presence means the folder is
-    /// complete) and return every file written, relative to the folder.
-    pub async fn finish(mut self, results: &TaskResults) -> Result<Vec<String>, FolderError> {
+    /// Write the editor `exports`, then `project.json` (last: its presence
+    /// means the folder is complete), and return every file written,
+    /// relative to the folder.
+    pub async fn finish(
+        mut self,
+        results: &TaskResults,
+        exports: &[ExportKind],
+    ) -> Result<Vec<String>, FolderError> {
         let job = &self.job;
         let project = Project::new(
             job,
@@ -136,6 +142,9 @@ impl Assembly {
             self.clips,
             Utc::now(),
         );
+        let input = exports::Input::from_project(&project);
+        self.files_written
+            .extend(exports::write(&self.folder, exports, &input).await?);
         write_json(&self.folder.join("project.json"), &project).await?;
         self.files_written.push("project.json".into());
         Ok(self.files_written)

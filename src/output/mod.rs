@@ -8,6 +8,7 @@
 
 pub mod assemble;
 pub mod download;
+pub mod exports;
 pub mod folder;
 pub mod links;
 pub mod naming;

@@ -285,7 +285,7 @@ impl JobRun {
             }
             assembly.add_clip(&clip, &base, &results, fetched).await?;
         }
-        Ok(assembly.finish(&results).await?)
+        Ok(assembly.finish(&results, &config.output.exports).await?)
     }
 
     /// Download one clip's video or thumbnail to `folder/name`, fetching

@@ -886,6 +886,10 @@ impl Shared {
                 &format!("uploaded file not found: {video_url}"),
             );
         }
+        if let Err(message) = check_clipping_options(body) {
+            let trace = w.secret("trace")[..16].to_string();
+            return json_response(400, &json!({"message": message, "trace_id": trace}));
+        }
         if w.misbehave.no_units {
             let trace = w.secret("trace")[..16].to_string();
             let body = json!({
@@ -1607,6 +1611,61 @@ fn bytes_response(
 }
 
 /// An error in the API's own envelope: `{"code": "<non-zero>", "message": …}`.
+/// The AI Clipping options of the API's April 2026 edition, refused as the
+/// API refuses them (400): the two Enterprise switches must be booleans;
+/// `enable_ai_reframe` needs a `ratio` to reframe to (no RATIO_ORIGINAL);
+/// `reframe_layout`, exact in case and spaces, must suit that ratio
+/// (empty means Auto; without reframing it is ignored).
+fn check_clipping_options(body: &Value) -> Result<(), String> {
+    for flag in [
+        "enable_express_mode",
+        "enable_more_results",
+        "enable_ai_reframe",
+    ] {
+        if body.get(flag).is_some_and(|v| !v.is_boolean()) {
+            return Err(format!("{flag} must be a boolean"));
+        }
+    }
+    if body.get("enable_ai_reframe") != Some(&Value::Bool(true)) {
+        return Ok(());
+    }
+    let ratio = body.get("ratio").and_then(Value::as_str).unwrap_or("");
+    let layouts: &[&str] = match ratio {
+        "RATIO_16_9" => &[
+            "Auto",
+            "Full",
+            "Fit",
+            "Grid 4",
+            "Split 2",
+            "Trio",
+            "PiP",
+            "OTS",
+            "Screen First",
+        ],
+        "RATIO_9_16" | "RATIO_4_5" => &[
+            "Auto",
+            "Full",
+            "Fit",
+            "Grid 4",
+            "Split 2",
+            "Trio",
+            "PiP",
+            "Screen First",
+            "Gameplay A",
+            "Gameplay B",
+        ],
+        "RATIO_1_1" => &["Auto", "Full", "Fit", "Grid 4", "Trio"],
+        _ => return Err("ratio is required when enable_ai_reframe is true".into()),
+    };
+    match body.get("reframe_layout") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(layout)) if layout.is_empty() || layouts.contains(&layout.as_str()) => {
+            Ok(())
+        }
+        Some(other) => Err(format!("invalid reframe_layout {other} for {ratio}")),
+    }
+}
+
 fn api_error(status: u16, code: &str, message: &str) -> Response {
     json_response(status, &json!({"code": code, "message": message}))
 }
