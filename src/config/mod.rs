@@ -14,6 +14,7 @@
 
 mod error;
 mod feeds;
+pub mod notify;
 mod presets;
 mod raw;
 #[cfg(test)]
@@ -29,6 +30,7 @@ use regex::Regex;
 
 pub use self::error::ConfigError;
 use self::error::Source;
+pub use self::notify::{NotifyConfig, SinkConfig, SinkKind};
 use self::raw::{RawApi, RawConfig, RawDrop, RawFeed, RawOutput, Str};
 use crate::output::naming::{Template, TemplateKind};
 use crate::secret::Secret;
@@ -62,6 +64,8 @@ pub struct Config {
     pub youtube: YoutubeConfig,
     pub titles: TitlesConfig,
     pub feeds: Vec<FeedConfig>,
+    /// `[[notify]]` sinks and `[notifications]`.
+    pub notify: NotifyConfig,
     /// Non-fatal notes for the log and `check` (e.g. `api_key_file` unreadable).
     pub warnings: Vec<String>,
 }
@@ -370,6 +374,7 @@ pub fn parse(
         }
         feeds.push(checked);
     }
+    let notify = notify::check(&src, raw.notify, raw.notifications, &feeds, &base)?;
 
     Ok(Config {
         path: abs_path,
@@ -383,6 +388,7 @@ pub fn parse(
             lookup: raw.titles.lookup.unwrap_or(true),
         },
         feeds,
+        notify,
         warnings,
     })
 }
