@@ -22,3 +22,4 @@ pub mod pipeline;
 pub mod secret;
 pub mod sources;
 pub mod store;
+pub mod util;
