@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod model;
+pub mod notify;
 pub mod output;
 pub mod pipeline;
 pub mod secret;

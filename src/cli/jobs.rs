@@ -31,6 +31,7 @@ pub fn status(ctx: &Ctx, json: bool, out: &mut Out) -> anyhow::Result<u8> {
             "running": running.iter().map(|j| JobView::new(j, false)).collect::<Vec<_>>(),
             "daemon": live_status(ctx),
             "feeds": feed_health(ctx)?,
+            "notify": crate::notify::sink_status(store, config)?,
         });
         writeln!(out.stdout, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(0);
@@ -95,6 +96,7 @@ pub fn status(ctx: &Ctx, json: bool, out: &mut Out) -> anyhow::Result<u8> {
             )?;
         }
     }
+    super::notify::status_lines(ctx, out)?;
     match live_status(ctx) {
         serde_json::Value::Null => writeln!(out.stdout, "daemon: not running")?,
         live => {

@@ -5,6 +5,7 @@ mod check;
 mod feeds;
 mod jobs;
 mod logging;
+mod notify;
 mod run;
 mod submit;
 mod view;
@@ -123,6 +124,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Notification sinks ([[notify]]): `notify test [NAME]` sends a test event.
+    Notify {
+        #[command(subcommand)]
+        action: notify::NotifyAction,
+    },
     /// Validate the configuration and that output.dir can be written (exit 78 if not); without --offline also check the API key.
     Check {
         #[arg(long)]
@@ -229,6 +235,7 @@ async fn dispatch(cli: Cli) -> u8 {
             };
             submit::run(config, request).await
         }
+        Command::Notify { action } => notify::run(&config, action).await,
         command => through_daemon_or_store(config, command).await,
     };
     match result {
@@ -321,7 +328,7 @@ pub async fn execute(ctx: &Ctx, command: Command, out: &mut Out) -> anyhow::Resu
             };
             submit::queue(ctx, &request, out).await
         }
-        Command::Run | Command::Once | Command::Check { .. } => {
+        Command::Run | Command::Once | Command::Check { .. } | Command::Notify { .. } => {
             use std::fmt::Write as _;
             writeln!(
                 out.stderr,

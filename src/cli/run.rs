@@ -11,6 +11,10 @@ use crate::config::Config;
 use crate::pipeline::{Pipeline, Scope};
 use crate::sources;
 
+/// How long a pass waits at its end for notifications to go out; what is
+/// left goes out with the next pass or the daemon.
+const NOTIFY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Check every feed and the drop folder once, finish every job not yet
 /// done (including those they queued), then exit: 0, or 1 if any failed.
 pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
@@ -23,6 +27,8 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
     let cancel = CancellationToken::new();
     crate::daemon::signals::Stop::install()?.cancel_on_first(cancel.clone());
     let (_config_tx, config_rx) = watch::channel(config.clone());
+    // Events of this pass are recorded, and delivered at its end.
+    store.enable_outbox(!config.notify.sinks.is_empty());
     let pipeline = Pipeline::new(store.clone(), config_rx, cancel).await?;
     // Sources first, so the jobs they queue are part of this pass.
     crate::sources::feed::check_all_once(&pipeline).await?;
@@ -41,6 +47,7 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
             }
         }
     }
+    crate::notify::drain(&store, &config, NOTIFY_PATIENCE).await;
     tracing::info!(jobs = pending.len(), failed, "pass finished");
     Ok(if failed > 0 { EXIT_FAILURE } else { 0 })
 }

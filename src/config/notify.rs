@@ -215,7 +215,10 @@ fn check_sink(
             return Err(src.error(
                 Some(span),
                 key("kind"),
-                format!("{about} needs a kind: one of {}", SinkKind::NAMES.join(", ")),
+                format!(
+                    "{about} needs a kind: one of {}",
+                    SinkKind::NAMES.join(", ")
+                ),
             ))
         }
     };

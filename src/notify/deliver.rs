@@ -133,7 +133,7 @@ impl SinkTask {
                 progress.dropped += 1;
                 return Ok(true);
             }
-            let backoff = crate::api::limiter::backoff(self.sink.retry, MAX_BACKOFF, attempts - 1);
+            let backoff = crate::util::retry::backoff(self.sink.retry, MAX_BACKOFF, attempts - 1);
             let wait = asked.unwrap_or_default().max(backoff).min(left);
             tracing::debug!(sink = %name, id = %event.id, ?wait, "notification not delivered: {error}; retrying");
             tokio::select! {

@@ -48,7 +48,7 @@ pub fn render(event: &OutboxEvent, config: &Config) -> Rendered {
         "schema": SCHEMA,
         "id": event.id,
         "event": event.event,
-        "at": crate::output::sidecar::rfc3339(event.at),
+        "at": crate::util::rfc3339(event.at),
     });
     for (key, value) in &event.detail {
         json[key] = value.clone();
@@ -171,7 +171,11 @@ fn describe_job(event: &str, job: &Job, clips: &[Value]) -> (String, String, Ton
         } else {
             format!("run `clipwatch retry {}` to try again", job.id)
         };
-        return (format!("Failed: {what}"), format!("{line} ({next})"), Tone::Failure);
+        return (
+            format!("Failed: {what}"),
+            format!("{line} ({next})"),
+            Tone::Failure,
+        );
     }
     let message = match clips.first() {
         None => "Done; no clips".to_owned(),
@@ -193,10 +197,20 @@ fn describe_job(event: &str, job: &Job, clips: &[Value]) -> (String, String, Ton
 
 fn describe_other(event: &OutboxEvent) -> (String, String, Tone) {
     let text = |key: &str| {
-        event.detail.get(key).and_then(Value::as_str).map(redact_urls_in).unwrap_or_default()
+        event
+            .detail
+            .get(key)
+            .and_then(Value::as_str)
+            .map(redact_urls_in)
+            .unwrap_or_default()
     };
     let feed = |key: &str| {
-        event.detail.get("feed").and_then(|f| f.get(key)).cloned().unwrap_or(Value::Null)
+        event
+            .detail
+            .get("feed")
+            .and_then(|f| f.get(key))
+            .cloned()
+            .unwrap_or(Value::Null)
     };
     let feed_name = feed("name").as_str().unwrap_or_default().to_owned();
     match event.event.as_str() {
@@ -216,7 +230,10 @@ fn describe_other(event: &OutboxEvent) -> (String, String, Tone) {
         ),
         "key_rejected" => (
             "WayinVideo API key rejected".to_owned(),
-            format!("{} All API work is paused until the key is accepted.", text("reason")),
+            format!(
+                "{} All API work is paused until the key is accepted.",
+                text("reason")
+            ),
             Tone::Failure,
         ),
         "key_accepted" => (
@@ -224,13 +241,21 @@ fn describe_other(event: &OutboxEvent) -> (String, String, Tone) {
             "API work resumes.".to_owned(),
             Tone::Success,
         ),
-        "paused" => ("Submitting paused".to_owned(), text("reason"), Tone::Warning),
+        "paused" => (
+            "Submitting paused".to_owned(),
+            text("reason"),
+            Tone::Warning,
+        ),
         "resumed" => (
             "Submitting resumed".to_owned(),
             "New videos are submitted again.".to_owned(),
             Tone::Success,
         ),
-        _ => ("clipwatch test notification".to_owned(), text("message"), Tone::Info),
+        _ => (
+            "clipwatch test notification".to_owned(),
+            text("message"),
+            Tone::Info,
+        ),
     }
 }
 

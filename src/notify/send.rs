@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
 
 use super::payload::{Rendered, Tone};
 use crate::config::{SinkConfig, SinkKind};
@@ -302,7 +301,11 @@ pub fn retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    Some((at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or_default())
+    Some(
+        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default(),
+    )
 }
 
 fn cut(text: &str, max: usize) -> String {
@@ -332,6 +335,9 @@ mod tests {
     #[test]
     fn apprise_urls_get_the_notify_path_once() {
         assert_eq!(apprise_url("http://a:8000"), "http://a:8000/notify");
-        assert_eq!(apprise_url("http://a:8000/notify/clips"), "http://a:8000/notify/clips");
+        assert_eq!(
+            apprise_url("http://a:8000/notify/clips"),
+            "http://a:8000/notify/clips"
+        );
     }
 }

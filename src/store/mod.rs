@@ -329,7 +329,13 @@ impl Store {
         // the same transaction (store/outbox.rs).
         let event_id = self.outbox.draft_for(job);
         let outbox = self.outbox.tree();
-        (&self.jobs, &self.job_numbers, &self.active, &self.meta, outbox)
+        (
+            &self.jobs,
+            &self.job_numbers,
+            &self.active,
+            &self.meta,
+            outbox,
+        )
             .transaction(|(jobs, numbers, active, meta, outbox)| {
                 if let Some(id) = &event_id {
                     outbox::record_job_event(jobs, meta, outbox, job, id)?;

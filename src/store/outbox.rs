@@ -203,7 +203,12 @@ impl Store {
     /// Events after `cursor`, oldest first, at most `limit`.
     pub fn outbox_after(&self, cursor: u64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
         let mut events = Vec::new();
-        for entry in self.outbox.events.range((cursor + 1).to_be_bytes()..).take(limit) {
+        for entry in self
+            .outbox
+            .events
+            .range((cursor + 1).to_be_bytes()..)
+            .take(limit)
+        {
             let (key, bytes) = entry?;
             let key = format!("outbox {}", read_u64(&key));
             events.push(decode_event(&key, &bytes)?);
@@ -250,7 +255,11 @@ impl Store {
 
     /// Write sink `name`'s progress (flushed with the next flush: losing
     /// it means an event is delivered again, which at-least-once allows).
-    pub fn save_sink_progress(&self, name: &str, progress: &SinkProgress) -> Result<(), StoreError> {
+    pub fn save_sink_progress(
+        &self,
+        name: &str,
+        progress: &SinkProgress,
+    ) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(progress).expect("progress serializes");
         self.outbox.progress.insert(name, bytes)?;
         Ok(())
@@ -292,7 +301,13 @@ mod tests {
             origin: "submit".into(),
             ..Source::default()
         };
-        Job::new(1, "youtube:abcdefghijk".into(), source, "default".into(), Utc::now())
+        Job::new(
+            1,
+            "youtube:abcdefghijk".into(),
+            source,
+            "default".into(),
+            Utc::now(),
+        )
     }
 
     #[tokio::test]
@@ -303,7 +318,10 @@ mod tests {
         store.save(&job).await.unwrap();
         store.enable_outbox(true);
         store.save(&job).await.unwrap();
-        assert!(store.outbox_after(0, 10).unwrap().is_empty(), "queued: no event");
+        assert!(
+            store.outbox_after(0, 10).unwrap().is_empty(),
+            "queued: no event"
+        );
         job.apply(
             Event::Failed {
                 reason: "boom".into(),

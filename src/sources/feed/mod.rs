@@ -309,6 +309,7 @@ impl Watcher {
         };
         let now = Utc::now();
         state.last_check = Some(now);
+        let failures_before = state.consecutive_failures;
         let outcome = self.poll(&config, feed, &mut state, now).await;
         let ok = match outcome {
             Ok(new) => {
@@ -327,6 +328,16 @@ impl Watcher {
                 false
             }
         };
+        let (failures, error) = (state.consecutive_failures, state.last_error.as_deref());
+        crate::notify::feed_checked(
+            &self.pipeline.store,
+            &config,
+            name,
+            failures_before,
+            failures,
+            error,
+        )
+        .await;
         if let Err(err) = self.states.save(name, &state).await {
             tracing::error!(feed = name, "cannot save the feed state: {err}");
             return false;
