@@ -720,3 +720,55 @@ fn check_points_at_the_line_of_a_bad_sink() {
         assert!(shown.contains(expect), "{expect} in {shown}");
     }
 }
+
+#[test]
+fn once_delivers_the_events_of_its_pass_before_it_exits() {
+    let receiver = Receiver::start();
+    let r = receiver.base_url.clone();
+    let env = env_with(|_| {
+        format!("[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{r}/hook\"\n")
+    });
+    submit(&env, VIDEO);
+    let out = env.run(&["once"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let seen = receiver.requests("/hook");
+    assert_eq!(seen.len(), 1, "delivered before exit");
+    assert_eq!(seen[0].json()["event"], "done");
+    assert!(status(&env).contains("0 pending"));
+}
+
+#[test]
+fn a_sink_added_by_a_reload_gets_the_events_after_it() {
+    let receiver = Receiver::start();
+    let r = receiver.base_url.clone();
+    let env = env_with(|_| String::new());
+    let daemon = Daemon::start(&env);
+    submit(&env, VIDEO);
+    assert!(wait_until(WAIT, || env
+        .jobs()
+        .iter()
+        .any(|j| j["state"] == "done")));
+    let config = std::fs::read_to_string(env.config_path()).unwrap();
+    std::fs::write(
+        env.config_path(),
+        format!("{config}\n[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{r}/hook\"\n"),
+    )
+    .unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &daemon.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    assert!(wait_until(WAIT, || daemon
+        .log()
+        .contains("configuration reloaded")));
+    submit(&env, OTHER_VIDEO);
+    let seen = receiver.wait_for("/hook", 1, WAIT);
+    assert_eq!(
+        seen[0].json()["job"]["key"],
+        "youtube:9bZkp7q19f0",
+        "not the video done before"
+    );
+    daemon.stop();
+    assert_eq!(receiver.requests("/hook").len(), 1);
+}

@@ -28,7 +28,7 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
     crate::daemon::signals::Stop::install()?.cancel_on_first(cancel.clone());
     let (_config_tx, config_rx) = watch::channel(config.clone());
     // Events of this pass are recorded, and delivered at its end.
-    store.enable_outbox(!config.notify.sinks.is_empty());
+    crate::notify::arm(&store, &config);
     let pipeline = Pipeline::new(store.clone(), config_rx, cancel).await?;
     // Sources first, so the jobs they queue are part of this pass.
     crate::sources::feed::check_all_once(&pipeline).await?;

@@ -374,7 +374,14 @@ pub fn parse(
         }
         feeds.push(checked);
     }
-    let notify = notify::check(&src, raw.notify, raw.notifications, &feeds, &base)?;
+    let notify = notify::check(
+        &src,
+        raw.notify,
+        raw.notifications,
+        &feeds,
+        &base,
+        &mut warnings,
+    )?;
 
     Ok(Config {
         path: abs_path,

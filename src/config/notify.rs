@@ -79,7 +79,7 @@ impl SinkKind {
 }
 
 /// `[notifications]` and every `[[notify]]` sink.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NotifyConfig {
     pub sinks: Vec<SinkConfig>,
     /// `feed_failing` after this many failed checks in a row.
@@ -93,7 +93,7 @@ impl NotifyConfig {
 }
 
 /// One `[[notify]]` entry, checked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SinkConfig {
     /// Unique; names the sink in logs, `status` and `notify test`.
     pub name: String,
@@ -143,6 +143,7 @@ pub(super) fn check(
     settings: RawNotifications,
     feeds: &[FeedConfig],
     base: &Path,
+    warnings: &mut Vec<String>,
 ) -> Result<NotifyConfig, ConfigError> {
     let feed_failing_after = match settings.feed_failing_after {
         Some(v) if *v.get_ref() == 0 => {
@@ -159,7 +160,15 @@ pub(super) fn check(
     let mut lines_by_name: HashMap<String, usize> = HashMap::new();
     for (index, entry) in raw.into_iter().enumerate() {
         let span = entry.span();
-        let sink = check_sink(src, index, span.clone(), entry.into_inner(), feeds, base)?;
+        let sink = check_sink(
+            src,
+            index,
+            span.clone(),
+            entry.into_inner(),
+            feeds,
+            base,
+            warnings,
+        )?;
         if let Some(first) = lines_by_name.insert(sink.name.clone(), src.line_of(span.start)) {
             return Err(src.error(
                 Some(span),
@@ -185,6 +194,7 @@ fn check_sink(
     raw: RawNotify,
     feeds: &[FeedConfig],
     base: &Path,
+    warnings: &mut Vec<String>,
 ) -> Result<SinkConfig, ConfigError> {
     let key = |field: &str| format!("notify[{index}].{field}");
     let name = match &raw.name {
@@ -223,6 +233,16 @@ fn check_sink(
         }
     };
     let (url, shown, command) = target(src, &key, &about, span, &raw, kind, base)?;
+    if kind.url_is_secret() && raw.url.is_some() {
+        warnings.extend(crate::secret::readable_by_others(
+            Path::new(&src.file),
+            "the configuration file",
+            &format!(
+                ": {about} has its {} webhook URL (a token) inline; move it to url_file",
+                kind.name()
+            ),
+        ));
+    }
     let secret = match (&raw.secret_file, kind) {
         (None, _) => None,
         (Some(file), SinkKind::Webhook) => Some(read_secret_file(
@@ -433,4 +453,86 @@ fn source_names(
         }
     }
     Ok(Some(items.iter().map(|i| i.get_ref().clone()).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, dir: &Path) -> Result<crate::config::Config, ConfigError> {
+        crate::config::parse(text, &dir.join("config.toml"), &|_| None)
+    }
+
+    const FEED: &str = "[[feeds]]\nname = \"Talks\"\nurl = \"https://example.com/feed.xml\"\n";
+
+    #[test]
+    fn defaults_and_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{FEED}\n[[notify]]\nname = \"a\"\nkind = \"ntfy\"\nurl = \"https://ntfy.sh/t?auth=xyz\"\n\
+             events = [\"done\", \"paused\"]\nfeeds = [\"Talks\", \"drop\"]\n"
+        );
+        let config = parse(&text, dir.path()).unwrap();
+        assert_eq!(config.notify.feed_failing_after, 5);
+        let sink = config.notify.sink("a").unwrap();
+        assert_eq!(sink.timeout, Duration::from_secs(10));
+        assert_eq!(sink.give_up_after, Duration::from_secs(24 * 3600));
+        assert_eq!(sink.shown, "https://ntfy.sh/t?auth=redacted");
+        assert!(sink.wants("done", Some("Talks")));
+        assert!(sink.wants("done", Some("drop")));
+        assert!(!sink.wants("done", Some("submit")));
+        assert!(!sink.wants("failed", Some("Talks")));
+        assert!(
+            sink.wants("paused", None),
+            "account events pass source filters"
+        );
+    }
+
+    #[test]
+    fn token_urls_are_shown_by_host_only_and_never_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("url"), "not a url TOKEN123\n").unwrap();
+        let text = "[[notify]]\nname = \"d\"\nkind = \"discord\"\nurl_file = \"url\"\n";
+        let err = parse(text, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("notify[0].url_file"), "{err}");
+        assert!(!err.contains("TOKEN123"), "{err}");
+        std::fs::write(
+            dir.path().join("url"),
+            "https://discord.com/api/webhooks/1/TOKEN123\n",
+        )
+        .unwrap();
+        let config = parse(text, dir.path()).unwrap();
+        let sink = config.notify.sink("d").unwrap();
+        assert_eq!(sink.shown, "https://discord.com/… (redacted)");
+        assert!(!format!("{sink:?}").contains("TOKEN123"));
+    }
+
+    #[test]
+    fn names_are_unique_and_keys_fit_their_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let two = "[[notify]]\nname = \"a\"\nkind = \"exec\"\ncommand = [\"/bin/true\"]\n\n\
+                   [[notify]]\nname = \"a\"\nkind = \"exec\"\ncommand = [\"/bin/true\"]\n";
+        let err = parse(two, dir.path()).unwrap_err();
+        assert_eq!(err.line(), Some(6));
+        assert!(
+            err.to_string()
+                .contains("already used by the sink on line 1"),
+            "{err}"
+        );
+
+        std::fs::write(dir.path().join("key"), "k").unwrap();
+        let signed_ntfy =
+            "[[notify]]\nname = \"n\"\nkind = \"ntfy\"\nurl = \"https://x/t\"\nsecret_file = \"key\"\n";
+        let err = parse(signed_ntfy, dir.path()).unwrap_err();
+        assert_eq!(
+            (err.line(), err.key()),
+            (Some(5), Some("notify[0].secret_file"))
+        );
+
+        let exec_url = "[[notify]]\nname = \"e\"\nkind = \"exec\"\nurl = \"https://x\"\n";
+        assert_eq!(parse(exec_url, dir.path()).unwrap_err().line(), Some(4));
+
+        let zero = "[notifications]\nfeed_failing_after = 0\n";
+        assert_eq!(parse(zero, dir.path()).unwrap_err().line(), Some(2));
+    }
 }

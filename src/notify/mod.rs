@@ -45,16 +45,27 @@ pub fn spawn(
     probe: watch::Probe,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    store.enable_outbox(!configs.borrow().notify.sinks.is_empty());
+    arm(&store, &configs.borrow());
     tokio::spawn(async move {
         loop {
             let config = configs.borrow_and_update().clone();
-            store.enable_outbox(!config.notify.sinks.is_empty());
+            arm(&store, &config);
             let round = cancel.child_token();
             let mut tasks = start(&store, &config, Some(probe.clone()), &round);
-            let go_on = tokio::select! {
-                changed = configs.changed() => changed.is_ok(),
-                () = cancel.cancelled() => false,
+            let go_on = loop {
+                tokio::select! {
+                    changed = configs.changed() => {
+                        if changed.is_err() {
+                            break false;
+                        }
+                        // A reload that changes nothing here keeps the tasks
+                        // (restarting would resend an event in flight).
+                        if concerns_notify(&config, &configs.borrow()) {
+                            break true;
+                        }
+                    }
+                    () = cancel.cancelled() => break false,
+                }
             };
             round.cancel();
             let _ = tokio::time::timeout(STOP_GRACE, async {
@@ -67,6 +78,35 @@ pub fn spawn(
             }
         }
     })
+}
+
+/// Turn the outbox on when `config` has sinks, and place a sink seen for
+/// the first time after the newest event: it gets what happens from now
+/// on, not the past.
+pub fn arm(store: &Store, config: &Config) {
+    store.enable_outbox(!config.notify.sinks.is_empty());
+    for sink in &config.notify.sinks {
+        let placed = store.sink_progress(&sink.name).and_then(|progress| {
+            if progress.is_some() {
+                return Ok(());
+            }
+            let start = crate::store::SinkProgress {
+                cursor: store.outbox_head()?,
+                ..Default::default()
+            };
+            store.save_sink_progress(&sink.name, &start)
+        });
+        if let Err(err) = placed {
+            tracing::warn!(sink = %sink.name, "cannot read the notification progress: {err}");
+        }
+    }
+}
+
+/// Whether going from `old` to `new` changes what the sink tasks do.
+fn concerns_notify(old: &Config, new: &Config) -> bool {
+    old.notify != new.notify
+        || old.output.dir != new.output.dir
+        || old.api.daily_unit_budget != new.api.daily_unit_budget
 }
 
 fn start(
