@@ -14,7 +14,8 @@ use toml::Spanned;
 
 use super::error::Source;
 use super::raw::{RawNotifications, RawNotify};
-use super::{duration, feeds, resolve_path, ConfigError, FeedConfig};
+use super::values::{duration, resolve_path};
+use super::{feeds, ConfigError, FeedConfig};
 use crate::secret::Secret;
 
 /// Every event a sink can be sent, in the order the README lists them.

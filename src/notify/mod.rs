@@ -174,15 +174,15 @@ fn trim(store: &Store, config: &Config) -> Result<(), StoreError> {
     store.trim_outbox(lowest)
 }
 
-/// The feed loop's report after a check: `feed_failing` when the failures
+/// The feed loop's report after a check (failures in a row before and
+/// after it, and the last error): `feed_failing` when the failures
 /// in a row reach `[notifications] feed_failing_after`, `feed_recovered`
 /// when a feed that had reached it succeeds again.
 pub async fn feed_checked(
     store: &Store,
     config: &Config,
     feed: &str,
-    failures_before: u32,
-    failures_now: u32,
+    (failures_before, failures_now): (u32, u32),
     error: Option<&str>,
 ) {
     let after = config.notify.feed_failing_after;

@@ -328,16 +328,9 @@ impl Watcher {
                 false
             }
         };
-        let (failures, error) = (state.consecutive_failures, state.last_error.as_deref());
-        crate::notify::feed_checked(
-            &self.pipeline.store,
-            &config,
-            name,
-            failures_before,
-            failures,
-            error,
-        )
-        .await;
+        let (store, error) = (&self.pipeline.store, state.last_error.as_deref());
+        let counts = (failures_before, state.consecutive_failures);
+        crate::notify::feed_checked(store, &config, name, counts, error).await;
         if let Err(err) = self.states.save(name, &state).await {
             tracing::error!(feed = name, "cannot save the feed state: {err}");
             return false;
