@@ -277,3 +277,43 @@ pub fn test_event(sink: &str) -> OutboxEvent {
         detail,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Event, Source};
+
+    #[test]
+    fn a_failure_reads_in_one_line_without_credentials() {
+        let source = Source {
+            url: "https://cdn.example/v.mp4?token=s3cret".into(),
+            title: Some("My talk".into()),
+            feed: Some("Podcast".into()),
+            origin: "feed".into(),
+            ..Source::default()
+        };
+        let now = chrono::Utc::now();
+        let mut job = Job::new(7, "url:x".into(), source, "default".into(), now);
+        let reason = "download of https://cdn.example/c.mp4?sig=abc failed\nsecond line";
+        job.apply(
+            Event::Failed {
+                reason: reason.into(),
+                will_retry: false,
+            },
+            now,
+        )
+        .unwrap();
+        let (title, message, tone) = describe_job("failed", &job, &[]);
+        assert_eq!(title, "Failed: My talk · Podcast");
+        assert_eq!(
+            message,
+            "download of https://cdn.example/c.mp4?sig=redacted failed \
+             (run `clipwatch retry 7` to try again)"
+        );
+        assert_eq!(tone, Tone::Failure);
+        let json = job_json(&job, None, &[]);
+        assert_eq!(json["url"], "https://cdn.example/v.mp4?token=redacted");
+        assert_eq!(json["will_retry"], false);
+        assert!(!json.to_string().contains("s3cret") && !json.to_string().contains("sig=abc"));
+    }
+}

@@ -108,3 +108,69 @@ fn daily_budget_spent(store: &Store, config: &Config) -> Result<Option<String>, 
         )
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        crate::config::parse("", &dir.path().join("c.toml"), &|_| None).unwrap()
+    }
+
+    fn events(store: &Store) -> Vec<String> {
+        store
+            .outbox_after(0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn each_change_is_announced_once_and_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config();
+        let rejected = Conditions {
+            key_rejected: true,
+            ..Conditions::default()
+        };
+        let paused = Conditions {
+            submit_paused: Some("no units".into()),
+            answered: 3,
+            ..Conditions::default()
+        };
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.enable_outbox(true);
+            look(&store, &config, &Conditions::default()).await.unwrap();
+            assert!(events(&store).is_empty(), "nothing changed");
+            look(&store, &config, &rejected).await.unwrap();
+            look(&store, &config, &rejected).await.unwrap();
+            assert_eq!(events(&store), ["key_rejected"]);
+        }
+        // A restart: nothing answered yet, so the key is not known good.
+        let store = Store::open(dir.path()).unwrap();
+        store.enable_outbox(true);
+        look(&store, &config, &Conditions::default()).await.unwrap();
+        assert_eq!(events(&store), ["key_rejected"]);
+        look(&store, &config, &paused).await.unwrap();
+        look(&store, &config, &paused).await.unwrap();
+        look(
+            &store,
+            &config,
+            &Conditions {
+                answered: 4,
+                ..Conditions::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            events(&store),
+            ["key_rejected", "key_accepted", "paused", "resumed"]
+        );
+        let paused_event = &store.outbox_after(0, 100).unwrap()[2];
+        assert_eq!(paused_event.detail["reason"], "no units");
+    }
+}
