@@ -172,16 +172,19 @@ command = ["EXEC", "--fast"]
         }
     }
 
-    // ntfy: publish as JSON to the server root, the topic in the body.
-    let ntfy = receiver.wait_for("/ntfy/", 1, WAIT).remove(0);
-    assert_eq!(ntfy.method, "POST");
-    let body = ntfy.json();
-    assert_eq!(body["topic"], "clips");
-    assert_eq!(
-        body["title"],
-        format!("{} · submit", job["title"].as_str().unwrap())
-    );
-    let message = body["message"].as_str().unwrap();
+    // ntfy, with a thumbnail: "attach local file", the image as the body of
+    // a PUT to the topic URL and every field in the query.
+    let ntfy = receiver.wait_for("/ntfy/clips", 1, WAIT).remove(0);
+    assert_eq!(ntfy.method, "PUT");
+    let query: std::collections::HashMap<String, String> =
+        url::Url::parse(&format!("http://x{}", ntfy.path))
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect();
+    let title = format!("{} · submit", job["title"].as_str().unwrap());
+    assert_eq!(query["title"], title);
+    let message = &query["message"];
     assert!(
         message.starts_with(&format!("{} clips ready. Best: \"", clips.len())),
         "{message}"
@@ -190,9 +193,12 @@ command = ["EXEC", "--fast"]
         message.contains(clips[0]["title"].as_str().unwrap()),
         "{message}"
     );
-    assert_eq!(body["click"], VIDEO);
-    assert_eq!(body["tags"][0], "white_check_mark");
-    assert_eq!(body["priority"], 3);
+    assert_eq!(query["click"], VIDEO);
+    assert_eq!(query["tags"], "white_check_mark,clipwatch");
+    assert_eq!(query["priority"], "3");
+    assert_eq!(query["filename"], "thumbnail.jpg");
+    let best_thumb = std::fs::read(folder.join(clips[0]["thumbnail"].as_str().unwrap())).unwrap();
+    assert_eq!(ntfy.body, best_thumb, "the best clip's thumbnail");
 
     // Discord: multipart with payload_json and the thumbnail as files[0],
     // the embed's image pointing at it.
@@ -208,8 +214,8 @@ command = ["EXEC", "--fast"]
     assert!(head.contains("name=\"payload_json\""), "{head}");
     let payload: serde_json::Value = serde_json::from_slice(json).unwrap();
     let embed = &payload["embeds"][0];
-    assert_eq!(embed["title"], body["title"]);
-    assert_eq!(embed["description"], body["message"]);
+    assert_eq!(embed["title"], title.as_str());
+    assert_eq!(embed["description"], message.as_str());
     assert_eq!(embed["url"], VIDEO);
     assert_eq!(embed["image"]["url"], "attachment://thumbnail.jpg");
     assert_eq!(payload["allowed_mentions"]["parse"], serde_json::json!([]));
@@ -218,7 +224,6 @@ command = ["EXEC", "--fast"]
         head.contains("name=\"files[0]\"; filename=\"thumbnail.jpg\""),
         "{head}"
     );
-    let best_thumb = std::fs::read(folder.join(clips[0]["thumbnail"].as_str().unwrap())).unwrap();
     assert_eq!(image, &best_thumb[..], "the best clip's thumbnail");
 
     // Slack: incoming-webhook JSON with a text fallback and blocks.
@@ -650,6 +655,11 @@ url = "{r}/api/webhooks/9/{DISCORD_TOKEN}"
 name = "script"
 kind = "exec"
 command = ["/bin/false"]
+
+[[notify]]
+name = "phone"
+kind = "ntfy"
+url = "{r}/ntfy/clips"
 "#
         )
     });
@@ -671,6 +681,21 @@ command = ["/bin/false"]
         "{shown}"
     );
     assert!(!shown.contains(DISCORD_TOKEN), "{shown}");
+    // ntfy without an attachment: "publish as JSON" to the server's root.
+    let ntfy = receiver.wait_for("/ntfy/", 1, WAIT).remove(0);
+    assert_eq!(ntfy.method, "POST");
+    let body = ntfy.json();
+    assert_eq!(body["topic"], "clips");
+    assert_eq!(body["title"], "clipwatch test notification");
+    assert_eq!(
+        body["message"],
+        "If you can read this, the sink \"phone\" works."
+    );
+    assert_eq!(
+        body["tags"],
+        serde_json::json!(["information_source", "clipwatch"])
+    );
+    assert_eq!(body["priority"], 3);
 
     let out = env.run(&["notify", "test", "good"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -679,7 +704,8 @@ command = ["/bin/false"]
     let out = env.run(&["notify", "test", "nope"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out).contains("no sink named \"nope\"") && text(&out).contains("good, gone, script"),
+        text(&out).contains("no sink named \"nope\"")
+            && text(&out).contains("good, gone, script, phone"),
         "{}",
         text(&out)
     );

@@ -97,9 +97,13 @@ fn webhook(
     request.body(body)
 }
 
-/// ntfy's "publish as JSON" (docs.ntfy.sh/publish/#publish-as-json): POST
-/// to the server's root with the topic in the body. `url` is the topic URL
-/// (`https://ntfy.sh/my-clips`); a server under a path prefix keeps it.
+/// ntfy (docs.ntfy.sh/publish/). With a thumbnail: "attach local file",
+/// the image as the body of a PUT to the topic URL, the other fields as
+/// query parameters (`title`, `message`, `tags`, `priority`, `click`,
+/// `filename`; UTF-8 survives a query string, not a header). Without one:
+/// "publish as JSON", a POST to the server's root with the topic in the
+/// body. `url` is the topic URL (`https://ntfy.sh/my-clips`); a server
+/// under a path prefix keeps it.
 fn ntfy(
     client: &reqwest::Client,
     url: &str,
@@ -112,13 +116,32 @@ fn ntfy(
         return Err("the ntfy url names no topic (write https://ntfy.sh/TOPIC)".into());
     }
     let topic = topic.to_owned();
-    parsed.set_path(&format!("{root}/"));
     let (tag, priority) = match event.tone {
         Tone::Success => ("white_check_mark", 3),
         Tone::Failure => ("x", 4),
         Tone::Warning => ("warning", 4),
         Tone::Info => ("information_source", 3),
     };
+    let image = event
+        .thumbnail
+        .as_ref()
+        .and_then(|path| std::fs::read(path).ok().map(|bytes| (path, bytes)));
+    if let Some((path, bytes)) = image {
+        {
+            let mut query = parsed.query_pairs_mut();
+            query
+                .append_pair("title", &event.title)
+                .append_pair("message", &event.message)
+                .append_pair("tags", &format!("{tag},clipwatch"))
+                .append_pair("priority", &priority.to_string())
+                .append_pair("filename", &attachment_name(path));
+            if let Some(link) = &event.link {
+                query.append_pair("click", link);
+            }
+        }
+        return Ok(client.put(parsed.as_str()).body(bytes));
+    }
+    parsed.set_path(&format!("{root}/"));
     let mut body = json!({
         "topic": topic,
         "title": event.title,

@@ -111,7 +111,8 @@ impl Receiver {
         format!("{}{path}", self.base_url)
     }
 
-    /// Answer the next requests to `path` with `replies`, in order; 200 after.
+    /// Answer the next requests to `path` (any query) with `replies`, in
+    /// order; 200 after.
     pub fn script(&self, path: &str, replies: Vec<Reply>) {
         self.world
             .lock()
@@ -120,14 +121,15 @@ impl Receiver {
             .insert(path.to_string(), replies.into());
     }
 
-    /// Requests to exactly `path` (with its query), in arrival order.
+    /// Requests to `path`, with any query, in arrival order.
     pub fn requests(&self, path: &str) -> Vec<Received> {
+        let with_query = format!("{path}?");
         self.world
             .lock()
             .unwrap()
             .received
             .iter()
-            .filter(|r| r.path == path)
+            .filter(|r| r.path == path || r.path.starts_with(&with_query))
             .cloned()
             .collect()
     }
@@ -191,9 +193,10 @@ async fn handle(
             body: body.to_vec(),
             at: Instant::now(),
         });
+        let bare = path.split('?').next().unwrap_or_default();
         world
             .scripts
-            .get_mut(&path)
+            .get_mut(bare)
             .and_then(VecDeque::pop_front)
             .unwrap_or(Reply::Status(200))
     };
