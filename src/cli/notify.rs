@@ -13,6 +13,7 @@ pub enum NotifyAction {
     Test {
         /// A `[[notify]]` sink's name.
         name: Option<String>,
+        /// Print the results as JSON (name, kind, target, ok, result).
         #[arg(long)]
         json: bool,
     },
