@@ -764,6 +764,20 @@ fn once_delivers_the_events_of_its_pass_before_it_exits() {
 }
 
 #[test]
+fn submit_wait_without_a_daemon_delivers_its_event_too() {
+    let receiver = Receiver::start();
+    let r = receiver.base_url.clone();
+    let env = env_with(|_| {
+        format!("[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{r}/hook\"\n")
+    });
+    let out = env.run(&["submit", VIDEO, "--wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let seen = receiver.requests("/hook");
+    assert_eq!(seen.len(), 1, "delivered before exit");
+    assert_eq!(seen[0].json()["job"]["state"], "done");
+}
+
+#[test]
 fn a_sink_added_by_a_reload_gets_the_events_after_it() {
     let receiver = Receiver::start();
     let r = receiver.base_url.clone();

@@ -11,10 +11,6 @@ use crate::config::Config;
 use crate::pipeline::{Pipeline, Scope};
 use crate::sources;
 
-/// How long a pass waits at its end for notifications to go out; what is
-/// left goes out with the next pass or the daemon.
-const NOTIFY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
-
 /// Check every feed and the drop folder once, finish every job not yet
 /// done (including those they queued), then exit: 0, or 1 if any failed.
 pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
@@ -47,7 +43,9 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
             }
         }
     }
-    crate::notify::drain(&store, &config, NOTIFY_PATIENCE).await;
+    if !pipeline.cancel.is_cancelled() {
+        crate::notify::drain(&store, &config, crate::notify::DRAIN_PATIENCE).await;
+    }
     tracing::info!(jobs = pending.len(), failed, "pass finished");
     Ok(if failed > 0 { EXIT_FAILURE } else { 0 })
 }

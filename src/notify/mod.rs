@@ -141,7 +141,11 @@ fn start(
     tasks
 }
 
-/// `clipwatch once`: deliver what is pending for up to `patience`, then
+/// How long `once` and `submit --wait` wait at their end for their events
+/// to go out; what is left goes out with the next run or the daemon.
+pub const DRAIN_PATIENCE: Duration = Duration::from_secs(15);
+
+/// `clipwatch once` and `submit --wait`: deliver what is pending for up to `patience`, then
 /// stop; anything left is delivered by the next run.
 pub async fn drain(store: &Store, config: &Arc<Config>, patience: Duration) {
     if config.notify.sinks.is_empty() {
