@@ -812,3 +812,26 @@ fn a_sink_added_by_a_reload_gets_the_events_after_it() {
     daemon.stop();
     assert_eq!(receiver.requests("/hook").len(), 1);
 }
+
+#[test]
+fn a_feed_a_sink_filters_on_cannot_be_removed_from_under_it() {
+    let env = env_with(|_| {
+        "[[feeds]]\nname = \"Talks\"\nurl = \"http://127.0.0.1:9/feed.xml\"\n\n\
+         [[notify]]\nname = \"s\"\nkind = \"ntfy\"\nurl = \"http://127.0.0.1:9/t\"\nfeeds = [\"Talks\"]\n"
+            .to_string()
+    });
+    let before = std::fs::read_to_string(env.config_path()).unwrap();
+    let out = env.run(&["feeds", "remove", "Talks"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(78), "{shown}");
+    assert!(
+        shown.contains("notify[0].feeds: sink \"s\": no feed named \"Talks\""),
+        "{shown}"
+    );
+    assert_eq!(
+        shown.matches("no feed named").count(),
+        1,
+        "said once: {shown}"
+    );
+    assert_eq!(std::fs::read_to_string(env.config_path()).unwrap(), before);
+}

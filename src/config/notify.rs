@@ -447,7 +447,8 @@ fn source_names(
                 Some(item.span()),
                 key,
                 format!(
-                    "{about}: no feed named \"{name}\" (sources: {})",
+                    "{about}: no feed named \"{name}\" (sources: {}); a feed removed or \
+                     renamed must leave this list too",
                     known.join(", ")
                 ),
             ));
