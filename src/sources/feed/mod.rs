@@ -329,7 +329,7 @@ impl Watcher {
                 false
             }
         };
-        let (store, error) = (&self.pipeline.store, state.last_error.as_deref());
+        let (store, error) = (&self.intake.store, state.last_error.as_deref());
         let counts = (failures_before, state.consecutive_failures);
         crate::notify::feed_checked(store, &config, name, counts, error).await;
         if let Err(err) = self.states.save(name, &state).await {
