@@ -20,6 +20,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod model;
+pub mod notify;
 pub mod output;
 pub mod pipeline;
 pub mod secret;

@@ -40,6 +40,9 @@ _clipwatch() {
             clipwatch,man)
                 cmd="clipwatch__subcmd__man"
                 ;;
+            clipwatch,notify)
+                cmd="clipwatch__subcmd__notify"
+                ;;
             clipwatch,once)
                 cmd="clipwatch__subcmd__once"
                 ;;
@@ -115,6 +118,9 @@ _clipwatch() {
             clipwatch__subcmd__help,man)
                 cmd="clipwatch__subcmd__help__subcmd__man"
                 ;;
+            clipwatch__subcmd__help,notify)
+                cmd="clipwatch__subcmd__help__subcmd__notify"
+                ;;
             clipwatch__subcmd__help,once)
                 cmd="clipwatch__subcmd__help__subcmd__once"
                 ;;
@@ -148,6 +154,21 @@ _clipwatch() {
             clipwatch__subcmd__help__subcmd__feeds,remove)
                 cmd="clipwatch__subcmd__help__subcmd__feeds__subcmd__remove"
                 ;;
+            clipwatch__subcmd__help__subcmd__notify,test)
+                cmd="clipwatch__subcmd__help__subcmd__notify__subcmd__test"
+                ;;
+            clipwatch__subcmd__notify,help)
+                cmd="clipwatch__subcmd__notify__subcmd__help"
+                ;;
+            clipwatch__subcmd__notify,test)
+                cmd="clipwatch__subcmd__notify__subcmd__test"
+                ;;
+            clipwatch__subcmd__notify__subcmd__help,help)
+                cmd="clipwatch__subcmd__notify__subcmd__help__subcmd__help"
+                ;;
+            clipwatch__subcmd__notify__subcmd__help,test)
+                cmd="clipwatch__subcmd__notify__subcmd__help__subcmd__test"
+                ;;
             *)
                 ;;
         esac
@@ -155,7 +176,7 @@ _clipwatch() {
 
     case "${cmd}" in
         clipwatch)
-            opts="-v -q -h -V --config --log-format --verbose --quiet --help --version run once preview init completions man submit status jobs show retry forget feeds check help"
+            opts="-v -q -h -V --config --log-format --verbose --quiet --help --version run once preview init completions man submit status jobs show retry forget feeds notify check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -541,7 +562,7 @@ _clipwatch() {
             return 0
             ;;
         clipwatch__subcmd__help)
-            opts="run once preview init completions man submit status jobs show retry forget feeds check help"
+            opts="run once preview init completions man submit status jobs show retry forget feeds notify check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -722,6 +743,34 @@ _clipwatch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        clipwatch__subcmd__help__subcmd__notify)
+            opts="test"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        clipwatch__subcmd__help__subcmd__notify__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         clipwatch__subcmd__help__subcmd__once)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -891,6 +940,92 @@ _clipwatch() {
         clipwatch__subcmd__man)
             opts="-v -q -h --config --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        clipwatch__subcmd__notify)
+            opts="-v -q -h --config --log-format --verbose --quiet --help test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        clipwatch__subcmd__notify__subcmd__help)
+            opts="test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        clipwatch__subcmd__notify__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        clipwatch__subcmd__notify__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        clipwatch__subcmd__notify__subcmd__test)
+            opts="-v -q -h --json --config --log-format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

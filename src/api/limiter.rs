@@ -38,6 +38,8 @@ struct BudgetState {
     auth_retry: Duration,
     requests_total: u64,
     rate_limited_total: u64,
+    /// Replies that were neither a 429 nor a rejected key.
+    answered_total: u64,
 }
 
 /// The window the budget counts over, with a small margin (2 %) that keeps
@@ -61,6 +63,8 @@ pub struct BudgetStats {
     pub requests_total: u64,
     pub rate_limited_total: u64,
     pub auth_paused: bool,
+    /// Replies that were neither a 429 nor a rejected key (the key works).
+    pub answered_total: u64,
 }
 
 impl Budget {
@@ -83,6 +87,7 @@ impl Budget {
                 auth_retry,
                 requests_total: 0,
                 rate_limited_total: 0,
+                answered_total: 0,
             })),
         }
     }
@@ -121,6 +126,7 @@ impl Budget {
     pub fn succeeded(&self) -> bool {
         let mut state = self.inner.lock().expect("budget lock");
         state.consecutive_429 = 0;
+        state.answered_total += 1;
         let was_paused = state.auth_paused;
         state.auth_paused = false;
         state.auth_probe_at = None;
@@ -150,6 +156,7 @@ impl Budget {
             requests_total: state.requests_total,
             rate_limited_total: state.rate_limited_total,
             auth_paused: state.auth_paused,
+            answered_total: state.answered_total,
         }
     }
 }

@@ -29,6 +29,15 @@ pub async fn run(config: &Config, offline: bool) -> u8 {
         config.state.dir.display(),
         config.output.dir.display()
     );
+    if !config.notify.sinks.is_empty() {
+        let sinks: Vec<String> = config
+            .notify
+            .sinks
+            .iter()
+            .map(|s| format!("{} ({} {})", s.name, s.kind.name(), s.shown))
+            .collect();
+        println!("  notifications: {}", sinks.join(", "));
+    }
     match &config.api.api_key_source {
         Some(source) => println!("  API key: from {source}"),
         None => println!("  API key: none (nothing will be submitted)"),

@@ -118,6 +118,8 @@ async fn dispatch(config: &Config, command: FeedsCommand) -> anyhow::Result<u8> 
         FeedsCommand::Remove { name } => {
             let mut file = read(config)?;
             file.remove_feed(&name)?;
+            // Refused while a [[notify]] sink still filters on the feed.
+            file.check()?;
             save(config, &file, &format!("removed feed \"{name}\"")).await
         }
         FeedsCommand::Edit {

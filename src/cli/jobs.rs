@@ -45,6 +45,7 @@ pub fn status(report: &StatusReport, json: bool, out: &mut Out) -> anyhow::Resul
         writeln!(out.stdout, "API key: none configured; nothing is submitted")?;
     }
     feed_lines(report, out)?;
+    super::notify::status_lines(&report.notify, out)?;
     daemon_lines(report, out)?;
     for job in &report.running {
         let age = report.submitted_at.get(&job.key).map(|at| {

@@ -11,6 +11,7 @@ mod import;
 mod init;
 mod jobs;
 mod logging;
+mod notify;
 mod preview;
 mod reload;
 mod run;
@@ -149,6 +150,11 @@ pub enum Command {
         #[command(subcommand)]
         edit: Option<feeds_edit::FeedsCommand>,
     },
+    /// Notification sinks ([[notify]]): `notify test [NAME]` sends a test event.
+    Notify {
+        #[command(subcommand)]
+        action: notify::NotifyAction,
+    },
     /// Validate the configuration and that output.dir can be written (exit 78 if not); without --offline also check the API key.
     Check {
         #[arg(long)]
@@ -276,6 +282,7 @@ async fn dispatch(cli: Cli) -> u8 {
             };
             submit::run(config, request, wait).await
         }
+        Command::Notify { action } => notify::run(&config, action).await,
         command => match store_request(command) {
             Some((request, json)) => through_daemon_or_store(config, request, json).await,
             None => unreachable!("every other command is matched above"),

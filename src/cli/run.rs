@@ -23,6 +23,8 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
     let cancel = CancellationToken::new();
     crate::daemon::signals::Stop::install()?.cancel_on_first(cancel.clone());
     let (_config_tx, config_rx) = watch::channel(config.clone());
+    // Events of this pass are recorded, and delivered at its end.
+    crate::notify::arm(&store, &config);
     let pipeline = Pipeline::new(store.clone(), config_rx, cancel).await?;
     // Sources first, so the jobs they queue are part of this pass.
     let intake = crate::daemon::intake(&pipeline);
@@ -41,6 +43,9 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
                 failed += 1;
             }
         }
+    }
+    if !pipeline.cancel.is_cancelled() {
+        crate::notify::drain(&store, &config, crate::notify::DRAIN_PATIENCE).await;
     }
     tracing::info!(jobs = pending.len(), failed, "pass finished");
     Ok(if failed > 0 { EXIT_FAILURE } else { 0 })

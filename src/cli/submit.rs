@@ -144,6 +144,7 @@ async fn wait_for(config: Arc<Config>, store: Store, job: Job) -> anyhow::Result
         }
     });
     let (_config_tx, config_rx) = watch::channel(config.clone());
+    crate::notify::arm(&store, &config);
     let pipeline = Pipeline::new(store.clone(), config_rx, cancel.clone()).await?;
     let display = tokio::spawn(show_progress(
         store.clone(),
@@ -153,6 +154,9 @@ async fn wait_for(config: Arc<Config>, store: Store, job: Job) -> anyhow::Result
     ));
     let scope = Scope::Only(HashSet::from([job.key.clone()]));
     let outcome = pipeline.run(scope, true).await;
+    if !cancel.is_cancelled() {
+        crate::notify::drain(&store, &config, crate::notify::DRAIN_PATIENCE).await;
+    }
     cancel.cancel();
     let _ = display.await;
     outcome?;

@@ -24,6 +24,8 @@ pub struct StatusReport {
     /// `null` when no daemon runs.
     pub daemon: Option<LiveStatus>,
     pub feeds: Vec<FeedHealth>,
+    /// Each notification sink's last success, last error and backlog.
+    pub notify: Vec<crate::notify::SinkStatus>,
     /// When each running job's task was submitted, by job key (how long it
     /// has run). Not part of `status --json`: see [`StatusReport::to_json`].
     #[serde(default)]
@@ -107,6 +109,7 @@ pub fn status(ctx: &Context) -> Result<StatusReport, CommandError> {
         running: running.iter().map(|j| JobView::new(j, false)).collect(),
         daemon: ctx.pipeline.as_ref().map(live_status),
         feeds: feed_health(ctx)?,
+        notify: crate::notify::sink_status(store, config)?,
         submitted_at,
     })
 }

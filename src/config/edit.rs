@@ -38,10 +38,12 @@ pub enum EditError {
     InlineFeeds { path: PathBuf },
     #[error("no feed named {name:?} in {path}; `clipwatch feeds` lists them")]
     NoSuchFeed { name: String, path: PathBuf },
-    #[error("the edited configuration would not load, so {path} was left unchanged: {source}")]
+    // Not a `source` field: the message already quotes it, and `{:#}`
+    // would print it twice.
+    #[error("the edited configuration would not load, so {path} was left unchanged: {problem}")]
     Invalid {
         path: PathBuf,
-        source: Box<ConfigError>,
+        problem: Box<ConfigError>,
     },
 }
 
@@ -174,12 +176,12 @@ impl ConfigFile {
 
     /// Check the edited document as the configuration would be loaded.
     pub fn check(&self) -> Result<Config, EditError> {
-        super::parse(&self.text(), &self.path, &|name| std::env::var(name).ok()).map_err(|source| {
-            EditError::Invalid {
+        super::parse(&self.text(), &self.path, &|name| std::env::var(name).ok()).map_err(
+            |problem| EditError::Invalid {
                 path: self.path.clone(),
-                source: Box::new(source),
-            }
-        })
+                problem: Box::new(problem),
+            },
+        )
     }
 
     /// Replace the file with the document: a temporary file beside it,

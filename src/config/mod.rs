@@ -15,6 +15,7 @@
 pub mod edit;
 mod error;
 mod feeds;
+pub mod notify;
 mod presets;
 mod raw;
 mod reframe;
@@ -34,6 +35,7 @@ use regex::Regex;
 
 pub use self::error::ConfigError;
 use self::error::Source;
+pub use self::notify::{NotifyConfig, SinkConfig, SinkKind};
 use self::raw::{RawApi, RawConfig, RawDrop, RawFeed, RawOutput, Str};
 use self::sections::{check_api, check_drop, check_feed, check_output};
 pub use self::settings::*;
@@ -182,6 +184,14 @@ pub fn parse(
         }
         feeds.push(checked);
     }
+    let notify = notify::check(
+        &src,
+        raw.notify,
+        raw.notifications,
+        &feeds,
+        &base,
+        &mut warnings,
+    )?;
 
     Ok(Config {
         path: abs_path,
@@ -195,6 +205,7 @@ pub fn parse(
             lookup: raw.titles.lookup.unwrap_or(true),
         },
         feeds,
+        notify,
         warnings,
     })
 }

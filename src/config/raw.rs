@@ -32,6 +32,35 @@ pub(super) struct RawConfig {
     pub titles: RawTitles,
     #[serde(default)]
     pub feeds: Vec<Spanned<RawFeed>>,
+    /// `[[notify]]` sinks (checked in `notify.rs`).
+    #[serde(default)]
+    pub notify: Vec<Spanned<RawNotify>>,
+    #[serde(default)]
+    pub notifications: RawNotifications,
+}
+
+/// One `[[notify]]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNotify {
+    pub name: Str,
+    pub kind: Str,
+    pub url: Str,
+    pub url_file: Str,
+    pub events: Option<Vec<Spanned<String>>>,
+    pub feeds: Option<Vec<Spanned<String>>>,
+    pub secret_file: Str,
+    pub command: Option<Spanned<Vec<String>>>,
+    pub timeout: Str,
+    pub retry: Str,
+    pub give_up_after: Str,
+}
+
+/// `[notifications]`: settings shared by every sink.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNotifications {
+    pub feed_failing_after: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

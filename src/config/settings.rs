@@ -17,6 +17,8 @@ pub struct Config {
     pub youtube: YoutubeConfig,
     pub titles: TitlesConfig,
     pub feeds: Vec<FeedConfig>,
+    /// `[[notify]]` sinks and `[notifications]`.
+    pub notify: super::NotifyConfig,
     /// Non-fatal notes for the log and `check` (e.g. `api_key_file` unreadable).
     pub warnings: Vec<String>,
 }

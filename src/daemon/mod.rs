@@ -39,6 +39,13 @@ pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
     let (config_tx, config_rx) = watch::channel(config.clone());
     let pipeline = Pipeline::new(store, config_rx.clone(), cancel.clone()).await?;
     announce(&config);
+    // Before the scheduler: the first job write must find the outbox on.
+    let notifier = crate::notify::spawn(
+        pipeline.store.clone(),
+        config_rx.clone(),
+        notify_probe(&pipeline),
+        cancel.clone(),
+    );
 
     let scheduler = tokio::spawn({
         let pipeline = pipeline.clone();
@@ -57,6 +64,7 @@ pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
     cancel.cancel();
     let scheduled = scheduler.await;
     let _ = control.await;
+    let _ = notifier.await;
     for mut watcher in watchers {
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut watcher)
             .await
@@ -237,6 +245,20 @@ pub fn status_line(pipeline: &Pipeline) -> String {
         line.push_str("; paused: output.dir not usable");
     }
     line
+}
+
+/// What the notification watcher reads from the pipeline: the key's
+/// state and why submitting is paused.
+fn notify_probe(pipeline: &Pipeline) -> crate::notify::watch::Probe {
+    let pipeline = pipeline.clone();
+    Arc::new(move || {
+        let stats = pipeline.api.as_ref().map(|api| api.budget().stats());
+        crate::notify::watch::Conditions {
+            key_rejected: stats.is_some_and(|s| s.auth_paused),
+            answered: stats.map_or(0, |s| s.answered_total),
+            submit_paused: pipeline.submit_pause.paused().map(|(reason, _)| reason),
+        }
+    })
 }
 
 fn announce(config: &Config) {

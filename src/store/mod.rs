@@ -20,6 +20,9 @@ mod reads;
 
 use crate::model::{Event, Job, JobChange, Source};
 
+mod outbox;
+pub use outbox::{source_of, OutboxEvent, SinkProgress};
+
 /// sled's page cache. Left at its default (1 GiB) it would let an idle
 /// daemon grow far past what it needs; a few MiB hold every hot record.
 const CACHE_BYTES: u64 = 8 * 1024 * 1024;
@@ -72,6 +75,8 @@ pub struct Store {
     changes: Arc<Mutex<Option<HashSet<String>>>>,
     /// Every durable write of a job, for [`Store::subscribe`].
     published: tokio::sync::broadcast::Sender<JobChange>,
+    /// Notification events waiting for their sinks (`outbox.rs`).
+    outbox: outbox::Outbox,
 }
 
 /// What [`Store::insert_new`] did.
@@ -104,6 +109,7 @@ impl Store {
             failure: Arc::new(tokio::sync::watch::channel(None).0),
             changes: Arc::new(Mutex::new(None)),
             published: tokio::sync::broadcast::channel(PUBLISHED_CAPACITY).0,
+            outbox: outbox::Outbox::open(&db)?,
             db,
         };
         store.init_job_numbers()?;
@@ -323,8 +329,21 @@ impl Store {
         job: &Job,
         units: Option<(NaiveDate, u64)>,
     ) -> Result<(), StoreError> {
-        (&self.jobs, &self.job_numbers, &self.active, &self.meta)
-            .transaction(|(jobs, numbers, active, meta)| {
+        // A move into done or failed records its notification event in
+        // the same transaction (store/outbox.rs).
+        let event_id = self.outbox.draft_for(job);
+        let outbox = self.outbox.tree();
+        (
+            &self.jobs,
+            &self.job_numbers,
+            &self.active,
+            &self.meta,
+            outbox,
+        )
+            .transaction(|(jobs, numbers, active, meta, outbox)| {
+                if let Some(id) = &event_id {
+                    outbox::record_job_event(jobs, meta, outbox, job, id)?;
+                }
                 write_job(jobs, numbers, active, job)?;
                 if let Some((day, units)) = units {
                     for counter in [day_key(day), UNITS_TOTAL.to_string()] {
@@ -337,6 +356,9 @@ impl Store {
             .map_err(tx_error)?;
         self.changed(&job.key);
         self.flush().await?;
+        if event_id.is_some() {
+            self.outbox.wake();
+        }
         self.publish(JobChange::Saved(Arc::new(job.clone())));
         Ok(())
     }

@@ -310,6 +310,7 @@ impl Watcher {
         };
         let now = Utc::now();
         state.last_check = Some(now);
+        let failures_before = state.consecutive_failures;
         let outcome = self.poll(&config, feed, &mut state, now).await;
         let ok = match outcome {
             Ok(new) => {
@@ -328,6 +329,9 @@ impl Watcher {
                 false
             }
         };
+        let (store, error) = (&self.intake.store, state.last_error.as_deref());
+        let counts = (failures_before, state.consecutive_failures);
+        crate::notify::feed_checked(store, &config, name, counts, error).await;
         if let Err(err) = self.states.save(name, &state).await {
             tracing::error!(feed = name, "cannot save the feed state: {err}");
             return false;
