@@ -14,6 +14,7 @@
 
 mod error;
 mod feeds;
+mod http;
 mod presets;
 mod raw;
 #[cfg(test)]
@@ -29,6 +30,7 @@ use regex::Regex;
 
 pub use self::error::ConfigError;
 use self::error::Source;
+pub use self::http::{HttpConfig, Listen};
 use self::raw::{RawApi, RawConfig, RawDrop, RawFeed, RawOutput, Str};
 use crate::output::naming::{Template, TemplateKind};
 use crate::secret::Secret;
@@ -62,6 +64,8 @@ pub struct Config {
     pub youtube: YoutubeConfig,
     pub titles: TitlesConfig,
     pub feeds: Vec<FeedConfig>,
+    /// `None` when there is no `[http]` section: no server.
+    pub http: Option<HttpConfig>,
     /// Non-fatal notes for the log and `check` (e.g. `api_key_file` unreadable).
     pub warnings: Vec<String>,
 }
@@ -324,6 +328,10 @@ pub fn parse(
     };
     let output = check_output(&src, raw.output, &base)?;
     let presets = presets::resolve(&src, raw.presets)?;
+    let http = raw
+        .http
+        .map(|h| http::check(&src, h, &base, &mut warnings))
+        .transpose()?;
     let drop = raw
         .drop
         .map(|d| check_drop(&src, d, &base, &presets))
@@ -383,6 +391,7 @@ pub fn parse(
             lookup: raw.titles.lookup.unwrap_or(true),
         },
         feeds,
+        http,
         warnings,
     })
 }

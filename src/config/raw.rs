@@ -32,6 +32,7 @@ pub(super) struct RawConfig {
     pub titles: RawTitles,
     #[serde(default)]
     pub feeds: Vec<Spanned<RawFeed>>,
+    pub http: Option<super::http::RawHttp>,
 }
 
 #[derive(Debug, Default, Deserialize)]

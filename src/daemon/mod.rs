@@ -45,6 +45,10 @@ pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
     });
     let control = tokio::spawn(socket.serve(pipeline.clone(), config_rx, cancel.clone()));
     let watchers = crate::sources::spawn_watchers(&pipeline);
+    let dashboard = match config.http.clone() {
+        Some(http) => Some(crate::http::start(pipeline.clone(), http, cancel.clone()).await?),
+        None => None,
+    };
 
     notify::ready(&status_line(&pipeline));
     let outcome = supervise(signals, &pipeline, &config_tx, &cancel).await;
@@ -56,6 +60,9 @@ pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
     cancel.cancel();
     let scheduled = scheduler.await;
     let _ = control.await;
+    if let Some(dashboard) = dashboard {
+        let _ = dashboard.await;
+    }
     for mut watcher in watchers {
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut watcher)
             .await

@@ -142,6 +142,7 @@ async fn supervise(watcher: Watcher) {
     let mut tick = tokio::time::interval(RECONCILE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
+        crate::telemetry::health::beat(crate::telemetry::health::Part::FeedLoop, RECONCILE_EVERY);
         let config = watcher.pipeline.config();
         let configured: HashSet<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
         when.retain(|name, at| {
@@ -225,6 +226,7 @@ async fn supervise(watcher: Watcher) {
             () = sleep_until_some(next) => {}
         }
     }
+    crate::telemetry::health::heartbeats().retire(crate::telemetry::health::Part::FeedLoop);
     // In-flight checks end at their next await; their state stays as saved.
     checks.abort_all();
     while checks.join_next().await.is_some() {}
@@ -309,6 +311,7 @@ impl Watcher {
         };
         let now = Utc::now();
         state.last_check = Some(now);
+        let started = std::time::Instant::now();
         let outcome = self.poll(&config, feed, &mut state, now).await;
         let ok = match outcome {
             Ok(new) => {
@@ -327,6 +330,12 @@ impl Watcher {
                 false
             }
         };
+        crate::telemetry::metrics().feed_checked(
+            name,
+            ok,
+            started.elapsed(),
+            state.consecutive_failures,
+        );
         if let Err(err) = self.states.save(name, &state).await {
             tracing::error!(feed = name, "cannot save the feed state: {err}");
             return false;
