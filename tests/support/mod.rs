@@ -7,5 +7,6 @@
 pub mod fake_api;
 pub mod feed_server;
 pub mod harness;
+pub mod http;
 
 pub use fake_api::{CostField, Drip, Envelope, FakeApi, FakeConfig, Misbehave, Recorded, Target};
