@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use support::harness::{assert_no_secrets, base_config, wait_until, Daemon, Env};
-use support::http::{free_port, get, request, Reply};
+use support::http::{free_port, get, request};
 use support::FakeConfig;
 
 const TOKEN: &str = "test-token-0123456789abcdef";
