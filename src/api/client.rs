@@ -408,17 +408,12 @@ fn shown_url(url: &str) -> String {
 
 /// The reply body as text, read up to [`MAX_REPLY_BYTES`]; `false` when the
 /// body was longer and the rest was left unread.
-async fn read_capped(mut reply: reqwest::Response) -> Result<(String, bool), ApiError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = reply.chunk().await.map_err(ApiError::from_transport)? {
-        let room = MAX_REPLY_BYTES - body.len();
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return Ok((String::from_utf8_lossy(&body).into_owned(), false));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((String::from_utf8_lossy(&body).into_owned(), true))
+async fn read_capped(reply: reqwest::Response) -> Result<(String, bool), ApiError> {
+    let capped = crate::util::read_capped(reply, MAX_REPLY_BYTES)
+        .await
+        .map_err(ApiError::from_transport)?;
+    let text = String::from_utf8_lossy(&capped.body).into_owned();
+    Ok((text, !capped.truncated))
 }
 
 /// The headers of every API call; the key's header is marked sensitive.

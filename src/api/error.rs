@@ -93,7 +93,7 @@ impl ApiError {
         } else {
             "request failed"
         };
-        let message = format!("{kind}: {}", error_chain(&err.without_url()));
+        let message = format!("{kind}: {}", crate::util::error_chain(&err.without_url()));
         if never_sent {
             ApiError::Transient { message }
         } else {
@@ -123,21 +123,6 @@ impl ApiError {
             },
         }
     }
-}
-
-/// `err` and its sources, joined, the way a user wants to read them.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        let inner_text = inner.to_string();
-        if !text.contains(&inner_text) {
-            text.push_str(": ");
-            text.push_str(&inner_text);
-        }
-        source = inner.source();
-    }
-    text
 }
 
 /// The `code` and a readable message from an error body: the API's

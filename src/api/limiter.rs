@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use crate::util::retry::jitter;
+
 /// First wait after a 429 (the vendor advises starting at 1 s and doubling).
 const RATE_BACKOFF_START: Duration = Duration::from_secs(1);
 const RATE_BACKOFF_MAX: Duration = Duration::from_secs(120);
@@ -188,16 +190,6 @@ impl BudgetState {
         self.requests_total += 1;
         Ok(permit)
     }
-}
-
-/// ±20 % so that clients that failed together do not retry together.
-pub fn jitter(base: Duration) -> Duration {
-    base.mul_f64(0.8 + fastrand::f64() * 0.4)
-}
-
-/// Exponential backoff for attempt `n` (0-based), from `start`, capped, jittered.
-pub fn backoff(start: Duration, max: Duration, attempt: u32) -> Duration {
-    jitter(start.saturating_mul(1u32 << attempt.min(16)).min(max))
 }
 
 /// Slots for running tasks: one is held from submit until the task ends.
@@ -394,14 +386,5 @@ mod tests {
         let _y = pool.acquire().await;
         let _z = pool.acquire().await;
         assert!(pool.try_acquire().is_none());
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let start = Duration::from_secs(1);
-        let max = Duration::from_secs(60);
-        assert!(backoff(start, max, 0) <= Duration::from_millis(1200));
-        assert!(backoff(start, max, 3) >= Duration::from_millis(6400));
-        assert!(backoff(start, max, 30) <= Duration::from_secs(72));
     }
 }

@@ -22,17 +22,6 @@ pub fn video_content_type(path: &Path) -> Option<&'static str> {
     }
 }
 
-/// A size for messages: `6.0 GB`, `512.0 MB`, `12 bytes`.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [(&str, f64); 3] = [("GB", 1e9), ("MB", 1e6), ("kB", 1e3)];
-    for (unit, size) in UNITS {
-        if bytes as f64 >= size {
-            return format!("{:.1} {unit}", bytes as f64 / size);
-        }
-    }
-    format!("{bytes} bytes")
-}
-
 /// The `Code` and `Message` of an S3-style XML error body, never the raw body
 /// (which can echo parts of the presigned request).
 pub fn bucket_message(body: &str) -> String {
@@ -72,8 +61,6 @@ mod tests {
 
     #[test]
     fn sizes_read_well() {
-        assert_eq!(human_size(6_000_000_000), "6.0 GB");
-        assert_eq!(human_size(12), "12 bytes");
         assert_eq!(MAX_UPLOAD_BYTES, 5_000_000_000);
     }
 

@@ -70,7 +70,7 @@ impl FeedView {
                     "{} answers HTTP {} (since {}); reading {} instead, Shorts skipped by link",
                     f.url,
                     f.status,
-                    f.since.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    crate::util::rfc3339(f.since),
                     f.reading
                 )
             }),

@@ -21,7 +21,7 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
     let store = open_store(&config)?;
     crate::daemon::guard::tighten_database_files(&config.state.dir);
     let cancel = CancellationToken::new();
-    spawn_signal_handler(cancel.clone());
+    crate::daemon::signals::Stop::install()?.cancel_on_first(cancel.clone());
     let (_config_tx, config_rx) = watch::channel(config.clone());
     let pipeline = Pipeline::new(store.clone(), config_rx, cancel).await?;
     // Sources first, so the jobs they queue are part of this pass.
@@ -43,35 +43,4 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
     }
     tracing::info!(jobs = pending.len(), failed, "pass finished");
     Ok(if failed > 0 { EXIT_FAILURE } else { 0 })
-}
-
-/// First SIGTERM/SIGINT: cancel (graceful). Second: exit at once.
-fn spawn_signal_handler(cancel: CancellationToken) {
-    tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(err) => {
-                    tracing::error!("cannot listen for SIGTERM: {err}");
-                    return;
-                }
-            };
-        let mut signals = 0;
-        loop {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            signals += 1;
-            if signals == 1 {
-                tracing::info!(
-                    "stopping: finishing in-flight requests (signal again to exit at once)"
-                );
-                cancel.cancel();
-            } else {
-                tracing::warn!("second signal: exiting now");
-                std::process::exit(0);
-            }
-        }
-    });
 }

@@ -6,11 +6,11 @@
 pub mod control;
 pub mod guard;
 pub mod notify;
+pub mod signals;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +19,7 @@ use crate::model::State;
 use crate::pipeline::scheduler::SHUTDOWN_GRACE;
 use crate::pipeline::{Pipeline, Scope};
 use crate::store::Store;
+pub use signals::Signals;
 
 /// How often STATUS= is refreshed for systemd.
 const STATUS_EVERY: Duration = Duration::from_secs(5);
@@ -98,23 +99,6 @@ enum Ending {
     StoreFailed(String),
 }
 
-/// The signals the daemon handles, registered before anything else starts.
-pub struct Signals {
-    term: tokio::signal::unix::Signal,
-    interrupt: tokio::signal::unix::Signal,
-    hangup: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    pub fn install() -> std::io::Result<Signals> {
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            interrupt: signal(SignalKind::interrupt())?,
-            hangup: signal(SignalKind::hangup())?,
-        })
-    }
-}
-
 /// Wait for signals; keep systemd informed meanwhile.
 async fn supervise(
     signals: Signals,
@@ -123,8 +107,7 @@ async fn supervise(
     cancel: &CancellationToken,
 ) -> anyhow::Result<Ending> {
     let Signals {
-        mut term,
-        mut interrupt,
+        mut stop,
         mut hangup,
     } = signals;
     let mut status_tick = tokio::time::interval(STATUS_EVERY);
@@ -137,8 +120,7 @@ async fn supervise(
             break Ending::StoreFailed(reason);
         }
         tokio::select! {
-            _ = term.recv() => break Ending::Signal,
-            _ = interrupt.recv() => break Ending::Signal,
+            () = stop.recv() => break Ending::Signal,
             _ = hangup.recv() => reload(pipeline, config_tx),
             _ = status_tick.tick() => notify::status(&status_line(pipeline)),
             _ = watchdog_tick.tick() => {
@@ -171,15 +153,7 @@ async fn supervise(
         tracing::warn!("shutdown took too long; exiting now");
         std::process::exit(code);
     });
-    // A second signal ends the process at once.
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = interrupt.recv() => {}
-        }
-        tracing::warn!("second signal: exiting now");
-        std::process::exit(code);
-    });
+    stop.exit_on_next(code);
     Ok(ending)
 }
 

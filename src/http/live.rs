@@ -34,7 +34,7 @@ impl Summary {
             state: job.state.name(),
             title: job.display_title(),
             thumbnail: job.files.iter().find(|f| is_image(f)).cloned(),
-            updated_at: crate::output::sidecar::rfc3339(job.updated_at),
+            updated_at: crate::util::rfc3339(job.updated_at),
         }
     }
 }

@@ -231,7 +231,7 @@ pub fn job(app: &App, visitor: &Visitor, job: &Job) -> String {
     let _ = write!(
         body,
         "<li>{} created ({})</li>",
-        esc(&crate::output::sidecar::rfc3339(job.created_at)),
+        esc(&crate::util::rfc3339(job.created_at)),
         esc(&job.source.origin)
     );
     for step in &job.history {
@@ -243,7 +243,7 @@ pub fn job(app: &App, visitor: &Visitor, job: &Job) -> String {
         let _ = write!(
             body,
             "<li>{} {} → {}{note}</li>",
-            esc(&crate::output::sidecar::rfc3339(step.at)),
+            esc(&crate::util::rfc3339(step.at)),
             esc(&step.from.to_string()),
             esc(&step.to.to_string())
         );

@@ -6,7 +6,6 @@
 //! for one page. Canonicalizing a key's `submit_url` gives the same key back.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use url::Url;
 
 /// What kind of source a key names.
@@ -203,8 +202,7 @@ pub fn short_id(key: &str) -> String {
             return hash[..12].to_ascii_lowercase();
         }
     }
-    let digest = Sha256::digest(key.as_bytes());
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    crate::util::sha256_hex(key.as_bytes())[..12].to_string()
 }
 
 /// A link to the source at `begin_ms`, for sidecars: `https://youtu.be/ID?t=S`
@@ -536,6 +534,8 @@ mod tests {
         assert!(id
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        // Independently of crate::util: the first six bytes of the digest.
+        use sha2::{Digest, Sha256};
         let digest = Sha256::digest(b"url:https://example.com/ep1");
         let full: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(id, full[..12]);

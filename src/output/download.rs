@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::links::{self, GuardedResolver, LinkPolicy, LinkRefused};
-use crate::api::upload::human_size;
+use crate::util::human_size;
 
 /// Bytes buffered before a write to disk; memory stays flat whatever the size.
 const WRITE_BUFFER: usize = 256 * 1024;
@@ -430,15 +430,7 @@ fn transport(err: reqwest::Error) -> DownloadError {
         return DownloadError::UnsafeLink(refused);
     }
     // Never the URL: export and upload links are signed.
-    let err = err.without_url();
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    DownloadError::Transport(text)
+    DownloadError::Transport(crate::util::error_chain(&err.without_url()))
 }
 
 fn io_error(path: &Path, err: std::io::Error) -> DownloadError {

@@ -200,9 +200,7 @@ impl Project {
     }
 }
 
-pub fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
+pub use crate::util::rfc3339;
 
 /// "00:01:15.000" for 75 000 ms.
 pub fn timestamp(ms: u64) -> String {

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::api::upload::human_size;
+use crate::util::human_size;
 
 /// What is wrong with the output volume; says what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

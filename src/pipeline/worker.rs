@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 use super::pause::Refusal;
 use super::scheduler::Pipeline;
 use crate::api::client::BeforeSend;
-use crate::api::limiter::{backoff, Slot};
+use crate::api::limiter::Slot;
 use crate::api::types::{same_clips, Clip, TaskResults, TaskStatus};
-use crate::api::upload::{human_size, video_content_type, MAX_UPLOAD_BYTES};
+use crate::api::upload::{video_content_type, MAX_UPLOAD_BYTES};
 use crate::api::{ApiClient, ApiError};
 use crate::config::{AmbiguousSubmit, Config, MAX_THUMBNAIL_BYTES};
 use crate::model::identity;
@@ -29,6 +29,8 @@ use crate::output::sidecar::{
 use crate::output::space;
 use crate::sources::folder::files::sha256_file;
 use crate::store::StoreError;
+use crate::util::human_size;
+use crate::util::retry::backoff;
 
 /// Submit attempts (transient failures) before a job is failed.
 const MAX_SUBMIT_ATTEMPTS: u32 = 6;

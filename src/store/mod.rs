@@ -14,6 +14,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
+mod changes;
+mod durability;
+mod reads;
+
 use crate::model::{Event, Job, JobChange, Source};
 
 /// sled's page cache. Left at its default (1 GiB) it would let an idle
@@ -354,93 +358,6 @@ impl Store {
         Ok(restored)
     }
 
-    /// From now on, remember the key of every job written (created, saved,
-    /// forgotten) until [`Store::take_changes`] collects them. The scheduler
-    /// uses this to keep its index without reading every job on each pass.
-    pub fn watch_changes(&self) {
-        self.changes
-            .lock()
-            .expect("changes lock")
-            .get_or_insert_with(HashSet::new);
-    }
-
-    /// The keys written since the last call (see [`Store::watch_changes`]).
-    pub fn take_changes(&self) -> Vec<String> {
-        match self.changes.lock().expect("changes lock").as_mut() {
-            Some(keys) => keys.drain().collect(),
-            None => Vec::new(),
-        }
-    }
-
-    /// Every job written from now on, after it is durable (see
-    /// [`JobChange`]). A subscriber that falls more than
-    /// `PUBLISHED_CAPACITY` changes behind gets `Lagged` and should re-read
-    /// what it needs from the store; the store never waits for subscribers.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<JobChange> {
-        self.published.subscribe()
-    }
-
-    fn publish(&self, change: JobChange) {
-        // No subscriber is not an error.
-        let _ = self.published.send(change);
-    }
-
-    fn changed(&self, key: &str) {
-        if let Some(keys) = self.changes.lock().expect("changes lock").as_mut() {
-            keys.insert(key.to_string());
-        }
-    }
-
-    /// Jobs that are not done, failed or skipped, oldest first.
-    pub fn active_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs = Vec::new();
-        for entry in self.active.iter() {
-            let (key, _) = entry?;
-            let key = String::from_utf8_lossy(&key).into_owned();
-            match self.get(&key)? {
-                Some(job) if !job.state.is_terminal() => jobs.push(job),
-                _ => {
-                    self.active.remove(key.as_bytes())?;
-                }
-            }
-        }
-        jobs.sort_by_key(|job| job.id);
-        Ok(jobs)
-    }
-
-    pub fn get(&self, key: &str) -> Result<Option<Job>, StoreError> {
-        self.jobs
-            .get(key)?
-            .map(|bytes| decode(key, &bytes))
-            .transpose()
-    }
-
-    pub fn require(&self, key: &str) -> Result<Job, StoreError> {
-        self.get(key)?
-            .ok_or_else(|| StoreError::NotFound(key.to_string()))
-    }
-
-    /// A job by number (`42`) or canonical key.
-    pub fn find(&self, job_or_key: &str) -> Result<Job, StoreError> {
-        if let Ok(number) = job_or_key.trim().trim_start_matches('#').parse::<u64>() {
-            if let Some(key) = self.job_numbers.get(number.to_be_bytes())? {
-                return self.require(&String::from_utf8_lossy(&key));
-            }
-        }
-        self.require(job_or_key.trim())
-    }
-
-    /// Every job, oldest first.
-    pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs = Vec::new();
-        for entry in self.jobs.iter() {
-            let (key, bytes) = entry?;
-            jobs.push(decode(&String::from_utf8_lossy(&key), &bytes)?);
-        }
-        jobs.sort_by_key(|job| job.id);
-        Ok(jobs)
-    }
-
     /// Remove a key from the seen set so it can be clipped again.
     pub async fn forget(&self, key: &str) -> Result<Job, StoreError> {
         let job = self.find(key)?;
@@ -456,87 +373,6 @@ impl Store {
         self.flush().await?;
         self.publish(JobChange::Forgotten(Arc::new(job.clone())));
         Ok(job)
-    }
-
-    pub fn units_on(&self, day: NaiveDate) -> Result<u64, StoreError> {
-        Ok(self
-            .meta
-            .get(day_key(day))?
-            .map(|v| read_u64(&v))
-            .unwrap_or(0))
-    }
-
-    pub fn units_total(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .meta
-            .get(UNITS_TOTAL)?
-            .map(|v| read_u64(&v))
-            .unwrap_or(0))
-    }
-
-    /// A named tree for other modules' state (feeds, drop folder).
-    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(name)?)
-    }
-
-    /// Sees the first write error. sled 0.34 poisons itself on an I/O error
-    /// (a full volume): every later write fails with the same error even
-    /// after space is freed, until the database is opened again. So a
-    /// failure here means this process can no longer make progress.
-    pub fn failures(&self) -> tokio::sync::watch::Receiver<Option<String>> {
-        self.failure.subscribe()
-    }
-
-    /// Write and flush a small record: whether the database still takes
-    /// writes (the daemon asks before each watchdog ping).
-    pub async fn probe_write(&self) -> Result<(), StoreError> {
-        let stamp = Utc::now().timestamp_millis().to_be_bytes();
-        let written = self.meta.insert("health:probe", &stamp[..]);
-        let written = match written {
-            Ok(_) => self.flush().await,
-            Err(e) => Err(e.into()),
-        };
-        self.noted(written)
-    }
-
-    /// Record the first database error for [`Store::failures`].
-    fn noted<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        if let Err(StoreError::Sled(err)) = &result {
-            let message = err.to_string();
-            self.failure.send_if_modified(|first| {
-                if first.is_none() {
-                    *first = Some(message);
-                    true
-                } else {
-                    false
-                }
-            });
-        }
-        result
-    }
-
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        let flushed = self.flush_unchecked().await;
-        self.noted(flushed)
-    }
-
-    async fn flush_unchecked(&self) -> Result<(), StoreError> {
-        // Not `flush_async`: in sled 0.34 concurrent `flush_async` calls
-        // deadlock (spacejam/sled#1308, fixed only on sled's unreleased main);
-        // a feed check of ~1 000 feeds at once hung for good. A blocking
-        // flush on tokio's blocking pool cannot starve sled's own threads.
-        //
-        // One at a time: each flush seals sled's current 512 KiB log buffer
-        // and starts a new one, so 32 flushes in flight held 32 of them (and
-        // 32 blocking threads). Whoever waits here is covered by the next
-        // flush, which makes everything written before it durable: a group
-        // commit.
-        let _one_at_a_time = self.flushing.lock().await;
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| sled::Error::ReportableBug(format!("flush task: {e}")))??;
-        Ok(())
     }
 }
 

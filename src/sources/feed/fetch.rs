@@ -109,7 +109,7 @@ impl Fetcher {
 
     async fn read_capped(
         &self,
-        mut response: reqwest::Response,
+        response: reqwest::Response,
         shown: &str,
     ) -> Result<Vec<u8>, FetchError> {
         let too_large = || FetchError::TooLarge {
@@ -122,18 +122,13 @@ impl Fetcher {
         {
             return Err(too_large());
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let capped = crate::util::read_capped(response, self.max_body)
             .await
-            .map_err(|e| self.request_error(shown, e))?
-        {
-            if body.len() + chunk.len() > self.max_body {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
+            .map_err(|e| self.request_error(shown, e))?;
+        if capped.truncated {
+            return Err(too_large());
         }
-        Ok(body)
+        Ok(capped.body)
     }
 
     fn request_error(&self, shown: &str, err: reqwest::Error) -> FetchError {
@@ -146,7 +141,7 @@ impl Fetcher {
         let reason = if err.is_redirect() {
             format!("more than {MAX_REDIRECTS} redirects")
         } else {
-            error_chain(&err.without_url())
+            crate::util::error_chain(&err.without_url())
         };
         FetchError::Network {
             url: shown.to_owned(),
@@ -181,17 +176,6 @@ fn validators_of(headers: &HeaderMap) -> Validators {
         etag: text(ETAG),
         last_modified: text(LAST_MODIFIED),
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 /// A URL safe for logs and `feeds`: no user info, and the values of

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
+
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
@@ -406,7 +406,7 @@ impl Watcher {
             validators,
         } = fetched
         {
-            let hash = sha256_hex(&bytes);
+            let hash = crate::util::sha256_hex(&bytes);
             if !state.has_read(&url) || state.body_hash.as_deref() != Some(hash.as_str()) {
                 new += self
                     .read_body(feed, state, &url, &bytes, content_type.as_deref(), now)
@@ -708,11 +708,4 @@ fn source_of(feed: &FeedConfig, candidate: Candidate) -> Source {
         published: candidate.published,
         origin: "feed".into(),
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

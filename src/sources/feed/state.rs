@@ -10,9 +10,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::fetch::Validators;
-use crate::api::limiter::{backoff, jitter};
 use crate::model::Source;
 use crate::store::{Store, StoreError};
+use crate::util::retry::{backoff, jitter};
 
 const TREE: &str = "feeds";
 /// Longest wait after repeated errors (or the interval, if longer).

@@ -274,11 +274,7 @@ pub fn sha256_file(mut file: fs::File, cancel: &CancellationToken) -> io::Result
         };
         hasher.update(&buf[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(crate::util::hex(&hasher.finalize()))
 }
 
 #[cfg(test)]

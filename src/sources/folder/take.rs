@@ -24,12 +24,13 @@ use super::files::{
 };
 use super::parse::{parse, Format};
 use super::settle::Stamp;
-use crate::api::upload::{human_size, MAX_UPLOAD_BYTES};
+use crate::api::upload::MAX_UPLOAD_BYTES;
 use crate::config::Config;
 use crate::model::identity::file_key;
 use crate::model::{Job, Source};
 use crate::pipeline::Pipeline;
 use crate::store::{Inserted, StoreError};
+use crate::util::human_size;
 
 /// Larger "lists of links" are refused as not being one.
 pub const MAX_LIST_BYTES: u64 = 1024 * 1024;
@@ -345,7 +346,7 @@ fn reject(ctx: &Ctx<'_>, c: &Candidate, reason: String) -> Result<(), TakeError>
     let note = format!(
         "clipwatch could not use {} (taken {}):\n\n{reason}\n",
         ctx.shown(&c.path),
-        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        crate::util::rfc3339(Utc::now())
     );
     let to = file_away(ctx, c, FAILED, Some(&note))?;
     let first_line = reason.lines().next().unwrap_or_default();

@@ -1,0 +1,80 @@
+//! Reading jobs and counters back.
+
+use chrono::NaiveDate;
+
+use crate::model::Job;
+
+use super::{day_key, decode, read_u64, Store, StoreError, UNITS_TOTAL};
+
+impl Store {
+    /// Jobs that are not done, failed or skipped, oldest first.
+    pub fn active_jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        for entry in self.active.iter() {
+            let (key, _) = entry?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            match self.get(&key)? {
+                Some(job) if !job.state.is_terminal() => jobs.push(job),
+                _ => {
+                    self.active.remove(key.as_bytes())?;
+                }
+            }
+        }
+        jobs.sort_by_key(|job| job.id);
+        Ok(jobs)
+    }
+
+    pub fn get(&self, key: &str) -> Result<Option<Job>, StoreError> {
+        self.jobs
+            .get(key)?
+            .map(|bytes| decode(key, &bytes))
+            .transpose()
+    }
+
+    pub fn require(&self, key: &str) -> Result<Job, StoreError> {
+        self.get(key)?
+            .ok_or_else(|| StoreError::NotFound(key.to_string()))
+    }
+
+    /// A job by number (`42`) or canonical key.
+    pub fn find(&self, job_or_key: &str) -> Result<Job, StoreError> {
+        if let Ok(number) = job_or_key.trim().trim_start_matches('#').parse::<u64>() {
+            if let Some(key) = self.job_numbers.get(number.to_be_bytes())? {
+                return self.require(&String::from_utf8_lossy(&key));
+            }
+        }
+        self.require(job_or_key.trim())
+    }
+
+    /// Every job, oldest first.
+    pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        for entry in self.jobs.iter() {
+            let (key, bytes) = entry?;
+            jobs.push(decode(&String::from_utf8_lossy(&key), &bytes)?);
+        }
+        jobs.sort_by_key(|job| job.id);
+        Ok(jobs)
+    }
+
+    pub fn units_on(&self, day: NaiveDate) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get(day_key(day))?
+            .map(|v| read_u64(&v))
+            .unwrap_or(0))
+    }
+
+    pub fn units_total(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get(UNITS_TOTAL)?
+            .map(|v| read_u64(&v))
+            .unwrap_or(0))
+    }
+
+    /// A named tree for other modules' state (feeds, drop folder).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
+    }
+}
