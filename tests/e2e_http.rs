@@ -343,3 +343,266 @@ fn escape(name: &str) -> String {
         })
         .collect()
 }
+
+// ---- health ------------------------------------------------------------
+
+/// An ext4 file system in a loop-mounted image, which `fsfreeze` can freeze:
+/// every write then waits, as on a dead disk or a hung network volume.
+/// Thawed and unmounted when dropped.
+struct FreezableVolume {
+    path: std::path::PathBuf,
+    image: std::path::PathBuf,
+}
+
+impl FreezableVolume {
+    /// `None` (after saying why) where it cannot be made outside CI.
+    fn mount(path: &std::path::Path) -> Option<FreezableVolume> {
+        let image = path.with_extension("img");
+        std::fs::create_dir_all(path).unwrap();
+        let script = format!(
+            "truncate -s 64M {img} && mkfs.ext4 -q {img} && mount -o loop {img} {dir} && chmod 700 {dir}",
+            img = image.display(),
+            dir = path.display()
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .output();
+        match out {
+            Ok(out) if out.status.success() => Some(FreezableVolume {
+                path: path.to_path_buf(),
+                image,
+            }),
+            other => {
+                let why = match other {
+                    Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                    Err(e) => e.to_string(),
+                };
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "CI is set but an ext4 loop volume cannot be mounted: {why}"
+                );
+                eprintln!("SKIPPED: this test needs to mount an ext4 loop volume (root): {why}");
+                None
+            }
+        }
+    }
+
+    fn freeze(&self, frozen: bool) {
+        let flag = if frozen { "-f" } else { "-u" };
+        let status = std::process::Command::new("fsfreeze")
+            .arg(flag)
+            .arg(&self.path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "fsfreeze {flag}");
+    }
+}
+
+impl Drop for FreezableVolume {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("fsfreeze")
+            .arg("-u")
+            .arg(&self.path)
+            .status();
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+        let _ = std::fs::remove_file(&self.image);
+    }
+}
+
+#[test]
+fn health_is_503_naming_the_store_while_its_volume_hangs_and_ok_again_after() {
+    let (env, addr) = http_env(false);
+    let Some(volume) = FreezableVolume::mount(&env.dir.path().join("state")) else {
+        return;
+    };
+    let daemon = Daemon::start(&env);
+    let health = || {
+        std::net::TcpStream::connect(&addr)
+            .ok()
+            .map(|_| get(&addr, "/healthz"))
+    };
+    assert!(wait_until(Duration::from_secs(10), || health()
+        .is_some_and(|h| h.status == 200)));
+
+    volume.freeze(true);
+    let mut last = None;
+    let wedged = wait_until(Duration::from_secs(30), || {
+        last = health();
+        last.as_ref().is_some_and(|h| h.status == 503)
+    });
+    volume.freeze(false);
+    let reply = last.expect("an answer");
+    assert!(wedged, "still {}: {}", reply.status, reply.text());
+    assert!(
+        reply
+            .text()
+            .starts_with("store: a database write has not finished for"),
+        "{}",
+        reply.text()
+    );
+
+    assert!(
+        wait_until(Duration::from_secs(30), || health()
+            .is_some_and(|h| h.status == 200 && h.text() == "ok\n")),
+        "healthy again once the volume thaws"
+    );
+    daemon.stop();
+}
+
+// ---- headless Chromium ----------------------------------------------------
+
+/// Headless Chromium driven over the DevTools protocol by
+/// tests/browser/cdp.py (Python standard library only).
+struct Browser {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Browser {
+    /// `None` (the test is skipped, loudly) when Chromium is missing and CI
+    /// is not set; under CI a missing Chromium fails (`.ci/run` installs it).
+    fn start() -> Option<Browser> {
+        let found = std::process::Command::new("sh")
+            .args(["-c", "command -v chromium || command -v chromium-browser"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but chromium is not installed (apt-get install chromium)"
+            );
+            eprintln!("SKIPPED: the browser test needs chromium (apt-get install chromium)");
+            return None;
+        }
+        let script = format!("{}/tests/browser/cdp.py", env!("CARGO_MANIFEST_DIR"));
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs tests/browser/cdp.py");
+        let input = child.stdin.take().unwrap();
+        let output = std::io::BufReader::new(child.stdout.take().unwrap());
+        Some(Browser {
+            child,
+            input,
+            output,
+        })
+    }
+
+    fn ask(&mut self, command: serde_json::Value) -> serde_json::Value {
+        use std::io::{BufRead, Write};
+        writeln!(self.input, "{command}").unwrap();
+        let mut line = String::new();
+        self.output.read_line(&mut line).unwrap();
+        let answer: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("cdp.py answered {line:?}: {e}"));
+        assert!(answer.get("error").is_none(), "{command}: {answer}");
+        answer
+    }
+
+    fn navigate(&mut self, url: &str) {
+        self.ask(serde_json::json!({ "navigate": url }));
+    }
+
+    /// The value of `js`, evaluated again until truthy for up to `secs`.
+    fn eval_until(&mut self, js: &str, secs: u64) -> serde_json::Value {
+        self.ask(serde_json::json!({ "eval": js, "until": secs }))["value"].clone()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Set `UPDATE_SCREENSHOT=1` to refresh docs/dashboard.png from this run.
+#[test]
+fn in_chromium_the_dashboard_shows_titles_thumbnails_playable_clips_and_live_moves() {
+    let Some(mut browser) = Browser::start() else {
+        return;
+    };
+    let (env, addr) = http_env(false);
+    let daemon = Daemon::start(&env);
+    let out = env.run(&["submit", VIDEO, "--name", "Keynote: the long version"]);
+    assert!(out.status.success());
+    assert!(wait_until(Duration::from_secs(30), || job_done(&env)));
+    let base = format!("http://{addr}");
+
+    browser.navigate(&format!("{base}/"));
+    let titles = browser.eval_until(
+        "[...document.querySelectorAll('#jobs tr a')].map(a => a.textContent).join('|')",
+        5,
+    );
+    assert_eq!(titles, "Keynote: the long version");
+    let thumbnails = browser.eval_until(
+        "(() => { const imgs = [...document.querySelectorAll('img.thumb')]; \
+         return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0) \
+         ? imgs.length : 0; })()",
+        10,
+    );
+    assert_eq!(thumbnails, 1, "the job's thumbnail is shown");
+
+    browser.navigate(&format!("{base}/jobs/1"));
+    let duration = browser.eval_until(
+        "(async () => { const v = document.querySelector('video'); \
+         if (v.readyState < 1) await new Promise(r => { v.onloadedmetadata = r; v.onerror = r; \
+         setTimeout(r, 10000); }); return v.error ? 'error ' + v.error.code : v.duration; })()",
+        0,
+    );
+    let seconds = duration
+        .as_f64()
+        .unwrap_or_else(|| panic!("no duration: {duration}"));
+    assert!(
+        (1.5..2.5).contains(&seconds),
+        "the 2 s fixture reports {seconds}"
+    );
+    let posters = browser.eval_until("document.querySelectorAll('video[poster]').length", 0);
+    assert_eq!(posters, 3);
+
+    // Live: the page stays loaded (its marker survives) while a second job
+    // appears and moves to done.
+    browser.navigate(&format!("{base}/"));
+    browser.eval_until("window.__loadedOnce = 'yes'", 0);
+    let out = env.run(&[
+        "submit",
+        "https://youtu.be/aaaaaaaaaaa",
+        "--name",
+        "Second talk",
+    ]);
+    assert!(out.status.success());
+    let moved = browser.eval_until(
+        "window.__loadedOnce === 'yes' && [...document.querySelectorAll('#jobs tr')].some(tr => \
+         tr.textContent.includes('Second talk') && tr.querySelector('.state').textContent === 'done') \
+         && document.getElementById('count-done').textContent === '2'",
+        30,
+    );
+    assert_eq!(
+        moved, true,
+        "the dashboard showed the job done without a reload"
+    );
+
+    let loaded = browser.eval_until(
+        "[...document.querySelectorAll('img.thumb')].every(i => i.complete && i.naturalWidth > 0)",
+        10,
+    );
+    assert_eq!(loaded, true, "the new row's thumbnail loads too");
+    let shot = env.dir.path().join("dashboard.png");
+    browser.ask(serde_json::json!({ "screenshot": shot }));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
+        std::fs::write(
+            format!("{}/docs/dashboard.png", env!("CARGO_MANIFEST_DIR")),
+            &png,
+        )
+        .unwrap();
+    }
+    daemon.stop();
+}

@@ -140,13 +140,14 @@ impl Live {
         }
     }
 
-    /// Jobs per state (every state listed).
-    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+    /// Jobs per state, every state listed, in the order a job moves.
+    pub fn counts(&self) -> Vec<(&'static str, usize)> {
         let inner = self.inner.lock().expect("live lock");
-        let mut counts: BTreeMap<&'static str, usize> =
-            State::NAMES.iter().map(|n| (*n, 0)).collect();
+        let mut counts: Vec<(&'static str, usize)> = State::NAMES.iter().map(|n| (*n, 0)).collect();
         for summary in inner.jobs.values() {
-            *counts.entry(summary.state).or_default() += 1;
+            if let Some(count) = counts.iter_mut().find(|(state, _)| *state == summary.state) {
+                count.1 += 1;
+            }
         }
         counts
     }

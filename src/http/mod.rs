@@ -44,6 +44,7 @@ pub struct App {
     pub http: HttpConfig,
     pub live: Arc<live::Live>,
     pub sessions: auth::Sessions,
+    pub probe: Arc<health::WriteProbe>,
 }
 
 /// Bind `[http] listen` and serve until `cancel`. Binding errors are
@@ -54,11 +55,13 @@ pub async fn start(
     cancel: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let live = live::Live::start(pipeline.store.clone(), cancel.clone())?;
+    let probe = health::WriteProbe::start(pipeline.store.clone(), cancel.clone());
     let app = Arc::new(App {
         pipeline,
         http: http.clone(),
         live,
         sessions: auth::Sessions::default(),
+        probe,
     });
     let router = routes::router(app);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));

@@ -155,7 +155,7 @@ pub fn dashboard(app: &App, visitor: &Visitor, feeds: &[Value]) -> String {
 fn job_row(out: &mut String, base: &str, job: &Summary) {
     let thumb = match &job.thumbnail {
         Some(name) => format!(
-            "<img class=thumb alt=\"\" loading=lazy src=\"{base}/files/{}/{}\">",
+            "<img class=thumb alt=\"\" src=\"{base}/files/{}/{}\">",
             job.id,
             esc(&path_escape(name))
         ),

@@ -133,7 +133,7 @@ async fn live(State(app): Shared) -> Response {
     let (version, jobs) = app.live.recent(pages::RECENT);
     Json(serde_json::json!({
         "version": version,
-        "counts": app.live.counts(),
+        "counts": app.live.counts().into_iter().collect::<std::collections::BTreeMap<_, _>>(),
         "jobs": jobs,
     }))
     .into_response()

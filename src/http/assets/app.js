@@ -21,7 +21,7 @@
     var tr = el("tr", { "data-job": String(job.id) });
     var thumbCell = el("td");
     if (job.thumbnail) {
-      thumbCell.appendChild(el("img", { "class": "thumb", alt: "", loading: "lazy",
+      thumbCell.appendChild(el("img", { "class": "thumb", alt: "", 
         src: base + "/files/" + job.id + "/" + segment(job.thumbnail) }));
     }
     var main = el("td");
