@@ -156,6 +156,71 @@ fn base_path(text: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    fn parse(http: &str, dir: &Path) -> Result<crate::config::Config, String> {
+        let text = format!("[http]\n{http}\n");
+        crate::config::parse(&text, &dir.join("config.toml"), &|_| None).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn listen_tokens_and_urls_are_checked_with_the_key_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = parse(
+            "listen = \"127.0.0.1:8093\"\nbase_path = \"/cw/\"",
+            dir.path(),
+        )
+        .unwrap();
+        let http = ok.http.unwrap();
+        assert_eq!(http.listen, Listen::Tcp("127.0.0.1:8093".parse().unwrap()));
+        assert_eq!(http.base_path, "/cw");
+        assert!(http.token.is_none());
+        let unix = parse("listen = \"/run/clipwatch/http.sock\"", dir.path()).unwrap();
+        assert!(matches!(unix.http.unwrap().listen, Listen::Unix(_)));
+
+        let err = parse("listen = \"localhost\"", dir.path()).unwrap_err();
+        assert!(
+            err.contains("http.listen") && err.contains("localhost"),
+            "{err}"
+        );
+        let err = parse("token_file = \"t\"", dir.path()).unwrap_err();
+        assert!(
+            err.contains("http.listen") && err.contains("required"),
+            "{err}"
+        );
+        let err = parse(
+            "listen = \"127.0.0.1:1\"\ntoken_file = \"missing\"",
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("http.token_file") && err.contains("cannot read"),
+            "{err}"
+        );
+        std::fs::write(dir.path().join("short"), "abc\n").unwrap();
+        let err = parse(
+            "listen = \"127.0.0.1:1\"\ntoken_file = \"short\"",
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(err.contains("at least 16"), "{err}");
+        assert!(!err.contains("abc"), "the token is never shown: {err}");
+        std::fs::write(dir.path().join("good"), "0123456789abcdef0123\n").unwrap();
+        let good = parse(
+            "listen = \"127.0.0.1:1\"\ntoken_file = \"good\"",
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(
+            good.http.unwrap().token.unwrap().expose(),
+            "0123456789abcdef0123"
+        );
+        let err = parse(
+            "listen = \"127.0.0.1:1\"\npublic_url = \"ftp://x\"",
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(err.contains("http.public_url"), "{err}");
+    }
+
     #[test]
     fn base_paths_are_normalized_or_refused() {
         assert_eq!(base_path("/clipwatch/").unwrap(), "/clipwatch");
