@@ -2,9 +2,15 @@
 //! and one module per subcommand.
 
 mod check;
+mod docs;
 mod feeds;
+mod feeds_edit;
+mod import;
+mod init;
 mod jobs;
 mod logging;
+mod preview;
+mod reload;
 mod run;
 mod submit;
 mod view;
@@ -61,7 +67,22 @@ pub enum Command {
     /// Run the daemon in the foreground: work through queued jobs until stopped.
     Run,
     /// One pass: check every feed once, finish every job not done yet, then exit (1 if any failed).
-    Once,
+    Once {
+        /// Only show what the pass would submit and skip; record and submit nothing (as `preview`).
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: machine-readable output.
+        #[arg(long, requires = "dry_run")]
+        json: bool,
+    },
+    /// Check the feeds and the drop folder as `once` would; print what would be submitted and skipped, recording and submitting nothing.
+    Preview(preview::PreviewArgs),
+    /// Write a commented configuration with your paths, create its folders, and print the next commands.
+    Init(init::InitArgs),
+    /// Print a shell completion script (e.g. `clipwatch completions bash > /etc/bash_completion.d/clipwatch`).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff): `clipwatch man | man -l -`.
+    Man,
     /// Queue one video by URL or local file; --wait follows it to the end.
     Submit {
         /// The video's URL (YouTube or any URL the API accepts), or a local
@@ -118,10 +139,13 @@ pub enum Command {
         /// Job number or key.
         key: String,
     },
-    /// Per feed: last check, last new entry, last error, next check, and notes (entries ignored, fields left out, a failing UULF playlist).
+    /// Per feed: last check, last new entry, last error, next check, and notes (entries ignored, fields left out, a failing UULF playlist); `feeds add|remove|edit|import` change the config.
+    #[command(args_conflicts_with_subcommands = true)]
     Feeds {
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        edit: Option<feeds_edit::FeedsCommand>,
     },
     /// Validate the configuration and that output.dir can be written (exit 78 if not); without --offline also check the API key.
     Check {
@@ -190,6 +214,13 @@ fn tune_allocator() {
 }
 
 async fn dispatch(cli: Cli) -> u8 {
+    // Commands that need no configuration (init writes one).
+    match &cli.command {
+        Command::Init(args) => return init::run(cli.config.as_deref(), args),
+        Command::Completions { shell } => return docs::completions(*shell),
+        Command::Man => return docs::man(),
+        _ => {}
+    }
     // The daemon's signal handlers come first, so that a SIGHUP or SIGTERM
     // while the configuration loads is handled, not fatal or lost.
     let signals = match &cli.command {
@@ -212,7 +243,15 @@ async fn dispatch(cli: Cli) -> u8 {
             Some(signals) => crate::daemon::run(config, signals).await,
             None => unreachable!("installed above for run"),
         },
-        Command::Once => run::once(config).await,
+        Command::Once {
+            dry_run: true,
+            json,
+        } => preview::run(&config, preview::PreviewArgs::all(json)).await,
+        Command::Once { .. } => run::once(config).await,
+        Command::Preview(args) => preview::run(&config, args).await,
+        Command::Feeds {
+            edit: Some(edit), ..
+        } => feeds_edit::run(&config, edit).await,
         Command::Submit {
             url,
             preset,
@@ -304,7 +343,7 @@ pub async fn execute(ctx: &Ctx, command: Command, out: &mut Out) -> anyhow::Resu
         Command::Show { job, json } => jobs::show(ctx, &job, json, out),
         Command::Retry { job, failed } => jobs::retry(ctx, job.as_deref(), failed, out).await,
         Command::Forget { key } => jobs::forget(ctx, &key, out).await,
-        Command::Feeds { json } => feeds::list(ctx, json, out),
+        Command::Feeds { json, .. } => feeds::list(ctx, json, out),
         Command::Submit {
             url,
             preset,
@@ -321,7 +360,8 @@ pub async fn execute(ctx: &Ctx, command: Command, out: &mut Out) -> anyhow::Resu
             };
             submit::queue(ctx, &request, out).await
         }
-        Command::Run | Command::Once | Command::Check { .. } => {
+        // run, once, check, preview, feeds add…, init, completions, man.
+        _ => {
             use std::fmt::Write as _;
             writeln!(
                 out.stderr,

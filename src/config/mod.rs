@@ -12,6 +12,7 @@
 //! The API key is looked up here (environment, `api_key_file`, systemd
 //! credential) and kept in a [`Secret`], so it never reaches a message.
 
+pub mod edit;
 mod error;
 mod feeds;
 mod http;

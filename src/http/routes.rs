@@ -35,7 +35,16 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/api/v1/feeds",
-            get(|s: Shared| async move { api::json(&s, Command::Feeds { json: true }).await }),
+            get(|s: Shared| async move {
+                api::json(
+                    &s,
+                    Command::Feeds {
+                        json: true,
+                        edit: None,
+                    },
+                )
+                .await
+            }),
         );
     if app.http.token.is_some() {
         routes = routes
@@ -88,7 +97,15 @@ fn visitor(app: &App, headers: &HeaderMap) -> Visitor {
 }
 
 async fn dashboard(State(app): Shared, headers: HeaderMap) -> Response {
-    let feeds = match api::run(&app, Command::Feeds { json: true }).await {
+    let feeds = match api::run(
+        &app,
+        Command::Feeds {
+            json: true,
+            edit: None,
+        },
+    )
+    .await
+    {
         Ok(answer) if answer.code == 0 => {
             serde_json::from_str(&answer.out.stdout).unwrap_or_default()
         }

@@ -16,6 +16,7 @@ pub mod entries;
 pub mod extras;
 pub mod fetch;
 pub mod json;
+pub mod preview;
 pub mod state;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
