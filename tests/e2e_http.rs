@@ -228,6 +228,8 @@ fn actions_need_the_token_and_a_valid_csrf_token() {
     let json = ("Content-Type", "application/json");
     let none = request(&addr, "POST", "/api/v1/jobs", &[json], body.as_bytes());
     assert_eq!(none.status, 401);
+    let garbage = request(&addr, "POST", "/api/v1/jobs", &[], b"not json");
+    assert_eq!(garbage.status, 401, "the token is checked first");
     let wrong = request(
         &addr,
         "POST",
@@ -400,9 +402,11 @@ impl FreezableVolume {
 
 impl Drop for FreezableVolume {
     fn drop(&mut self) {
+        // Already thawed unless the test failed half-way: quietly.
         let _ = std::process::Command::new("fsfreeze")
             .arg("-u")
             .arg(&self.path)
+            .stderr(std::process::Stdio::null())
             .status();
         let _ = std::process::Command::new("umount")
             .arg("-l")

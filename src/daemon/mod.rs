@@ -40,16 +40,17 @@ pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
     let pipeline = Pipeline::new(store, config_rx.clone(), cancel.clone()).await?;
     announce(&config);
 
+    // Bound before any work starts: a taken port stops the start cleanly.
+    let dashboard = match config.http.clone() {
+        Some(http) => Some(crate::http::start(pipeline.clone(), http, cancel.clone()).await?),
+        None => None,
+    };
     let scheduler = tokio::spawn({
         let pipeline = pipeline.clone();
         async move { pipeline.run(Scope::All, false).await }
     });
     let control = tokio::spawn(socket.serve(pipeline.clone(), config_rx, cancel.clone()));
     let watchers = crate::sources::spawn_watchers(&pipeline);
-    let dashboard = match config.http.clone() {
-        Some(http) => Some(crate::http::start(pipeline.clone(), http, cancel.clone()).await?),
-        None => None,
-    };
 
     notify::ready(&status_line(&pipeline));
     let outcome = supervise(signals, &pipeline, &config_tx, &cancel).await;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::live::Summary;
 use super::App;
 use crate::model::{Job, State};
-use crate::secret::redact_url;
+use crate::secret::{redact_url, redact_urls_in};
 
 /// Jobs listed on the dashboard.
 pub const RECENT: usize = 50;
@@ -222,7 +222,11 @@ pub fn job(app: &App, visitor: &Visitor, job: &Job) -> String {
     }
     let _ = write!(body, "<dt>Preset</dt><dd>{}</dd>", esc(&job.preset));
     if let State::Failed { reason, .. } | State::Skipped { reason } = &job.state {
-        let _ = write!(body, "<dt>Reason</dt><dd>{}</dd>", esc(reason));
+        let _ = write!(
+            body,
+            "<dt>Reason</dt><dd>{}</dd>",
+            esc(&redact_urls_in(reason))
+        );
     }
     body.push_str("</dl>");
     actions(&mut body, base, visitor, job);
@@ -238,7 +242,7 @@ pub fn job(app: &App, visitor: &Visitor, job: &Job) -> String {
         let note = step
             .note
             .as_deref()
-            .map(|n| format!(": {}", esc(n)))
+            .map(|n| format!(": {}", esc(&redact_urls_in(n))))
             .unwrap_or_default();
         let _ = write!(
             body,

@@ -259,15 +259,13 @@ fn submit_command(body: SubmitBody) -> Result<Command, String> {
     })
 }
 
-async fn api_submit(
-    State(app): Shared,
-    headers: HeaderMap,
-    body: Option<Json<SubmitBody>>,
-) -> Response {
+/// The token is checked before the body is read: without it, 401 whatever
+/// was sent.
+async fn api_submit(State(app): Shared, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     if let Err(refused) = bearer(&app, &headers) {
         return *refused;
     }
-    let Some(Json(body)) = body else {
+    let Ok(body) = serde_json::from_slice::<SubmitBody>(&body) else {
         return api::error(
             StatusCode::BAD_REQUEST,
             "send JSON {\"url\", \"preset\"?, \"name\"?}",
@@ -324,7 +322,16 @@ async fn login(State(app): Shared, Form(form): Form<LoginForm>) -> Response {
     } else {
         &app.http.base_path
     };
-    let cookie = format!("{COOKIE}={session}; Path={path}; HttpOnly; SameSite=Strict");
+    // Behind an https proxy (public_url), the cookie never travels in clear.
+    let secure = app
+        .http
+        .public_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("https://"));
+    let cookie = format!(
+        "{COOKIE}={session}; Path={path}; HttpOnly; SameSite=Strict{}",
+        if secure { "; Secure" } else { "" }
+    );
     (
         [(header::SET_COOKIE, cookie)],
         Redirect::to(&format!("{}/", app.http.base_path)),
