@@ -5,18 +5,13 @@ mod support;
 
 use std::time::Duration;
 
-use support::harness::{all_files, base_config, file_names, read_json, text, wait_until, Env};
+use support::harness::{
+    all_files, assert_no_secrets, base_config, file_names, projects, quick, read_json, text,
+    wait_until, Daemon, Env, VIDEO as SUBMITTED,
+};
 use support::{CostField, Envelope, FakeConfig, Misbehave};
 
 const VIDEO: &str = "https://youtu.be/dQw4w9WgXcQ?si=tracking123";
-const SUBMITTED: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
-
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(60),
-        ..FakeConfig::default()
-    }
-}
 
 #[test]
 fn export_on_writes_the_full_folder_with_correct_sidecars() {
@@ -152,8 +147,7 @@ fn export_off_writes_metadata_only_and_accepts_numbers_and_the_newer_envelope() 
         prefix: "/api/v2".into(),
         ..quick()
     });
-    let out = env.run(&["submit", VIDEO, "--wait", "--preset", "metadata"]);
-    assert!(out.status.success(), "{}", text(&out));
+    env.run_ok(&["submit", VIDEO, "--wait", "--preset", "metadata"]);
     let submitted = &env.api.submissions()[0];
     assert_eq!(submitted["enable_export"], false);
     let folder = env.only_folder("inbox");
@@ -189,8 +183,7 @@ fn min_score_and_max_clips_list_but_skip_clips() {
             "dir = \"clips\"\nmin_score = 50\nmax_clips = 1",
         )
     });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert!(out.status.success(), "{}", text(&out));
+    env.run_ok(&["submit", VIDEO, "--wait"]);
     let folder = env.only_folder("inbox");
     assert_eq!(
         file_names(&folder),
@@ -220,58 +213,36 @@ fn a_killed_daemon_resumes_polling_without_a_second_submit() {
         phase: Duration::from_millis(700),
         ..FakeConfig::default()
     });
-    let queued = env.run(&["submit", VIDEO]);
-    assert!(queued.status.success(), "{}", text(&queued));
+    env.run_ok(&["submit", VIDEO]);
     assert_eq!(
         env.api.submissions().len(),
         0,
         "submit without --wait only queues"
     );
 
-    let log = env.dir.path().join("run1.log");
-    let mut daemon = env.spawn(&["run"], &log);
-    let polled = wait_until(Duration::from_secs(20), || {
+    let mut daemon = Daemon::spawn(&env, &["run"]);
+    daemon.expect("the daemon polled", Duration::from_secs(20), || {
         env.api.count("GET", "/open/v2/clips/results") >= 2
     });
-    assert!(
-        polled,
-        "the daemon polled: {}",
-        std::fs::read_to_string(&log).unwrap()
-    );
-    daemon.kill().unwrap(); // SIGKILL
-    daemon.wait().unwrap();
+    daemon.kill(); // SIGKILL
     assert_eq!(env.jobs()[0]["state"], "processing");
 
-    let log = env.dir.path().join("run2.log");
-    let mut daemon = env.spawn(&["run"], &log);
-    let finished = wait_until(Duration::from_secs(30), || {
-        env.clips().join("inbox").exists()
-            && all_files(&env.clips())
-                .iter()
-                .any(|f| f.ends_with("project.json"))
-    });
-    let log_text = std::fs::read_to_string(&log).unwrap();
-    assert!(
-        finished,
-        "the restarted daemon finished the job: {log_text}"
+    let daemon = Daemon::spawn(&env, &["run"]);
+    daemon.expect(
+        "the restarted daemon finished the job",
+        Duration::from_secs(30),
+        || env.clips().join("inbox").exists() && !projects(&env.clips()).is_empty(),
     );
     // SIGTERM: a clean exit.
-    sigterm(daemon.id());
-    let status = daemon.wait().unwrap();
-    assert!(status.success(), "exit after SIGTERM: {status:?}");
+    daemon.stop();
     assert_eq!(env.api.submissions_for(SUBMITTED), 1, "exactly one submit");
     assert_eq!(env.jobs()[0]["state"], "done");
 }
 
 #[test]
 fn a_refused_export_link_is_replaced_with_a_fresh_one() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        export_links_refused_until_refresh: true,
-        ..Misbehave::default()
-    });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let env = Env::with_fault(quick(), |m| m.export_links_refused_until_refresh = true);
+    env.run_ok(&["submit", VIDEO, "--wait"]);
     let folder = env.only_folder("inbox");
     let task = &env.api.task_ids()[0];
     let video = std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap();
@@ -287,18 +258,11 @@ fn a_refused_export_link_is_replaced_with_a_fresh_one() {
 
 #[test]
 fn a_failed_task_fails_the_job_with_the_api_message_and_writes_nothing() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        fail_tasks_with: Some("The video is private or unavailable".into()),
-        ..Misbehave::default()
+    let env = Env::with_fault(quick(), |m| {
+        m.fail_tasks_with = Some("The video is private or unavailable".into())
     });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("The video is private or unavailable"),
-        "{}",
-        text(&out)
-    );
+    let out = env.run_code(&["submit", VIDEO, "--wait"], 1);
+    assert!(out.contains("The video is private or unavailable"), "{out}");
     let job = &env.jobs()[0];
     assert_eq!(job["state"], "failed");
     assert!(job["reason"]
@@ -324,8 +288,7 @@ fn rate_limits_and_server_errors_slow_down_but_never_fail_the_job() {
         server_errors: 2,
         ..Misbehave::default()
     });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert!(out.status.success(), "{}", text(&out));
+    env.run_ok(&["submit", VIDEO, "--wait"]);
     assert!(
         env.api.count_429() >= 1,
         "the budget was exceeded at least once"
@@ -336,15 +299,9 @@ fn rate_limits_and_server_errors_slow_down_but_never_fail_the_job() {
 
 #[test]
 fn a_rejected_key_pauses_work_until_it_is_accepted() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        reject_key: true,
-        ..Misbehave::default()
-    });
-    let log = env.dir.path().join("run.log");
-    let queued = env.run(&["submit", VIDEO]);
-    assert!(queued.status.success());
-    let mut daemon = env.spawn(&["run"], &log);
+    let env = Env::with_fault(quick(), |m| m.reject_key = true);
+    env.run_ok(&["submit", VIDEO]);
+    let daemon = Daemon::spawn(&env, &["run"]);
     let refused = wait_until(Duration::from_secs(10), || {
         env.api
             .requests()
@@ -354,7 +311,7 @@ fn a_rejected_key_pauses_work_until_it_is_accepted() {
             >= 2
     });
     assert!(refused);
-    let log_text = std::fs::read_to_string(&log).unwrap();
+    let log_text = daemon.log();
     assert_eq!(
         log_text.matches("API work is paused").count(),
         1,
@@ -362,24 +319,16 @@ fn a_rejected_key_pauses_work_until_it_is_accepted() {
     );
     env.api.misbehave(Misbehave::default());
     let done = wait_until(Duration::from_secs(30), || {
-        all_files(&env.clips())
-            .iter()
-            .any(|f| f.ends_with("project.json"))
+        !projects(&env.clips()).is_empty()
     });
-    sigterm(daemon.id());
-    daemon.wait().unwrap();
-    let log_text = std::fs::read_to_string(&log).unwrap();
+    let log_text = daemon.stop();
     assert!(done, "{log_text}");
     assert!(log_text.contains("API key accepted again"), "{log_text}");
 }
 
 #[test]
 fn the_key_and_signed_links_never_reach_logs_output_or_files() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        export_links_refused_until_refresh: true,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.export_links_refused_until_refresh = true);
     let key = env.api.config().api_key.clone();
     let mut seen = String::new();
     let out = env.run(&["-vv", "submit", VIDEO, "--wait"]);
@@ -408,21 +357,15 @@ fn the_key_and_signed_links_never_reach_logs_output_or_files() {
         reject_key: true,
         ..Misbehave::default()
     });
-    let rejected = env.run(&["-v", "check"]);
-    assert_eq!(rejected.status.code(), Some(78), "{}", text(&rejected));
-    seen += &text(&rejected);
-    for file in all_files(env.dir.path()) {
-        if !file.starts_with(env.dir.path().join("state")) {
-            seen += &String::from_utf8_lossy(&std::fs::read(&file).unwrap());
-        }
-    }
+    let rejected = env.run_code(&["-v", "check"], 78);
+    seen += &rejected;
     assert!(
         seen.contains("DEBUG") || seen.contains("\"level\":\"DEBUG\""),
         "debug logs were on"
     );
     assert!(!seen.contains(&key), "the API key leaked");
-    assert!(!seen.contains("sig="), "a signed link leaked");
-    assert!(!seen.contains("X-Amz-Signature"), "a presigned URL leaked");
+    // And in every file clipwatch wrote, outside the database.
+    assert_no_secrets(&env, &seen);
 }
 
 #[test]
@@ -448,14 +391,6 @@ fn example_configuration_passes_offline_check() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-}
-
-fn sigterm(pid: u32) {
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[test]

@@ -9,82 +9,13 @@ mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use support::harness::{
-    all_files, assert_no_secrets, base_config, read_json, text, wait_until, Daemon, Env,
+    all_files, assert_no_secrets, assert_no_video_kept, part_files, phase, quick, read_json, text,
+    wait_until, with_output, Daemon, Env, Notify, Tmpfs, VIDEO, VIDEO_KEY,
 };
 use support::{FakeConfig, Misbehave};
-
-const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
-
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(60),
-        ..FakeConfig::default()
-    }
-}
-
-/// A tmpfs mounted for one test, unmounted when dropped.
-struct Tmpfs {
-    path: PathBuf,
-}
-
-impl Tmpfs {
-    /// Mount a tmpfs of `size` (e.g. `"1m"`) at `path` with extra `options`.
-    /// `None` (after saying why) where mounting is impossible outside CI.
-    fn mount(path: &Path, size: &str, options: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(path).unwrap();
-        // mode=0700: a tmpfs root is 1777 by default, and a state dir that
-        // others may write is refused.
-        let mut all = format!("size={size},mode=0700");
-        if !options.is_empty() {
-            all = format!("{all},{options}");
-        }
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &all, "tmpfs"])
-            .arg(path)
-            .output();
-        match out {
-            Ok(out) if out.status.success() => Some(Tmpfs {
-                path: path.to_path_buf(),
-            }),
-            other => {
-                let why = match other {
-                    Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
-                    Err(e) => e.to_string(),
-                };
-                if std::env::var_os("CI").is_some() {
-                    panic!(
-                        "CI is set but a tmpfs cannot be mounted at {}: {why}",
-                        path.display()
-                    );
-                }
-                eprintln!(
-                    "SKIPPED: this test needs to mount a tmpfs (run as root, or set CI \
-                     to make this a failure): {why}"
-                );
-                None
-            }
-        }
-    }
-
-    fn remount(&self, options: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,{options}")])
-            .arg(&self.path)
-            .status()
-            .unwrap();
-        assert!(status.success(), "remount {options}");
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-    }
-}
 
 /// Fill the file system holding `dir` to the last byte; returns the filler.
 fn fill(dir: &Path) -> PathBuf {
@@ -96,18 +27,17 @@ fn fill(dir: &Path) -> PathBuf {
     filler
 }
 
-fn job_state(env: &Env) -> String {
-    env.jobs()
-        .first()
-        .and_then(|j| j["state"].as_str().map(str::to_string))
-        .unwrap_or_default()
+/// An env whose clips go to a 512 KiB tmpfs (room for two of three 200 KiB
+/// videos), with `min_free_space = "0"` so that writing meets the full
+/// disk; `None` where a tmpfs cannot be mounted.
+fn clips_on_a_small_volume(fake: FakeConfig) -> Option<(Env, Tmpfs)> {
+    let env = Env::with_config(fake, |url| with_output(url, "min_free_space = \"0\""));
+    let volume = Tmpfs::mount(&env.clips(), "512k", "")?;
+    Some((env, volume))
 }
 
-fn parts_under(root: &Path) -> Vec<PathBuf> {
-    all_files(root)
-        .into_iter()
-        .filter(|f| f.to_string_lossy().ends_with(".part"))
-        .collect()
+fn job_state(env: &Env) -> String {
+    env.job_state(VIDEO_KEY)
 }
 
 // ---- output volume (issue 12, items 1 and 2) ------------------------------
@@ -116,19 +46,11 @@ fn parts_under(root: &Path) -> Vec<PathBuf> {
 fn a_full_output_disk_never_marks_a_job_done_and_it_finishes_once_space_is_freed() {
     // Metadata only: the job writes just sidecars and project.json, the
     // files that were left 0 bytes long (and the job done) on a full disk.
-    let fake = FakeConfig {
-        phase: Duration::from_millis(400),
-        ..FakeConfig::default()
-    };
-    let env = Env::with_config(fake, |url| {
-        base_config(url).replace("[output]\n", "[output]\nmin_free_space = \"0\"\n")
-    });
-    let Some(_volume) = Tmpfs::mount(&env.clips(), "512k", "") else {
+    let Some((env, _volume)) = clips_on_a_small_volume(phase(400)) else {
         return;
     };
     let daemon = Daemon::start(&env);
-    let out = env.run(&["submit", VIDEO, "--preset", "metadata"]);
-    assert!(out.status.success(), "{}", text(&out));
+    env.run_ok(&["submit", VIDEO, "--preset", "metadata"]);
     // The task is paid for; now the disk fills up before the results come.
     assert!(wait_until(Duration::from_secs(20), || env
         .api
@@ -154,7 +76,7 @@ fn a_full_output_disk_never_marks_a_job_done_and_it_finishes_once_space_is_freed
         files.iter().all(|f| !f.ends_with("project.json")),
         "no project.json on a full disk: {files:?}"
     );
-    assert!(parts_under(&env.clips()).is_empty(), "{files:?}");
+    assert!(part_files(&env.clips()).is_empty(), "{files:?}");
     let log = daemon.log();
     assert!(
         log.lines()
@@ -181,27 +103,21 @@ fn a_full_output_disk_never_marks_a_job_done_and_it_finishes_once_space_is_freed
         assert!(std::fs::metadata(&sidecar).unwrap().len() > 0);
         assert_eq!(read_json(&sidecar)["schema"], "clipwatch.clip/1");
     }
-    assert!(parts_under(&env.clips()).is_empty());
+    assert!(part_files(&env.clips()).is_empty());
     assert_eq!(env.api.submissions_for(VIDEO), 1, "one task, paid once");
     assert_no_secrets(&env, &log);
 }
 
 #[test]
 fn clip_videos_that_fill_the_disk_leave_no_part_and_arrive_once_the_volume_grows() {
-    let fake = FakeConfig {
+    let Some((env, volume)) = clips_on_a_small_volume(FakeConfig {
         clip_bytes: 200 * 1024,
         ..quick()
-    };
-    let env = Env::with_config(fake, |url| {
-        base_config(url).replace("[output]\n", "[output]\nmin_free_space = \"0\"\n")
-    });
-    // Room for two of the three videos.
-    let Some(volume) = Tmpfs::mount(&env.clips(), "512k", "") else {
+    }) else {
         return;
     };
     let daemon = Daemon::start(&env);
-    let out = env.run(&["submit", VIDEO]);
-    assert!(out.status.success(), "{}", text(&out));
+    env.run_ok(&["submit", VIDEO]);
     assert!(
         wait_until(Duration::from_secs(30), || {
             daemon.log().contains("cannot write the clips")
@@ -213,7 +129,7 @@ fn clip_videos_that_fill_the_disk_leave_no_part_and_arrive_once_the_volume_grows
     assert_eq!(job_state(&env), "downloading", "{}", daemon.log());
     let files = all_files(&env.clips());
     assert!(
-        parts_under(&env.clips()).is_empty(),
+        part_files(&env.clips()).is_empty(),
         "the .part is removed: {files:?}"
     );
     assert!(
@@ -228,80 +144,52 @@ fn clip_videos_that_fill_the_disk_leave_no_part_and_arrive_once_the_volume_grows
         daemon.log()
     );
     let log = daemon.stop();
-    let folder = env.only_folder("inbox");
-    let task = &env.api.task_ids()[0];
     for idx in 0..3 {
-        let name = format!("0{} Clip {} title.mp4", idx + 1, idx + 1);
-        assert_eq!(
-            std::fs::read(folder.join(&name)).unwrap(),
-            env.api.clip_bytes(task, idx),
-            "{name}"
-        );
+        env.assert_inbox_clip(idx);
     }
-    assert!(parts_under(&env.clips()).is_empty());
+    assert!(part_files(&env.clips()).is_empty());
     assert_eq!(env.api.submissions_for(VIDEO), 1);
     assert_no_secrets(&env, &log);
 }
 
 #[test]
 fn once_leaves_a_download_that_meets_a_full_disk_for_the_next_run() {
-    let fake = FakeConfig {
+    let Some((env, volume)) = clips_on_a_small_volume(FakeConfig {
         clip_bytes: 200 * 1024,
         ..quick()
-    };
-    let env = Env::with_config(fake, |url| {
-        base_config(url).replace("[output]\n", "[output]\nmin_free_space = \"0\"\n")
-    });
-    let Some(volume) = Tmpfs::mount(&env.clips(), "512k", "") else {
+    }) else {
         return;
     };
-    let queued = env.run(&["submit", VIDEO]);
-    assert!(queued.status.success(), "{}", text(&queued));
+    env.run_ok(&["submit", VIDEO]);
     // A cron run: it must end, not wait for the disk without end.
-    let first = env.run(&["once"]);
-    let shown = text(&first);
-    assert_eq!(first.status.code(), Some(1), "{shown}");
+    let shown = env.run_code(&["once"], 1);
     assert!(shown.contains("No space left on device"), "{shown}");
     assert!(shown.contains("the next run resumes it"), "{shown}");
     assert_eq!(job_state(&env), "downloading", "{shown}");
-    assert!(parts_under(&env.clips()).is_empty());
+    assert!(part_files(&env.clips()).is_empty());
 
     volume.remount("size=4m");
-    let second = env.run(&["once"]);
-    assert!(second.status.success(), "{}", text(&second));
+    env.once();
     assert_eq!(job_state(&env), "done");
     assert_eq!(
         env.api.submissions_for(VIDEO),
         1,
         "the next run did not pay again"
     );
-    let folder = env.only_folder("inbox");
-    let task = &env.api.task_ids()[0];
-    assert_eq!(
-        std::fs::read(folder.join("03 Clip 3 title.mp4")).unwrap(),
-        env.api.clip_bytes(task, 2)
-    );
+    env.assert_inbox_clip(2);
 }
 
 #[test]
 fn a_read_only_output_dir_fails_check_and_pauses_submitting_until_it_is_fixed() {
-    let env = Env::with_config(quick(), |url| {
-        base_config(url).replace("[output]\n", "[output]\nmin_free_space = \"1MB\"\n")
-    });
+    let env = Env::with_config(quick(), |url| with_output(url, "min_free_space = \"1MB\""));
     let Some(volume) = Tmpfs::mount(&env.clips(), "4m", "ro") else {
         return;
     };
-    let check = env.run(&["check", "--offline"]);
-    assert_eq!(check.status.code(), Some(78), "{}", text(&check));
-    assert!(
-        text(&check).contains("Read-only file system"),
-        "{}",
-        text(&check)
-    );
+    let check = env.run_code(&["check", "--offline"], 78);
+    assert!(check.contains("Read-only file system"), "{check}");
 
     let daemon = Daemon::start(&env);
-    let out = env.run(&["submit", VIDEO]);
-    assert!(out.status.success(), "{}", text(&out));
+    env.run_ok(&["submit", VIDEO]);
     assert!(
         wait_until(Duration::from_secs(20), || {
             text(&env.run(&["status"])).contains("paused: submitting waits for the output volume")
@@ -331,31 +219,18 @@ fn a_read_only_output_dir_fails_check_and_pauses_submitting_until_it_is_fixed() 
     let log = daemon.stop();
     assert!(log.contains("submitting resumes"), "{log}");
     assert_eq!(env.api.submissions_for(VIDEO), 1);
-    let folder = env.only_folder("inbox");
-    let task = &env.api.task_ids()[0];
-    assert_eq!(
-        std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap(),
-        env.api.clip_bytes(task, 0)
-    );
+    env.assert_inbox_clip(0);
 }
 
 #[test]
 fn once_with_a_full_output_disk_submits_nothing_and_says_why() {
-    let env = Env::with_config(quick(), |url| {
-        base_config(url).replace("[output]\n", "[output]\nmin_free_space = \"2MB\"\n")
-    });
+    let env = Env::with_config(quick(), |url| with_output(url, "min_free_space = \"2MB\""));
     let Some(_volume) = Tmpfs::mount(&env.clips(), "1m", "") else {
         return;
     };
-    let queued = env.run(&["submit", VIDEO]);
-    assert!(queued.status.success(), "{}", text(&queued));
-    let once = env.run(&["once"]);
-    assert_eq!(once.status.code(), Some(1), "{}", text(&once));
-    assert!(
-        text(&once).contains("below output.min_free_space"),
-        "{}",
-        text(&once)
-    );
+    env.run_ok(&["submit", VIDEO]);
+    let once = env.run_code(&["once"], 1);
+    assert!(once.contains("below output.min_free_space"), "{once}");
     assert!(env.api.submissions().is_empty(), "nothing paid for");
     assert_eq!(job_state(&env), "queued");
 }
@@ -364,7 +239,6 @@ fn once_with_a_full_output_disk_submits_nothing_and_says_why() {
 
 #[test]
 fn a_full_state_volume_stops_the_daemon_with_an_error_and_a_restart_recovers() {
-    use std::os::unix::net::UnixDatagram;
     let env = Env::new(quick());
     let state = env.dir.path().join("state");
     // Above the 8 MiB kept free for recording task ids, so that
@@ -372,33 +246,23 @@ fn a_full_state_volume_stops_the_daemon_with_an_error_and_a_restart_recovers() {
     let Some(_volume) = Tmpfs::mount(&state, "24m", "") else {
         return;
     };
-    let notify_path = env.dir.path().join("notify.sock");
-    let notify = UnixDatagram::bind(&notify_path).unwrap();
-    notify
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    let mut messages: Vec<String> = Vec::new();
-    let receive = |messages: &mut Vec<String>| {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = notify.recv(&mut buf) {
-            messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-        }
-    };
-    let log = env.dir.path().join("daemon.log");
-    let notify_env = notify_path.to_string_lossy().into_owned();
-    let mut child = env.spawn_with_env(
+    let mut notify = Notify::bind(&env, Duration::from_millis(50));
+    let mut daemon = Daemon::spawn_with_env(
+        &env,
         &["run"],
-        &log,
-        &[("NOTIFY_SOCKET", &notify_env), ("WATCHDOG_USEC", "200000")],
+        &[
+            ("NOTIFY_SOCKET", &notify.var()),
+            ("WATCHDOG_USEC", "200000"),
+        ],
     );
-    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         wait_until(Duration::from_secs(20), || {
-            receive(&mut messages);
-            messages.iter().any(|m| m.contains("WATCHDOG=1"))
+            notify.receive();
+            notify.messages.iter().any(|m| m.contains("WATCHDOG=1"))
         }),
-        "no watchdog ping: {messages:?} {}",
-        read_log()
+        "no watchdog ping: {:?} {}",
+        notify.messages,
+        daemon.log()
     );
 
     let filler = fill(&state);
@@ -406,15 +270,16 @@ fn a_full_state_volume_stops_the_daemon_with_an_error_and_a_restart_recovers() {
     // Read while waiting: the notify socket's queue is short, and a full
     // one drops the daemon's last STATUS.
     let exited = wait_until(Duration::from_secs(30), || {
-        receive(&mut messages);
-        child.try_wait().unwrap().is_some()
+        notify.receive();
+        !daemon.is_running()
     });
     if !exited {
-        let _ = child.kill();
+        daemon.kill();
     }
-    let exit = child.wait().unwrap();
-    receive(&mut messages);
-    let log_text = read_log();
+    let exit = daemon.child.wait().unwrap();
+    notify.receive();
+    let messages = &notify.messages;
+    let log_text = daemon.log();
     assert!(
         exited,
         "the daemon kept running with a database it cannot write: {log_text}"
@@ -460,6 +325,21 @@ fn a_full_state_volume_stops_the_daemon_with_an_error_and_a_restart_recovers() {
 
 // ---- links from the API (issue 11, items 10 and 11) ------------------------
 
+/// `-v submit VIDEO --wait` against a fake that hands out `link`s: the job
+/// fails at once, its reason saying `says`, not retried. Returns the env
+/// and what the command printed.
+fn a_link_fails_at_once(fault: Misbehave, says: &str) -> (Env, String) {
+    let env = Env::new(quick());
+    env.api.misbehave(fault);
+    let shown = env.run_code(&["-v", "submit", VIDEO, "--wait"], 1);
+    let job = &env.jobs()[0];
+    assert_eq!(job["state"], "failed", "{job}");
+    let reason = job["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(says), "{reason}");
+    assert!(!shown.contains("retrying"), "not retried: {shown}");
+    (env, shown)
+}
+
 #[test]
 fn links_to_link_local_and_private_addresses_fail_at_once() {
     // base_url is plain http on 127.0.0.1: loopback and http are allowed,
@@ -469,42 +349,23 @@ fn links_to_link_local_and_private_addresses_fail_at_once() {
         "http://10.255.255.1/clip.mp4",
         "http://[::ffff:192.168.0.1]/clip.mp4",
     ] {
-        let env = Env::new(quick());
-        env.api.misbehave(Misbehave {
+        let fault = Misbehave {
             export_link_override: Some(link.into()),
             ..Misbehave::default()
-        });
-        let out = env.run(&["-v", "submit", VIDEO, "--wait"]);
-        let shown = text(&out);
-        assert_eq!(out.status.code(), Some(1), "{link}: {shown}");
-        let job = &env.jobs()[0];
-        assert_eq!(job["state"], "failed", "{link}");
-        let reason = job["reason"].as_str().unwrap_or_default();
-        assert!(
-            reason.contains("links to such addresses are not fetched"),
-            "{link}: {reason}"
-        );
-        assert!(!shown.contains("retrying"), "not retried: {shown}");
-        assert_eq!(env.api.submissions().len(), 1);
+        };
+        let (env, shown) = a_link_fails_at_once(fault, "links to such addresses are not fetched");
+        assert_eq!(env.api.submissions().len(), 1, "{link}");
         assert_no_secrets(&env, &shown);
     }
 }
 
 #[test]
 fn a_file_link_fails_at_once_with_the_reason() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
+    let fault = Misbehave {
         export_link_override: Some("file:///etc/passwd".into()),
         ..Misbehave::default()
-    });
-    let out = env.run(&["-v", "submit", VIDEO, "--wait"]);
-    let shown = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{shown}");
-    let job = &env.jobs()[0];
-    assert_eq!(job["state"], "failed");
-    let reason = job["reason"].as_str().unwrap_or_default();
-    assert!(reason.contains("file:// links are not fetched"), "{reason}");
-    assert!(!shown.contains("retrying"), "not retried: {shown}");
+    };
+    let (env, shown) = a_link_fails_at_once(fault, "file:// links are not fetched");
     assert!(
         all_files(&env.clips())
             .iter()
@@ -516,21 +377,13 @@ fn a_file_link_fails_at_once_with_the_reason() {
 
 #[test]
 fn a_redirect_to_another_scheme_is_not_followed_nor_retried() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
+    let fault = Misbehave {
         redirect_exports_to: Some("ftp://127.0.0.1/clip.mp4".into()),
         ..Misbehave::default()
-    });
-    let out = env.run(&["-v", "submit", VIDEO, "--wait"]);
-    let shown = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{shown}");
-    let job = &env.jobs()[0];
-    assert_eq!(job["state"], "failed");
-    let reason = job["reason"].as_str().unwrap_or_default();
-    assert!(reason.contains("ftp:// links are not fetched"), "{reason}");
+    };
+    let (env, shown) = a_link_fails_at_once(fault, "ftp:// links are not fetched");
     assert_eq!(env.api.faults("redirect").len(), 1, "asked once: {shown}");
-    assert!(!shown.contains("retrying"), "{shown}");
-    assert!(parts_under(&env.clips()).is_empty());
+    assert!(part_files(&env.clips()).is_empty());
     assert_no_secrets(&env, &shown);
 }
 
@@ -542,20 +395,15 @@ fn an_endless_thumbnail_stops_at_the_cap_and_the_clips_still_arrive() {
         huge_thumbnails: Some(huge),
         ..Misbehave::default()
     });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert!(out.status.success(), "{}", text(&out));
+    env.run_ok(&["submit", VIDEO, "--wait"]);
     let folder = env.only_folder("inbox");
     let files = all_files(&env.clips());
     assert!(
         files.iter().all(|f| !f.to_string_lossy().ends_with(".jpg")),
         "no thumbnail kept: {files:?}"
     );
-    assert!(parts_under(&env.clips()).is_empty(), "{files:?}");
-    let task = &env.api.task_ids()[0];
-    assert_eq!(
-        std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap(),
-        env.api.clip_bytes(task, 0)
-    );
+    assert!(part_files(&env.clips()).is_empty(), "{files:?}");
+    env.assert_inbox_clip(0);
     let project = read_json(&folder.join("project.json"));
     for clip in project["clips"].as_array().unwrap() {
         let warnings = clip["warnings"].to_string();
@@ -576,10 +424,9 @@ fn an_endless_thumbnail_stops_at_the_cap_and_the_clips_still_arrive() {
 #[test]
 fn a_video_over_max_video_size_fails_the_job_and_keeps_nothing() {
     let env = Env::with_config(quick(), |url| {
-        base_config(url).replace("[output]\n", "[output]\nmax_video_size = \"32KiB\"\n")
+        with_output(url, "max_video_size = \"32KiB\"")
     });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    env.run_code(&["submit", VIDEO, "--wait"], 1);
     let job = &env.jobs()[0];
     assert_eq!(job["state"], "failed");
     let reason = job["reason"].as_str().unwrap_or_default();
@@ -587,12 +434,5 @@ fn a_video_over_max_video_size_fails_the_job_and_keeps_nothing() {
         reason.contains("larger than the 32.8 kB cap (output.max_video_size)"),
         "{reason}"
     );
-    let files = all_files(&env.clips());
-    assert!(
-        files.iter().all(|f| {
-            let name = f.to_string_lossy();
-            !name.ends_with(".mp4") && !name.ends_with(".part") && !name.ends_with("project.json")
-        }),
-        "{files:?}"
-    );
+    assert_no_video_kept(&env.clips());
 }

@@ -6,57 +6,25 @@ mod support;
 
 use std::time::Duration;
 
-use support::harness::{all_files, base_config, file_names, text, wait_until, Env};
+use support::harness::{assert_no_video_kept, file_names, quick, wait_until, with_api, Env, VIDEO};
 use support::{Drip, FakeConfig, Misbehave};
-
-const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
-
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(60),
-        ..FakeConfig::default()
-    }
-}
 
 #[test]
 fn an_html_error_page_is_never_kept_and_retry_polls_the_same_task() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        html_instead_of_mp4: true,
-        ..Misbehave::default()
-    });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("error page"), "{}", text(&out));
-    let files = all_files(&env.clips());
-    assert!(
-        files.iter().all(|f| {
-            let name = f.to_string_lossy();
-            !name.ends_with(".mp4") && !name.ends_with(".part") && !name.ends_with("project.json")
-        }),
-        "no video, no part file, no project.json: {files:?}"
-    );
+    let env = Env::with_fault(quick(), |m| m.html_instead_of_mp4 = true);
+    let shown = env.run_code(&["submit", VIDEO, "--wait"], 1);
+    assert!(shown.contains("error page"), "{shown}");
+    assert_no_video_kept(&env.clips());
     assert_eq!(env.jobs()[0]["state"], "failed");
 
     // The CDN recovers; `retry` polls the same task again instead of paying twice.
     env.api.misbehave(Misbehave::default());
-    let retried = env.run(&["retry", "1"]);
-    assert!(retried.status.success(), "{}", text(&retried));
-    assert!(
-        text(&retried).contains("failed → processing"),
-        "{}",
-        text(&retried)
-    );
-    let once = env.run(&["once"]);
-    assert!(once.status.success(), "{}", text(&once));
+    let retried = env.run_ok(&["retry", "1"]);
+    assert!(retried.contains("failed → processing"), "{retried}");
+    env.once();
     assert_eq!(env.jobs()[0]["state"], "done");
     assert_eq!(env.api.submissions_for(VIDEO), 1, "one submit in all");
-    let folder = env.only_folder("inbox");
-    let task = &env.api.task_ids()[0];
-    assert_eq!(
-        std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap(),
-        env.api.clip_bytes(task, 0)
-    );
+    env.assert_inbox_clip(0);
 }
 
 #[test]
@@ -64,11 +32,7 @@ fn an_html_error_page_for_a_moment_does_not_fail_the_job() {
     // Regression (fault campaign, seed 0x5eed0001): the four fresh-link
     // requests were spent within 3 ms, so an error page served for a moment
     // failed the job. Later refreshes now wait with a backoff.
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        html_instead_of_mp4: true,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.html_instead_of_mp4 = true);
     let log = env.dir.path().join("submit.log");
     let mut child = env.spawn(&["submit", VIDEO, "--wait"], &log);
     let api = &env.api;
@@ -83,12 +47,7 @@ fn an_html_error_page_for_a_moment_does_not_fail_the_job() {
     assert!(api.faults("html").len() >= 2, "the page was met again");
     assert_eq!(env.jobs()[0]["state"], "done");
     assert_eq!(api.submissions_for(VIDEO), 1);
-    let folder = env.only_folder("inbox");
-    let task = &api.task_ids()[0];
-    assert_eq!(
-        std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap(),
-        api.clip_bytes(task, 0)
-    );
+    env.assert_inbox_clip(0);
 }
 
 #[test]
@@ -125,13 +84,8 @@ fn fresh_links_without_an_export_link_are_polled_again_not_skipped() {
     let status = child.wait().unwrap();
     let out = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "{out}");
-    let folder = env.only_folder("inbox");
-    let task = &api.task_ids()[0];
     for idx in 0..3 {
-        let name = format!("0{} Clip {} title.mp4", idx + 1, idx + 1);
-        let video = std::fs::read(folder.join(&name))
-            .unwrap_or_else(|e| panic!("{name}: {e}; files: {:?}", file_names(&folder)));
-        assert!(video == api.clip_bytes(task, idx), "{name}");
+        env.assert_inbox_clip(idx);
     }
     assert_eq!(api.submissions_for(VIDEO), 1);
 }
@@ -159,15 +113,9 @@ fn a_truncated_download_is_resumed_with_range() {
             assert!(cut);
             api.misbehave(Misbehave::default());
         });
-        let out = env.run(&["submit", VIDEO, "--wait"]);
-        assert!(out.status.success(), "{}", text(&out));
+        env.run_ok(&["submit", VIDEO, "--wait"]);
     });
-    let folder = env.only_folder("inbox");
-    let task = &env.api.task_ids()[0];
-    assert_eq!(
-        std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap(),
-        env.api.clip_bytes(task, 0)
-    );
+    env.assert_inbox_clip(0);
     let resumed = env
         .api
         .requests()
@@ -175,18 +123,15 @@ fn a_truncated_download_is_resumed_with_range() {
         .filter(|r| r.path.contains("/files/export/") && r.status == 206)
         .count();
     assert!(resumed >= 1, "the second request asked for the rest only");
-    assert!(file_names(&folder).iter().all(|n| !n.ends_with(".part")));
+    assert!(file_names(&env.only_folder("inbox"))
+        .iter()
+        .all(|n| !n.ends_with(".part")));
 }
 
 #[test]
 fn export_links_that_arrive_late_are_waited_for() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        missing_export_links_polls: 3,
-        ..Misbehave::default()
-    });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let env = Env::with_fault(quick(), |m| m.missing_export_links_polls = 3);
+    env.run_ok(&["submit", VIDEO, "--wait"]);
     let folder = env.only_folder("inbox");
     let videos = file_names(&folder)
         .into_iter()
@@ -202,27 +147,18 @@ fn export_links_that_arrive_late_are_waited_for() {
 fn the_daily_unit_budget_stops_new_submissions() {
     // Each task costs 30 units (3 clips × 10); the cap is 30.
     let env = Env::with_config(quick(), |url| {
-        base_config(url).replace(
-            "timeout = \"5s\"",
-            "timeout = \"5s\"\ndaily_unit_budget = 30\nmax_concurrent_projects = 1",
-        )
+        with_api(url, "daily_unit_budget = 30\nmax_concurrent_projects = 1")
     });
     for url in [VIDEO, "https://youtu.be/aaaaaaaaaaa"] {
         assert!(env.run(&["submit", url]).status.success());
     }
-    let once = env.run(&["once"]);
-    assert!(once.status.success(), "{}", text(&once));
-    assert!(
-        text(&once).contains("daily unit budget reached"),
-        "{}",
-        text(&once)
-    );
+    let once = env.once();
+    assert!(once.contains("daily unit budget reached"), "{once}");
     let jobs = env.jobs();
     assert_eq!(jobs[0]["state"], "done");
     assert_eq!(jobs[1]["state"], "queued");
     assert_eq!(env.api.submissions().len(), 1);
-    let status = env.run(&["status", "--json"]);
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status: serde_json::Value = env.json(&["status", "--json"]);
     assert_eq!(status["units"]["today"], 30);
     assert_eq!(status["units"]["daily_budget"], 30);
 }

@@ -8,18 +8,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-use support::harness::{base_config, file_names, text, wait_until, Env};
-use support::FakeConfig;
-
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(40),
-        clips: 1,
-        clip_bytes: 1024,
-        ..FakeConfig::default()
-    }
-}
+use support::harness::{
+    base_config, file_names, sha256_hex, text, tiny_clips as quick, wait_until, Daemon, Env,
+};
 
 /// The base config plus a `landscape` preset and `[drop]`.
 fn drop_env(settle: &str, rescan: &str) -> Env {
@@ -63,13 +54,6 @@ fn video_bytes(seed: u8, len: usize) -> Vec<u8> {
             state ^= state << 5;
             state as u8
         })
-        .collect()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
         .collect()
 }
 
@@ -147,16 +131,9 @@ fn once_takes_every_link_format_and_files_each_file() {
     // An already filed name: the new one gets a suffix.
     put(&env, ".done/plain", "an older file");
 
-    let out = env.run(&["once"]);
-    assert!(out.status.success(), "{}", text(&out));
+    env.once();
 
-    let mut submitted: Vec<String> = env
-        .api
-        .submissions()
-        .iter()
-        .map(|s| s["video_url"].as_str().unwrap().to_string())
-        .collect();
-    submitted.sort();
+    let submitted = support::harness::submitted_urls(&env);
     let mut expected: Vec<String> = "abcdefghik"
         .chars()
         .map(|c| yt(&c.to_string().repeat(11)))
@@ -352,11 +329,10 @@ fn videos_are_uploaded_once_by_content_and_oversized_ones_refused() {
 fn the_daemon_takes_files_present_at_start_and_waits_for_slow_writers() {
     let env = drop_env("700ms", "60s");
     put(&env, "early.txt", "https://youtu.be/aaaaaaaaaaa\n");
-    let log = env.dir.path().join("run.log");
-    let mut daemon = env.spawn(&["run"], &log);
+    let daemon = Daemon::spawn(&env, &["run"]);
     let done = inbox(&env).join(".done");
     let early = wait_until(Duration::from_secs(20), || done.join("early.txt").exists());
-    assert!(early, "{}", std::fs::read_to_string(&log).unwrap());
+    assert!(early, "{}", daemon.log());
 
     let slow = inbox(&env).join("slow.txt");
     let mut file = std::fs::File::create(&slow).unwrap();
@@ -381,13 +357,12 @@ fn the_daemon_takes_files_present_at_start_and_waits_for_slow_writers() {
     }
     drop(file);
     let taken = wait_until(Duration::from_secs(20), || done.join("slow.txt").exists());
-    assert!(taken, "{}", std::fs::read_to_string(&log).unwrap());
+    assert!(taken, "{}", daemon.log());
     let finished = wait_until(Duration::from_secs(30), || {
         env.api.submissions().len() == 6
             && std::fs::read_dir(env.clips().join("inbox")).is_ok_and(|d| d.count() == 6)
     });
-    sigterm(&mut daemon);
-    let log_text = std::fs::read_to_string(&log).unwrap();
+    let log_text = daemon.stop();
     assert!(finished, "{log_text}");
     assert!(!inbox(&env).join(".failed").exists(), "{log_text}");
     for id in ids {
@@ -398,12 +373,9 @@ fn the_daemon_takes_files_present_at_start_and_waits_for_slow_writers() {
 #[test]
 fn rescans_alone_find_files_when_inotify_is_disabled() {
     let env = drop_env("200ms", "300ms");
-    let log = env.dir.path().join("run.log");
-    let mut daemon = env.spawn_with_env(&["run"], &log, &[("CLIPWATCH_DISABLE_INOTIFY", "1")]);
-    let started = wait_until(Duration::from_secs(10), || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("watching the drop folder"))
-    });
-    assert!(started, "{}", std::fs::read_to_string(&log).unwrap());
+    let daemon = Daemon::spawn_with_env(&env, &["run"], &[("CLIPWATCH_DISABLE_INOTIFY", "1")]);
+    let started = daemon.wait_log("watching the drop folder");
+    assert!(started, "{}", daemon.log());
     put(&env, "landscape/late.txt", "https://youtu.be/aaaaaaaaaaa\n");
     put(&env, "late.json", r#"{"url": "https://example.com/v"}"#);
     let done = inbox(&env).join(".done");
@@ -411,19 +383,8 @@ fn rescans_alone_find_files_when_inotify_is_disabled() {
         done.join("late.txt").exists() && done.join("late.json").exists()
     });
     let submitted = wait_until(Duration::from_secs(15), || env.api.submissions().len() == 2);
-    sigterm(&mut daemon);
-    let log_text = std::fs::read_to_string(&log).unwrap();
+    let log_text = daemon.stop();
     assert!(taken && submitted, "{log_text}");
     assert!(log_text.contains("inotify disabled"), "{log_text}");
     assert_eq!(env.api.submissions_for(&yt("aaaaaaaaaaa")), 1, "{log_text}");
-}
-
-fn sigterm(daemon: &mut std::process::Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = daemon.wait().unwrap();
-    assert!(exit.success(), "exit after SIGTERM: {exit:?}");
 }

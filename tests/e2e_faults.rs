@@ -3,494 +3,432 @@
 //! slow-drip bodies, malformed JSON on a 200, huge bodies and presigned upload
 //! URLs that refuse.
 //!
-//! Each test proves its fault was hit (the fake records it in
-//! `Recorded::fault`), then checks what a careful user expects: the job ends
-//! done once the fault heals (or failed with a clear reason when it cannot,
-//! as after a submit that may have been processed), no second task unless
-//! `on_ambiguous_submit = "resubmit"` chose it, the files are the fake's
-//! bytes, no `.part` is left, the daemon keeps running, and no secret shows.
+//! One table: each row is a fault (what the fake does, and when it heals)
+//! and what a careful user expects of it; [`run`] drives every row the same
+//! way: environment → fault → daemon (or `submit --wait`) → wait for the job
+//! → assertions → no secret. Each row proves its fault was hit (the fake
+//! records it in `Recorded::fault`), then checks that the job ends done once
+//! the fault heals (or failed with a clear reason when it cannot, as after a
+//! submit that may have been processed, and then done after `retry`), no
+//! second task unless `on_ambiguous_submit = "resubmit"` chose it, the files
+//! are the fake's bytes, no `.part` is left, the daemon keeps running, what
+//! happened is in the log, and no secret shows.
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::harness::{
-    all_files, assert_no_secrets, base_config, peak_rss, read_json, text, wait_until, Daemon, Env,
+    all_files, assert_clip_videos, assert_no_part, assert_no_secrets, base_config, peak_rss, phase,
+    read_json, wait_until, Daemon, Env, VIDEO,
 };
-use support::{Drip, FakeConfig, Misbehave, Target};
+use support::{Drip, Misbehave, Target};
 
-const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
 const RESULTS: &str = "/open/v2/clips/results/";
+const SUBMIT: (&str, &str) = ("POST", "/open/v2/clips");
 
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(60),
-        ..FakeConfig::default()
-    }
+/// One fault and what must come of it.
+#[derive(Clone, Copy)]
+struct Case {
+    /// `[api] timeout`.
+    timeout: &'static str,
+    /// `[api] on_ambiguous_submit = "resubmit"` instead of the default.
+    resubmit: bool,
+    /// How long each phase of a task takes at the fake, in ms.
+    phase_ms: u64,
+    /// How the video reaches clipwatch.
+    submit: Submit,
+    /// The fault, in place before anything is submitted.
+    fault: fn() -> Misbehave,
+    /// What happens to the fault while the job runs.
+    then: Then,
+    /// The requests that met the fault.
+    hits: Hits,
+    outcome: Outcome,
+    /// Paid tasks for the video once the job ended.
+    paid: usize,
+    /// `submit_attempts` once the job ended.
+    attempts: u64,
+    /// The log (or the command's output) says so.
+    says: Option<&'static str>,
+    /// The daemon's peak RSS stays below this many MiB.
+    peak_mib: Option<u64>,
+    /// After a failed job: the user retries (after the API heals).
+    retry: Option<Retry>,
 }
 
-/// The base config with `[api] timeout` set to `timeout`.
-fn env_with_timeout(fake: FakeConfig, timeout: &str) -> Env {
-    let timeout = format!("timeout = \"{timeout}\"");
-    Env::with_config(fake, |url| {
-        base_config(url).replace("timeout = \"5s\"", &timeout)
+#[derive(Clone, Copy)]
+enum Submit {
+    /// `submit VIDEO` to a running `clipwatch -v run`.
+    UrlToDaemon,
+    /// `clipwatch -v submit "My Talk.mp4" --wait`, no daemon: an upload.
+    FileAndWait { upload_urls: usize },
+}
+
+#[derive(Clone, Copy)]
+enum Then {
+    /// The fault stays as it is (counted faults run out by themselves).
+    Stays,
+    /// Once the task exists, the fault becomes this one.
+    SwitchOnTask(fn() -> Misbehave),
+    /// Once the fake recorded this fault so many times, the API heals.
+    HealAfter(&'static str, usize),
+}
+
+#[derive(Clone, Copy)]
+struct Hits {
+    /// The fake's name for the fault (`Recorded::fault`).
+    fault: &'static str,
+    count: Count,
+    at: At,
+}
+
+#[derive(Clone, Copy)]
+enum Count {
+    Exactly(usize),
+    AtLeast(usize),
+}
+
+/// Where the requests that met the fault went.
+#[derive(Clone, Copy)]
+enum At {
+    Results,
+    Submit,
+    /// The first on the submit, the others on results.
+    SubmitThenResults,
+    Downloads,
+    Anywhere,
+}
+
+#[derive(Clone, Copy)]
+enum Outcome {
+    /// Done with this task's three clips.
+    Done { task: &'static str },
+    /// Failed, the reason saying all of these; nothing written.
+    Failed { reason: &'static [&'static str] },
+}
+
+#[derive(Clone, Copy)]
+struct Retry {
+    /// The API heals before the retry.
+    heal: bool,
+    paid: usize,
+    attempts: u64,
+    task: &'static str,
+}
+
+/// The defaults rows start from.
+const ROW: Case = Case {
+    timeout: "5s",
+    resubmit: false,
+    phase_ms: 60,
+    submit: Submit::UrlToDaemon,
+    fault: Misbehave::default,
+    then: Then::Stays,
+    hits: Hits {
+        fault: "",
+        count: Count::Exactly(0),
+        at: At::Anywhere,
+    },
+    outcome: Outcome::Done { task: "proj_1" },
+    paid: 1,
+    attempts: 1,
+    says: None,
+    peak_mib: None,
+    retry: None,
+};
+
+/// One `#[test]` per row of the table, each run by [`run`].
+macro_rules! fault_table {
+    ($($(#[$doc:meta])* $name:ident => $case:expr;)*) => {
+        $($(#[$doc])* #[test] fn $name() { run(&$case); })*
+    };
+}
+
+fault_table! {
+    // Long enough phases that the fault can switch before the task ends. A
+    // reset after the submit left is ambiguous: with the default policy the
+    // job would fail (see a_hung_submit_fails_the_job_saying_a_task_may_exist);
+    // this row is about retrying, so it chooses "resubmit".
+    connection_resets_on_submit_and_polls_are_retried_with_one_task => Case {
+        resubmit: true,
+        phase_ms: 400,
+        fault: || Misbehave { reset_api_calls: 1, target: Target::Submit, ..Misbehave::default() },
+        then: Then::SwitchOnTask(|| Misbehave {
+            reset_api_calls: 2,
+            target: Target::Results,
+            ..Misbehave::default()
+        }),
+        hits: Hits { fault: "reset", count: Count::Exactly(3), at: At::SubmitThenResults },
+        // A reset submit was never processed: the retry made the only task;
+        // both attempts are recorded.
+        attempts: 2,
+        says: Some("will retry"),
+        ..ROW
+    };
+    hung_polls_are_abandoned_at_the_timeout_and_polled_again => Case {
+        timeout: "300ms",
+        fault: || Misbehave { hang_api_calls: 2, target: Target::Results, ..Misbehave::default() },
+        hits: Hits { fault: "hang", count: Count::Exactly(2), at: At::Results },
+        says: Some("timed out"),
+        ..ROW
+    };
+    // The hung submit created a task before hanging: the reply was lost after
+    // the request left, so clipwatch cannot know whether it was processed.
+    // By default (on_ambiguous_submit = "fail") it does not submit again: the
+    // job fails saying a task may exist, and one task is all that was paid.
+    // The user checked the library and wants it clipped: retry submits again.
+    a_hung_submit_fails_the_job_saying_a_task_may_exist => Case {
+        timeout: "300ms",
+        fault: || Misbehave { hang_api_calls: 1, target: Target::Submit, ..Misbehave::default() },
+        hits: Hits { fault: "hang", count: Count::Exactly(1), at: At::Submit },
+        outcome: Outcome::Failed {
+            reason: &["timed out", "a task may exist", "WayinVideo library", "clipwatch retry 1"],
+        },
+        retry: Some(Retry { heal: false, paid: 2, attempts: 2, task: "proj_2" }),
+        ..ROW
+    };
+    // on_ambiguous_submit = "resubmit": the old behaviour, by choice. The
+    // hung submit's task and the retry's: both attempts are recorded, and
+    // the task whose id arrived is the job's.
+    a_hung_submit_is_resubmitted_when_the_policy_says_so => Case {
+        timeout: "300ms",
+        resubmit: true,
+        fault: || Misbehave { hang_api_calls: 1, target: Target::Submit, ..Misbehave::default() },
+        hits: Hits { fault: "hang", count: Count::Exactly(1), at: At::Submit },
+        outcome: Outcome::Done { task: "proj_2" },
+        paid: 2,
+        attempts: 2,
+        says: Some("resubmit"),
+        ..ROW
+    };
+    // ~1.5 kB at 8 bytes per 25 ms: several seconds, far past 300 ms.
+    a_results_reply_dripping_past_the_timeout_is_abandoned_until_it_heals => Case {
+        timeout: "300ms",
+        fault: || Misbehave {
+            drip_api: Some(Drip { bytes: 8, every: Duration::from_millis(25) }),
+            target: Target::Results,
+            ..Misbehave::default()
+        },
+        then: Then::HealAfter("drip", 2),
+        hits: Hits { fault: "drip", count: Count::AtLeast(2), at: At::Results },
+        says: Some("timed out"),
+        ..ROW
+    };
+    // 64 KiB at 4 KiB per 40 ms: 640 ms per clip, longer than the 300 ms API
+    // timeout, but no gap between bytes is longer than it. Each clip is
+    // dripped once, not restarted.
+    slowly_dripping_downloads_that_keep_moving_complete => Case {
+        timeout: "300ms",
+        fault: || Misbehave {
+            drip_downloads: Some(Drip { bytes: 4 * 1024, every: Duration::from_millis(40) }),
+            ..Misbehave::default()
+        },
+        hits: Hits { fault: "drip", count: Count::Exactly(3), at: At::Downloads },
+        ..ROW
+    };
+    malformed_results_are_polled_again => Case {
+        fault: || Misbehave { malformed_results: 2, ..Misbehave::default() },
+        hits: Hits { fault: "malformed", count: Count::Exactly(2), at: At::Results },
+        says: Some("not JSON"),
+        ..ROW
+    };
+    // Every submit is accepted (the task is created) and answered 200 with
+    // cut-off JSON: the id is lost. Each automatic resubmit would pay again,
+    // so it is paid once, not once per attempt. The API heals; the user
+    // decides to submit again.
+    a_malformed_submit_reply_fails_the_job_instead_of_paying_again => Case {
+        fault: || Misbehave { malformed_submits: u32::MAX, ..Misbehave::default() },
+        hits: Hits { fault: "malformed", count: Count::Exactly(1), at: At::Submit },
+        outcome: Outcome::Failed { reason: &["not JSON", "may exist", "clipwatch retry 1"] },
+        retry: Some(Retry { heal: true, paid: 2, attempts: 2, task: "proj_2" }),
+        ..ROW
+    };
+    // The submit is processed (the task exists) and answered 200, but the
+    // body drips past the timeout: the status said yes, the id is lost.
+    a_submit_reply_cut_off_after_its_200_fails_the_job_instead_of_paying_again => Case {
+        fault: || Misbehave {
+            target: Target::Submit,
+            drip_api: Some(Drip { bytes: 1, every: Duration::from_millis(100) }),
+            ..Misbehave::default()
+        },
+        hits: Hits { fault: "drip", count: Count::Exactly(1), at: At::Submit },
+        outcome: Outcome::Failed { reason: &["cut off", "may exist"] },
+        ..ROW
+    };
+    // Both 256 MiB replies are served; the daemon reads neither whole.
+    a_huge_results_reply_is_cut_off_and_memory_stays_bounded => Case {
+        fault: || Misbehave {
+            huge_replies: 2,
+            huge_bytes: 256 * 1024 * 1024,
+            target: Target::Results,
+            ..Misbehave::default()
+        },
+        hits: Hits { fault: "huge", count: Count::Exactly(2), at: At::Results },
+        says: Some("not read further"),
+        peak_mib: Some(100),
+        ..ROW
+    };
+    // One upload URL per refusal, then the one that worked.
+    refused_upload_urls_are_replaced_with_fresh_ones => Case {
+        submit: Submit::FileAndWait { upload_urls: 3 },
+        fault: || Misbehave { refuse_uploads: 2, ..Misbehave::default() },
+        hits: Hits { fault: "refused-upload", count: Count::Exactly(2), at: At::Anywhere },
+        says: Some("asking for a new upload URL"),
+        ..ROW
+    };
+}
+
+/// The driver: every row runs through these steps.
+fn run(case: &Case) {
+    let env = environment(case);
+    env.api.misbehave((case.fault)());
+    let (mut daemon, mut seen, video) = submit(&env, case.submit);
+    let log = || daemon.as_ref().map(Daemon::log).unwrap_or_default();
+    meet_the_fault(&env, case.then, &log);
+    let job = env.wait_job_end(1, 0, Duration::from_secs(40));
+    if let (Some(bound), Some(daemon)) = (case.peak_mib, &daemon) {
+        let peak = peak_rss(daemon.pid()) / (1024 * 1024);
+        eprintln!("peak RSS {peak} MiB");
+        assert!(peak < bound, "the daemon's peak RSS was {peak} MiB");
+    }
+    check_outcome(&env, &job, case.outcome, &log());
+    check_hits(&env, case.hits);
+    assert_eq!(env.api.submissions_for(&video), case.paid, "paid tasks");
+    assert_eq!(job["submit_attempts"], case.attempts, "{job}");
+    if let Some(retry) = case.retry {
+        seen += &retry_and_check(&env, retry, &log());
+    }
+    if let Some(daemon) = daemon.take() {
+        seen += &daemon.stop();
+    }
+    if let Some(says) = case.says {
+        assert!(seen.contains(says), "the log says {says:?}: {seen}");
+    }
+    assert_no_secrets(&env, &seen);
+}
+
+fn environment(case: &Case) -> Env {
+    let mut api = format!("timeout = \"{}\"", case.timeout);
+    if case.resubmit {
+        api += "\non_ambiguous_submit = \"resubmit\"";
+    }
+    Env::with_config(phase(case.phase_ms), |url| {
+        base_config(url).replace("timeout = \"5s\"", &api)
     })
 }
 
-/// Polls `jobs --json` until job 1 is done or failed; returns it.
-fn wait_job_end(env: &Env, timeout: Duration) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let jobs = env.jobs();
-        if let Some(job) = jobs.first() {
-            if job["state"] == "done" || job["state"] == "failed" {
-                return job.clone();
+/// Submits the video; returns the daemon (if one runs), what was printed
+/// and the video's name at the API.
+fn submit(env: &Env, how: Submit) -> (Option<Daemon>, String, String) {
+    match how {
+        Submit::UrlToDaemon => {
+            let daemon = Daemon::start(env);
+            let seen = env.run_ok(&["submit", VIDEO]);
+            (Some(daemon), seen, VIDEO.to_string())
+        }
+        Submit::FileAndWait { upload_urls } => {
+            let file = env.dir.path().join("My Talk.mp4");
+            let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&file, &bytes).unwrap();
+            let seen = env.run_ok(&["-v", "submit", file.to_str().unwrap(), "--wait"]);
+            assert_eq!(
+                env.api.count("POST", "/open/v2/upload/single-file"),
+                upload_urls,
+                "upload URLs asked for"
+            );
+            let uploads = env.api.uploads();
+            assert_eq!(uploads.len(), 1, "{uploads:?}");
+            assert_eq!(uploads[0].2, bytes.len() as u64);
+            (None, seen, uploads[0].0.clone())
+        }
+    }
+}
+
+fn meet_the_fault(env: &Env, then: Then, log: &dyn Fn() -> String) {
+    let api = &env.api;
+    match then {
+        Then::Stays => {}
+        Then::SwitchOnTask(next) => {
+            let task = wait_until(Duration::from_secs(20), || !api.task_ids().is_empty());
+            assert!(task, "no task: {}", log());
+            api.misbehave(next());
+        }
+        Then::HealAfter(fault, times) => {
+            let met = wait_until(Duration::from_secs(20), || api.faults(fault).len() >= times);
+            assert!(met, "{fault} met {times} times: {}", log());
+            api.misbehave(Misbehave::default());
+        }
+    }
+}
+
+fn check_outcome(env: &Env, job: &Value, outcome: Outcome, log: &str) {
+    match outcome {
+        Outcome::Done { task } => {
+            assert_eq!(job["state"], "done", "{job}\n{log}");
+            assert_eq!(job["task_id"], task, "{job}");
+            assert_clips_of(env, task);
+        }
+        Outcome::Failed { reason } => {
+            assert_eq!(job["state"], "failed", "{job}\n{log}");
+            let said = job["reason"].as_str().unwrap();
+            for words in reason {
+                assert!(said.contains(words), "{words:?} in {said}");
             }
-            assert!(Instant::now() < deadline, "job 1 never ended: {job}");
+            assert!(all_files(&env.clips()).is_empty(), "nothing written");
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-/// Polls `jobs --json` until job 1 is done or failed after at least
-/// `submits` submit attempts.
-fn wait_job_end_after(env: &Env, timeout: Duration, submits: u64) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let job = env.jobs()[0].clone();
-        let ended = job["state"] == "done" || job["state"] == "failed";
-        if ended && job["submit_attempts"].as_u64() >= Some(submits) {
-            return job;
-        }
-        assert!(Instant::now() < deadline, "job 1 never ended: {job}");
-        std::thread::sleep(Duration::from_millis(100));
+fn check_hits(env: &Env, expected: Hits) {
+    let hits: Vec<(String, String)> = env
+        .api
+        .faults(expected.fault)
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect();
+    match expected.count {
+        Count::Exactly(n) => assert_eq!(hits.len(), n, "{hits:?}"),
+        Count::AtLeast(n) => assert!(hits.len() >= n, "{hits:?}"),
     }
+    let submit = |(m, p): &(String, String)| (m.as_str(), p.as_str()) == SUBMIT;
+    let results = |(_, p): &(String, String)| p.starts_with(RESULTS);
+    let fine = match expected.at {
+        At::Results => hits.iter().all(results),
+        At::Submit => hits.iter().all(submit),
+        At::SubmitThenResults => {
+            submit(&hits[0]) && hits[1..].iter().all(|h| h.0 == "GET" && results(h))
+        }
+        At::Downloads => hits.iter().all(|(_, p)| p.starts_with("/files/export/")),
+        At::Anywhere => true,
+    };
+    assert!(fine, "{} met in the wrong places: {hits:?}", expected.fault);
 }
 
-/// Submits `VIDEO` (to the daemon, when one runs) and checks the reply.
-fn submit(env: &Env) -> String {
-    let out = env.run(&["submit", VIDEO]);
-    assert!(out.status.success(), "{}", text(&out));
-    text(&out)
+/// `clipwatch retry 1` after a failed job; returns what it printed and
+/// what `show 1` prints after.
+fn retry_and_check(env: &Env, retry: Retry, log: &str) -> String {
+    if retry.heal {
+        env.api.misbehave(Misbehave::default());
+    }
+    let mut seen = env.run_ok(&["retry", "1"]);
+    let job = env.wait_job_end(1, retry.attempts, Duration::from_secs(40));
+    assert_eq!(job["state"], "done", "{job}\n{log}");
+    assert_eq!(env.api.submissions_for(VIDEO), retry.paid);
+    assert_eq!(job["submit_attempts"], retry.attempts);
+    assert_eq!(job["task_id"], retry.task);
+    assert_clips_of(env, retry.task);
+    seen += &env.run_ok(&["show", "1"]);
+    seen
 }
 
 /// The three clips of `task` are in the one folder with the fake's bytes,
 /// `project.json` is there and no `.part` is left anywhere.
 fn assert_clips_of(env: &Env, task: &str) {
     let folder = env.only_folder("inbox");
-    for idx in 0..3 {
-        let name = format!("0{} Clip {} title.mp4", idx + 1, idx + 1);
-        let video = std::fs::read(folder.join(&name)).unwrap();
-        assert!(
-            video == env.api.clip_bytes(task, idx),
-            "{name} is not clip {idx} of {task}"
-        );
-    }
+    assert_clip_videos(env, &folder, task, 0..3);
     let project = read_json(&folder.join("project.json"));
     assert_eq!(project["task"]["id"], task);
     assert_no_part(env.dir.path());
-}
-
-fn assert_no_part(root: &Path) {
-    let parts: Vec<PathBuf> = all_files(root)
-        .into_iter()
-        .filter(|f| f.to_string_lossy().ends_with(".part"))
-        .collect();
-    assert!(parts.is_empty(), "part files left: {parts:?}");
-}
-
-/// The methods and paths of the requests that met `fault`.
-fn hits(env: &Env, fault: &str) -> Vec<(String, String)> {
-    env.api
-        .faults(fault)
-        .into_iter()
-        .map(|r| (r.method, r.path))
-        .collect()
-}
-
-#[test]
-fn connection_resets_on_submit_and_polls_are_retried_with_one_task() {
-    // Long enough phases that the test can switch faults before the task ends.
-    // A reset after the submit left is ambiguous: with the default policy the
-    // job would fail (see a_hung_submit_fails_the_job_saying_a_task_may_exist);
-    // this test is about retrying, so it chooses "resubmit".
-    let env = Env::with_config(
-        FakeConfig {
-            phase: Duration::from_millis(400),
-            ..FakeConfig::default()
-        },
-        |url| {
-            base_config(url).replace(
-                "timeout = \"5s\"",
-                "timeout = \"5s\"\non_ambiguous_submit = \"resubmit\"",
-            )
-        },
-    );
-    env.api.misbehave(Misbehave {
-        reset_api_calls: 1,
-        target: Target::Submit,
-        ..Misbehave::default()
-    });
-    let daemon = Daemon::start(&env);
-    let mut seen = submit(&env);
-    let api = &env.api;
-    let switched = wait_until(Duration::from_secs(20), || !api.task_ids().is_empty());
-    assert!(switched, "no task: {}", daemon.log());
-    api.misbehave(Misbehave {
-        reset_api_calls: 2,
-        target: Target::Results,
-        ..Misbehave::default()
-    });
-    let job = wait_job_end(&env, Duration::from_secs(40));
-    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
-
-    let resets = hits(&env, "reset");
-    assert_eq!(resets.len(), 3, "{resets:?}");
-    assert_eq!(resets[0], ("POST".into(), "/open/v2/clips".into()));
-    assert!(resets[1..]
-        .iter()
-        .all(|(m, p)| m == "GET" && p.starts_with(RESULTS)));
-    // A reset submit was never processed: the retry made the only task.
-    assert_eq!(env.api.submissions_for(VIDEO), 1);
-    assert_eq!(job["submit_attempts"], 2, "both attempts are recorded");
-    assert_eq!(job["task_id"], "proj_1");
-    assert_clips_of(&env, "proj_1");
-    seen += &daemon.stop();
-    assert!(
-        seen.contains("will retry"),
-        "the reset was reported: {seen}"
-    );
-    assert_no_secrets(&env, &seen);
-}
-
-#[test]
-fn hung_polls_are_abandoned_at_the_timeout_and_polled_again() {
-    let env = env_with_timeout(quick(), "300ms");
-    env.api.misbehave(Misbehave {
-        hang_api_calls: 2,
-        target: Target::Results,
-        ..Misbehave::default()
-    });
-    let daemon = Daemon::start(&env);
-    let mut seen = submit(&env);
-    let job = wait_job_end(&env, Duration::from_secs(40));
-    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
-    let hangs = hits(&env, "hang");
-    assert_eq!(hangs.len(), 2, "{hangs:?}");
-    assert!(hangs.iter().all(|(_, p)| p.starts_with(RESULTS)));
-    assert_eq!(env.api.submissions_for(VIDEO), 1);
-    assert_eq!(job["submit_attempts"], 1);
-    assert_clips_of(&env, "proj_1");
-    seen += &daemon.stop();
-    assert!(
-        seen.contains("timed out"),
-        "the timeout was reported: {seen}"
-    );
-    assert_no_secrets(&env, &seen);
-}
-
-#[test]
-fn a_hung_submit_fails_the_job_saying_a_task_may_exist() {
-    // The hung submit created a task before hanging: the reply was lost after
-    // the request left, so clipwatch cannot know whether it was processed.
-    // By default (on_ambiguous_submit = "fail") it does not submit again: the
-    // job fails saying a task may exist, and one task is all that was paid.
-    let env = env_with_timeout(quick(), "300ms");
-    env.api.misbehave(Misbehave {
-        hang_api_calls: 1,
-        target: Target::Submit,
-        ..Misbehave::default()
-    });
-    let daemon = Daemon::start(&env);
-    let mut seen = submit(&env);
-    let job = wait_job_end(&env, Duration::from_secs(40));
-    assert_eq!(job["state"], "failed", "{job}\n{}", daemon.log());
-    assert_eq!(
-        hits(&env, "hang"),
-        [("POST".into(), "/open/v2/clips".into())]
-    );
-    assert_eq!(env.api.submissions_for(VIDEO), 1, "no second paid task");
-    assert_eq!(job["submit_attempts"], 1);
-    let reason = job["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("timed out") && reason.contains("a task may exist"),
-        "{reason}"
-    );
-    assert!(reason.contains("WayinVideo library"), "{reason}");
-    assert!(reason.contains("clipwatch retry 1"), "{reason}");
-    // The user checked the library and wants it clipped: retry submits again.
-    let retried = env.run(&["retry", "1"]);
-    assert!(retried.status.success(), "{}", text(&retried));
-    let job = wait_job_end_after(&env, Duration::from_secs(40), 2);
-    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
-    assert_eq!(env.api.submissions_for(VIDEO), 2);
-    assert_eq!(job["task_id"], "proj_2");
-    assert_clips_of(&env, "proj_2");
-    seen += &text(&env.run(&["show", "1"]));
-    seen += &daemon.stop();
-    assert_no_secrets(&env, &seen);
-}
-
-#[test]
-fn a_hung_submit_is_resubmitted_when_the_policy_says_so() {
-    // on_ambiguous_submit = "resubmit": the old behaviour, by choice. The
-    // hung submit's task and the retry's: both attempts are recorded.
-    let env = Env::with_config(quick(), |url| {
-        base_config(url).replace(
-            "timeout = \"5s\"",
-            "timeout = \"300ms\"\non_ambiguous_submit = \"resubmit\"",
-        )
-    });
-    env.api.misbehave(Misbehave {
-        hang_api_calls: 1,
-        target: Target::Submit,
-        ..Misbehave::default()
-    });
-    let daemon = Daemon::start(&env);
-    let mut seen = submit(&env);
-    let job = wait_job_end(&env, Duration::from_secs(40));
-    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
-    assert_eq!(
-        hits(&env, "hang"),
-        [("POST".into(), "/open/v2/clips".into())]
-    );
-    assert_eq!(
-        env.api.submissions_for(VIDEO),
-        2,
-        "the hung submit's task and the retry's"
-    );
-    assert_eq!(job["submit_attempts"], 2);
-    assert_eq!(job["task_id"], "proj_2", "the task whose id arrived");
-    assert_clips_of(&env, "proj_2");
-    seen += &daemon.stop();
-    assert!(seen.contains("resubmit"), "the log says why: {seen}");
-    assert_no_secrets(&env, &seen);
-}
-
-#[test]
-fn a_results_reply_dripping_past_the_timeout_is_abandoned_until_it_heals() {
-    let env = env_with_timeout(quick(), "300ms");
-    // ~1.5 kB at 8 bytes per 25 ms: several seconds, far past 300 ms.
-    env.api.misbehave(Misbehave {
-        drip_api: Some(Drip {
-            bytes: 8,
-            every: Duration::from_millis(25),
-        }),
-        target: Target::Results,
-        ..Misbehave::default()
-    });
-    let daemon = Daemon::start(&env);
-    let mut seen = submit(&env);
-    let api = &env.api;
-    let dripped = wait_until(Duration::from_secs(20), || api.faults("drip").len() >= 2);
-    assert!(dripped, "{}", daemon.log());
-    api.misbehave(Misbehave::default());
-    let job = wait_job_end(&env, Duration::from_secs(40));
-    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
-    assert!(hits(&env, "drip")
-        .iter()
-        .all(|(_, p)| p.starts_with(RESULTS)));
-    assert_eq!(env.api.submissions_for(VIDEO), 1);
-    assert_clips_of(&env, "proj_1");
-    seen += &daemon.stop();
-    assert!(
-        seen.contains("timed out"),
-        "the timeout was reported: {seen}"
-    );
-    assert_no_secrets(&env, &seen);
-}
-
-#[test]
-fn slowly_dripping_downloads_that_keep_moving_complete() {
-    // 64 KiB at 4 KiB per 40 ms: 640 ms per clip, longer than the 300 ms API
-    // timeout, but no gap between bytes is longer than it.
-    let env = env_with_timeout(quick(), "300ms");
-    env.api.misbehave(Misbehave {
-        drip_downloads: Some(Drip {
-            bytes: 4 * 1024,
-            every: Duration::from_millis(40),
-        }),
-        ..Misbehave::default()
-    });
-    let daemon = Daemon::start(&env);
-    let mut seen = submit(&env);
-    let job = wait_job_end(&env, Duration::from_secs(40));
-    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
-    let dripped = hits(&env, "drip");
-    assert_eq!(
-        dripped.len(),
-        3,
-        "each clip once, not restarted: {dripped:?}"
-    );
-    assert!(dripped.iter().all(|(_, p)| p.starts_with("/files/export/")));
-    assert_clips_of(&env, "proj_1");
-    seen += &daemon.stop();
-    assert_no_secrets(&env, &seen);
-}
-
-#[test]
-fn malformed_results_are_polled_again() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        malformed_results: 2,
-        ..Misbehave::default()
-    });
-    let daemon = Daemon::start(&env);
-    let mut seen = submit(&env);
-    let job = wait_job_end(&env, Duration::from_secs(40));
-    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
-    let malformed = hits(&env, "malformed");
-    assert_eq!(malformed.len(), 2);
-    assert!(malformed.iter().all(|(_, p)| p.starts_with(RESULTS)));
-    assert_eq!(env.api.submissions_for(VIDEO), 1);
-    assert_clips_of(&env, "proj_1");
-    seen += &daemon.stop();
-    assert!(
-        seen.contains("not JSON"),
-        "the bad reply was reported: {seen}"
-    );
-    assert_no_secrets(&env, &seen);
-}
-
-#[test]
-fn a_malformed_submit_reply_fails_the_job_instead_of_paying_again() {
-    // Every submit is accepted (the task is created) and answered 200 with
-    // cut-off JSON: the id is lost. Each automatic resubmit would pay again.
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        malformed_submits: u32::MAX,
-        ..Misbehave::default()
-    });
-    let daemon = Daemon::start(&env);
-    let mut seen = submit(&env);
-    let job = wait_job_end(&env, Duration::from_secs(40));
-    assert_eq!(job["state"], "failed", "{job}\n{}", daemon.log());
-    let reason = job["reason"].as_str().unwrap();
-    assert!(reason.contains("not JSON"), "{reason}");
-    assert!(reason.contains("may exist"), "{reason}");
-    assert!(reason.contains("clipwatch retry 1"), "{reason}");
-    assert_eq!(hits(&env, "malformed").len(), 1);
-    assert_eq!(
-        env.api.submissions_for(VIDEO),
-        1,
-        "paid once, not once per attempt"
-    );
-    assert_eq!(job["submit_attempts"], 1);
-    assert!(all_files(&env.clips()).is_empty(), "nothing written");
-
-    // The API heals; the user decides to submit again.
-    env.api.misbehave(Misbehave::default());
-    let retried = env.run(&["retry", "1"]);
-    assert!(retried.status.success(), "{}", text(&retried));
-    seen += &text(&retried);
-    let job = wait_job_end(&env, Duration::from_secs(40));
-    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
-    assert_eq!(env.api.submissions_for(VIDEO), 2);
-    assert_eq!(job["submit_attempts"], 2);
-    assert_eq!(job["task_id"], "proj_2");
-    assert_clips_of(&env, "proj_2");
-    seen += &daemon.stop();
-    assert_no_secrets(&env, &seen);
-}
-
-#[test]
-fn a_submit_reply_cut_off_after_its_200_fails_the_job_instead_of_paying_again() {
-    // The submit is processed (the task exists) and answered 200, but the
-    // body drips past the timeout: the status said yes, the id is lost.
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        target: Target::Submit,
-        drip_api: Some(Drip {
-            bytes: 1,
-            every: Duration::from_millis(100),
-        }),
-        ..Misbehave::default()
-    });
-    let daemon = Daemon::start(&env);
-    let mut seen = submit(&env);
-    let job = wait_job_end(&env, Duration::from_secs(40));
-    assert_eq!(job["state"], "failed", "{job}\n{}", daemon.log());
-    let reason = job["reason"].as_str().unwrap();
-    assert!(reason.contains("cut off"), "{reason}");
-    assert!(reason.contains("may exist"), "{reason}");
-    assert_eq!(hits(&env, "drip").len(), 1);
-    assert_eq!(env.api.submissions_for(VIDEO), 1, "paid once");
-    assert_eq!(job["submit_attempts"], 1);
-    seen += &daemon.stop();
-    assert_no_secrets(&env, &seen);
-}
-
-#[test]
-fn a_huge_results_reply_is_cut_off_and_memory_stays_bounded() {
-    const HUGE: u64 = 256 * 1024 * 1024;
-    const BOUND: u64 = 100 * 1024 * 1024;
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        huge_replies: 2,
-        huge_bytes: HUGE,
-        target: Target::Results,
-        ..Misbehave::default()
-    });
-    let daemon = Daemon::start(&env);
-    let mut seen = submit(&env);
-    let job = wait_job_end(&env, Duration::from_secs(40));
-    let peak = peak_rss(daemon.pid());
-    assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
-    let huge = hits(&env, "huge");
-    assert_eq!(huge.len(), 2, "both huge replies were served");
-    assert!(
-        peak < BOUND,
-        "the daemon's peak RSS was {} MiB reading {} MiB replies",
-        peak / (1024 * 1024),
-        HUGE / (1024 * 1024)
-    );
-    eprintln!("peak RSS {} MiB", peak / (1024 * 1024));
-    assert_eq!(env.api.submissions_for(VIDEO), 1);
-    assert_clips_of(&env, "proj_1");
-    seen += &daemon.stop();
-    assert!(
-        seen.contains("not read further"),
-        "the cut was reported: {seen}"
-    );
-    assert_no_secrets(&env, &seen);
-}
-
-#[test]
-fn refused_upload_urls_are_replaced_with_fresh_ones() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        refuse_uploads: 2,
-        ..Misbehave::default()
-    });
-    let video = env.dir.path().join("My Talk.mp4");
-    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    std::fs::write(&video, &bytes).unwrap();
-    let out = env.run(&["-v", "submit", video.to_str().unwrap(), "--wait"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let refused = hits(&env, "refused-upload");
-    assert_eq!(refused.len(), 2, "{refused:?}");
-    assert_eq!(
-        env.api.count("POST", "/open/v2/upload/single-file"),
-        3,
-        "one upload URL per refusal, then the one that worked"
-    );
-    let uploads = env.api.uploads();
-    assert_eq!(uploads.len(), 1);
-    assert_eq!(uploads[0].2, bytes.len() as u64);
-    assert_eq!(env.api.submissions_for(&uploads[0].0), 1);
-    let job = &env.jobs()[0];
-    assert_eq!(job["state"], "done");
-    assert_eq!(job["submit_attempts"], 1);
-    let folder = env.only_folder("inbox");
-    let video = std::fs::read(folder.join("01 Clip 1 title.mp4")).unwrap();
-    assert_eq!(video, env.api.clip_bytes("proj_1", 0));
-    assert_no_part(env.dir.path());
-    assert!(
-        text(&out).contains("asking for a new upload URL"),
-        "{}",
-        text(&out)
-    );
-    assert_no_secrets(&env, &text(&out));
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::feed_server::{fixture, FeedServer, Route};
-use support::harness::{base_config, text, wait_until, Env};
-use support::FakeConfig;
+use support::harness::{
+    feed_toml, feeds_env as env_with, find_feed as feed, find_job as job, text, wait_until, Daemon,
+};
 
 const UC: &str = "UCtestchannel000000000AA";
 const UULF: &str = "UULFtestchannel000000000AA";
@@ -20,66 +21,12 @@ fn watch(id: &str) -> String {
     format!("https://www.youtube.com/watch?v={id}")
 }
 
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(20),
-        ..FakeConfig::default()
-    }
-}
-
-/// An environment whose config has `[youtube] base_url` on the feed server
-/// and the given `[[feeds]]` (the `metadata` preset keeps jobs quick).
-fn env_with(feeds: &FeedServer, feed_toml: &str) -> Env {
-    let youtube = feeds.base_url.clone();
-    let feed_toml = feed_toml.to_string();
-    Env::with_config(quick(), move |api| {
-        format!(
-            "{}\n[youtube]\nbase_url = \"{youtube}\"\n\n{feed_toml}",
-            base_config(api)
-        )
-    })
-}
-
-fn once(env: &Env) -> String {
-    let out = env.run(&["once"]);
-    assert!(out.status.success(), "once: {}", text(&out));
-    text(&out)
-}
-
-fn feeds_json(env: &Env) -> Vec<Value> {
-    let out = env.run(&["feeds", "--json"]);
-    assert!(out.status.success(), "feeds --json: {}", text(&out));
-    serde_json::from_slice(&out.stdout).expect("feeds --json is JSON")
-}
-
-fn feed<'a>(all: &'a [Value], name: &str) -> &'a Value {
-    all.iter()
-        .find(|f| f["name"] == name)
-        .unwrap_or_else(|| panic!("feed {name} in {all:?}"))
-}
-
-fn job<'a>(jobs: &'a [Value], key: &str) -> &'a Value {
-    jobs.iter()
-        .find(|j| j["key"] == key)
-        .unwrap_or_else(|| panic!("job {key} in {jobs:#?}"))
-}
-
 fn time_of(value: &Value) -> chrono::DateTime<chrono::Utc> {
     value
         .as_str()
         .unwrap_or_else(|| panic!("a time: {value}"))
         .parse()
         .unwrap()
-}
-
-fn sigterm(child: &mut std::process::Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "exit after SIGTERM: {exit:?}");
 }
 
 #[test]
@@ -104,7 +51,7 @@ exclude = "(?i)trailer"
 "#
         ),
     );
-    once(&env);
+    env.once();
 
     // shorts = false reads the long-form uploads playlist.
     assert_eq!(feeds.requests_to("/feeds/").len(), 1);
@@ -140,7 +87,7 @@ exclude = "(?i)trailer"
     }
     assert!(jobs.iter().all(|j| j["key"] != "youtube:chan0000001"));
 
-    let health = feeds_json(&env);
+    let health = env.feeds();
     let chan = feed(&health, "Chan");
     assert_eq!(chan["source"], format!("youtube:{UC}"));
     assert_eq!(chan["consecutive_failures"], 0);
@@ -149,7 +96,7 @@ exclude = "(?i)trailer"
     assert!(chan["last_error"].is_null());
 
     // A second pass asks "changed since?", gets 304, and submits nothing.
-    once(&env);
+    env.once();
     let requests = feeds.requests_to("/feeds/");
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].if_none_match, None);
@@ -164,10 +111,10 @@ exclude = "(?i)trailer"
         .unwrap()
         .replacen(r#"views="0""#, r#"views="42""#, 1);
     feeds.route(&path, Route::xml(live.into_bytes()).etag("\"channel-v2\""));
-    once(&env);
+    env.once();
     assert_eq!(env.api.submissions_for(&watch("chan0000001")), 1);
     assert_eq!(env.api.submissions().len(), 3);
-    assert_eq!(feed(&feeds_json(&env), "Chan")["held"], 0);
+    assert_eq!(feed(&env.feeds(), "Chan")["held"], 0);
 
     // jobs --feed filters on the feed's name.
     let out = env.run(&["jobs", "--feed", "Chan", "--json"]);
@@ -185,12 +132,13 @@ exclude = "(?i)trailer"
 
 #[test]
 fn a_handle_resolves_once_through_the_channel_page() {
-    let feeds = FeedServer::start();
-    feeds.route("/@testchannel", Route::html(fixture("channel_page.html")));
-    feeds.route(
-        &format!("/feeds/videos.xml?channel_id={UC}"),
-        Route::xml(fixture("youtube_channel.xml")),
-    );
+    let feeds = FeedServer::serving([
+        ("/@testchannel", Route::html(fixture("channel_page.html"))),
+        (
+            &format!("/feeds/videos.xml?channel_id={UC}"),
+            Route::xml(fixture("youtube_channel.xml")),
+        ),
+    ]);
     let env = env_with(
         &feeds,
         r#"[[feeds]]
@@ -201,17 +149,17 @@ shorts = true
 backfill = 3
 "#,
     );
-    once(&env);
+    env.once();
     // shorts = true: the channel feed itself, and the Short is clipped.
     assert_eq!(env.api.submissions_for(&watch("chan0000002")), 1);
     assert_eq!(env.api.submissions_for(&watch("chan0000003")), 1);
     assert_eq!(env.api.submissions_for(&watch("chan0000004")), 1);
     assert_eq!(env.api.submissions().len(), 3);
-    assert_eq!(feed(&feeds_json(&env), "Handle")["channel_id"], UC);
+    assert_eq!(feed(&env.feeds(), "Handle")["channel_id"], UC);
 
     // The channel id is remembered: the page is not fetched again, and the
     // unchanged body (no validators here) queues nothing new.
-    once(&env);
+    env.once();
     assert_eq!(feeds.requests_to("/@testchannel").len(), 1);
     assert_eq!(feeds.requests_to("/feeds/").len(), 2);
     assert_eq!(env.api.submissions().len(), 3);
@@ -219,8 +167,7 @@ backfill = 3
 
 #[test]
 fn an_unresolvable_handle_is_reported_and_backs_off() {
-    let feeds = FeedServer::start();
-    feeds.route("/@nobody", Route::status(404));
+    let feeds = FeedServer::serving([("/@nobody", Route::status(404))]);
     let env = env_with(
         &feeds,
         r#"[[feeds]]
@@ -229,8 +176,8 @@ youtube = "@nobody"
 interval = "10m"
 "#,
     );
-    once(&env);
-    let first = feed(&feeds_json(&env), "Nobody").clone();
+    env.once();
+    let first = feed(&env.feeds(), "Nobody").clone();
     assert_eq!(first["consecutive_failures"], 1);
     let error = first["last_error"].as_str().unwrap();
     assert!(
@@ -239,8 +186,8 @@ interval = "10m"
     );
     assert!(first["channel_id"].is_null());
 
-    once(&env);
-    let second = feed(&feeds_json(&env), "Nobody").clone();
+    env.once();
+    let second = feed(&env.feeds(), "Nobody").clone();
     assert_eq!(second["consecutive_failures"], 2);
     let wait = |f: &Value| time_of(&f["next_check"]) - time_of(&f["last_check"]);
     assert!(
@@ -252,15 +199,16 @@ interval = "10m"
 
 #[test]
 fn one_video_via_two_feeds_and_a_later_submit_is_clipped_once() {
-    let feeds = FeedServer::start();
-    feeds.route(
-        &format!("/feeds/videos.xml?channel_id={UC}"),
-        Route::xml(fixture("youtube_channel.xml")),
-    );
-    feeds.route(
-        "/feeds/videos.xml?playlist_id=PLtestplaylist0000001",
-        Route::xml(fixture("youtube_playlist.xml")),
-    );
+    let feeds = FeedServer::serving([
+        (
+            &format!("/feeds/videos.xml?channel_id={UC}"),
+            Route::xml(fixture("youtube_channel.xml")),
+        ),
+        (
+            "/feeds/videos.xml?playlist_id=PLtestplaylist0000001",
+            Route::xml(fixture("youtube_playlist.xml")),
+        ),
+    ]);
     let env = env_with(
         &feeds,
         &format!(
@@ -279,7 +227,7 @@ backfill = 3
 "#
         ),
     );
-    once(&env);
+    env.once();
     assert_eq!(env.api.submissions_for(&watch("chan0000002")), 1);
     assert_eq!(env.api.submissions_for(&watch("play0000001")), 1);
     assert_eq!(env.api.submissions_for(&watch("play0000002")), 1);
@@ -287,30 +235,31 @@ backfill = 3
 
     let out = env.run(&["submit", "https://youtu.be/chan0000002?si=shared"]);
     assert!(text(&out).contains("already known"), "{}", text(&out));
-    once(&env);
+    env.once();
     assert_eq!(env.api.submissions_for(&watch("chan0000002")), 1);
     assert_eq!(env.api.submissions().len(), 3);
 }
 
 #[test]
 fn podcast_atom_json_and_latin1_feeds_are_read() {
-    let feeds = FeedServer::start();
-    feeds.route(
-        "/podcast.xml",
-        Route::new("application/rss+xml", fixture("podcast.xml")),
-    );
-    feeds.route("/atom.xml", Route::xml(fixture("atom.xml")));
-    feeds.route(
-        "/feed.json",
-        Route::new("application/feed+json", fixture("feed.json")),
-    );
-    feeds.route(
-        "/latin1.xml",
-        Route::new(
-            "application/rss+xml; charset=ISO-8859-1",
-            fixture("latin1.xml"),
+    let feeds = FeedServer::serving([
+        (
+            "/podcast.xml",
+            Route::new("application/rss+xml", fixture("podcast.xml")),
         ),
-    );
+        ("/atom.xml", Route::xml(fixture("atom.xml"))),
+        (
+            "/feed.json",
+            Route::new("application/feed+json", fixture("feed.json")),
+        ),
+        (
+            "/latin1.xml",
+            Route::new(
+                "application/rss+xml; charset=ISO-8859-1",
+                fixture("latin1.xml"),
+            ),
+        ),
+    ]);
     let env = env_with(
         &feeds,
         &format!(
@@ -346,7 +295,7 @@ backfill = 10
             latin1 = feeds.url("/latin1.xml"),
         ),
     );
-    once(&env);
+    env.once();
     let submitted = [
         // Podcast: the video enclosure (tracking removed), and the video
         // media:content preferred over an audio enclosure.
@@ -381,8 +330,7 @@ backfill = 10
 
 #[test]
 fn broken_feeds_fail_alone_with_their_reason() {
-    let feeds = FeedServer::start();
-    feeds.route("/malformed.xml", Route::xml(fixture("malformed.xml")));
+    let feeds = FeedServer::serving([("/malformed.xml", Route::xml(fixture("malformed.xml")))]);
     let mut huge =
         b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Big</title>".to_vec();
     huge.resize(11 * 1024 * 1024, b' ');
@@ -417,7 +365,7 @@ backfill = 10
             feeds.url("/old.xml"),
         ),
     );
-    once(&env);
+    env.once();
     // The redirected feed works despite its broken neighbours.
     assert_eq!(
         env.api
@@ -426,7 +374,7 @@ backfill = 10
     );
     assert_eq!(env.api.submissions().len(), 2);
 
-    let health = feeds_json(&env);
+    let health = env.feeds();
     let expect = [
         ("Malformed", "is not a readable feed"),
         ("Huge", "larger than 10485760 bytes"),
@@ -449,23 +397,17 @@ backfill = 10
 
 #[test]
 fn the_daemon_backs_off_on_errors_and_recovers() {
-    let feeds = FeedServer::start();
-    feeds.route("/flaky.xml", Route::xml(fixture("atom.xml")).fail_first(4));
+    let feeds =
+        FeedServer::serving([("/flaky.xml", Route::xml(fixture("atom.xml")).fail_first(4))]);
     let env = env_with(
         &feeds,
-        &format!(
-            r#"[[feeds]]
-name = "Flaky"
-url = "{}"
-preset = "metadata"
-interval = "200ms"
-backfill = 10
-"#,
-            feeds.url("/flaky.xml")
+        &feed_toml(
+            "Flaky",
+            &feeds.url("/flaky.xml"),
+            "preset = \"metadata\"\ninterval = \"200ms\"\nbackfill = 10",
         ),
     );
-    let log = env.dir.path().join("daemon.log");
-    let mut daemon = env.spawn(&["run"], &log);
+    let daemon = Daemon::spawn(&env, &["run"]);
     let recovered = wait_until(Duration::from_secs(20), || {
         feeds.requests_to("/flaky.xml").len() >= 6
             && env
@@ -473,8 +415,7 @@ backfill = 10
                 .submissions_for("https://talks.example.org/2024/keynote")
                 == 1
     });
-    sigterm(&mut daemon);
-    let log_text = std::fs::read_to_string(&log).unwrap();
+    let log_text = daemon.stop();
     assert!(recovered, "{log_text}");
 
     let seen = feeds.requests_to("/flaky.xml");
@@ -492,7 +433,7 @@ backfill = 10
         "back to the interval after success: {gaps:?}"
     );
 
-    let flaky = feed(&feeds_json(&env), "Flaky").clone();
+    let flaky = feed(&env.feeds(), "Flaky").clone();
     assert_eq!(flaky["consecutive_failures"], 0);
     assert!(
         flaky["last_error"].as_str().unwrap().contains("HTTP 500"),
@@ -523,27 +464,19 @@ fn a_delayed_entry_is_queued_when_it_matures_although_the_feed_did_not_change() 
     );
     let env = env_with(
         &feeds,
-        &format!(
-            r#"[[feeds]]
-name = "Fresh"
-url = "{}"
-preset = "metadata"
-interval = "200ms"
-delay = "2s"
-backfill = 1
-"#,
-            feeds.url("/fresh.xml")
+        &feed_toml(
+            "Fresh",
+            &feeds.url("/fresh.xml"),
+            "preset = \"metadata\"\ninterval = \"200ms\"\ndelay = \"2s\"\nbackfill = 1",
         ),
     );
-    let log = env.dir.path().join("daemon.log");
-    let mut daemon = env.spawn(&["run"], &log);
+    let daemon = Daemon::spawn(&env, &["run"]);
     let url = "https://fresh.example.com/just-out";
     let submitted = wait_until(Duration::from_secs(20), || {
         env.api.submissions_for(url) == 1
     });
     let submitted_at = chrono::Utc::now();
-    sigterm(&mut daemon);
-    let log_text = std::fs::read_to_string(&log).unwrap();
+    let log_text = daemon.stop();
     assert!(submitted, "{log_text}");
     assert!(
         submitted_at - published >= chrono::TimeDelta::seconds(2),
@@ -559,45 +492,35 @@ backfill = 1
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0]["key"], format!("url:{url}"));
     assert!(jobs[0]["task_id"].is_string(), "submitted: {}", jobs[0]);
-    assert_eq!(feed(&feeds_json(&env), "Fresh")["held"], 0);
+    assert_eq!(feed(&env.feeds(), "Fresh")["held"], 0);
 }
 
 #[test]
 fn a_slow_feed_does_not_delay_another() {
-    let feeds = FeedServer::start();
-    feeds.route(
-        "/slow.xml",
-        Route::xml(fixture("atom.xml")).delay(Duration::from_secs(8)),
-    );
-    feeds.route(
-        "/fast.xml",
-        Route::xml(fixture("feed.json")).etag("\"fast\""),
-    );
+    let feeds = FeedServer::serving([
+        (
+            "/slow.xml",
+            Route::xml(fixture("atom.xml")).delay(Duration::from_secs(8)),
+        ),
+        (
+            "/fast.xml",
+            Route::xml(fixture("feed.json")).etag("\"fast\""),
+        ),
+    ]);
     let env = env_with(
         &feeds,
-        &format!(
-            r#"[[feeds]]
-name = "Slow"
-url = "{}"
-interval = "200ms"
-
-[[feeds]]
-name = "Fast"
-url = "{}"
-interval = "200ms"
-"#,
-            feeds.url("/slow.xml"),
-            feeds.url("/fast.xml")
-        ),
+        &[
+            feed_toml("Slow", &feeds.url("/slow.xml"), "interval = \"200ms\""),
+            feed_toml("Fast", &feeds.url("/fast.xml"), "interval = \"200ms\""),
+        ]
+        .join("\n"),
     );
-    let log = env.dir.path().join("daemon.log");
-    let mut daemon = env.spawn(&["run"], &log);
+    let daemon = Daemon::spawn(&env, &["run"]);
     let fast_kept_going = wait_until(Duration::from_secs(5), || {
         feeds.requests_to("/fast.xml").len() >= 4
     });
     let slow_answered = feeds.requests_to("/slow.xml").len();
-    sigterm(&mut daemon);
-    let log_text = std::fs::read_to_string(&log).unwrap();
+    let log_text = daemon.stop();
     assert!(fast_kept_going, "{log_text}");
     assert_eq!(
         slow_answered, 0,
@@ -607,12 +530,13 @@ interval = "200ms"
 
 #[test]
 fn sighup_starts_an_added_feed_and_stops_a_removed_one() {
-    let feeds = FeedServer::start();
-    feeds.route("/first.xml", Route::xml(fixture("atom.xml")));
-    feeds.route(
-        "/second.json",
-        Route::new("application/feed+json", fixture("feed.json")),
-    );
+    let feeds = FeedServer::serving([
+        ("/first.xml", Route::xml(fixture("atom.xml"))),
+        (
+            "/second.json",
+            Route::new("application/feed+json", fixture("feed.json")),
+        ),
+    ]);
     let feed_toml = |name: &str, path: &str| {
         format!(
             "[[feeds]]\nname = \"{name}\"\nurl = \"{}\"\npreset = \"metadata\"\ninterval = \"150ms\"\n",
@@ -623,8 +547,7 @@ fn sighup_starts_an_added_feed_and_stops_a_removed_one() {
     let env = env_with(&feeds, &first);
     let config_path = env.config_path();
     let base = std::fs::read_to_string(&config_path).unwrap();
-    let log = env.dir.path().join("daemon.log");
-    let mut daemon = env.spawn(&["run"], &log);
+    let daemon = Daemon::spawn(&env, &["run"]);
     assert!(wait_until(Duration::from_secs(10), || feeds
         .requests_to("/first.xml")
         .len()
@@ -637,11 +560,11 @@ fn sighup_starts_an_added_feed_and_stops_a_removed_one() {
         format!("{base}\n{}", feed_toml("Second", "/second.json")),
     )
     .unwrap();
-    hup(&daemon);
+    daemon.hup();
     let added = wait_until(Duration::from_secs(10), || {
         !feeds.requests_to("/second.json").is_empty()
     });
-    assert!(added, "{}", std::fs::read_to_string(&log).unwrap());
+    assert!(added, "{}", daemon.log());
 
     // Remove the first: its checks stop.
     std::fs::write(
@@ -649,15 +572,12 @@ fn sighup_starts_an_added_feed_and_stops_a_removed_one() {
         base.replace(&first, "") + &feed_toml("Second", "/second.json"),
     )
     .unwrap();
-    hup(&daemon);
-    assert!(wait_until(
-        Duration::from_secs(10),
-        || std::fs::read_to_string(&log)
-            .unwrap()
-            .matches("configuration reloaded")
-            .count()
-            >= 2
-    ));
+    daemon.hup();
+    assert!(wait_until(Duration::from_secs(10), || daemon
+        .log()
+        .matches("configuration reloaded")
+        .count()
+        >= 2));
     std::thread::sleep(Duration::from_millis(1500));
     let settled = feeds.requests_to("/first.xml").len();
     std::thread::sleep(Duration::from_millis(1000));
@@ -670,21 +590,12 @@ fn sighup_starts_an_added_feed_and_stops_a_removed_one() {
         feeds.requests_to("/second.json").len() >= 3,
         "the added feed keeps its interval"
     );
-    sigterm(&mut daemon);
-}
-
-fn hup(child: &std::process::Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    daemon.stop();
 }
 
 #[test]
 fn sighup_with_a_shorter_interval_takes_effect_at_once() {
-    let feeds = FeedServer::start();
-    feeds.route("/slow.xml", Route::xml(fixture("atom.xml")));
+    let feeds = FeedServer::serving([("/slow.xml", Route::xml(fixture("atom.xml")))]);
     let feed_toml = |interval: &str| {
         format!(
             "[[feeds]]\nname = \"Slow\"\nurl = \"{}\"\npreset = \"metadata\"\ninterval = \"{interval}\"\n",
@@ -694,8 +605,7 @@ fn sighup_with_a_shorter_interval_takes_effect_at_once() {
     let env = env_with(&feeds, &feed_toml("1h"));
     let config_path = env.config_path();
     let config = std::fs::read_to_string(&config_path).unwrap();
-    let log = env.dir.path().join("daemon.log");
-    let mut daemon = env.spawn(&["run"], &log);
+    let daemon = Daemon::spawn(&env, &["run"]);
     assert!(wait_until(Duration::from_secs(10), || feeds
         .requests_to("/slow.xml")
         .len()
@@ -709,10 +619,10 @@ fn sighup_with_a_shorter_interval_takes_effect_at_once() {
         config.replace(&feed_toml("1h"), &feed_toml("200ms")),
     )
     .unwrap();
-    hup(&daemon);
+    daemon.hup();
     let sooner = wait_until(Duration::from_secs(10), || {
         feeds.requests_to("/slow.xml").len() >= 3
     });
-    assert!(sooner, "{}", std::fs::read_to_string(&log).unwrap());
-    sigterm(&mut daemon);
+    assert!(sooner, "{}", daemon.log());
+    daemon.stop();
 }

@@ -12,7 +12,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::feed_server::{FeedServer, Route};
-use support::harness::{all_files, base_config, file_names, peak_rss, text, wait_until, Env};
+use support::harness::{
+    all_files, base_config, feed_toml, feeds_env, file_names, peak_rss, text, wait_until, Daemon,
+    Env,
+};
 use support::FakeConfig;
 
 #[test]
@@ -73,9 +76,8 @@ fn hostile_titles_become_safe_names_inside_the_output_folder() {
 fn garbage_configuration_is_refused_with_exit_78() {
     let env = Env::with_config(FakeConfig::default(), |_| String::new());
     std::fs::write(env.config_path(), b"\x00\xff\xfe garbage = = [[[\n\x01").unwrap();
-    let out = env.run(&["check", "--offline"]);
-    assert_eq!(out.status.code(), Some(78), "{}", text(&out));
-    assert!(text(&out).contains("config.toml"), "{}", text(&out));
+    let out = env.run_code(&["check", "--offline"], 78);
+    assert!(out.contains("config.toml"), "{out}");
     let out = env.run(&["run"]);
     assert_eq!(out.status.code(), Some(78));
 }
@@ -98,6 +100,16 @@ const BOMB: &str = r#"<?xml version="1.0"?>
 <item><title>&lol9;</title><link>https://bomb.example.com/v1</link></item>
 </channel></rss>"#;
 
+/// A feed with one fine talk, beside the hostile ones.
+fn good_feed() -> Route {
+    Route::xml(
+        br#"<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title>
+<item><title>Fine talk</title><link>https://good.example.com/talk</link>
+<pubDate>Mon, 20 May 2024 16:00:00 GMT</pubDate></item></channel></rss>"#
+            .to_vec(),
+    )
+}
+
 /// 50 000 unclosed elements deep.
 fn nested_feed() -> String {
     format!(
@@ -108,27 +120,20 @@ fn nested_feed() -> String {
 
 #[test]
 fn entity_bombs_and_garbage_feeds_fail_alone_and_cleanly() {
-    let feeds = FeedServer::start();
-    feeds.route("/bomb.xml", Route::xml(BOMB.as_bytes().to_vec()));
-    feeds.route("/nested.xml", Route::xml(nested_feed().into_bytes()));
-    feeds.route(
-        "/binary.xml",
-        Route::xml((0..=255u8).cycle().take(100_000).collect()),
-    );
-    feeds.route(
-        "/good.xml",
-        Route::xml(
-            br#"<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title>
-<item><title>Fine talk</title><link>https://good.example.com/talk</link>
-<pubDate>Mon, 20 May 2024 16:00:00 GMT</pubDate></item></channel></rss>"#
-                .to_vec(),
+    let feeds = FeedServer::serving([
+        ("/bomb.xml", Route::xml(BOMB.as_bytes().to_vec())),
+        ("/nested.xml", Route::xml(nested_feed().into_bytes())),
+        (
+            "/binary.xml",
+            Route::xml((0..=255u8).cycle().take(100_000).collect()),
         ),
-    );
-    let youtube = feeds.base_url.clone();
+        ("/good.xml", good_feed()),
+    ]);
     let feed = |name: &str, path: &str| {
-        format!(
-            "[[feeds]]\nname = \"{name}\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 5\n",
-            feeds.url(path)
+        feed_toml(
+            name,
+            &feeds.url(path),
+            "preset = \"metadata\"\nbackfill = 5",
         )
     };
     let feed_toml = [
@@ -138,20 +143,8 @@ fn entity_bombs_and_garbage_feeds_fail_alone_and_cleanly() {
         feed("Good", "/good.xml"),
     ]
     .join("\n");
-    let env = Env::with_config(
-        FakeConfig {
-            phase: Duration::from_millis(20),
-            ..FakeConfig::default()
-        },
-        move |api| {
-            format!(
-                "{}\n[youtube]\nbase_url = \"{youtube}\"\n\n{feed_toml}",
-                base_config(api)
-            )
-        },
-    );
-    let out = env.run(&["once"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let env = feeds_env(&feeds, &feed_toml);
+    env.once();
     assert_eq!(
         env.api.submissions_for("https://good.example.com/talk"),
         1,
@@ -172,8 +165,7 @@ fn entity_bombs_and_garbage_feeds_fail_alone_and_cleanly() {
         "{:?}",
         env.api.submissions()
     );
-    let health: Vec<serde_json::Value> =
-        serde_json::from_slice(&env.run(&["feeds", "--json"]).stdout).unwrap();
+    let health = env.feeds();
     for name in ["Nested", "Binary"] {
         let feed = health.iter().find(|f| f["name"] == name).unwrap();
         assert!(
@@ -240,20 +232,10 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
     // Under the 10 MB cap, but 120 000 entries: parsed whole, it took the
     // daemon to 280 MB (and recorded 120 000 skipped jobs).
     feeds.route("/crowded.xml", Route::xml(crowded_feed(10_000_000)));
-    feeds.route(
-        "/good.xml",
-        Route::xml(
-            br#"<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title>
-<item><title>Fine talk</title><link>https://good.example.com/talk</link>
-<pubDate>Mon, 20 May 2024 16:00:00 GMT</pubDate></item></channel></rss>"#
-                .to_vec(),
-        ),
-    );
+    feeds.route("/good.xml", good_feed());
     let feed = |name: &str, path: &str| {
-        format!(
-            "[[feeds]]\nname = \"{name}\"\nurl = \"{}\"\npreset = \"metadata\"\ninterval = \"200ms\"\nbackfill = 5\n",
-            feeds.url(path)
-        )
+        let settings = "preset = \"metadata\"\ninterval = \"200ms\"\nbackfill = 5";
+        feed_toml(name, &feeds.url(path), settings)
     };
     let feed_toml = [
         feed("Declared", "/huge-declared.xml"),
@@ -301,9 +283,8 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
     }
     std::fs::write(inbox.join("good.txt"), "https://youtu.be/gooddrop001\n").unwrap();
 
-    let log = env.dir.path().join("run.log");
-    let mut daemon = env.spawn(&["run"], &log);
-    let pid = daemon.id();
+    let mut daemon = Daemon::spawn(&env, &["run"]);
+    let pid = daemon.pid();
     let failed = inbox.join(".failed");
     let settled = wait_until(Duration::from_secs(30), || {
         env.api.submissions_for("https://good.example.com/talk") == 1
@@ -322,17 +303,12 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
             && feeds.requests_to("/crowded.xml").len() >= 2
             && env.jobs().iter().all(|j| j["state"] == "done")
     });
-    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(settled, "{}", log_text());
-    assert!(
-        daemon.try_wait().unwrap().is_none(),
-        "the daemon keeps running"
-    );
+    assert!(settled, "{}", daemon.log());
+    assert!(daemon.is_running(), "the daemon keeps running");
     let peak = peak_rss(pid);
 
     // Each hostile input ends in a clear error.
-    let health: Vec<serde_json::Value> =
-        serde_json::from_slice(&env.run(&["feeds", "--json"]).stdout).unwrap();
+    let health = env.feeds();
     for name in ["Declared", "Chunked"] {
         let feed = health.iter().find(|f| f["name"] == name).unwrap();
         let error = feed["last_error"].as_str().unwrap_or_default();
@@ -356,26 +332,14 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
     }
     let note =
         |name: &str| std::fs::read_to_string(failed.join(format!("{name}.error.txt"))).unwrap();
-    assert!(
-        note("junk.txt").contains("binary data"),
-        "{}",
-        note("junk.txt")
-    );
-    assert!(
-        note("junk.json").contains("binary data"),
-        "{}",
-        note("junk.json")
-    );
-    assert!(
-        note("broken.json").contains("invalid JSON"),
-        "{}",
-        note("broken.json")
-    );
-    assert!(
-        note("enormous.txt").contains("too large for a list of links"),
-        "{}",
-        note("enormous.txt")
-    );
+    for (name, says) in [
+        ("junk.txt", "binary data"),
+        ("junk.json", "binary data"),
+        ("broken.json", "invalid JSON"),
+        ("enormous.txt", "too large for a list of links"),
+    ] {
+        assert!(note(name).contains(says), "{}", note(name));
+    }
     assert_eq!(
         std::fs::metadata(failed.join("enormous.txt"))
             .unwrap()
@@ -386,9 +350,11 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
     // A pipe is left alone (never opened), and said so once.
     assert!(fifo.exists());
     assert!(
-        log_text().contains("pipe.txt is not a regular file; left alone"),
+        daemon
+            .log()
+            .contains("pipe.txt is not a regular file; left alone"),
         "{}",
-        log_text()
+        daemon.log()
     );
     if unreadable.is_ok() {
         // Unreadable: left in place with one clear line, taken once fixed.
@@ -397,9 +363,11 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
             "an unreadable file stays where it is"
         );
         assert!(
-            log_text().contains("cannot read locked.txt: Permission denied"),
+            daemon
+                .log()
+                .contains("cannot read locked.txt: Permission denied"),
             "{}",
-            log_text()
+            daemon.log()
         );
         std::fs::remove_file(&locked).unwrap();
         std::fs::write(&locked, "https://youtu.be/lockedvid01\n").unwrap();
@@ -410,7 +378,7 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
                     .submissions_for("https://www.youtube.com/watch?v=lockedvid01")
                     == 1
         });
-        assert!(taken, "{}", log_text());
+        assert!(taken, "{}", daemon.log());
     }
     assert_eq!(
         file_names(&failed),
@@ -435,10 +403,5 @@ fn huge_feeds_and_hostile_drop_files_fail_alone_with_bounded_memory() {
         feeds.requests_to("/huge-chunked.xml").len()
     );
     assert!(peak < 100 * MIB, "VmHWM {} MiB", peak / MIB);
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(daemon.wait().unwrap().success(), "{}", log_text());
+    daemon.stop();
 }

@@ -10,17 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::Duration;
 
-use support::harness::{all_files, assert_no_secrets, base_config, text, wait_until, Env};
-use support::{FakeConfig, Misbehave};
-
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(40),
-        clips: 1,
-        clip_bytes: 1024,
-        ..FakeConfig::default()
-    }
-}
+use support::harness::{
+    all_files, assert_no_secrets, base_config, signal, text, tiny_clips as quick, wait_until,
+    Daemon, Env,
+};
+use support::Misbehave;
 
 /// The base config plus `[drop]` on `inbox`, rescanned often.
 fn drop_env() -> Env {
@@ -40,34 +34,22 @@ fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
 }
 
-fn sigterm(child: &Child) {
-    signal(child, "-TERM");
-}
-
-fn signal(child: &Child, which: &str) {
-    let status = std::process::Command::new("kill")
-        .args([which, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn socket_up(env: &Env) -> bool {
-    wait_until(Duration::from_secs(10), || {
-        env.dir.path().join("state/control.sock").exists()
-    })
+/// The service's secret `key` in a 0600 file `name`, outside the drop folder
+/// (and outside the test directory, so that the no-secret scan does not
+/// find it there): the directory (removed when dropped) and the file.
+fn key_file_elsewhere(key: &str, name: &str) -> (tempfile::TempDir, PathBuf) {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let secret = elsewhere.path().join(name);
+    std::fs::write(&secret, format!("{key}\n")).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    (elsewhere, secret)
 }
 
 #[test]
 fn links_to_secrets_are_never_read_echoed_or_uploaded() {
     let env = drop_env();
     let key = env.api.config().api_key.clone();
-    // The service's secret, outside the drop folder (and outside the test
-    // directory, so that the no-secret scan below does not find it there).
-    let elsewhere = tempfile::tempdir().unwrap();
-    let secret = elsewhere.path().join("wayin_api_key");
-    std::fs::write(&secret, format!("{key}\n")).unwrap();
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (_elsewhere, secret) = key_file_elsewhere(&key, "wayin_api_key");
     let inbox = inbox(&env);
     std::fs::create_dir_all(inbox.join(".links")).unwrap();
     for name in ["notes.txt", "clip.mp4", "list.json", "short.url"] {
@@ -114,13 +96,7 @@ fn links_to_secrets_are_never_read_echoed_or_uploaded() {
     assert!(log.contains("line 2: not a URL"), "{log}");
 
     assert!(env.api.uploads().is_empty(), "nothing is uploaded");
-    let mut submitted: Vec<String> = env
-        .api
-        .submissions()
-        .iter()
-        .map(|s| s["video_url"].as_str().unwrap().to_string())
-        .collect();
-    submitted.sort();
+    let submitted = support::harness::submitted_urls(&env);
     assert_eq!(
         submitted,
         [
@@ -292,13 +268,8 @@ fn an_open_or_foreign_state_dir_is_refused_and_a_new_one_is_private() {
         return;
     };
     std::os::unix::fs::chown(&state, Some(uid), Some(gid)).unwrap();
-    let out = env.run(&["run"]);
-    assert_eq!(out.status.code(), Some(78), "{}", text(&out));
-    assert!(
-        text(&out).contains(&format!("belongs to user id {uid}")),
-        "{}",
-        text(&out)
-    );
+    let out = env.run_code(&["run"], 78);
+    assert!(out.contains(&format!("belongs to user id {uid}")), "{out}");
 }
 
 #[test]
@@ -361,25 +332,18 @@ fn the_cli_refuses_a_socket_or_a_daemon_of_another_user() {
     // Its socket appears in our state directory (the state of things an
     // open directory allowed).
     std::fs::hard_link(&theirs, state.join("control.sock")).unwrap();
-    let out = env.run(&["status"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains(&format!("belongs to user id {uid}")),
-        "{}",
-        text(&out)
-    );
-    assert!(!text(&out).contains("daemon: running"), "{}", text(&out));
+    let out = env.run_code(&["status"], 1);
+    assert!(out.contains(&format!("belongs to user id {uid}")), "{out}");
+    assert!(!out.contains("daemon: running"), "{out}");
     // Even when the file looks like ours, the peer's credentials tell.
     std::os::unix::fs::chown(state.join("control.sock"), Some(0), Some(0)).unwrap();
-    let out = env.run(&["status"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = env.run_code(&["status"], 1);
     assert!(
-        text(&out).contains(&format!("served by a process of user id {uid}")),
-        "{}",
-        text(&out)
+        out.contains(&format!("served by a process of user id {uid}")),
+        "{out}"
     );
-    assert!(!text(&out).contains("daemon: running"), "{}", text(&out));
-    sigterm(&impostor);
+    assert!(!out.contains("daemon: running"), "{out}");
+    signal(impostor.id(), "-TERM");
     impostor.wait().unwrap();
 }
 
@@ -404,7 +368,7 @@ fn the_daemon_cannot_dump_core() {
     let status = PathBuf::from(format!("/proc/{}/status", daemon.id()));
     let owner = std::fs::metadata(&status).unwrap().uid();
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.id())).unwrap();
-    sigterm(&daemon);
+    signal(daemon.id(), "-TERM");
     daemon.wait().unwrap();
     assert_eq!(owner, 0, "the daemon (uid {uid}) is dumpable");
     let core = limits
@@ -425,37 +389,33 @@ fn early_sighups_never_kill_the_daemon() {
         format!("{filler}{}", base_config(url))
     });
     for attempt in 0..3 {
-        let log = env.dir.path().join(format!("run{attempt}.log"));
-        let mut daemon = env.spawn(&["run"], &log);
+        let mut daemon = Daemon::spawn(&env, &["run"]);
         // Once the runtime's threads exist, send SIGHUP after SIGHUP.
-        let tasks = PathBuf::from(format!("/proc/{}/task", daemon.id()));
+        let tasks = PathBuf::from(format!("/proc/{}/task", daemon.pid()));
         let threads = || std::fs::read_dir(&tasks).map_or(0, |d| d.count());
         let started = std::time::Instant::now();
         while threads() < 2 && started.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_micros(200));
         }
         for _ in 0..5 {
-            signal(&daemon, "-HUP");
+            daemon.hup();
             std::thread::sleep(Duration::from_millis(2));
         }
-        let up = socket_up(&env);
-        let exited = daemon.try_wait().unwrap();
+        let up = daemon.socket_up();
+        let exited = daemon.child.try_wait().unwrap();
         assert!(
             up && exited.is_none(),
             "attempt {attempt}: the daemon died: {exited:?}\n{}",
-            std::fs::read_to_string(&log).unwrap()
+            daemon.log()
         );
-        sigterm(&daemon);
-        assert!(daemon.wait().unwrap().success());
+        daemon.stop();
     }
 }
 
 #[test]
 fn a_deleted_control_socket_is_created_again() {
     let env = Env::new(quick());
-    let log = env.dir.path().join("run.log");
-    let mut daemon = env.spawn(&["run"], &log);
-    assert!(socket_up(&env));
+    let daemon = Daemon::spawn(&env, &["run"]).wait_up();
     std::fs::remove_file(env.dir.path().join("state/control.sock")).unwrap();
     let out = env.run(&["status"]);
     assert!(
@@ -463,15 +423,12 @@ fn a_deleted_control_socket_is_created_again() {
         "{}",
         text(&out)
     );
+    let log = daemon.log();
     assert!(
-        std::fs::read_to_string(&log)
-            .unwrap()
-            .contains("control socket was deleted; created it again"),
-        "{}",
-        std::fs::read_to_string(&log).unwrap()
+        log.contains("control socket was deleted; created it again"),
+        "{log}"
     );
-    sigterm(&daemon);
-    assert!(daemon.wait().unwrap().success());
+    daemon.stop();
 }
 
 #[test]
@@ -481,30 +438,20 @@ fn idle_connections_never_lock_the_cli_out() {
     let log = env.dir.path().join("run.log");
     // Few file handles, as on a small system: 1 100 idle connections would
     // exhaust them.
-    let mut daemon = unsafe {
-        std::process::Command::new(support::harness::BINARY)
-            .arg("--config")
-            .arg(env.config_path())
-            .arg("run")
-            .env("WAYIN_API_KEY", &env.api.config().api_key)
-            .env_remove("CREDENTIALS_DIRECTORY")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .pre_exec(|| {
-                let limit = libc::rlimit {
-                    rlim_cur: 256,
-                    rlim_max: 256,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            })
-            .spawn()
-            .unwrap()
-    };
-    assert!(socket_up(&env));
+    let mut command = env.command(&["run"]);
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 256,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut daemon = Daemon::from_command(&mut command, log, &env).wait_up();
     let socket = env.dir.path().join("state/control.sock");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -528,8 +475,7 @@ fn idle_connections_never_lock_the_cli_out() {
         .iter()
         .any(|out| !text(out).contains("daemon: running"))
     {
-        let _ = daemon.kill();
-        let _ = daemon.wait();
+        daemon.kill();
     }
     for out in &answers {
         assert!(
@@ -539,9 +485,7 @@ fn idle_connections_never_lock_the_cli_out() {
         );
     }
     drop(idle);
-    sigterm(&daemon);
-    assert!(daemon.wait().unwrap().success());
-    let log = std::fs::read_to_string(&log).unwrap();
+    let log = daemon.stop();
     let warnings: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
     // Under load the accept loop may briefly outrun the closing of the
     // connections it displaced: that is said once, not every 100 ms.
@@ -668,14 +612,10 @@ fn a_taken_video_swapped_in_done_is_never_uploaded() {
         ..Misbehave::default()
     });
     let key = env.api.config().api_key.clone();
-    let elsewhere = tempfile::tempdir().unwrap();
-    let secret = elsewhere.path().join("api_key");
-    std::fs::write(&secret, format!("{key}\n")).unwrap();
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (_elsewhere, secret) = key_file_elsewhere(&key, "api_key");
     let inbox = inbox(&env);
     std::fs::create_dir_all(&inbox).unwrap();
-    let log = env.dir.path().join("run.log");
-    let mut daemon = env.spawn(&["run"], &log);
+    let mut daemon = Daemon::spawn(&env, &["run"]);
     std::fs::write(inbox.join("linked.mp4"), vec![1u8; 4096]).unwrap();
     std::fs::write(inbox.join("other.mp4"), vec![2u8; 4096]).unwrap();
     let done = inbox.join(".done");
@@ -689,8 +629,7 @@ fn a_taken_video_swapped_in_done_is_never_uploaded() {
                 >= 1
         }
     });
-    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(taken, "{}", log_text());
+    assert!(taken, "{}", daemon.log());
     // Swapped while the job waits: a link to the secret, and a regular file
     // of other content (the same size, so only the hash can tell).
     std::fs::remove_file(done.join("linked.mp4")).unwrap();
@@ -702,10 +641,10 @@ fn a_taken_video_swapped_in_done_is_never_uploaded() {
         let jobs = env.jobs();
         jobs.len() == 2 && jobs.iter().all(|j| j["state"] == "failed")
     });
-    sigterm(&daemon);
-    daemon.wait().unwrap();
+    daemon.terminate();
+    let log_text = daemon.log();
     let jobs = env.jobs();
-    assert!(failed, "{jobs:?}\n{}", log_text());
+    assert!(failed, "{jobs:?}\n{}", log_text);
     for job in &jobs {
         let reason = job["reason"].as_str().unwrap_or_default();
         assert!(
@@ -720,5 +659,5 @@ fn a_taken_video_swapped_in_done_is_never_uploaded() {
         "no byte went to the bucket"
     );
     let jobs_json = env.run(&["jobs", "--json"]);
-    assert_no_secrets(&env, &(log_text() + &text(&jobs_json)));
+    assert_no_secrets(&env, &(log_text + &text(&jobs_json)));
 }

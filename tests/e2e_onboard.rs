@@ -524,13 +524,7 @@ fn preview_records_nothing_and_submits_nothing() {
 
     // The real pass queues exactly what the preview said.
     ok(&env.run(&["once"]), "once");
-    let mut submitted: Vec<String> = env
-        .api
-        .submissions()
-        .iter()
-        .map(|s| s["video_url"].as_str().unwrap().to_owned())
-        .collect();
-    submitted.sort();
+    let submitted = support::harness::submitted_urls(&env);
     let jobs = env.jobs();
     let mut done: Vec<String> = jobs
         .iter()

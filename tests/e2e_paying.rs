@@ -5,36 +5,17 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-use support::harness::{assert_no_secrets, base_config, text, wait_until, Daemon, Env};
-use support::{FakeConfig, Misbehave, Target};
-
-const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
-
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(60),
-        ..FakeConfig::default()
-    }
-}
+use support::harness::{
+    assert_no_secrets, base_config, quick, text, wait_until, Daemon, Env, Tmpfs, VIDEO,
+};
+use support::{Misbehave, Target};
 
 /// Polls `jobs --json` until the job numbered `id` is done or failed.
-fn wait_job_end(env: &Env, id: u64, timeout: Duration) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let jobs = env.jobs();
-        if let Some(job) = jobs.iter().find(|j| j["id"] == id) {
-            if job["state"] == "done" || job["state"] == "failed" {
-                return job.clone();
-            }
-            assert!(Instant::now() < deadline, "job {id} never ended: {job}");
-        }
-        assert!(Instant::now() < deadline, "no job {id}: {jobs:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_job_end(env: &Env, id: u64) -> Value {
+    env.wait_job_end(id, 0, Duration::from_secs(40))
 }
 
 // ---- item 13 and issue 12 item 4: numbering, the work list ----------------
@@ -68,8 +49,7 @@ fn job_numbers_count_one_two_three_across_restarts() {
 #[test]
 fn a_job_missing_from_the_work_list_is_scheduled_at_start_up() {
     let env = Env::new(quick());
-    let out = env.run(&["submit", VIDEO]);
-    assert!(out.status.success(), "{}", text(&out));
+    env.run_ok(&["submit", VIDEO]);
     // What a failed half-write by an older version left: the record and
     // its number, but no work-list entry.
     {
@@ -95,9 +75,8 @@ fn check_accepts_the_key_only_when_the_api_itself_answered() {
     // The right prefix: the fake answers "task not found" in the API's own
     // envelope, after checking the key.
     let env = Env::new(quick());
-    let out = env.run(&["check"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("API key: accepted"), "{}", text(&out));
+    let out = env.run_code(&["check"], 0);
+    assert!(out.contains("API key: accepted"), "{out}");
 
     // A wrong prefix on the right host: the gateway's 404 proves nothing.
     let wrong_prefix = Env::with_config(quick(), |url| {
@@ -127,13 +106,9 @@ fn check_accepts_the_key_only_when_the_api_itself_answered() {
 // ---- item 6: no units left ----------------------------------------------------
 
 fn submit_all(env: &Env, urls: &[String]) -> String {
-    let mut seen = String::new();
-    for url in urls {
-        let out = env.run(&["submit", url]);
-        assert!(out.status.success(), "{}", text(&out));
-        seen += &text(&out);
-    }
-    seen
+    urls.iter()
+        .map(|url| env.run_ok(&["submit", url]))
+        .collect()
 }
 
 fn urls(n: usize) -> Vec<String> {
@@ -144,11 +119,7 @@ fn urls(n: usize) -> Vec<String> {
 
 #[test]
 fn no_units_left_pauses_submitting_instead_of_failing_the_queue() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        no_units: true,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.no_units = true);
     let daemon = Daemon::start(&env);
     let videos = urls(3);
     let mut seen = submit_all(&env, &videos);
@@ -177,7 +148,7 @@ fn no_units_left_pauses_submitting_instead_of_failing_the_queue() {
         "{}",
         text(&status)
     );
-    let json: Value = serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
+    let json: Value = env.json(&["status", "--json"]);
     let paused = &json["daemon"]["submit_paused"];
     assert!(
         paused["reason"].as_str().unwrap().contains("out of units"),
@@ -189,13 +160,13 @@ fn no_units_left_pauses_submitting_instead_of_failing_the_queue() {
     // Units bought: the next probe goes through and everything is clipped.
     env.api.misbehave(Misbehave::default());
     for id in 1..=3 {
-        let job = wait_job_end(&env, id, Duration::from_secs(40));
+        let job = wait_job_end(&env, id);
         assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
     }
     for video in &videos {
         assert_eq!(env.api.submissions_for(video), 1, "{video}");
     }
-    let json: Value = serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
+    let json: Value = env.json(&["status", "--json"]);
     assert!(json["daemon"]["submit_paused"].is_null(), "{json:#}");
     seen += &daemon.stop();
     assert!(seen.contains("submitting resumes"), "{seen}");
@@ -206,10 +177,8 @@ fn no_units_left_pauses_submitting_instead_of_failing_the_queue() {
 fn the_same_refusal_for_several_videos_pauses_until_a_reload() {
     // A refusal clipwatch cannot read as "no units": the third different
     // video refused with the same message pauses submitting.
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        invalid_submit: Some("account suspended".into()),
-        ..Misbehave::default()
+    let env = Env::with_fault(quick(), |m| {
+        m.invalid_submit = Some("account suspended".into())
     });
     let daemon = Daemon::start(&env);
     let videos = urls(5);
@@ -230,13 +199,9 @@ fn the_same_refusal_for_several_videos_pauses_until_a_reload() {
     );
     // Fixed on the account's side; a reload tries again at once.
     env.api.misbehave(Misbehave::default());
-    let hup = std::process::Command::new("kill")
-        .args(["-HUP", &daemon.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(hup.success());
+    daemon.hup();
     for id in 3..=5 {
-        let job = wait_job_end(&env, id, Duration::from_secs(40));
+        let job = wait_job_end(&env, id);
         assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
     }
     assert_eq!(states()[..2], ["failed", "failed"]);
@@ -267,8 +232,7 @@ fn a_submit_interrupted_by_a_crash_is_not_sent_again_by_default() {
         .faults("hang")
         .len()
         == 1));
-    daemon.child.kill().unwrap();
-    daemon.child.wait().unwrap();
+    daemon.kill();
     seen += &daemon.log();
     assert_eq!(env.jobs()[0]["state"], "submitting");
 
@@ -291,11 +255,7 @@ fn a_submit_interrupted_by_a_crash_is_not_sent_again_by_default() {
 #[test]
 fn a_cut_connection_after_the_submit_fails_the_job_and_the_campaign_fault_is_real() {
     // The fake creates the task, then closes the connection without a reply.
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        cut_after_submit: 1,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.cut_after_submit = 1);
     let out = env.run(&["submit", VIDEO, "--wait"]);
     let shown = text(&out);
     assert_eq!(env.api.faults("cut").len(), 1, "{shown}");
@@ -309,75 +269,26 @@ fn a_cut_connection_after_the_submit_fails_the_job_and_the_campaign_fault_is_rea
     assert_no_secrets(&env, &shown);
 }
 
-/// A small tmpfs mounted at `path` (needs root or CAP_SYS_ADMIN); unmounted
-/// when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(path: &std::path::Path, size: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(path).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(path)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        // CI must run these tests, not skip them (.ci/run sets CI).
-        assert!(
-            ok || std::env::var_os("CI").is_none(),
-            "CI is set but a tmpfs cannot be mounted at {}",
-            path.display()
-        );
-        ok.then(|| Tmpfs(path.to_path_buf()))
-    }
-
-    fn free_bytes(&self) -> u64 {
-        let out = std::process::Command::new("df")
-            .args(["--output=avail", "-B1"])
-            .arg(&self.0)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .nth(1)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
+/// `VIDEO` queued, then the state volume (a 24 MiB tmpfs) filled to about
+/// 3 MiB free: enough for the database to work, less than the 8 MiB a
+/// submit needs to be sure its answer can be stored. Returns the env, the
+/// volume and the filler file; `None` where a tmpfs cannot be mounted.
+fn queued_with_a_full_state_volume() -> Option<(Env, Tmpfs, std::path::PathBuf)> {
+    let env = Env::new(quick());
+    let state = env.dir.path().join("state");
+    let volume = Tmpfs::mount(&state, "24m", "")?;
+    env.run_ok(&["submit", VIDEO]);
+    let filler = state.join("filler");
+    let fill = volume.free_bytes().saturating_sub(3 * 1024 * 1024);
+    std::fs::write(&filler, vec![0u8; fill as usize]).unwrap();
+    Some((env, volume, filler))
 }
 
 #[test]
 fn nothing_is_submitted_while_the_state_volume_has_no_room_for_the_answer() {
-    let env = Env::new(quick());
-    let state = env.dir.path().join("state");
-    let Some(volume) = Tmpfs::mount(&state, "24m") else {
-        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)");
+    let Some((env, volume, filler)) = queued_with_a_full_state_volume() else {
         return;
     };
-    let out = env.run(&["submit", VIDEO]);
-    assert!(out.status.success(), "{}", text(&out));
-    // Leave about 3 MiB: enough for the database to work, less than the
-    // 8 MiB a submit needs to be sure its answer can be stored.
-    let filler = state.join("filler");
-    let keep = 3 * 1024 * 1024;
-    let fill = volume.free_bytes().saturating_sub(keep);
-    std::fs::write(&filler, vec![0u8; fill as usize]).unwrap();
     let daemon = Daemon::start(&env);
     let said = wait_until(Duration::from_secs(20), || {
         daemon.log().contains("state volume")
@@ -390,7 +301,7 @@ fn nothing_is_submitted_while_the_state_volume_has_no_room_for_the_answer() {
     assert!(log.contains("free some space"), "{log}");
 
     std::fs::remove_file(&filler).unwrap();
-    let job = wait_job_end(&env, 1, Duration::from_secs(40));
+    let job = wait_job_end(&env, 1);
     assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
     assert_eq!(env.api.submissions_for(VIDEO), 1);
     let log = daemon.stop();
@@ -403,11 +314,7 @@ fn nothing_is_submitted_while_the_state_volume_has_no_room_for_the_answer() {
 fn a_restart_while_the_key_is_rejected_does_not_fail_the_waiting_submit() {
     // The key is rejected: the submit waits for it. A restart meanwhile must
     // not read that job as an ambiguous submit (a 403 was not processed).
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        reject_key: true,
-        ..Misbehave::default()
-    });
+    let env = Env::with_fault(quick(), |m| m.reject_key = true);
     let mut daemon = Daemon::start(&env);
     let mut seen = submit_all(&env, &[VIDEO.to_string()]);
     let api = &env.api;
@@ -415,8 +322,7 @@ fn a_restart_while_the_key_is_rejected_does_not_fail_the_waiting_submit() {
         .faults("rejected-key")
         .is_empty()));
     std::thread::sleep(Duration::from_millis(300));
-    daemon.child.kill().unwrap();
-    daemon.child.wait().unwrap();
+    daemon.kill();
     seen += &daemon.log();
     env.api.misbehave(Misbehave::default());
     let out = env.run(&["once"]);
@@ -456,12 +362,8 @@ fn a_submit_that_never_left_is_retried_under_the_default_policy() {
     );
     // The API is reachable again (here: the right URL, reloaded).
     std::fs::write(env.config_path(), &config).unwrap();
-    let hup = std::process::Command::new("kill")
-        .args(["-HUP", &daemon.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(hup.success());
-    let job = wait_job_end(&env, 1, Duration::from_secs(40));
+    daemon.hup();
+    let job = wait_job_end(&env, 1);
     assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
     assert_eq!(env.api.submissions_for(VIDEO), 1);
     seen += &daemon.stop();
@@ -472,17 +374,9 @@ fn a_submit_that_never_left_is_retried_under_the_default_policy() {
 fn once_with_no_room_for_the_answer_submits_nothing_and_ends() {
     // The path without a daemon: `once` must say why and exit, not wait for
     // room that nothing here will free.
-    let env = Env::new(quick());
-    let state = env.dir.path().join("state");
-    let Some(volume) = Tmpfs::mount(&state, "24m") else {
-        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)");
+    let Some((env, volume, filler)) = queued_with_a_full_state_volume() else {
         return;
     };
-    let out = env.run(&["submit", VIDEO]);
-    assert!(out.status.success(), "{}", text(&out));
-    let filler = state.join("filler");
-    let fill = volume.free_bytes().saturating_sub(3 * 1024 * 1024);
-    std::fs::write(&filler, vec![0u8; fill as usize]).unwrap();
     let out = env.run(&["once"]);
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(1), "{shown}");

@@ -7,68 +7,11 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::Value;
 use support::feed_server::{fixture, FeedServer, Route};
-use support::harness::{assert_no_secrets, base_config, text, Env};
-use support::FakeConfig;
-
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(20),
-        ..FakeConfig::default()
-    }
-}
-
-fn env_with(feeds: &FeedServer, feed_toml: &str) -> Env {
-    let youtube = feeds.base_url.clone();
-    let feed_toml = feed_toml.to_string();
-    Env::with_config(quick(), move |api| {
-        format!(
-            "{}\n[youtube]\nbase_url = \"{youtube}\"\n\n{feed_toml}",
-            base_config(api)
-        )
-    })
-}
-
-fn once(env: &Env) -> String {
-    let out = env.run(&["once"]);
-    assert!(out.status.success(), "once: {}", text(&out));
-    text(&out)
-}
-
-/// `jobs --json`, read while it is written (the corpus lists more than a
-/// pipe holds, which `Env::run` waits on).
-fn all_jobs(env: &Env) -> Vec<Value> {
-    let out = std::process::Command::new(support::harness::BINARY)
-        .arg("--config")
-        .arg(env.config_path())
-        .args(["jobs", "--json"])
-        .env("WAYIN_API_KEY", &env.api.config().api_key)
-        .env_remove("RUST_LOG")
-        .env_remove("CLIPWATCH_CONFIG")
-        .output()
-        .expect("run clipwatch jobs");
-    assert!(out.status.success(), "jobs --json: {}", text(&out));
-    serde_json::from_slice(&out.stdout).expect("jobs --json is JSON")
-}
-
-fn feeds_json(env: &Env) -> Vec<Value> {
-    let out = env.run(&["feeds", "--json"]);
-    assert!(out.status.success(), "feeds --json: {}", text(&out));
-    serde_json::from_slice(&out.stdout).expect("feeds --json is JSON")
-}
-
-fn feed<'a>(all: &'a [Value], name: &str) -> &'a Value {
-    all.iter()
-        .find(|f| f["name"] == name)
-        .unwrap_or_else(|| panic!("feed {name} in {all:?}"))
-}
-
-fn job<'a>(jobs: &'a [Value], key: &str) -> &'a Value {
-    jobs.iter()
-        .find(|j| j["key"] == key)
-        .unwrap_or_else(|| panic!("job {key} in {jobs:#?}"))
-}
+use support::harness::{
+    assert_no_secrets, base_config, feed_toml, feeds_env as env_with, find_feed as feed,
+    find_job as job, phase, text, Daemon, Env,
+};
 
 const RSS: &str = "application/rss+xml; charset=utf-8";
 const ATOM: &str = "application/atom+xml; charset=utf-8";
@@ -196,13 +139,13 @@ fn read_corpus(cases: &[&Case], wrong: &mut Vec<String>, report: &mut String) {
         );
     }
     let env = env_with(&feeds, &toml);
-    once(&env);
+    env.once();
     assert!(
         env.api.submissions().is_empty(),
         "backfill = 0 submits nothing"
     );
-    let jobs = all_jobs(&env);
-    let health = feeds_json(&env);
+    let jobs = env.jobs();
+    let health = env.feeds();
     for (n, case) in cases.iter().enumerate() {
         let name = format!("c{n:02} {}", case.fixture);
         let state = feed(&health, &name);
@@ -239,22 +182,27 @@ fn watch(id: &str) -> String {
     format!("https://www.youtube.com/watch?v={id}")
 }
 
+/// The diary fixture (posts linked as `page.html#anchor`) as one feed,
+/// read once.
+fn diary_read_once() -> (FeedServer, Env) {
+    let feeds =
+        FeedServer::serving([("/diary.xml", Route::new(RSS, fixture("fragment_diary.xml")))]);
+    let settings = "preset = \"metadata\"\nbackfill = 10";
+    let env = env_with(
+        &feeds,
+        &feed_toml("Diary", &feeds.url("/diary.xml"), settings),
+    );
+    env.once();
+    (feeds, env)
+}
+
 /// Issue 13 item 1: posts linked as `page.html#anchor` are one page to the
 /// API (clipped once), and every other entry on that page is recorded as
 /// skipped, saying which entry it repeats: none vanishes.
 #[test]
 fn entries_differing_only_by_fragment_are_recorded_not_lost() {
-    let feeds = FeedServer::start();
-    feeds.route("/diary.xml", Route::new(RSS, fixture("fragment_diary.xml")));
-    let env = env_with(
-        &feeds,
-        &format!(
-            "[[feeds]]\nname = \"Diary\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\n",
-            feeds.url("/diary.xml")
-        ),
-    );
-    once(&env);
-    let jobs = all_jobs(&env);
+    let (feeds, env) = diary_read_once();
+    let jobs = env.jobs();
     assert_eq!(jobs.len(), 6, "one record per entry: {jobs:#?}");
     for page in ["26", "25", "24"] {
         let url = format!("https://diary.example.jp/2024/06/{page}.html");
@@ -280,8 +228,8 @@ fn entries_differing_only_by_fragment_are_recorded_not_lost() {
         1,
     );
     feeds.route("/diary.xml", Route::new(RSS, body.into_bytes()));
-    once(&env);
-    let jobs = all_jobs(&env);
+    env.once();
+    let jobs = env.jobs();
     assert_eq!(jobs.len(), 7, "one more record: {jobs:#?}");
     let new = job(&jobs, "url:https://diary.example.jp/2024/06/26.html#new");
     assert_eq!(
@@ -306,19 +254,10 @@ fn entries_differing_only_by_fragment_are_recorded_not_lost() {
 /// that has the page, with the daemon stopped and running.
 #[test]
 fn retry_refuses_an_entry_recorded_as_the_same_page() {
-    let feeds = FeedServer::start();
-    feeds.route("/diary.xml", Route::new(RSS, fixture("fragment_diary.xml")));
-    let env = env_with(
-        &feeds,
-        &format!(
-            "[[feeds]]\nname = \"Diary\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\n",
-            feeds.url("/diary.xml")
-        ),
-    );
-    once(&env);
+    let (_feeds, env) = diary_read_once();
     let page = "https://diary.example.jp/2024/06/26.html";
     assert_eq!(env.api.submissions_for(page), 1);
-    let jobs = all_jobs(&env);
+    let jobs = env.jobs();
     let repeat = job(&jobs, &format!("url:{page}#a080604"))["id"].to_string();
     let has_page = job(&jobs, &format!("url:{page}"))["id"].to_string();
     let said = format!("same page as job {has_page} (url:{page})");
@@ -326,24 +265,19 @@ fn retry_refuses_an_entry_recorded_as_the_same_page() {
     let out = env.run(&["retry", &repeat]);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains(&said), "{}", text(&out));
-    once(&env);
+    env.once();
     assert_eq!(env.api.submissions_for(page), 1, "not paid twice");
     assert_eq!(
-        job(&all_jobs(&env), &format!("url:{page}#a080604"))["state"],
+        job(&env.jobs(), &format!("url:{page}#a080604"))["state"],
         "skipped"
     );
 
     // The running daemon answers the same.
-    let log = env.dir.path().join("daemon.log");
-    let mut daemon = env.spawn(&["run"], &log);
-    assert!(support::harness::wait_until(
-        Duration::from_secs(20),
-        || { std::fs::read_to_string(&log).is_ok_and(|l| l.contains(" started; ")) }
-    ));
+    let mut daemon = Daemon::spawn(&env, &["run"]);
+    assert!(daemon.wait_log(" started; "), "{}", daemon.log());
     let out = env.run(&["retry", &repeat]);
-    let jobs = all_jobs(&env);
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
+    let jobs = env.jobs();
+    daemon.kill();
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).contains(&said), "{}", text(&out));
     assert_eq!(
@@ -353,60 +287,78 @@ fn retry_refuses_an_entry_recorded_as_the_same_page() {
     assert_eq!(env.api.submissions_for(page), 1, "not paid twice");
 }
 
+/// Feeds `a` and `b` (TOML for a URL) on two copies of one feed, read in
+/// every order: `a` alone and then `b` added in a later pass (`a_alone`
+/// checks in between), both in one pass with `a` first, and `b` first;
+/// `check` runs after each, given the order's name.
+fn in_every_order(
+    route: impl Fn() -> Route,
+    a: impl Fn(&str) -> String,
+    b: impl Fn(&str) -> String,
+    a_alone: impl Fn(&Env, &str),
+    check: impl Fn(&Env, &str),
+) {
+    for order in ["a first", "together", "b first"] {
+        let feeds = FeedServer::start();
+        feeds.route("/a.xml", route());
+        feeds.route("/b.xml", route());
+        let (a, b) = (a(&feeds.url("/a.xml")), b(&feeds.url("/b.xml")));
+        let env = match order {
+            "a first" => env_with(&feeds, &a),
+            "together" => env_with(&feeds, &format!("{a}\n{b}")),
+            _ => env_with(&feeds, &format!("{b}\n{a}")),
+        };
+        env.once();
+        if order == "a first" {
+            a_alone(&env, order);
+            let config = std::fs::read_to_string(env.config_path()).unwrap();
+            std::fs::write(env.config_path(), config + "\n" + &b).unwrap();
+            env.once();
+        }
+        check(&env, order);
+    }
+}
+
 /// Issue 13 item 2: feed A (backfill 0, shorts = false, an exclude) skips
 /// videos that feed B (backfill 5, shorts = true) wants; B queues them
 /// once, whichever feed is checked first.
 #[test]
 fn one_feeds_skip_does_not_block_another_feed_in_either_order() {
-    let channel = fixture("youtube_channel_corpus.xml");
     let strict = |url: &str| {
-        format!(
-            "[[feeds]]\nname = \"Strict\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 0\nexclude = \"(?i)two\"\n"
-        )
+        let settings = "preset = \"metadata\"\nbackfill = 0\nexclude = \"(?i)two\"";
+        feed_toml("Strict", url, settings)
     };
     let keen = |url: &str| {
-        format!(
-            "[[feeds]]\nname = \"Keen\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 5\nshorts = true\n"
+        feed_toml(
+            "Keen",
+            url,
+            "preset = \"metadata\"\nbackfill = 5\nshorts = true",
         )
     };
     let wanted = ["corpus00004", "corpus00003", "corpus00002", "corpus00001"];
-    // A first, B in a later pass; then both in one pass, each order.
-    for order in ["strict first", "together", "keen first"] {
-        let feeds = FeedServer::start();
-        feeds.route("/a.xml", Route::new(ATOM, channel.clone()));
-        feeds.route("/b.xml", Route::new(ATOM, channel.clone()));
-        let (a, b) = (strict(&feeds.url("/a.xml")), keen(&feeds.url("/b.xml")));
-        let env = match order {
-            "strict first" => env_with(&feeds, &a),
-            "together" => env_with(&feeds, &format!("{a}\n{b}")),
-            _ => env_with(&feeds, &format!("{b}\n{a}")),
-        };
-        once(&env);
-        if order == "strict first" {
-            assert!(env.api.submissions().is_empty(), "{order}");
-            std::fs::write(
-                env.config_path(),
-                std::fs::read_to_string(env.config_path()).unwrap() + "\n" + &b,
-            )
-            .unwrap();
-            once(&env);
-        }
-        for id in wanted {
-            assert_eq!(env.api.submissions_for(&watch(id)), 1, "{order}: {id}");
-        }
-        let jobs = all_jobs(&env);
-        assert_eq!(jobs.len(), 4, "{order}");
-        for j in &jobs {
-            assert_eq!(
-                (&j["state"], &j["feed"]),
-                (&"done".into(), &"Keen".into()),
-                "{order}: {j}"
-            );
-        }
-        // Later passes change nothing.
-        once(&env);
-        assert_eq!(env.api.submissions().len(), 4, "{order}");
-    }
+    in_every_order(
+        || Route::new(ATOM, fixture("youtube_channel_corpus.xml")),
+        strict,
+        keen,
+        |env, order| assert!(env.api.submissions().is_empty(), "{order}"),
+        |env, order| {
+            for id in wanted {
+                assert_eq!(env.api.submissions_for(&watch(id)), 1, "{order}: {id}");
+            }
+            let jobs = env.jobs();
+            assert_eq!(jobs.len(), 4, "{order}");
+            for j in &jobs {
+                assert_eq!(
+                    (&j["state"], &j["feed"]),
+                    (&"done".into(), &"Keen".into()),
+                    "{order}: {j}"
+                );
+            }
+            // Later passes change nothing.
+            env.once();
+            assert_eq!(env.api.submissions().len(), 4, "{order}");
+        },
+    );
 }
 
 /// Review of issue 13, defect 3: `no enclosure (use = "enclosure")` is one
@@ -415,47 +367,29 @@ fn one_feeds_skip_does_not_block_another_feed_in_either_order() {
 #[test]
 fn a_use_enclosure_skip_does_not_block_a_use_link_feed_in_either_order() {
     let files = |url: &str| {
-        format!(
-            "[[feeds]]\nname = \"Files\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 10\nuse = \"enclosure\"\n"
-        )
+        let settings = "preset = \"metadata\"\nbackfill = 10\nuse = \"enclosure\"";
+        feed_toml("Files", url, settings)
     };
-    let pages = |url: &str| {
-        format!(
-            "[[feeds]]\nname = \"Pages\"\nurl = \"{url}\"\npreset = \"metadata\"\nbackfill = 10\n"
-        )
-    };
+    let pages = |url: &str| feed_toml("Pages", url, "preset = \"metadata\"\nbackfill = 10");
     let page = "https://lectures.example.edu/l/1";
-    for order in ["files first", "together", "pages first"] {
-        let feeds = FeedServer::start();
-        feeds.route("/a.xml", Route::new(RSS, fixture("rdf_enclosure.xml")));
-        feeds.route("/b.xml", Route::new(RSS, fixture("rdf_enclosure.xml")));
-        let (a, b) = (files(&feeds.url("/a.xml")), pages(&feeds.url("/b.xml")));
-        let env = match order {
-            "files first" => env_with(&feeds, &a),
-            "together" => env_with(&feeds, &format!("{a}\n{b}")),
-            _ => env_with(&feeds, &format!("{b}\n{a}")),
-        };
-        once(&env);
-        if order == "files first" {
-            assert_eq!(env.api.submissions_for(page), 0, "{order}");
-            std::fs::write(
-                env.config_path(),
-                std::fs::read_to_string(env.config_path()).unwrap() + "\n" + &b,
-            )
-            .unwrap();
-            once(&env);
-        }
-        assert_eq!(env.api.submissions_for(page), 1, "{order}");
-        let jobs = all_jobs(&env);
-        let j = job(&jobs, &format!("url:{page}"));
-        assert_eq!(
-            (&j["state"], &j["feed"]),
-            (&"done".into(), &"Pages".into()),
-            "{order}: {j}"
-        );
-        once(&env);
-        assert_eq!(env.api.submissions_for(page), 1, "{order}: later passes");
-    }
+    in_every_order(
+        || Route::new(RSS, fixture("rdf_enclosure.xml")),
+        files,
+        pages,
+        |env, order| assert_eq!(env.api.submissions_for(page), 0, "{order}"),
+        |env, order| {
+            assert_eq!(env.api.submissions_for(page), 1, "{order}");
+            let jobs = env.jobs();
+            let j = job(&jobs, &format!("url:{page}"));
+            assert_eq!(
+                (&j["state"], &j["feed"]),
+                (&"done".into(), &"Pages".into()),
+                "{order}: {j}"
+            );
+            env.once();
+            assert_eq!(env.api.submissions_for(page), 1, "{order}: later passes");
+        },
+    );
 }
 
 /// Issue 13 item 3: an item whose JSON Feed `external_url` (or Atom
@@ -463,15 +397,16 @@ fn a_use_enclosure_skip_does_not_block_a_use_link_feed_in_either_order() {
 /// JSON versions of one site give the same keys, clipped once.
 #[test]
 fn external_url_and_related_links_that_are_videos_are_the_video() {
-    let feeds = FeedServer::start();
-    feeds.route(
-        "/atom.xml",
-        Route::new(ATOM, fixture("atom_related_via.xml")),
-    );
-    feeds.route(
-        "/feed.json",
-        Route::new(JSON, fixture("jsonfeed_external_url.json")),
-    );
+    let feeds = FeedServer::serving([
+        (
+            "/atom.xml",
+            Route::new(ATOM, fixture("atom_related_via.xml")),
+        ),
+        (
+            "/feed.json",
+            Route::new(JSON, fixture("jsonfeed_external_url.json")),
+        ),
+    ]);
     let env = env_with(
         &feeds,
         &format!(
@@ -481,8 +416,8 @@ fn external_url_and_related_links_that_are_videos_are_the_video() {
             feeds.url("/feed.json")
         ),
     );
-    once(&env);
-    let jobs = all_jobs(&env);
+    env.once();
+    let jobs = env.jobs();
     let keys: std::collections::BTreeSet<&str> =
         jobs.iter().map(|j| j["key"].as_str().unwrap()).collect();
     assert_eq!(
@@ -530,8 +465,8 @@ fn charsets_and_sloppy_json_feeds_are_read() {
         );
     }
     let env = env_with(&feeds, &toml);
-    once(&env);
-    let jobs = all_jobs(&env);
+    env.once();
+    let jobs = env.jobs();
     let title = |key: &str| job(&jobs, key)["title"].as_str().unwrap().to_owned();
     assert_eq!(title("url:https://chaine.example.fr/v/1"), "Première vidéo");
     assert_eq!(
@@ -541,7 +476,7 @@ fn charsets_and_sloppy_json_feeds_are_read() {
     assert_eq!(title("url:https://omegabe.example/t/2"), "Λόγος 2");
     assert_eq!(title("url:https://sloppy.example/v/5"), "Video 5");
     assert_eq!(title("url:http://oldstyle.example/posts/4"), "Post 4");
-    let health = feeds_json(&env);
+    let health = env.feeds();
     for f in &health {
         assert!(f["last_error"].is_null(), "{f}");
     }
@@ -570,19 +505,19 @@ fn charsets_and_sloppy_json_feeds_are_read() {
 /// nothing submitted for it, and the entry is reported as ignored.
 #[test]
 fn empty_hrefs_and_site_roots_are_not_videos() {
-    let feeds = FeedServer::start();
-    feeds.route(
+    let feeds = FeedServer::serving([(
         "/atom.xml",
         Route::new(ATOM, fixture("empty_href_atom.xml")),
-    );
+    )]);
     let env = env_with(
         &feeds,
-        &format!(
-            "[[feeds]]\nname = \"Static\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\n",
-            feeds.url("/atom.xml")
+        &feed_toml(
+            "Static",
+            &feeds.url("/atom.xml"),
+            "preset = \"metadata\"\nbackfill = 10",
         ),
     );
-    once(&env);
+    env.once();
     let submitted = env.api.submissions();
     assert_eq!(
         submitted.len(),
@@ -596,7 +531,7 @@ fn empty_hrefs_and_site_roots_are_not_videos() {
     );
     assert_eq!(env.api.submissions_for(&feeds.url("/posts/relative/")), 1);
     assert_eq!(env.api.submissions_for(&feeds.url("/atom.xml")), 0);
-    let static_feed = feeds_json(&env);
+    let static_feed = env.feeds();
     let f = feed(&static_feed, "Static");
     assert_eq!(f["ignored_count"], 2);
     assert_eq!(
@@ -613,10 +548,11 @@ fn empty_hrefs_and_site_roots_are_not_videos() {
 /// entry without an enclosure is recorded as skipped, with why.
 #[test]
 fn rdf_and_mrss_enclosures_are_read_and_missing_ones_recorded() {
-    let feeds = FeedServer::start();
-    feeds.route("/rdf.xml", Route::new(RSS, fixture("rdf_enclosure.xml")));
-    feeds.route("/dm.xml", Route::new(RSS, fixture("dailymotion_mrss.xml")));
-    feeds.route("/vimeo.xml", Route::new(RSS, fixture("vimeo_user.xml")));
+    let feeds = FeedServer::serving([
+        ("/rdf.xml", Route::new(RSS, fixture("rdf_enclosure.xml"))),
+        ("/dm.xml", Route::new(RSS, fixture("dailymotion_mrss.xml"))),
+        ("/vimeo.xml", Route::new(RSS, fixture("vimeo_user.xml"))),
+    ]);
     let mut toml = String::new();
     for name in ["rdf", "dm", "vimeo"] {
         toml += &format!(
@@ -625,7 +561,7 @@ fn rdf_and_mrss_enclosures_are_read_and_missing_ones_recorded() {
         );
     }
     let env = env_with(&feeds, &toml);
-    once(&env);
+    env.once();
     assert_eq!(
         env.api
             .submissions_for("https://lectures.example.edu/media/l3.mp4"),
@@ -645,7 +581,7 @@ fn rdf_and_mrss_enclosures_are_read_and_missing_ones_recorded() {
         );
     }
     assert_eq!(env.api.submissions().len(), 7);
-    let jobs = all_jobs(&env);
+    let jobs = env.jobs();
     let slides = job(&jobs, "url:https://lectures.example.edu/l/1");
     assert_eq!(
         (&slides["state"], &slides["reason"]),
@@ -671,17 +607,17 @@ fn a_media_pass_that_miscounts_entries_is_reported() {
             " <ex:item xmlns:ex=\"urn:example\"/>\n <item>",
             1,
         );
-    let feeds = FeedServer::start();
-    feeds.route("/dm.xml", Route::new(RSS, body.into_bytes()));
+    let feeds = FeedServer::serving([("/dm.xml", Route::new(RSS, body.into_bytes()))]);
     let env = env_with(
         &feeds,
-        &format!(
-            "[[feeds]]\nname = \"dm\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 10\nuse = \"enclosure\"\n",
-            feeds.url("/dm.xml")
+        &feed_toml(
+            "dm",
+            &feeds.url("/dm.xml"),
+            "preset = \"metadata\"\nbackfill = 10\nuse = \"enclosure\"",
         ),
     );
-    let log = once(&env);
-    let health = feeds_json(&env);
+    let log = env.once();
+    let health = env.feeds();
     let dm = feed(&health, "dm");
     let notes = dm["notes"].to_string();
     assert!(
@@ -693,6 +629,20 @@ fn a_media_pass_that_miscounts_entries_is_reported() {
 
 const CORPUS_UC: &str = "UCcorpus00000000000000AA";
 
+/// The corpus channel's long-form playlist (`UULF…`) and channel feed paths.
+fn corpus_feed_paths() -> (String, String) {
+    (
+        format!("/feeds/videos.xml?playlist_id=UULF{}", &CORPUS_UC[2..]),
+        format!("/feeds/videos.xml?channel_id={CORPUS_UC}"),
+    )
+}
+
+/// The corpus channel as one `[[feeds]]` table, with `backfill`.
+fn corpus_channel(backfill: u32) -> String {
+    let settings = format!("preset = \"metadata\"\nbackfill = {backfill}");
+    feed_toml("Chan", &format!("youtube = \"{CORPUS_UC}\""), &settings)
+}
+
 /// Issue 13 item 9: while YouTube's long-form playlist (`UULF…`) answers
 /// 404, a `shorts = false` channel is read through its channel feed (Shorts
 /// skipped by their link), said once in the log and shown by `feeds`; it
@@ -700,31 +650,22 @@ const CORPUS_UC: &str = "UCcorpus00000000000000AA";
 #[test]
 fn a_failing_long_form_playlist_falls_back_to_the_channel_feed_and_back() {
     let feeds = FeedServer::start();
-    let uulf = format!("/feeds/videos.xml?playlist_id=UULF{}", &CORPUS_UC[2..]);
-    let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
+    let (uulf, channel) = corpus_feed_paths();
     feeds.route(&uulf, Route::status(404));
     feeds.route(
         &channel,
         Route::new(ATOM, fixture("youtube_channel_corpus.xml")),
     );
-    let env = env_with(
-        &feeds,
-        &format!(
-            "[[feeds]]\nname = \"Chan\"\nyoutube = \"{CORPUS_UC}\"\npreset = \"metadata\"\nbackfill = 5\n"
-        ),
-    );
-    let first = once(&env);
+    let env = env_with(&feeds, &corpus_channel(5));
+    let first = env.once();
     for id in ["corpus00004", "corpus00002", "corpus00001"] {
         assert_eq!(env.api.submissions_for(&watch(id)), 1, "{id}");
     }
     assert_eq!(env.api.submissions().len(), 3, "the Short is skipped");
-    assert_eq!(
-        job(&all_jobs(&env), "youtube:corpus00003")["reason"],
-        "shorts"
-    );
+    assert_eq!(job(&env.jobs(), "youtube:corpus00003")["reason"], "shorts");
     let said = "answered HTTP 404; reading";
     assert_eq!(first.matches(said).count(), 1, "{first}");
-    let health = feeds_json(&env);
+    let health = env.feeds();
     let chan = feed(&health, "Chan");
     assert!(chan["last_error"].is_null(), "{chan}");
     let fallback = chan["fallback"].as_str().expect("the fallback is shown");
@@ -738,7 +679,7 @@ fn a_failing_long_form_playlist_falls_back_to_the_channel_feed_and_back() {
     assert!(table.contains("UULF failing"), "{table}");
 
     // Still failing: read the channel feed again, not said again.
-    let second = once(&env);
+    let second = env.once();
     assert_eq!(second.matches(said).count(), 0, "{second}");
     assert_eq!(feeds.requests_to(&uulf).len(), 2);
     assert_eq!(feeds.requests_to(&channel).len(), 2);
@@ -748,7 +689,7 @@ fn a_failing_long_form_playlist_falls_back_to_the_channel_feed_and_back() {
         .unwrap()
         .replace("corpus00004", "corpus00005");
     feeds.route(&uulf, Route::new(ATOM, body.into_bytes()));
-    let third = once(&env);
+    let third = env.once();
     assert!(third.contains("works again"), "{third}");
     assert_eq!(env.api.submissions_for(&watch("corpus00005")), 1);
     assert_eq!(env.api.submissions().len(), 4);
@@ -757,7 +698,7 @@ fn a_failing_long_form_playlist_falls_back_to_the_channel_feed_and_back() {
         2,
         "the channel feed rests"
     );
-    assert!(feed(&feeds_json(&env), "Chan")["fallback"].is_null());
+    assert!(feed(&env.feeds(), "Chan")["fallback"].is_null());
     assert_no_secrets(&env, &format!("{first}{second}{third}{table}"));
 }
 
@@ -775,11 +716,8 @@ fn switching_between_uulf_and_the_channel_feed_never_queues_a_back_catalogue() {
         .replace("corpus00002", "corpusold02");
     // A past live stream, which `UULF…` never lists.
     let with_live = corpus.replace("corpus00001", "corpuslive1");
-    let uulf = format!("/feeds/videos.xml?playlist_id=UULF{}", &CORPUS_UC[2..]);
-    let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
-    let toml = format!(
-        "[[feeds]]\nname = \"Chan\"\nyoutube = \"{CORPUS_UC}\"\npreset = \"metadata\"\nbackfill = 0\n"
-    );
+    let (uulf, channel) = corpus_feed_paths();
+    let toml = corpus_channel(0);
     for uulf_first in [false, true] {
         let feeds = FeedServer::start();
         if uulf_first {
@@ -789,7 +727,7 @@ fn switching_between_uulf_and_the_channel_feed_never_queues_a_back_catalogue() {
         }
         feeds.route(&channel, Route::new(ATOM, corpus.clone().into_bytes()));
         let env = env_with(&feeds, &toml);
-        once(&env);
+        env.once();
         assert!(env.api.submissions().is_empty(), "backfill 0");
         // Switch: `UULF…` back with older uploads, or failing with the
         // channel feed showing a past live stream.
@@ -799,13 +737,13 @@ fn switching_between_uulf_and_the_channel_feed_never_queues_a_back_catalogue() {
         } else {
             feeds.route(&uulf, Route::new(ATOM, older.clone().into_bytes()));
         }
-        once(&env);
+        env.once();
         assert!(
             env.api.submissions().is_empty(),
             "uulf first: {uulf_first}: {:?}",
             env.api.submissions()
         );
-        let jobs = all_jobs(&env);
+        let jobs = env.jobs();
         let back = if uulf_first {
             "youtube:corpuslive1"
         } else {
@@ -817,7 +755,7 @@ fn switching_between_uulf_and_the_channel_feed_never_queues_a_back_catalogue() {
             if uulf_first { &with_live } else { &older }.replace("corpus00004", "corpus00005");
         let path = if uulf_first { &channel } else { &uulf };
         feeds.route(path, Route::new(ATOM, newer.into_bytes()));
-        once(&env);
+        env.once();
         assert_eq!(env.api.submissions_for(&watch("corpus00005")), 1);
         assert_eq!(env.api.submissions().len(), 1, "{uulf_first}");
     }
@@ -828,8 +766,7 @@ fn switching_between_uulf_and_the_channel_feed_never_queues_a_back_catalogue() {
 /// channel feed is not read in its place.
 #[test]
 fn the_uulf_fallback_is_for_404_and_5xx_only() {
-    let uulf = format!("/feeds/videos.xml?playlist_id=UULF{}", &CORPUS_UC[2..]);
-    let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
+    let (uulf, channel) = corpus_feed_paths();
     for status in [429, 403, 503] {
         let feeds = FeedServer::start();
         feeds.route(&uulf, Route::status(status));
@@ -837,14 +774,9 @@ fn the_uulf_fallback_is_for_404_and_5xx_only() {
             &channel,
             Route::new(ATOM, fixture("youtube_channel_corpus.xml")),
         );
-        let env = env_with(
-            &feeds,
-            &format!(
-                "[[feeds]]\nname = \"Chan\"\nyoutube = \"{CORPUS_UC}\"\npreset = \"metadata\"\nbackfill = 5\n"
-            ),
-        );
+        let env = env_with(&feeds, &corpus_channel(5));
         env.run(&["once"]);
-        let health = feeds_json(&env);
+        let health = env.feeds();
         let chan = feed(&health, "Chan");
         if status == 503 {
             assert_eq!(feeds.requests_to(&channel).len(), 1, "{status}");
@@ -873,11 +805,12 @@ fn the_uulf_fallback_is_for_404_and_5xx_only() {
 /// sight (no second backfill) and conditional GET survive it.
 #[test]
 fn an_intermittent_channel_feed_error_keeps_the_feed_state() {
-    let feeds = FeedServer::start();
-    feeds.route("/@corpus", Route::html(
+    let feeds = FeedServer::serving([
+        ("/@corpus", Route::html(
         format!(r#"<html><head><link rel="canonical" href="https://www.youtube.com/channel/{CORPUS_UC}"></head></html>"#)
             .into_bytes(),
-    ));
+    )),
+    ]);
     let channel = format!("/feeds/videos.xml?channel_id={CORPUS_UC}");
     let body = fixture("youtube_channel_corpus.xml");
     feeds.route(&channel, Route::new(ATOM, body.clone()).etag("\"v1\""));
@@ -885,12 +818,12 @@ fn an_intermittent_channel_feed_error_keeps_the_feed_state() {
         &feeds,
         "[[feeds]]\nname = \"Chan\"\nyoutube = \"@corpus\"\npreset = \"metadata\"\nshorts = true\nbackfill = 0\n",
     );
-    once(&env);
+    env.once();
     assert!(env.api.submissions().is_empty());
     for status in [404, 500] {
         feeds.route(&channel, Route::status(status));
-        once(&env);
-        let chan = feeds_json(&env);
+        env.once();
+        let chan = env.feeds();
         let chan = feed(&chan, "Chan");
         assert_eq!(chan["channel_id"], CORPUS_UC);
         assert!(
@@ -908,13 +841,13 @@ fn an_intermittent_channel_feed_error_keeps_the_feed_state() {
         &channel,
         Route::new(ATOM, newer.into_bytes()).etag("\"v2\""),
     );
-    once(&env);
+    env.once();
     assert_eq!(env.api.submissions_for(&watch("corpus00009")), 1);
     assert_eq!(env.api.submissions().len(), 1, "no second backfill");
     assert_eq!(feeds.requests_to("/@corpus").len(), 1, "resolved once");
     let last = feeds.requests_to(&channel).pop().unwrap();
     assert_eq!(last.if_none_match.as_deref(), Some("\"v1\""));
-    let chan = feeds_json(&env);
+    let chan = env.feeds();
     assert_eq!(feed(&chan, "Chan")["consecutive_failures"], 0);
 }
 
@@ -923,7 +856,7 @@ fn an_intermittent_channel_feed_error_keeps_the_feed_state() {
 fn titles_env(feeds: &FeedServer, extra: &str) -> Env {
     let youtube = feeds.base_url.clone();
     let extra = extra.to_string();
-    Env::with_config(quick(), move |api| {
+    Env::with_config(phase(20), move |api| {
         format!(
             "{}\n[youtube]\nbase_url = \"{youtube}\"\n\n[drop]\ndir = \"inbox\"\nsettle = \"50ms\"\nrescan = \"1s\"\n\n{extra}",
             base_config(api).replace("lookup = false", "lookup = true")
@@ -956,14 +889,15 @@ fn project_name_for(env: &Env, video_url: &str) -> String {
 /// then the page's `og:title`/`<title>`.
 #[test]
 fn a_dropped_links_name_beats_the_pages_title_but_not_oembed() {
-    let feeds = FeedServer::start();
-    feeds.route("/oembed", oembed("Real title from oEmbed"));
-    feeds.route(
-        "/page",
-        Route::html(
-            b"<html><head><title>Page title | Site</title></head><body></body></html>".to_vec(),
+    let feeds = FeedServer::serving([
+        ("/oembed", oembed("Real title from oEmbed")),
+        (
+            "/page",
+            Route::html(
+                b"<html><head><title>Page title | Site</title></head><body></body></html>".to_vec(),
+            ),
         ),
-    );
+    ]);
     let env = titles_env(&feeds, "");
     let inbox = env.dir.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
@@ -983,8 +917,8 @@ fn a_dropped_links_name_beats_the_pages_title_but_not_oembed() {
     .unwrap();
     std::fs::write(inbox.join("list.txt"), format!("{}\n", page(3))).unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    once(&env);
-    let jobs = all_jobs(&env);
+    env.once();
+    let jobs = env.jobs();
     let title = |key: &str| job(&jobs, key)["title"].clone();
     assert_eq!(title(&format!("url:{}", page(1))), "Named in JSON");
     assert_eq!(title(&format!("url:{}", page(2))), "Great talk");
@@ -996,8 +930,7 @@ fn a_dropped_links_name_beats_the_pages_title_but_not_oembed() {
 /// queued for another gets its real title (oEmbed) like a new one.
 #[test]
 fn an_untitled_video_queued_for_another_feed_gets_its_real_title() {
-    let feeds = FeedServer::start();
-    feeds.route("/oembed", oembed("Real title from oEmbed"));
+    let feeds = FeedServer::serving([("/oembed", oembed("Real title from oEmbed"))]);
     let untitled = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>https://blog.example/</link>
 <item><link>https://youtu.be/untitled002</link><pubDate>Wed, 01 May 2024 08:00:00 GMT</pubDate></item>
 </channel></rss>"#;
@@ -1010,7 +943,7 @@ fn an_untitled_video_queued_for_another_feed_gets_its_real_title() {
         )
     };
     let env = titles_env(&feeds, &feed_toml("Strict", "/a.xml", 0));
-    once(&env);
+    env.once();
     assert!(env.api.submissions().is_empty());
     std::fs::write(
         env.config_path(),
@@ -1019,8 +952,8 @@ fn an_untitled_video_queued_for_another_feed_gets_its_real_title() {
             + &feed_toml("Keen", "/b.xml", 5),
     )
     .unwrap();
-    once(&env);
-    let jobs = all_jobs(&env);
+    env.once();
+    let jobs = env.jobs();
     let j = job(&jobs, "youtube:untitled002");
     assert_eq!(
         (&j["feed"], &j["state"]),
@@ -1041,11 +974,10 @@ fn an_untitled_video_queued_for_another_feed_gets_its_real_title() {
 /// leaves the title unknown (`null`), and the job goes on.
 #[test]
 fn submitted_urls_get_their_real_title_and_date() {
-    let feeds = FeedServer::start();
-    feeds.route(
+    let feeds = FeedServer::serving([(
         "/oembed",
         oembed("Never Gonna Give You Up (Official Video)"),
-    );
+    )]);
     let page = |head: &str| {
         Route::html(
             format!("<!doctype html><html><head>{head}</head><body>video</body></html>")
@@ -1075,9 +1007,9 @@ fn submitted_urls_get_their_real_title_and_date() {
     let asked = feeds.requests_to("/oembed");
     assert_eq!(asked.len(), 1);
     assert!(asked[0].path.contains("dQw4w9WgXcQ"), "{}", asked[0].path);
-    let log = once(&env);
+    let log = env.once();
     assert_no_secrets(&env, &log);
-    let jobs = all_jobs(&env);
+    let jobs = env.jobs();
     let yt_job = job(&jobs, "youtube:dQw4w9WgXcQ");
     assert_eq!(yt_job["title"], "Never Gonna Give You Up (Official Video)");
     assert!(yt_job["published"].is_null(), "not the submit time");
@@ -1122,9 +1054,10 @@ fn submitted_urls_get_their_real_title_and_date() {
 /// name, or a `.json` link's `name`.
 #[test]
 fn dropped_links_and_untitled_entries_get_real_titles() {
-    let feeds = FeedServer::start();
-    feeds.route("/oembed", oembed("Real title from oEmbed"));
-    feeds.route("/nothing", Route::status(404));
+    let feeds = FeedServer::serving([
+        ("/oembed", oembed("Real title from oEmbed")),
+        ("/nothing", Route::status(404)),
+    ]);
     let untitled = format!(
         r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>{0}/</link>
 <item><link>https://youtu.be/untitled001</link><pubDate>Wed, 01 May 2024 08:00:00 GMT</pubDate></item>
@@ -1135,9 +1068,10 @@ fn dropped_links_and_untitled_entries_get_real_titles() {
     feeds.route("/untitled.xml", Route::new(RSS, untitled.into_bytes()));
     let env = titles_env(
         &feeds,
-        &format!(
-            "[[feeds]]\nname = \"Untitled\"\nurl = \"{}\"\npreset = \"metadata\"\nbackfill = 5\n",
-            feeds.url("/untitled.xml")
+        &feed_toml(
+            "Untitled",
+            &feeds.url("/untitled.xml"),
+            "preset = \"metadata\"\nbackfill = 5",
         ),
     );
     let inbox = env.dir.path().join("inbox");
@@ -1165,8 +1099,8 @@ fn dropped_links_and_untitled_entries_get_real_titles() {
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    once(&env);
-    let jobs = all_jobs(&env);
+    env.once();
+    let jobs = env.jobs();
     assert_eq!(
         job(&jobs, "youtube:untitled001")["title"],
         "Real title from oEmbed"

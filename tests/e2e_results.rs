@@ -7,82 +7,34 @@
 mod support;
 
 use std::path::Path;
-use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::harness::{
-    all_files, assert_no_secrets, base_config, file_names, read_json, text, wait_until, Env,
+    all_files, assert_clip_videos, assert_no_secrets, base_config, file_names, quick, read_json,
+    text, wait_until, with_api, Daemon, Env, Notify, VIDEO,
 };
 use support::{Drip, FakeConfig, Misbehave};
 
-const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
 const FIRST: &str = "youtube:dQw4w9WgXcQ";
 const SECOND: &str = "youtube:aaaaaaaaaaa";
 
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(60),
-        ..FakeConfig::default()
-    }
-}
-
-/// `base_config` with extra `[api]` lines.
-fn with_api(url: &str, extra: &str) -> String {
-    base_config(url).replace("timeout = \"5s\"", &format!("timeout = \"5s\"\n{extra}"))
-}
-
-fn sigterm(child: &mut Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the daemon did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Wait for `child` to exit (at most `limit`); kill it and fail otherwise.
-fn wait_exit(child: &mut Child, limit: Duration, log: &Path) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "clipwatch did not exit within {limit:?}\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn job_state(env: &Env, key: &str) -> String {
-    env.jobs()
-        .iter()
-        .find(|j| j["key"] == key)
-        .map(|j| j["state"].as_str().unwrap_or_default().to_string())
-        .unwrap_or_default()
+/// `clipwatch once` as a daemon would run, waited for (at most `limit`):
+/// its exit status and log.
+fn once_within(env: &Env, limit: Duration) -> (std::process::ExitStatus, String) {
+    let mut once = Daemon::spawn(env, &["once"]);
+    let exited = wait_until(limit, || !once.is_running());
+    assert!(
+        exited,
+        "clipwatch did not exit within {limit:?}\n{}",
+        once.log()
+    );
+    (once.child.wait().unwrap(), once.log())
 }
 
 /// Every clip of `task` is in `folder` under its rank, with the fake's bytes.
 fn assert_all_clips(env: &Env, folder: &Path, task: &str, clips: usize) {
-    for idx in 0..clips {
-        let name = format!("{:02} Clip {} title.mp4", idx + 1, idx + 1);
-        let video = std::fs::read(folder.join(&name))
-            .unwrap_or_else(|e| panic!("{name}: {e}; files: {:?}", file_names(folder)));
-        assert!(
-            video == env.api.clip_bytes(task, idx),
-            "{name} is clip {idx}"
-        );
-    }
+    assert_clip_videos(env, folder, task, 0..clips);
     let project = read_json(&folder.join("project.json"));
     assert_eq!(project["clips"].as_array().unwrap().len(), clips);
 }
@@ -100,8 +52,7 @@ fn clips_listed_after_succeeded_are_waited_for_and_all_delivered() {
         partial_clips_polls: 1,
         ..Misbehave::default()
     });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = env.run_ok(&["submit", VIDEO, "--wait"]);
     assert_eq!(
         env.api.faults("empty-clips").len(),
         2,
@@ -117,7 +68,7 @@ fn clips_listed_after_succeeded_are_waited_for_and_all_delivered() {
     assert_all_clips(&env, &folder, task, 3);
     assert_eq!(env.jobs()[0]["state"], "done");
     assert_eq!(env.api.submissions_for(VIDEO), 1);
-    assert_no_secrets(&env, &text(&out));
+    assert_no_secrets(&env, &out);
 }
 
 #[test]
@@ -127,8 +78,7 @@ fn a_task_that_succeeds_with_no_clips_fails_and_retry_polls_again_without_paying
         empty_clips_polls: u32::MAX,
         ..Misbehave::default()
     });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    env.run_code(&["submit", VIDEO, "--wait"], 1);
     let job = &env.jobs()[0];
     assert_eq!(job["state"], "failed", "{job}");
     let reason = job["reason"].as_str().unwrap_or_default();
@@ -144,15 +94,9 @@ fn a_task_that_succeeds_with_no_clips_fails_and_retry_polls_again_without_paying
 
     // The list arrives; `retry` polls the same task, no new submit.
     env.api.misbehave(Misbehave::default());
-    let retried = env.run(&["retry", "1"]);
-    assert!(retried.status.success(), "{}", text(&retried));
-    assert!(
-        text(&retried).contains("failed → processing"),
-        "{}",
-        text(&retried)
-    );
-    let once = env.run(&["once"]);
-    assert!(once.status.success(), "{}", text(&once));
+    let retried = env.run_ok(&["retry", "1"]);
+    assert!(retried.contains("failed → processing"), "{retried}");
+    env.once();
     assert_eq!(env.jobs()[0]["state"], "done");
     assert_eq!(env.api.submissions_for(VIDEO), 1, "paid once");
     let folder = env.only_folder("inbox");
@@ -175,8 +119,7 @@ fn results_that_vanish_mid_download_fail_the_job_and_once_exits() {
         ..Misbehave::default()
     });
     assert!(env.run(&["submit", VIDEO]).status.success());
-    let log = env.dir.path().join("once.log");
-    let mut once = env.spawn(&["once"], &log);
+    let mut once = Daemon::spawn(&env, &["once"]);
     let api = &env.api;
     assert!(wait_until(Duration::from_secs(20), || !api
         .faults("drip")
@@ -187,8 +130,9 @@ fn results_that_vanish_mid_download_fail_the_job_and_once_exits() {
         results_gone: true,
         ..Misbehave::default()
     });
-    let status = wait_exit(&mut once, Duration::from_secs(30), &log);
-    let out = std::fs::read_to_string(&log).unwrap();
+    let exited = wait_until(Duration::from_secs(30), || !once.is_running());
+    assert!(exited, "clipwatch did not exit within 30 s\n{}", once.log());
+    let (status, out) = (once.child.wait().unwrap(), once.log());
     assert_eq!(status.code(), Some(1), "{out}");
     assert!(!api.faults("gone").is_empty(), "the 404 was met");
     let job = &env.jobs()[0];
@@ -222,10 +166,7 @@ fn results_past_expire_at_fail_the_job_without_asking_again() {
         ..Misbehave::default()
     });
     assert!(env.run(&["submit", VIDEO]).status.success());
-    let log = env.dir.path().join("once.log");
-    let mut once = env.spawn(&["once"], &log);
-    let status = wait_exit(&mut once, Duration::from_secs(40), &log);
-    let out = std::fs::read_to_string(&log).unwrap();
+    let (status, out) = once_within(&env, Duration::from_secs(40));
     assert_eq!(status.code(), Some(1), "{out}");
     let job = &env.jobs()[0];
     assert_eq!(job["state"], "failed", "{job}");
@@ -238,38 +179,19 @@ fn results_past_expire_at_fail_the_job_without_asking_again() {
 
 #[test]
 fn retry_through_a_running_daemon_is_polled_and_finished() {
-    let env = Env::new(quick());
-    env.api.misbehave(Misbehave {
-        html_instead_of_mp4: true,
-        ..Misbehave::default()
+    let env = Env::with_fault(quick(), |m| m.html_instead_of_mp4 = true);
+    let mut daemon = Daemon::spawn(&env, &["run"]).wait_up();
+    env.run_ok(&["submit", VIDEO]);
+    daemon.expect("job 1 failed", Duration::from_secs(30), || {
+        env.job_state(FIRST) == "failed"
     });
-    let log = env.dir.path().join("daemon.log");
-    let mut daemon = env.spawn(&["run"], &log);
-    assert!(wait_until(Duration::from_secs(10), || env
-        .dir
-        .path()
-        .join("state/control.sock")
-        .exists()));
-    assert!(env.run(&["submit", VIDEO]).status.success());
-    assert!(
-        wait_until(Duration::from_secs(30), || job_state(&env, FIRST)
-            == "failed"),
-        "{}",
-        std::fs::read_to_string(&log).unwrap()
-    );
     env.api.misbehave(Misbehave::default());
-    let retried = env.run(&["retry", "1"]);
-    assert!(retried.status.success(), "{}", text(&retried));
-    assert!(
-        text(&retried).contains("failed → processing"),
-        "{}",
-        text(&retried)
-    );
-    assert!(
-        wait_until(Duration::from_secs(20), || job_state(&env, FIRST) == "done"),
-        "the running daemon took the retried job: {}\n{}",
-        job_state(&env, FIRST),
-        std::fs::read_to_string(&log).unwrap()
+    let retried = env.run_ok(&["retry", "1"]);
+    assert!(retried.contains("failed → processing"), "{retried}");
+    daemon.expect(
+        "the running daemon took the retried job",
+        Duration::from_secs(20),
+        || env.job_state(FIRST) == "done",
     );
 
     // The same with the daemon stopped: the retried job waits for the next start.
@@ -281,21 +203,18 @@ fn retry_through_a_running_daemon_is_polled_and_finished() {
         .run(&["submit", "https://youtu.be/aaaaaaaaaaa"])
         .status
         .success());
-    assert!(wait_until(Duration::from_secs(30), || job_state(
-        &env, SECOND
-    ) == "failed"));
-    sigterm(&mut daemon);
+    assert!(wait_until(Duration::from_secs(30), || env
+        .job_state(SECOND)
+        == "failed"));
+    daemon.terminate();
+    let log = daemon.log();
     env.api.misbehave(Misbehave::default());
-    let retried = env.run(&["retry", SECOND]);
-    assert!(retried.status.success(), "{}", text(&retried));
-    let mut daemon = env.spawn(&["run"], &env.dir.path().join("daemon2.log"));
-    let finished = wait_until(Duration::from_secs(20), || {
-        job_state(&env, SECOND) == "done"
-    });
-    sigterm(&mut daemon);
+    env.run_ok(&["retry", SECOND]);
+    let mut daemon = Daemon::spawn(&env, &["run"]);
+    let finished = wait_until(Duration::from_secs(20), || env.job_state(SECOND) == "done");
+    daemon.terminate();
     assert!(finished, "the restarted daemon finished the retried job");
     assert_eq!(env.api.submissions().len(), 2, "one task per video");
-    let log = std::fs::read_to_string(&log).unwrap();
     assert_no_secrets(&env, &log);
 }
 
@@ -315,8 +234,7 @@ fn duplicate_idx_values_never_overwrite_a_clip() {
         clip_idx: vec![json!(0), json!(0), json!(0)],
         ..quick()
     });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert!(out.status.success(), "{}", text(&out));
+    env.run_ok(&["submit", VIDEO, "--wait"]);
     let folder = env.only_folder("inbox");
     let task = &env.api.task_ids()[0];
     // Ranked by position: the list order is all there is to go by.
@@ -340,8 +258,7 @@ fn negative_missing_and_huge_idx_values_keep_every_clip() {
         clip_idx: vec![json!(-1), Value::Null, json!("4294967295"), json!(1)],
         ..quick()
     });
-    let out = env.run(&["submit", VIDEO, "--wait"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = env.run_ok(&["submit", VIDEO, "--wait"]);
     let folder = env.only_folder("inbox");
     let task = &env.api.task_ids()[0];
     let clips = project_clips(&folder);
@@ -375,7 +292,7 @@ fn negative_missing_and_huge_idx_values_keep_every_clip() {
             assert!(clip.get("rank_note").is_none(), "{clip}");
         }
     }
-    let notes = text(&out) + &std::fs::read_to_string(folder.join("project.json")).unwrap();
+    let notes = out + &std::fs::read_to_string(folder.join("project.json")).unwrap();
     assert!(!notes.contains("4294967296"), "no wrapped rank");
     assert!(by_title("Clip 1 title")["rank_note"]
         .as_str()
@@ -448,15 +365,10 @@ fn two_same_titled_videos_never_share_a_folder() {
             ..quick()
         },
         |url| {
-            base_config(url)
-                .replace(
-                    "dir = \"clips\"",
-                    "dir = \"clips\"\nfolder = \"{feed}/{title}\"",
-                )
-                .replace(
-                    "timeout = \"5s\"",
-                    "timeout = \"5s\"\nmax_concurrent_projects = 5",
-                )
+            with_api(url, "max_concurrent_projects = 5").replace(
+                "dir = \"clips\"",
+                "dir = \"clips\"\nfolder = \"{feed}/{title}\"",
+            )
         },
     );
     let videos = [
@@ -471,20 +383,16 @@ fn two_same_titled_videos_never_share_a_folder() {
         html_instead_of_mp4: true,
         ..Misbehave::default()
     });
-    let out = env.run(&["submit", videos[0], "--name", "Same talk", "--wait"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    env.run_code(&["submit", videos[0], "--name", "Same talk", "--wait"], 1);
     std::fs::remove_dir_all(env.clips().join("inbox/Same talk")).unwrap();
     env.api.misbehave(Misbehave::default());
     for video in &videos[1..] {
-        let out = env.run(&["submit", video, "--name", "Same talk"]);
-        assert!(out.status.success(), "{}", text(&out));
+        env.run_ok(&["submit", video, "--name", "Same talk"]);
     }
-    let once = env.run(&["once"]);
-    assert!(once.status.success(), "{}", text(&once));
+    env.once();
     // Now the first one is retried: its recorded folder belongs to another job.
     assert!(env.run(&["retry", "1"]).status.success());
-    let once = env.run(&["once"]);
-    assert!(once.status.success(), "{}", text(&once));
+    env.once();
 
     let jobs = env.jobs();
     let mut folders: Vec<String> = jobs
@@ -563,38 +471,23 @@ fn the_status_line_counts_jobs_from_memory_as_they_move() {
         },
         |url| with_api(url, "max_concurrent_projects = 1"),
     );
-    let notify_path = env.dir.path().join("notify.sock");
-    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
-    notify
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let log = env.dir.path().join("daemon.log");
-    let notify_env = notify_path.to_string_lossy().into_owned();
-    let mut daemon = env.spawn_with_env(&["run"], &log, &[("NOTIFY_SOCKET", &notify_env)]);
-    assert!(wait_until(Duration::from_secs(10), || env
-        .dir
-        .path()
-        .join("state/control.sock")
-        .exists()));
+    let mut notify = Notify::bind(&env, Duration::from_millis(200));
+    let mut daemon =
+        Daemon::spawn_with_env(&env, &["run"], &[("NOTIFY_SOCKET", &notify.var())]).wait_up();
     for video in [
         VIDEO,
         "https://youtu.be/aaaaaaaaaaa",
         "https://youtu.be/bbbbbbbbbbb",
     ] {
-        assert!(env.run(&["submit", video]).status.success());
+        env.run_ok(&["submit", video]);
     }
-    let mut messages = String::new();
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline && !messages.contains("STATUS=1 processing, 2 queued") {
-        if let Ok(n) = notify.recv(&mut buf) {
-            messages.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    }
-    sigterm(&mut daemon);
+    let counted = "STATUS=1 processing, 2 queued";
+    notify.wait_for(Duration::from_secs(20), |m| m.contains(counted));
+    daemon.terminate();
     assert!(
-        messages.contains("STATUS=1 processing, 2 queued"),
-        "{messages:?}\n{}",
-        std::fs::read_to_string(&log).unwrap()
+        notify.text().contains(counted),
+        "{:?}\n{}",
+        notify.messages,
+        daemon.log()
     );
 }

@@ -5,80 +5,42 @@
 mod support;
 
 use std::os::unix::net::UnixDatagram;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
-use support::harness::{all_files, base_config, text, wait_until, Env};
+use support::harness::{
+    all_files, base_config, quick, text, wait_until, Daemon, Env, Notify, VIDEO,
+};
 use support::FakeConfig;
-
-const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
-
-fn quick() -> FakeConfig {
-    FakeConfig {
-        phase: Duration::from_millis(60),
-        ..FakeConfig::default()
-    }
-}
-
-fn sigterm(child: &Child) {
-    signal(child, "-TERM");
-}
-
-fn signal(child: &Child, which: &str) {
-    let status = std::process::Command::new("kill")
-        .args([which, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn socket_up(env: &Env) -> bool {
-    wait_until(Duration::from_secs(10), || {
-        env.dir.path().join("state/control.sock").exists()
-    })
-}
 
 #[test]
 fn ready_status_and_stopping_reach_the_notify_socket() {
     let env = Env::new(quick());
-    let notify_path = env.dir.path().join("notify.sock");
-    let notify = UnixDatagram::bind(&notify_path).unwrap();
-    notify
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let log = env.dir.path().join("run.log");
+    let mut notify = Notify::bind(&env, Duration::from_millis(200));
+    let vars = [
+        ("NOTIFY_SOCKET", notify.var()),
+        ("WATCHDOG_USEC", "200000".into()),
+    ];
     let mut command = std::process::Command::new(support::harness::BINARY);
     command
         .args(["--config"])
         .arg(env.config_path())
         .arg("run")
         .env("WAYIN_API_KEY", &env.api.config().api_key)
-        .env("NOTIFY_SOCKET", &notify_path)
-        .env("WATCHDOG_USEC", "200000")
-        .stderr(std::fs::File::create(&log).unwrap());
-    let mut daemon = command.spawn().unwrap();
-    let mut messages = String::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut buf = [0u8; 4096];
-    while Instant::now() < deadline && !messages.contains("READY=1") {
-        if let Ok(n) = notify.recv(&mut buf) {
-            messages.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    }
-    assert!(messages.contains("READY=1"), "got: {messages:?}");
+        .envs(vars.iter().map(|(k, v)| (k, v)));
+    let log = env.dir.path().join("run.log");
+    let mut daemon = Daemon::from_command(&mut command, log, &env);
+    let ready = notify.wait_for(Duration::from_secs(10), |m| m.contains("READY=1"));
+    let messages = notify.text();
+    assert!(ready, "got: {messages:?}");
     assert!(messages.contains("STATUS=idle"), "got: {messages:?}");
     // READY comes after the database is open: the control socket answers.
-    assert!(socket_up(&env));
+    daemon = daemon.wait_up();
     // Watchdog pings at half of WATCHDOG_USEC; RELOADING/READY around SIGHUP.
-    signal(&daemon, "-HUP");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline
-        && !(messages.matches("WATCHDOG=1").count() >= 3 && messages.contains("RELOADING=1"))
-    {
-        if let Ok(n) = notify.recv(&mut buf) {
-            messages.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    }
+    daemon.hup();
+    notify.wait_for(Duration::from_secs(10), |m| {
+        m.matches("WATCHDOG=1").count() >= 3 && m.contains("RELOADING=1")
+    });
+    let messages = notify.text();
     assert!(
         messages.matches("WATCHDOG=1").count() >= 3,
         "got: {messages:?}"
@@ -88,11 +50,9 @@ fn ready_status_and_stopping_reach_the_notify_socket() {
         messages[reloading..].contains("READY=1"),
         "READY=1 after the reload: {messages:?}"
     );
-    sigterm(&daemon);
-    assert!(daemon.wait().unwrap().success());
-    while let Ok(n) = notify.recv(&mut buf) {
-        messages.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    daemon.stop();
+    notify.receive();
+    let messages = notify.text();
     assert!(messages.contains("STOPPING=1"), "got: {messages:?}");
     assert!(
         !env.dir.path().join("state/control.sock").exists(),
@@ -103,13 +63,10 @@ fn ready_status_and_stopping_reach_the_notify_socket() {
 #[test]
 fn commands_give_the_same_output_through_the_daemon_and_without_it() {
     let env = Env::new(quick());
-    let log = env.dir.path().join("run.log");
-    let mut daemon = env.spawn(&["run"], &log);
-    assert!(socket_up(&env));
+    let daemon = Daemon::spawn(&env, &["run"]).wait_up();
     // Queued through the socket (the database is the daemon's).
-    let submitted = env.run(&["submit", VIDEO, "--wait"]);
-    assert!(submitted.status.success(), "{}", text(&submitted));
-    assert!(text(&submitted).contains("done:"), "{}", text(&submitted));
+    let submitted = env.run_ok(&["submit", VIDEO, "--wait"]);
+    assert!(submitted.contains("done:"), "{submitted}");
     let mode = std::fs::metadata(env.dir.path().join("state/control.sock")).unwrap();
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
@@ -130,8 +87,7 @@ fn commands_give_the_same_output_through_the_daemon_and_without_it() {
         text(&status)
     );
 
-    sigterm(&daemon);
-    assert!(daemon.wait().unwrap().success());
+    daemon.stop();
     let stopped: Vec<String> = commands.iter().map(|args| text(&env.run(args))).collect();
     assert_eq!(running, stopped);
     assert!(running[0].contains("done"), "{}", running[0]);
@@ -147,57 +103,40 @@ fn commands_give_the_same_output_through_the_daemon_and_without_it() {
 #[test]
 fn a_second_daemon_on_the_same_state_is_refused_at_once() {
     let env = Env::new(quick());
-    let mut daemon = env.spawn(&["run"], &env.dir.path().join("run.log"));
-    assert!(socket_up(&env));
+    let daemon = Daemon::spawn(&env, &["run"]).wait_up();
     let started = Instant::now();
-    let second = env.run(&["run"]);
-    assert_eq!(second.status.code(), Some(1), "{}", text(&second));
-    assert!(
-        text(&second).contains("already running"),
-        "{}",
-        text(&second)
-    );
+    let second = env.run_code(&["run"], 1);
+    assert!(second.contains("already running"), "{second}");
     assert!(started.elapsed() < Duration::from_secs(10));
-    let once = env.run(&["once"]);
-    assert_eq!(once.status.code(), Some(1), "{}", text(&once));
-    assert!(
-        text(&once).contains("in use by another clipwatch"),
-        "{}",
-        text(&once)
-    );
-    sigterm(&daemon);
-    assert!(daemon.wait().unwrap().success());
+    let once = env.run_code(&["once"], 1);
+    assert!(once.contains("in use by another clipwatch"), "{once}");
+    daemon.stop();
 }
 
 #[test]
 fn a_stale_socket_from_a_crash_is_replaced() {
     let env = Env::new(quick());
-    let mut daemon = env.spawn(&["run"], &env.dir.path().join("run1.log"));
-    assert!(socket_up(&env));
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
+    let mut daemon = Daemon::spawn(&env, &["run"]).wait_up();
+    daemon.kill();
     assert!(
         env.dir.path().join("state/control.sock").exists(),
         "kill -9 leaves the socket"
     );
     // Without a daemon, commands open the database themselves.
     assert!(env.run(&["jobs"]).status.success());
-    let mut daemon = env.spawn(&["run"], &env.dir.path().join("run2.log"));
+    let daemon = Daemon::spawn(&env, &["run"]);
     let answered = wait_until(Duration::from_secs(10), || {
         text(&env.run(&["status"])).contains("daemon: running")
     });
     assert!(answered);
-    sigterm(&daemon);
-    assert!(daemon.wait().unwrap().success());
+    daemon.stop();
 }
 
 #[test]
 fn sighup_applies_a_valid_file_and_refuses_an_invalid_one() {
     let env = Env::new(quick());
     let config = env.config_path();
-    let log = env.dir.path().join("run.log");
-    let mut daemon = env.spawn(&["run"], &log);
-    assert!(socket_up(&env));
+    let daemon = Daemon::spawn(&env, &["run"]).wait_up();
 
     let good = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
@@ -205,13 +144,9 @@ fn sighup_applies_a_valid_file_and_refuses_an_invalid_one() {
         good.replace("enable_export = false", "enable_export = maybe"),
     )
     .unwrap();
-    signal(&daemon, "-HUP");
-    assert!(wait_until(Duration::from_secs(10), || {
-        std::fs::read_to_string(&log)
-            .unwrap()
-            .contains("reload refused")
-    }));
-    let log_text = std::fs::read_to_string(&log).unwrap();
+    daemon.hup();
+    assert!(daemon.wait_log("reload refused"), "{}", daemon.log());
+    let log_text = daemon.log();
     assert!(
         log_text.contains("config.toml:"),
         "the refusal names the file and line: {log_text}"
@@ -221,21 +156,19 @@ fn sighup_applies_a_valid_file_and_refuses_an_invalid_one() {
     let with_square =
         format!("{good}\n[presets.square]\nextends = \"default\"\nratio = \"RATIO_1_1\"\n");
     std::fs::write(&config, with_square).unwrap();
-    signal(&daemon, "-HUP");
-    assert!(wait_until(Duration::from_secs(10), || {
-        std::fs::read_to_string(&log)
-            .unwrap()
-            .contains("configuration reloaded")
-    }));
-    let submitted = env.run(&["submit", VIDEO, "--preset", "square", "--wait"]);
-    assert!(submitted.status.success(), "{}", text(&submitted));
+    daemon.hup();
+    assert!(
+        daemon.wait_log("configuration reloaded"),
+        "{}",
+        daemon.log()
+    );
+    env.run_ok(&["submit", VIDEO, "--preset", "square", "--wait"]);
     assert_eq!(
         env.api.submissions()[0]["ratio"],
         "RATIO_1_1",
         "the daemon used the reloaded preset"
     );
-    sigterm(&daemon);
-    assert!(daemon.wait().unwrap().success());
+    daemon.stop();
     assert!(all_files(&env.clips())
         .iter()
         .any(|f| f.ends_with("project.json")));
@@ -255,22 +188,18 @@ fn sigterm_during_a_download_loses_nothing() {
         response_delay: Some(Duration::from_millis(300)),
         ..support::Misbehave::default()
     });
-    let log = env.dir.path().join("run1.log");
-    assert!(env.run(&["submit", VIDEO]).status.success());
-    let mut daemon = env.spawn(&["run"], &log);
-    let downloading = wait_until(Duration::from_secs(20), || {
+    env.run_ok(&["submit", VIDEO]);
+    let daemon = Daemon::spawn(&env, &["run"]);
+    daemon.expect("downloading", Duration::from_secs(20), || {
         env.api
             .requests()
             .iter()
             .any(|r| r.path.contains("/files/"))
     });
-    assert!(downloading, "{}", std::fs::read_to_string(&log).unwrap());
-    sigterm(&daemon);
-    assert!(daemon.wait().unwrap().success(), "clean exit");
+    daemon.stop();
     assert_eq!(env.jobs()[0]["state"], "downloading");
     env.api.misbehave(support::Misbehave::default());
-    let once = env.run(&["once"]);
-    assert!(once.status.success(), "{}", text(&once));
+    env.once();
     let files = all_files(&env.clips());
     assert!(files.iter().any(|f| f.ends_with("project.json")));
     assert!(
@@ -295,17 +224,12 @@ fn a_notify_socket_nobody_reads_never_stalls_the_daemon() {
     let env = Env::new(quick());
     let notify_path = env.dir.path().join("notify.sock");
     let _never_read = UnixDatagram::bind(&notify_path).unwrap();
-    let mut daemon = std::process::Command::new(support::harness::BINARY)
-        .arg("--config")
-        .arg(env.config_path())
-        .arg("run")
-        .env("WAYIN_API_KEY", &env.api.config().api_key)
-        .env("NOTIFY_SOCKET", &notify_path)
-        .env("WATCHDOG_USEC", "20000") // a ping every 10 ms fills the queue at once
-        .stderr(std::fs::File::create(env.dir.path().join("run.log")).unwrap())
-        .spawn()
-        .unwrap();
-    assert!(socket_up(&env));
+    let notify_var = notify_path.to_string_lossy().into_owned();
+    let vars = [
+        ("NOTIFY_SOCKET", notify_var.as_str()),
+        ("WATCHDOG_USEC", "20000"), // a ping every 10 ms fills the queue at once
+    ];
+    let mut daemon = Daemon::spawn_with_env(&env, &["run"], &vars).wait_up();
     std::thread::sleep(Duration::from_millis(500));
     let answered = env.run(&["status"]);
     assert!(
@@ -314,13 +238,8 @@ fn a_notify_socket_nobody_reads_never_stalls_the_daemon() {
         text(&answered)
     );
     let asked = Instant::now();
-    sigterm(&daemon);
-    let exited = wait_until(Duration::from_secs(10), || {
-        daemon.try_wait().unwrap().is_some()
-    });
-    if !exited {
-        daemon.kill().unwrap();
-    }
+    support::harness::signal(daemon.pid(), "-TERM");
+    let exited = wait_until(Duration::from_secs(10), || !daemon.is_running());
     assert!(exited, "the daemon did not stop within 10 s");
     assert!(
         asked.elapsed() < Duration::from_secs(5),

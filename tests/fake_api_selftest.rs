@@ -18,6 +18,13 @@ fn cfg() -> FakeConfig {
     }
 }
 
+/// The fake API started with `cfg`, and a client for it.
+async fn started(cfg: FakeConfig) -> (FakeApi, Client) {
+    let api = FakeApi::start(cfg).await;
+    let client = Client::new(&api);
+    (api, client)
+}
+
 struct Client {
     http: reqwest::Client,
     base: String,
@@ -97,8 +104,7 @@ fn links(v: &Value) -> Vec<Option<String>> {
 
 #[tokio::test]
 async fn auth_and_version_failures() {
-    let api = FakeApi::start(cfg()).await;
-    let c = Client::new(&api);
+    let (api, c) = started(cfg()).await;
     let http = reqwest::Client::new();
 
     let resp = http
@@ -147,8 +153,7 @@ async fn auth_and_version_failures() {
 
 #[tokio::test]
 async fn seed_shape_with_string_numbers() {
-    let api = FakeApi::start(cfg()).await;
-    let c = Client::new(&api);
+    let (api, c) = started(cfg()).await;
     let (status, v) = c
         .json(c.post(
             "/clips",
@@ -287,12 +292,11 @@ async fn data_only_numbers_cost_usage_and_api_prefix() {
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
-    let api = FakeApi::start(FakeConfig {
+    let (api, c) = started(FakeConfig {
         rate_limit: Some((3, Duration::from_secs(1))),
         ..cfg()
     })
     .await;
-    let c = Client::new(&api);
     let id = c.submit(json!({"video_url": "https://youtu.be/a"})).await;
     c.results(&id).await;
     c.results(&id).await;
@@ -318,12 +322,11 @@ async fn rate_limit_answers_429_with_retry_after() {
 
 #[tokio::test]
 async fn sixth_running_project_is_refused() {
-    let api = FakeApi::start(FakeConfig {
+    let (api, c) = started(FakeConfig {
         phase: Duration::from_millis(200),
         ..cfg()
     })
     .await;
-    let c = Client::new(&api);
     for i in 0..5 {
         c.submit(json!({"video_url": format!("https://youtu.be/{i}")}))
             .await;
@@ -349,13 +352,12 @@ async fn sixth_running_project_is_refused() {
 
 #[tokio::test]
 async fn export_links_renew_expire_and_serve_ranges() {
-    let api = FakeApi::start(FakeConfig {
+    let (api, c) = started(FakeConfig {
         link_ttl: Duration::from_millis(800),
         clip_bytes: 10_000,
         ..cfg()
     })
     .await;
-    let c = Client::new(&api);
     let id = c
         .submit(json!({"video_url": "https://youtu.be/e", "enable_export": true}))
         .await;
@@ -447,8 +449,7 @@ async fn export_links_renew_expire_and_serve_ranges() {
 
 #[tokio::test]
 async fn export_links_refused_until_refresh() {
-    let api = FakeApi::start(cfg()).await;
-    let c = Client::new(&api);
+    let (api, c) = started(cfg()).await;
     let id = c
         .submit(json!({"video_url": "https://youtu.be/r", "enable_export": true}))
         .await;
@@ -488,12 +489,11 @@ async fn missing_export_links_after_success() {
 
 #[tokio::test]
 async fn upload_flow_records_hash() {
-    let api = FakeApi::start(FakeConfig {
+    let (api, c) = started(FakeConfig {
         upload_url_ttl: Duration::from_millis(800),
         ..cfg()
     })
     .await;
-    let c = Client::new(&api);
     let (status, v) = c
         .json(c.post("/upload/single-file", json!({"name": "talk.mp4"})))
         .await;
@@ -570,8 +570,7 @@ fn hex(bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn misbehave_reject_key_fail_and_server_errors() {
-    let api = FakeApi::start(cfg()).await;
-    let c = Client::new(&api);
+    let (api, c) = started(cfg()).await;
 
     api.misbehave(Misbehave {
         reject_key: true,
@@ -612,8 +611,7 @@ async fn misbehave_reject_key_fail_and_server_errors() {
 
 #[tokio::test]
 async fn misbehave_invalid_submit_malformed_and_delay() {
-    let api = FakeApi::start(cfg()).await;
-    let c = Client::new(&api);
+    let (api, c) = started(cfg()).await;
     api.misbehave(Misbehave {
         invalid_submit: Some("unsupported video source".into()),
         ..Misbehave::default()
@@ -645,15 +643,21 @@ async fn misbehave_invalid_submit_malformed_and_delay() {
     c.results(&id).await;
 }
 
-#[tokio::test]
-async fn misbehave_html_and_truncated_downloads() {
-    let api = FakeApi::start(cfg()).await;
-    let c = Client::new(&api);
+/// A fake API with one finished task of `video` with exports: the API,
+/// a client, the task id and its first clip's export link.
+async fn finished_with_export(video: &str) -> (FakeApi, Client, String, String) {
+    let (api, c) = started(cfg()).await;
     let id = c
-        .submit(json!({"video_url": "https://youtu.be/h", "enable_export": true}))
+        .submit(json!({"video_url": video, "enable_export": true}))
         .await;
     let (_, v) = c.wait_end(&id).await;
     let link = links(&v)[0].clone().unwrap();
+    (api, c, id, link)
+}
+
+#[tokio::test]
+async fn misbehave_html_and_truncated_downloads() {
+    let (api, _, id, link) = finished_with_export("https://youtu.be/h").await;
 
     api.misbehave(Misbehave {
         html_instead_of_mp4: true,
@@ -716,8 +720,7 @@ async fn raw_exchange(api: &FakeApi, request: &str, timeout: Duration) -> Vec<u8
 
 #[tokio::test]
 async fn misbehave_resets_close_the_connection_without_an_answer() {
-    let api = FakeApi::start(cfg()).await;
-    let c = Client::new(&api);
+    let (api, c) = started(cfg()).await;
     api.misbehave(Misbehave {
         reset_api_calls: 2,
         target: Target::Submit,
@@ -762,8 +765,7 @@ async fn misbehave_resets_close_the_connection_without_an_answer() {
 
 #[tokio::test]
 async fn misbehave_hang_processes_the_call_and_never_answers() {
-    let api = FakeApi::start(cfg()).await;
-    let c = Client::new(&api);
+    let (api, c) = started(cfg()).await;
     api.misbehave(Misbehave {
         hang_api_calls: 1,
         target: Target::Submit,
@@ -793,13 +795,7 @@ async fn misbehave_hang_processes_the_call_and_never_answers() {
 
 #[tokio::test]
 async fn misbehave_drip_trickles_api_replies_and_downloads() {
-    let api = FakeApi::start(cfg()).await;
-    let c = Client::new(&api);
-    let id = c
-        .submit(json!({"video_url": "https://youtu.be/d", "enable_export": true}))
-        .await;
-    let (_, v) = c.wait_end(&id).await;
-    let link = links(&v)[0].clone().unwrap();
+    let (api, c, id, link) = finished_with_export("https://youtu.be/d").await;
 
     let drip = Drip {
         bytes: 64,
@@ -857,8 +853,7 @@ async fn misbehave_drip_trickles_api_replies_and_downloads() {
 
 #[tokio::test]
 async fn misbehave_malformed_submits_and_huge_replies() {
-    let api = FakeApi::start(cfg()).await;
-    let c = Client::new(&api);
+    let (api, c) = started(cfg()).await;
     api.misbehave(Misbehave {
         malformed_submits: 1,
         ..Misbehave::default()
@@ -905,8 +900,7 @@ async fn misbehave_malformed_submits_and_huge_replies() {
 
 #[tokio::test]
 async fn misbehave_refused_uploads_then_accepted() {
-    let api = FakeApi::start(cfg()).await;
-    let c = Client::new(&api);
+    let (api, c) = started(cfg()).await;
     api.misbehave(Misbehave {
         refuse_uploads: 1,
         ..Misbehave::default()

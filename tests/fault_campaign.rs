@@ -6,7 +6,9 @@
 //! resets, hangs and slow drips past `[api] timeout`, huge and malformed
 //! results, missing export links, refused export links, HTML pages and
 //! truncated or dripping downloads, refused upload URLs. Then everything
-//! heals and the daemon must finish on its own.
+//! heals and the daemon must finish on its own. The faults are one table
+//! ([`FAULTS`]: kind, chance, injection, expected outcome) that one driver
+//! ([`run_campaign`]) draws from and checks against.
 //!
 //! Ambiguous submits are among the faults: a submit that the fake processed
 //! and then cut off without a reply (`"ambiguous-submit"`), a submit hang
@@ -31,40 +33,122 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use support::harness::{
-    all_files, assert_no_secrets, base_config, read_json, text, wait_until, Env,
+    assert_no_part, assert_no_secrets, base_config, projects, read_json, sha256_hex, text,
+    wait_until, Daemon, Env,
 };
 use support::{Drip, FakeConfig, Misbehave, Recorded, Target};
 
-/// Every fault kind the campaign injects, as counted from the fake's records
-/// (`"drip"` is split into API replies and downloads; `"submit-hang"` is a
-/// hang that fell on a submit: the fake processed it, so a task exists whose
-/// id never arrives, unless the account's running-task limit answered it
-/// with a 429 that was never sent either).
-const KINDS: [&str; 17] = [
-    "rejected-key",
-    "rate-limited",
-    "concurrency-limited",
-    "server-error",
-    "reset",
-    "hang",
-    "drip-api",
-    "huge",
-    "malformed",
-    "missing-links",
-    "refused-export",
-    "html",
-    "truncated",
-    "drip-download",
-    "refused-upload",
-    "submit-hang",
-    "ambiguous-submit",
+/// One kind of fault: its name as counted from the fake's records, how
+/// often a fault set draws it, how it is put in, and what it may do to a
+/// job once everything heals.
+struct Fault {
+    kind: &'static str,
+    /// Percent chance per fault set; `None`: only when forced (see [`draw`]).
+    chance: Option<u64>,
+    inject: fn(&mut SplitMix, &mut Misbehave),
+    outcome: Outcome,
+}
+
+enum Outcome {
+    /// Every job it meets ends done.
+    Heals,
+    /// A submit it met may have been processed: the job may fail with a
+    /// reason saying this (and is then retried or left, see the module doc).
+    MayFailSaying(&'static str),
+}
+
+const HEALS: Outcome = Outcome::Heals;
+const AMBIGUOUS: Outcome = Outcome::MayFailSaying("a task may exist");
+
+/// A row of [`FAULTS`].
+const fn fault(
+    kind: &'static str,
+    chance: Option<u64>,
+    inject: fn(&mut SplitMix, &mut Misbehave),
+    outcome: Outcome,
+) -> Fault {
+    Fault {
+        kind,
+        chance,
+        inject,
+        outcome,
+    }
+}
+
+/// The campaign's table, in the order a fault set draws it (the order of
+/// the seeded draws is part of each seed's campaign). `"drip"` is split into
+/// API replies and downloads; `"submit-hang"` is a hang that fell on a
+/// submit: the fake processed it, so a task exists whose id never arrives,
+/// unless the account's running-task limit answered it with a 429 that was
+/// never sent either.
+#[rustfmt::skip]
+const FAULTS: [Fault; 17] = [
+    fault("rejected-key",        Some(8),  |_, m| m.reject_key = true,                            HEALS),
+    fault("rate-limited",        Some(8),  |_, m| m.rate_limited = true,                          HEALS),
+    fault("concurrency-limited", Some(12), |_, m| m.concurrency_limited = true,                   HEALS),
+    fault("server-error",        Some(30), |r, m| m.server_errors = r.range(1, 3) as u32,         HEALS),
+    // A reset after the request left is an ambiguous submit.
+    fault("reset",               Some(30), |r, m| m.reset_api_calls = r.range(1, 3) as u32,       AMBIGUOUS),
+    fault("hang",                Some(20), |r, m| m.hang_api_calls = r.range(1, 2) as u32,        AMBIGUOUS),
+    fault("drip-api",            Some(15), drip_results,                                          HEALS),
+    fault("huge",                Some(15), huge_results,                                          HEALS),
+    fault("malformed",           Some(25), |r, m| m.malformed_results = r.range(1, 2) as u32,     HEALS),
+    fault("missing-links",       Some(25), |r, m| m.missing_export_links_polls = r.range(1, 3) as u32, HEALS),
+    fault("refused-export",      Some(25), |_, m| m.export_links_refused_until_refresh = true,    HEALS),
+    fault("html",                Some(12), |_, m| m.html_instead_of_mp4 = true,                   HEALS),
+    fault("truncated",           Some(20), |_, m| m.truncate_downloads = true,                    HEALS),
+    fault("drip-download",       Some(20), drip_downloads,                                        HEALS),
+    fault("refused-upload",      Some(40), |r, m| m.refuse_uploads = r.range(1, 2) as u32,        HEALS),
+    fault("ambiguous-submit",    Some(15), |_, m| m.cut_after_submit = 1,                         AMBIGUOUS),
+    fault("submit-hang",         None,     hang_a_submit,                                         AMBIGUOUS),
 ];
+
+/// A submit's 200 whose body drips past the timeout fails the job on
+/// purpose (it may have paid): drips go to results calls only.
+fn drip_results(_: &mut SplitMix, m: &mut Misbehave) {
+    m.target = Target::Results;
+    m.drip_api = Some(Drip {
+        bytes: 8,
+        every: Duration::from_millis(25),
+    });
+}
+
+/// A huge 2xx submit reply fails the job on purpose (it may have paid):
+/// huge replies go to results calls only.
+fn huge_results(_: &mut SplitMix, m: &mut Misbehave) {
+    m.target = Target::Results;
+    m.huge_replies = 1;
+    m.huge_bytes = 9 * 1024 * 1024;
+}
+
+fn drip_downloads(_: &mut SplitMix, m: &mut Misbehave) {
+    m.drip_downloads = Some(Drip {
+        bytes: 4 * 1024,
+        every: Duration::from_millis(40),
+    });
+}
+
+/// Every call a submit, hanging (no huge or dripping reply in its way).
+fn hang_a_submit(_: &mut SplitMix, m: &mut Misbehave) {
+    m.target = Target::Submit;
+    m.hang_api_calls = m.hang_api_calls.max(1);
+    m.huge_replies = 0;
+    m.drip_api = None;
+}
+
+/// What a failed job's reason may say: the outcomes of the table's faults.
+fn may_fail_saying() -> Vec<&'static str> {
+    FAULTS
+        .iter()
+        .filter_map(|f| match f.outcome {
+            Outcome::MayFailSaying(reason) => Some(reason),
+            Outcome::Heals => None,
+        })
+        .collect()
+}
 
 const SUBMIT_PATH: &str = "/open/v2/clips";
 
@@ -123,19 +207,12 @@ impl SplitMix {
     }
 }
 
-/// A random combination of transient faults. When `force` is not empty
-/// (the campaign is half over and these kinds were not injected yet), only
-/// the kinds in it are on, so that the jobs left get to meet them instead of
-/// backing off from everything else; the draws are made all the same.
+/// A random combination of transient faults: each row of [`FAULTS`] on
+/// with its chance. When `force` is not empty (the campaign is half over
+/// and these kinds were not injected yet), only the kinds in it are on, so
+/// that the jobs left get to meet them instead of backing off from
+/// everything else; the draws are made all the same.
 fn draw(rng: &mut SplitMix, force: &[&str]) -> Misbehave {
-    let on = |rng: &mut SplitMix, kind: &str, p: u64| {
-        let drawn = rng.percent(p);
-        if force.is_empty() {
-            drawn
-        } else {
-            force.contains(&kind)
-        }
-    };
     let mut m = Misbehave {
         target: match rng.range(0, 3) {
             0 => Target::Any,
@@ -145,60 +222,16 @@ fn draw(rng: &mut SplitMix, force: &[&str]) -> Misbehave {
         },
         ..Misbehave::default()
     };
-    m.reject_key = on(rng, "rejected-key", 8);
-    m.rate_limited = on(rng, "rate-limited", 8);
-    m.concurrency_limited = on(rng, "concurrency-limited", 12);
-    if on(rng, "server-error", 30) {
-        m.server_errors = rng.range(1, 3) as u32;
-    }
-    if on(rng, "reset", 30) {
-        m.reset_api_calls = rng.range(1, 3) as u32;
-    }
-    if on(rng, "hang", 20) {
-        m.hang_api_calls = rng.range(1, 2) as u32;
-    }
-    if on(rng, "drip-api", 15) {
-        // A submit's 200 whose body drips past the timeout fails the job on
-        // purpose (it may have paid): drips go to results calls only.
-        m.target = Target::Results;
-        m.drip_api = Some(Drip {
-            bytes: 8,
-            every: Duration::from_millis(25),
-        });
-    }
-    if on(rng, "huge", 15) {
-        // A huge 2xx submit reply fails the job on purpose (it may have paid):
-        // huge replies go to results calls only.
-        m.target = Target::Results;
-        m.huge_replies = 1;
-        m.huge_bytes = 9 * 1024 * 1024;
-    }
-    if on(rng, "malformed", 25) {
-        m.malformed_results = rng.range(1, 2) as u32;
-    }
-    if on(rng, "missing-links", 25) {
-        m.missing_export_links_polls = rng.range(1, 3) as u32;
-    }
-    m.export_links_refused_until_refresh = on(rng, "refused-export", 25);
-    m.html_instead_of_mp4 = on(rng, "html", 12);
-    m.truncate_downloads = on(rng, "truncated", 20);
-    if on(rng, "drip-download", 20) {
-        m.drip_downloads = Some(Drip {
-            bytes: 4 * 1024,
-            every: Duration::from_millis(40),
-        });
-    }
-    if on(rng, "refused-upload", 40) {
-        m.refuse_uploads = rng.range(1, 2) as u32;
-    }
-    if on(rng, "ambiguous-submit", 15) {
-        m.cut_after_submit = 1;
-    }
-    if force.contains(&"submit-hang") {
-        m.target = Target::Submit;
-        m.hang_api_calls = m.hang_api_calls.max(1);
-        m.huge_replies = 0;
-        m.drip_api = None;
+    for fault in &FAULTS {
+        let drawn = fault.chance.is_some_and(|p| rng.percent(p));
+        let on = if force.is_empty() {
+            drawn
+        } else {
+            force.contains(&fault.kind)
+        };
+        if on {
+            (fault.inject)(rng, &mut m);
+        }
     }
     m
 }
@@ -214,7 +247,7 @@ fn kind_of(r: &Recorded) -> Option<&'static str> {
 }
 
 fn injected_per_kind(env: &Env) -> BTreeMap<&'static str, usize> {
-    let mut counts: BTreeMap<&'static str, usize> = KINDS.iter().map(|k| (*k, 0)).collect();
+    let mut counts: BTreeMap<&'static str, usize> = FAULTS.iter().map(|f| (f.kind, 0)).collect();
     for r in env.api.requests() {
         if let Some(kind) = kind_of(&r) {
             *counts.entry(kind).or_default() += 1;
@@ -239,35 +272,8 @@ fn local_video(seed: u64, n: u64) -> Vec<u8> {
         .collect()
 }
 
-fn sha_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn start_daemon(env: &Env, log: &Path) -> Child {
-    let child = env.spawn(&["-v", "run"], log);
-    let socket = env.dir.path().join("state").join("control.sock");
-    assert!(
-        wait_until(Duration::from_secs(20), || socket.exists()),
-        "no control socket: {}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    child
-}
-
 fn submit(env: &Env, what: &str, seen: &mut String) {
-    let out = env.run(&["submit", what]);
-    *seen += &text(&out);
-    assert!(out.status.success(), "submit {what}: {}", text(&out));
-}
-
-fn count_projects(env: &Env) -> usize {
-    all_files(&env.clips())
-        .iter()
-        .filter(|f| f.ends_with("project.json"))
-        .count()
+    *seen += &env.run_ok(&["submit", what]);
 }
 
 fn run_campaign(campaign: Campaign) {
@@ -288,8 +294,7 @@ fn run_campaign(campaign: Campaign) {
     let inbox = env.dir.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
     let locals: Vec<Vec<u8>> = (0..2).map(|n| local_video(seed, n)).collect();
-    let log = env.dir.path().join("daemon.log");
-    let mut daemon = start_daemon(&env, &log);
+    let daemon = Daemon::start(&env);
     let mut seen = String::new();
 
     // Most videos now, the rest (and the second file) half way through.
@@ -310,14 +315,18 @@ fn run_campaign(campaign: Campaign) {
     loop {
         let elapsed = started.elapsed();
         let counts = injected_per_kind(&env);
-        let missing: Vec<&str> = KINDS.iter().copied().filter(|k| counts[k] == 0).collect();
+        let missing: Vec<&str> = FAULTS
+            .iter()
+            .map(|f| f.kind)
+            .filter(|k| counts[k] == 0)
+            .collect();
         if elapsed >= campaign.min_chaos && missing.is_empty() {
             break;
         }
         assert!(
             elapsed < campaign.max_chaos,
             "seed {seed:#x}: kinds never injected in {elapsed:?}: {missing:?}\n{}",
-            diagnose(&env, &log)
+            diagnose(&env, &daemon)
         );
         let half_way = elapsed >= campaign.min_chaos / 2;
         let force = if half_way { missing } else { Vec::new() };
@@ -350,7 +359,7 @@ fn run_campaign(campaign: Campaign) {
     assert!(
         finished,
         "seed {seed:#x}: not finished 120 s after healing\n{}",
-        diagnose(&env, &log)
+        diagnose(&env, &daemon)
     );
 
     // Which video each task belongs to: URL videos by their 11-character
@@ -360,7 +369,7 @@ fn run_campaign(campaign: Campaign) {
         for (identity, sha, ..) in env.api.uploads() {
             let n = locals
                 .iter()
-                .position(|l| sha_hex(l) == sha)
+                .position(|l| sha256_hex(l) == sha)
                 .unwrap_or_else(|| panic!("an upload matches no local video: {identity}"));
             upload_owner.insert(identity, format!("local{n}"));
         }
@@ -403,16 +412,14 @@ fn run_campaign(campaign: Campaign) {
     for job in env.jobs().iter().filter(|j| j["state"] == "failed") {
         let reason = job["reason"].as_str().unwrap();
         assert!(
-            reason.contains("a task may exist"),
+            may_fail_saying().iter().any(|said| reason.contains(said)),
             "seed {seed:#x}: only ambiguous submits may fail a job: {job}"
         );
         let video = video_of(job);
         if tasks_before.contains_key(&video) {
             in_library.push(video);
         } else {
-            let out = env.run(&["retry", &job["id"].to_string()]);
-            assert!(out.status.success(), "{}", text(&out));
-            seen += &text(&out);
+            seen += &env.run_ok(&["retry", &job["id"].to_string()]);
             retried += 1;
         }
     }
@@ -420,12 +427,12 @@ fn run_campaign(campaign: Campaign) {
     let finished = wait_until(Duration::from_secs(120), || {
         let jobs = env.jobs();
         jobs.iter().filter(|j| j["state"] == "done").count() == videos - in_library_count
-            && count_projects(&env) == videos - in_library_count
+            && projects(&env.clips()).len() == videos - in_library_count
     });
     assert!(
         finished,
         "seed {seed:#x}: retried jobs not done 120 s later\n{}",
-        diagnose(&env, &log)
+        diagnose(&env, &daemon)
     );
     let jobs = env.jobs();
     let settle = healed.elapsed();
@@ -485,20 +492,7 @@ fn run_campaign(campaign: Campaign) {
     assert!(folders_of.values().all(|n| *n == 1), "{folders_of:?}");
 
     // Still up; a clean stop; no secret anywhere.
-    assert!(
-        daemon.try_wait().unwrap().is_none(),
-        "the daemon died: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = daemon.wait().unwrap();
-    let daemon_log = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(exit.success(), "exit after SIGTERM: {exit:?}\n{daemon_log}");
-    seen += &daemon_log;
+    seen += &daemon.stop();
     seen += &text(&env.run(&["jobs"]));
     assert_no_secrets(&env, &seen);
 
@@ -526,9 +520,9 @@ fn run_campaign(campaign: Campaign) {
 
 /// A short account of the jobs; the daemon's log is kept in the temp dir's
 /// parent as `fault-campaign-<pid>.log` for reading.
-fn diagnose(env: &Env, log: &Path) -> String {
+fn diagnose(env: &Env, daemon: &Daemon) -> String {
     let kept = std::env::temp_dir().join(format!("fault-campaign-{}.log", std::process::id()));
-    let _ = std::fs::copy(log, &kept);
+    let _ = std::fs::write(&kept, daemon.log());
     let mut out = format!("daemon log kept at {}\n", kept.display());
     for job in env.jobs() {
         out += &format!(
@@ -549,14 +543,9 @@ fn diagnose(env: &Env, log: &Path) -> String {
 /// exist with the bytes the API served, and nothing else is in the folder.
 /// Returns the task id of each folder.
 fn check_output_tree(env: &Env) -> Vec<String> {
-    let files = all_files(&env.clips());
-    let parts: Vec<&PathBuf> = files
-        .iter()
-        .filter(|f| f.to_string_lossy().ends_with(".part"))
-        .collect();
-    assert!(parts.is_empty(), "part files left: {parts:?}");
+    assert_no_part(&env.clips());
     let mut tasks = Vec::new();
-    for project_path in files.iter().filter(|f| f.ends_with("project.json")) {
+    for project_path in &projects(&env.clips()) {
         let folder = project_path.parent().unwrap();
         let project = read_json(project_path);
         let task = project["task"]["id"].as_str().unwrap().to_string();

@@ -332,7 +332,7 @@ proptest! {
                         }
                         Err(_) => {
                             let problem = problems.next().expect("a problem per unusable line");
-                            prop_assert!(problem.starts_with(&format!("{place}: ")), "{}", problem);
+                            prop_assert!(problem.starts_with(&format!("{place}: ")), "{problem}");
                         }
                     }
                 }

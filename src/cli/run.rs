@@ -25,8 +25,9 @@ pub async fn once(config: Arc<Config>) -> anyhow::Result<u8> {
     let (_config_tx, config_rx) = watch::channel(config.clone());
     let pipeline = Pipeline::new(store.clone(), config_rx, cancel).await?;
     // Sources first, so the jobs they queue are part of this pass.
-    crate::sources::feed::check_all_once(&pipeline).await?;
-    sources::folder::scan_once(&pipeline).await;
+    let intake = crate::daemon::intake(&pipeline);
+    crate::sources::feed::check_all_once(&intake).await?;
+    sources::folder::scan_once(&intake).await;
     let pending: HashSet<String> = store
         .active_jobs()?
         .into_iter()

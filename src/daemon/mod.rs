@@ -50,7 +50,7 @@ pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
         async move { pipeline.run(Scope::All, false).await }
     });
     let control = tokio::spawn(socket.serve(pipeline.clone(), config_rx, cancel.clone()));
-    let watchers = crate::sources::spawn_watchers(&pipeline);
+    let watchers = crate::sources::spawn_watchers(&intake(&pipeline));
 
     notify::ready(&status_line(&pipeline));
     let outcome = supervise(signals, &pipeline, &config_tx, &cancel).await;
@@ -180,6 +180,17 @@ fn reload(pipeline: &Pipeline, config_tx: &watch::Sender<Arc<Config>>) {
         Err(err) => tracing::error!("reload refused, keeping the running configuration: {err}"),
     }
     notify::ready(&status_line(pipeline));
+}
+
+/// The handle sources queue work through: the pipeline's store,
+/// configuration, wake-up and shutdown, nothing else of it.
+pub fn intake(pipeline: &Pipeline) -> crate::sources::Intake {
+    crate::sources::Intake::new(
+        pipeline.store.clone(),
+        pipeline.subscribe_config(),
+        pipeline.waker(),
+        pipeline.cancel.clone(),
+    )
 }
 
 /// "2 processing, 5 queued" for systemd's STATUS=.

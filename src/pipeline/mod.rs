@@ -1,9 +1,26 @@
-//! From a queued job to a finished folder: `job` is the pure state machine,
-//! `scheduler` runs jobs through submit → poll → download under the
-//! account's limits, `download` fetches and verifies files.
+//! From a queued job to a finished folder. [`Pipeline`] is the handle the
+//! daemon and the CLI hold; the [`scheduler`] runs jobs under the account's
+//! limits (budget, slots, the daily unit cap), one [`worker`] per job in
+//! flight, which runs the protocol steps one file each: [`upload`],
+//! [`submit`], [`poll`], [`download`]. Every step returns one
+//! [`Outcome`](step::Outcome) and sees only the shared [`context`], never
+//! the scheduler.
+//!
+//! Dependencies point one way: `handle`/`scheduler` → `worker` → steps →
+//! `step` → `context`.
 
+pub mod context;
+pub mod download;
+pub mod handle;
+mod index;
 pub mod pause;
+pub mod poll;
 pub mod scheduler;
+pub mod step;
+pub mod submit;
+pub mod upload;
 pub mod worker;
 
-pub use scheduler::{Pipeline, Progress, Scope};
+pub use context::{Context, Progress};
+pub use handle::{Pipeline, PipelineError};
+pub use scheduler::Scope;

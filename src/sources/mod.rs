@@ -3,36 +3,39 @@
 //! video is clipped once whichever feed or file named it first.
 //!
 //! Watchers hand what they find to [`enqueue`] or [`record_skipped`]; both
-//! leave a key that is already known untouched.
+//! leave a key that is already known untouched. Sources see only an
+//! [`Intake`] (store, configuration, wake-up, shutdown), never the pipeline.
 
 pub mod feed;
 pub mod folder;
+pub mod intake;
 pub mod title;
 pub mod youtube;
+
+pub use self::intake::Intake;
 
 use tokio::task::JoinHandle;
 
 use chrono::Utc;
 
 use crate::model::Source;
-use crate::pipeline::Pipeline;
 use crate::store::{Inserted, StoreError};
 
 /// Queue `key` unless it is already known, and wake the scheduler.
 pub async fn enqueue(
-    pipeline: &Pipeline,
+    intake: &Intake,
     key: &str,
     source: Source,
     preset: &str,
     name: Option<String>,
 ) -> Result<Inserted, StoreError> {
-    let inserted = pipeline
+    let inserted = intake
         .store
         .insert_new(key, source, preset, name, Utc::now())
         .await?;
     if let Inserted::New(job) = &inserted {
         tracing::info!(job = job.id, key = %job.key, origin = %job.source.origin, "queued");
-        pipeline.wake();
+        intake.wake();
     }
     Ok(inserted)
 }
@@ -43,16 +46,16 @@ pub async fn enqueue(
 /// which feed is checked first does not matter. Returns whether a job was
 /// queued.
 pub async fn enqueue_for_feed(
-    pipeline: &Pipeline,
+    intake: &Intake,
     key: &str,
     source: Source,
     preset: &str,
 ) -> Result<bool, StoreError> {
     let feed = source.feed.clone().unwrap_or_default();
-    match enqueue(pipeline, key, source.clone(), preset, None).await? {
+    match enqueue(intake, key, source.clone(), preset, None).await? {
         Inserted::New(_) => Ok(true),
         Inserted::Existing(job) if wanted_elsewhere(&job, &feed) => {
-            let requeued = pipeline
+            let requeued = intake
                 .store
                 .requeue_skipped(key, source, preset, Utc::now(), |job| {
                     wanted_elsewhere(job, &feed)
@@ -65,7 +68,7 @@ pub async fn enqueue_for_feed(
                     feed = %feed,
                     "queued: skipped by another feed's rules, wanted by this one"
                 );
-                pipeline.wake();
+                intake.wake();
             }
             Ok(requeued.is_some())
         }
@@ -88,14 +91,14 @@ pub fn wanted_elsewhere(job: &crate::model::Job, feed: &str) -> bool {
 /// Record each `(key, source, reason)` as seen but not clipped (backfill,
 /// filters), unless it is already known; one flush for the lot.
 pub async fn record_skipped(
-    pipeline: &Pipeline,
+    intake: &Intake,
     items: Vec<(String, Source, String)>,
     preset: &str,
 ) -> Result<(), StoreError> {
     if items.is_empty() {
         return Ok(());
     }
-    let inserted = pipeline
+    let inserted = intake
         .store
         .insert_skipped_many(items, preset, Utc::now())
         .await?;
@@ -137,11 +140,11 @@ pub async fn find_title(
 }
 
 /// Start every watcher the configuration asks for (feeds, drop folder).
-/// Each stops when the pipeline is cancelled.
-pub fn spawn_watchers(pipeline: &Pipeline) -> Vec<JoinHandle<()>> {
-    let mut watchers = vec![feed::spawn_watchers(pipeline)];
-    if pipeline.config().drop.is_some() {
-        watchers.push(folder::spawn_watcher(pipeline));
+/// Each stops when `intake.cancel` is cancelled.
+pub fn spawn_watchers(intake: &Intake) -> Vec<JoinHandle<()>> {
+    let mut watchers = vec![feed::spawn_watchers(intake)];
+    if intake.config().drop.is_some() {
+        watchers.push(folder::spawn_watcher(intake));
     }
     watchers
 }

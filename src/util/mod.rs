@@ -1,9 +1,12 @@
 //! Small helpers every layer uses, each written once: error text
 //! ([`error_chain`]), sizes and times for people ([`human_size`],
-//! [`rfc3339`]), hashes ([`sha256_hex`]), retry pacing ([`retry`]) and
+//! [`rfc3339`]), hashes ([`sha256_hex`], [`sha256_file`]), retry pacing ([`retry`]) and
 //! bounded reads of HTTP bodies ([`read_capped`]). Depends on nothing of ours.
 
+pub mod file_hash;
 pub mod retry;
+
+pub use file_hash::sha256_file;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};

@@ -748,19 +748,7 @@ async fn trickle(response: Response, drip: Drip) -> Response {
 /// whose last string never closes.
 fn huge_response(size: u64) -> Response {
     let prefix = br#"{"code":"0","message":"success","data":{"id":"proj_huge","status":"SUCCEEDED","clips":[],"padding":""#;
-    let reader = Huge {
-        prefix: prefix.to_vec(),
-        sent: 0,
-        size,
-        counter: None,
-    };
-    let stream = tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024);
-    let response = Response::builder()
-        .status(200)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from_stream(stream))
-        .expect("huge response");
-    injected(response, "huge")
+    Huge::response(prefix.to_vec(), size, None, "application/json", "huge")
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -1177,19 +1165,9 @@ impl Shared {
                     if w.tasks.contains_key(task) && w.misbehave.huge_thumbnails.is_some() =>
                 {
                     let size = w.misbehave.huge_thumbnails.unwrap_or(0);
-                    let reader = Huge {
-                        prefix: thumb_content(task, 0)[..20].to_vec(),
-                        sent: 0,
-                        size,
-                        counter: Some(self.huge_sent.clone()),
-                    };
-                    let stream = tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024);
-                    let response = Response::builder()
-                        .status(200)
-                        .header(header::CONTENT_TYPE, "image/jpeg")
-                        .body(Body::from_stream(stream))
-                        .expect("huge thumbnail");
-                    injected(response, "huge-thumbnail")
+                    let prefix = thumb_content(task, 0)[..20].to_vec();
+                    let counter = Some(self.huge_sent.clone());
+                    Huge::response(prefix, size, counter, "image/jpeg", "huge-thumbnail")
                 }
                 Some((task, idx)) if w.tasks.contains_key(task) && idx < self.cfg.clips => {
                     bytes_response(200, "image/jpeg", self.cfg.thumb_content(task, idx), &[])
@@ -1493,6 +1471,32 @@ struct Huge {
     size: u64,
     /// Counts the bytes handed out, when set.
     counter: Option<Arc<std::sync::atomic::AtomicU64>>,
+}
+
+impl Huge {
+    /// A 200 of `content_type` whose body is `prefix` and then filler up to
+    /// `size` bytes, made as it is sent; recorded as the fault `fault`.
+    fn response(
+        prefix: Vec<u8>,
+        size: u64,
+        counter: Option<Arc<std::sync::atomic::AtomicU64>>,
+        content_type: &str,
+        fault: &'static str,
+    ) -> Response {
+        let reader = Huge {
+            prefix,
+            sent: 0,
+            size,
+            counter,
+        };
+        let stream = tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024);
+        let response = Response::builder()
+            .status(200)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from_stream(stream))
+            .expect("huge response");
+        injected(response, fault)
+    }
 }
 
 impl AsyncRead for Huge {

@@ -170,6 +170,15 @@ pub struct FeedServer {
 impl FeedServer {
     /// Start on its own thread and runtime (tests drive the binary from
     /// synchronous code).
+    /// A server answering each `(path, route)`.
+    pub fn serving<const N: usize>(routes: [(&str, Route); N]) -> FeedServer {
+        let server = FeedServer::start();
+        for (path, route) in routes {
+            server.route(path, route);
+        }
+        server
+    }
+
     pub fn start() -> FeedServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind feed server");
         listener.set_nonblocking(true).expect("non-blocking");

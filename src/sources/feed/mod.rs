@@ -35,7 +35,7 @@ use self::state::{delta, FeedState, FeedStates, Held, LongFormFailing};
 use super::youtube::{self, Target};
 use crate::config::{Config, FeedConfig, FeedSource};
 use crate::model::Source;
-use crate::pipeline::Pipeline;
+use crate::sources::Intake;
 use crate::store::StoreError;
 
 /// How often the set of watched feeds is compared with the configuration.
@@ -77,12 +77,12 @@ pub fn source_label(source: &FeedSource) -> String {
     }
 }
 
-/// Start the feed watcher; it stops on `pipeline.cancel`. Feeds added to or
+/// Start the feed watcher; it stops on `intake.cancel`. Feeds added to or
 /// removed from the configuration are picked up within a second.
-pub fn spawn_watchers(pipeline: &Pipeline) -> JoinHandle<()> {
-    let pipeline = pipeline.clone();
+pub fn spawn_watchers(intake: &Intake) -> JoinHandle<()> {
+    let intake = intake.clone();
     tokio::spawn(async move {
-        match Watcher::new(&pipeline) {
+        match Watcher::new(&intake) {
             Ok(watcher) => supervise(watcher).await,
             Err(err) => tracing::error!("{err}"),
         }
@@ -92,9 +92,9 @@ pub fn spawn_watchers(pipeline: &Pipeline) -> JoinHandle<()> {
 /// Check every configured feed once, at most [`MAX_CONCURRENT_CHECKS`] at a
 /// time; returns how many failed. A check's task is spawned only when it can
 /// run: 10 000 tasks spawned up front held 45 MB of futures (BENCHMARKS.md).
-pub async fn check_all_once(pipeline: &Pipeline) -> Result<usize, FeedError> {
-    let watcher = Watcher::new(pipeline)?;
-    let config = pipeline.config();
+pub async fn check_all_once(intake: &Intake) -> Result<usize, FeedError> {
+    let watcher = Watcher::new(intake)?;
+    let config = intake.config();
     let mut names = config.feeds.iter().map(|feed| feed.name.clone());
     let mut checks = JoinSet::new();
     let mut failed = 0;
@@ -105,7 +105,7 @@ pub async fn check_all_once(pipeline: &Pipeline) -> Result<usize, FeedError> {
             checks.spawn(async move { watcher.check(&name).await });
         }
         tokio::select! {
-            () = pipeline.cancel.cancelled() => break,
+            () = intake.cancel.cancelled() => break,
             next = checks.join_next() => match next {
                 Some(Ok(true)) => {}
                 Some(_) => failed += 1,
@@ -120,7 +120,7 @@ pub async fn check_all_once(pipeline: &Pipeline) -> Result<usize, FeedError> {
 const AFTER_A_CRASH: Duration = Duration::from_secs(300);
 
 fn configured_now(watcher: &Watcher, name: &str) -> bool {
-    watcher.pipeline.config().feed(name).is_some()
+    watcher.intake.config().feed(name).is_some()
 }
 
 /// Run each configured feed's checks when they are due, from one loop: a
@@ -129,7 +129,7 @@ fn configured_now(watcher: &Watcher, name: &str) -> bool {
 /// daemon's life (BENCHMARKS.md, "Footprint"). Feeds added to or removed from
 /// the configuration are picked up within [`RECONCILE_EVERY`].
 async fn supervise(watcher: Watcher) {
-    let cancel = watcher.pipeline.cancel.clone();
+    let cancel = watcher.intake.cancel.clone();
     // Feeds waiting for their next check, by when; `when` indexes it by name.
     let mut queue: BTreeSet<(Instant, String)> = BTreeSet::new();
     let mut when: HashMap<String, Instant> = HashMap::new();
@@ -144,7 +144,7 @@ async fn supervise(watcher: Watcher) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         crate::telemetry::health::beat(crate::telemetry::health::Part::FeedLoop, RECONCILE_EVERY);
-        let config = watcher.pipeline.config();
+        let config = watcher.intake.config();
         let configured: HashSet<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
         when.retain(|name, at| {
             let keep = configured.contains(name.as_str());
@@ -243,7 +243,7 @@ async fn sleep_until_some(at: Option<Instant>) {
 /// Everything a check needs; cheap to clone.
 #[derive(Clone)]
 struct Watcher {
-    pipeline: Pipeline,
+    intake: Intake,
     states: FeedStates,
     fetcher: Fetcher,
     /// Bounds the checks in flight (memory), shared by every feed.
@@ -251,13 +251,13 @@ struct Watcher {
 }
 
 impl Watcher {
-    fn new(pipeline: &Pipeline) -> Result<Watcher, FeedError> {
+    fn new(intake: &Intake) -> Result<Watcher, FeedError> {
         let fetcher = Fetcher::new(fetch::TIMEOUT, fetch::MAX_BODY_BYTES)
             .map_err(|e| FeedError::Setup(e.to_string()))?;
         let states =
-            FeedStates::open(&pipeline.store).map_err(|e| FeedError::Setup(e.to_string()))?;
+            FeedStates::open(&intake.store).map_err(|e| FeedError::Setup(e.to_string()))?;
         Ok(Watcher {
-            pipeline: pipeline.clone(),
+            intake: intake.clone(),
             states,
             fetcher,
             in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CHECKS)),
@@ -266,7 +266,7 @@ impl Watcher {
 
     /// How long until feed `name` is due (zero if never checked).
     fn due_in(&self, name: &str) -> Duration {
-        let config = self.pipeline.config();
+        let config = self.intake.config();
         let Some(feed) = config.feed(name) else {
             return Duration::ZERO;
         };
@@ -299,7 +299,7 @@ impl Watcher {
         let Ok(_permit) = self.in_flight.acquire().await else {
             return false;
         };
-        let config = self.pipeline.config();
+        let config = self.intake.config();
         let Some(feed) = config.feed(name) else {
             return true;
         };
@@ -506,7 +506,7 @@ impl Watcher {
         };
         // The link a stored job of a page was made from: the entry that is
         // that page's video, whatever the body's order.
-        let store = &self.pipeline.store;
+        let store = &self.intake.store;
         let stored_link = |key: &str| {
             let job = store.get(key).ok().flatten()?;
             Some(job.source.link.unwrap_or(job.source.url))
@@ -598,14 +598,14 @@ impl Watcher {
                     source.title = found.title;
                     source.published = source.published.or(found.published);
                 }
-                let queued = super::enqueue_for_feed(&self.pipeline, &key, source, &feed.preset)
+                let queued = super::enqueue_for_feed(&self.intake, &key, source, &feed.preset)
                     .await
                     .map_err(store_error)?;
                 return Ok(usize::from(queued));
             }
             Decision::Skip(_) => unreachable!("recorded above"),
             Decision::Hold { ready_at } => {
-                let known = self.pipeline.store.get(&key).map_err(store_error)?;
+                let known = self.intake.store.get(&key).map_err(store_error)?;
                 if known.is_none_or(|job| super::wanted_elsewhere(&job, &feed.name)) {
                     state.held.push(Held {
                         key,
@@ -626,8 +626,8 @@ impl Watcher {
         feed: &FeedConfig,
         video: &crate::model::identity::SourceKey,
     ) -> super::title::Found {
-        let config = self.pipeline.config();
-        match self.pipeline.store.get(&video.key) {
+        let config = self.intake.config();
+        match self.intake.store.get(&video.key) {
             Ok(Some(job)) if super::wanted_elsewhere(&job, &feed.name) => match job.source.title {
                 Some(title) => super::title::Found {
                     title: Some(title),
@@ -636,7 +636,7 @@ impl Watcher {
                 },
                 None => super::find_title(&config, video).await,
             },
-            _ => super::look_up_title(&config, &self.pipeline.store, video).await,
+            _ => super::look_up_title(&config, &self.intake.store, video).await,
         }
     }
 
@@ -646,7 +646,7 @@ impl Watcher {
         feed: &FeedConfig,
         skipped: Vec<(String, Source, String)>,
     ) -> Result<(), FeedError> {
-        super::record_skipped(&self.pipeline, skipped, &feed.preset)
+        super::record_skipped(&self.intake, skipped, &feed.preset)
             .await
             .map_err(|source| FeedError::Store {
                 feed: feed.name.clone(),
@@ -679,7 +679,7 @@ impl Watcher {
                 }
             }
             let queued =
-                super::enqueue_for_feed(&self.pipeline, &held.key, held.source, &feed.preset)
+                super::enqueue_for_feed(&self.intake, &held.key, held.source, &feed.preset)
                     .await
                     .map_err(|source| FeedError::Store {
                         feed: feed.name.clone(),

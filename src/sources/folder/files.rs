@@ -7,9 +7,6 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-use tokio_util::sync::CancellationToken;
-
 use super::parse::Format;
 use crate::api::upload::video_content_type;
 
@@ -257,25 +254,8 @@ pub fn read_at_most(file: fs::File, limit: u64) -> io::Result<Option<Vec<u8>>> {
     Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
-/// The SHA-256 of a file's content, streamed (never read whole). Stops with
-/// `Interrupted` once `cancel` fires.
-pub fn sha256_file(mut file: fs::File, cancel: &CancellationToken) -> io::Result<String> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1024 * 1024];
-    loop {
-        if cancel.is_cancelled() {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "shutting down"));
-        }
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err),
-        };
-        hasher.update(&buf[..n]);
-    }
-    Ok(crate::util::hex(&hasher.finalize()))
-}
+/// Streamed SHA-256 of a file (the `file:` key); see [`crate::util::sha256_file`].
+pub use crate::util::sha256_file;
 
 #[cfg(test)]
 mod tests {
@@ -418,24 +398,5 @@ mod tests {
         assert!(open_inside(&drop.join("plain.txt"), &drop)
             .unwrap()
             .is_some());
-    }
-
-    #[test]
-    fn hashes_are_streamed_sha256() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("v.mp4");
-        fs::write(&file, b"abc").unwrap();
-        assert_eq!(
-            sha256_file(fs::File::open(&file).unwrap(), &CancellationToken::new()).unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        let cancel = CancellationToken::new();
-        cancel.cancel();
-        assert_eq!(
-            sha256_file(fs::File::open(&file).unwrap(), &cancel)
-                .unwrap_err()
-                .kind(),
-            io::ErrorKind::Interrupted
-        );
     }
 }

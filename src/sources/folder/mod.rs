@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 use self::files::{list, DONE, FAILED};
 use self::settle::{Readiness, Settler, Stamp};
 use self::take::{take, Ctx, TakeError};
-use crate::pipeline::Pipeline;
+use crate::sources::Intake;
 
 /// Set to `1` to watch by rescanning only.
 pub const DISABLE_INOTIFY_ENV: &str = "CLIPWATCH_DISABLE_INOTIFY";
@@ -41,21 +41,21 @@ const DEBOUNCE: Duration = Duration::from_millis(50);
 /// `once` waits for files still settling at most `settle × 3` plus this.
 const ONCE_EXTRA_WAIT: Duration = Duration::from_secs(2);
 
-/// Watch the drop folder until `pipeline.cancel`; nothing to do without
+/// Watch the drop folder until `intake.cancel`; nothing to do without
 /// `[drop]`.
-pub fn spawn_watcher(pipeline: &Pipeline) -> JoinHandle<()> {
-    let pipeline = pipeline.clone();
-    tokio::spawn(async move { watch(pipeline).await })
+pub fn spawn_watcher(intake: &Intake) -> JoinHandle<()> {
+    let intake = intake.clone();
+    tokio::spawn(async move { watch(intake).await })
 }
 
 /// One pass for `clipwatch once`: take every file present. Files last
 /// modified at least `settle` ago are taken at once; younger ones are watched
 /// until they settle, for a bounded time, else left for the next pass.
-pub async fn scan_once(pipeline: &Pipeline) {
-    let Some(drop) = pipeline.config().drop.clone() else {
+pub async fn scan_once(intake: &Intake) {
+    let Some(drop) = intake.config().drop.clone() else {
         return;
     };
-    let mut scanner = Scanner::new(pipeline.clone(), drop.settle);
+    let mut scanner = Scanner::new(intake.clone(), drop.settle);
     let give_up = Instant::now() + drop.settle * 3 + ONCE_EXTRA_WAIT;
     while let Some(wait) = scanner.scan(true).await {
         if Instant::now() + wait > give_up {
@@ -65,14 +65,14 @@ pub async fn scan_once(pipeline: &Pipeline) {
             break;
         }
         tokio::select! {
-            () = pipeline.cancel.cancelled() => break,
+            () = intake.cancel.cancelled() => break,
             () = tokio::time::sleep(wait) => {}
         }
     }
 }
 
-async fn watch(pipeline: Pipeline) {
-    let Some(drop) = pipeline.config().drop.clone() else {
+async fn watch(intake: Intake) {
+    let Some(drop) = intake.config().drop.clone() else {
         return;
     };
     let dir = absolute(&drop.dir);
@@ -81,7 +81,7 @@ async fn watch(pipeline: Pipeline) {
     // Kept alive for as long as the loop runs.
     let _inotify = start_inotify(&dir, changed.clone(), drop.rescan);
     tracing::info!(dir = %dir.display(), settle = ?drop.settle, rescan = ?drop.rescan, "watching the drop folder");
-    let mut scanner = Scanner::new(pipeline.clone(), drop.settle);
+    let mut scanner = Scanner::new(intake.clone(), drop.settle);
     let mut rescan =
         tokio::time::interval_at(tokio::time::Instant::now() + drop.rescan, drop.rescan);
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -97,12 +97,12 @@ async fn watch(pipeline: Pipeline) {
             }
         };
         tokio::select! {
-            () = pipeline.cancel.cancelled() => break,
+            () = intake.cancel.cancelled() => break,
             () = changed.notified() => tokio::time::sleep(DEBOUNCE).await,
             _ = rescan.tick() => {}
             () = settling => {}
         }
-        if pipeline.cancel.is_cancelled() {
+        if intake.cancel.is_cancelled() {
             break;
         }
         next = due(scanner.scan(false).await);
@@ -164,7 +164,7 @@ fn start_inotify(
 
 /// The state kept between scans.
 struct Scanner {
-    pipeline: Pipeline,
+    intake: Intake,
     settler: Settler,
     /// Files that failed to be taken, with the stamp they had: not tried
     /// again until it changes (no tight retry loop on an unreadable file).
@@ -174,9 +174,9 @@ struct Scanner {
 }
 
 impl Scanner {
-    fn new(pipeline: Pipeline, settle: Duration) -> Scanner {
+    fn new(intake: Intake, settle: Duration) -> Scanner {
         Scanner {
-            pipeline,
+            intake,
             settler: Settler::new(settle),
             blocked: HashMap::new(),
             reported: HashMap::new(),
@@ -186,7 +186,7 @@ impl Scanner {
     /// One pass over the folder. Returns when to look again for files still
     /// settling, if any.
     async fn scan(&mut self, trust_age: bool) -> Option<Duration> {
-        let config = self.pipeline.config();
+        let config = self.intake.config();
         let drop_config = config.drop.clone()?;
         let drop = absolute(&drop_config.dir);
         if let Err(err) = std::fs::create_dir_all(&drop) {
@@ -215,7 +215,7 @@ impl Scanner {
             present.insert(dir);
         }
         let ctx = Ctx {
-            pipeline: &self.pipeline,
+            intake: &self.intake,
             config: config.clone(),
             drop: &drop,
             default_preset: &drop_config.preset,
@@ -223,7 +223,7 @@ impl Scanner {
         let mut next: Option<Duration> = None;
         let mut soonest = |wait: Duration| next = Some(next.map_or(wait, |n| n.min(wait)));
         for candidate in candidates {
-            if self.pipeline.cancel.is_cancelled() {
+            if self.intake.cancel.is_cancelled() {
                 break;
             }
             present.insert(candidate.path.clone());

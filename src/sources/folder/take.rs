@@ -28,7 +28,7 @@ use crate::api::upload::MAX_UPLOAD_BYTES;
 use crate::config::Config;
 use crate::model::identity::file_key;
 use crate::model::{Job, Source};
-use crate::pipeline::Pipeline;
+use crate::sources::Intake;
 use crate::store::{Inserted, StoreError};
 use crate::util::human_size;
 
@@ -63,10 +63,10 @@ pub enum TakeError {
     Store { path: String, source: StoreError },
 }
 
-/// What taking needs: the pipeline, the configuration in force and the drop
+/// What taking needs: the intake, the configuration in force and the drop
 /// folder (absolute).
 pub struct Ctx<'a> {
-    pub pipeline: &'a Pipeline,
+    pub intake: &'a Intake,
     pub config: Arc<Config>,
     pub drop: &'a Path,
     pub default_preset: &'a str,
@@ -176,7 +176,7 @@ async fn take_links(
         // the file's, then the page's `og:title`/`<title>`.
         let found = if lookups > 0 {
             lookups -= 1;
-            crate::sources::look_up_title(&ctx.config, &ctx.pipeline.store, &entry.key).await
+            crate::sources::look_up_title(&ctx.config, &ctx.intake.store, &entry.key).await
         } else {
             crate::sources::title::Found::default()
         };
@@ -194,7 +194,7 @@ async fn take_links(
             origin: ORIGIN.into(),
             link: None,
         };
-        let inserted = crate::sources::enqueue(ctx.pipeline, &entry.key.key, source, preset, None)
+        let inserted = crate::sources::enqueue(ctx.intake, &entry.key.key, source, preset, None)
             .await
             .map_err(|source| TakeError::Store {
                 path: shown.clone(),
@@ -259,7 +259,7 @@ async fn take_video(
         path: shown.clone(),
         source,
     };
-    if let Some(job) = ctx.pipeline.store.get(&key.key).map_err(store_err)? {
+    if let Some(job) = ctx.intake.store.get(&key.key).map_err(store_err)? {
         return file_duplicate(ctx, c, &job);
     }
     let to = destination(ctx.drop, DONE, &c.path).map_err(|e| move_error(ctx, c, ctx.drop, e))?;
@@ -285,7 +285,7 @@ async fn take_video(
     // Not `sources::enqueue`: the scheduler is woken only once the file is
     // where the job says.
     let inserted = ctx
-        .pipeline
+        .intake
         .store
         .insert_new(&key.key, source, preset, None, Utc::now())
         .await
@@ -296,13 +296,13 @@ async fn take_video(
     };
     move_to(&c.path, &to).map_err(|e| move_error(ctx, c, &to, e))?;
     tracing::info!(job = job.id, key = %job.key, "queued {shown} for upload; filed as {}", ctx.shown(&to));
-    ctx.pipeline.wake();
+    ctx.intake.wake();
     Ok(())
 }
 
 /// The streamed SHA-256, off the async threads.
 async fn hash(ctx: &Ctx<'_>, file: fs::File, shown: &str) -> Result<String, TakeError> {
-    let cancel = ctx.pipeline.cancel.clone();
+    let cancel = ctx.intake.cancel.clone();
     let hashed = tokio::task::spawn_blocking(move || sha256_file(file, &cancel))
         .await
         .map_err(|e| io::Error::other(e.to_string()));
@@ -328,7 +328,7 @@ fn file_duplicate(ctx: &Ctx<'_>, c: &Candidate, job: &Job) -> Result<(), TakeErr
         && fs::symlink_metadata(&expected).is_err();
     let to = if waiting {
         move_to(&c.path, &expected).map_err(|e| move_error(ctx, c, &expected, e))?;
-        ctx.pipeline.wake();
+        ctx.intake.wake();
         expected
     } else {
         file_away(ctx, c, DONE, None)?
