@@ -169,7 +169,10 @@ fn every_command_answers_the_same_with_the_daemon_running_and_stopped() {
 
     assert_eq!(status_running, status_stopped);
     let keys: Vec<&String> = status_running.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["api_key", "feeds", "jobs", "notify", "running", "units"]);
+    assert_eq!(
+        keys,
+        ["api_key", "feeds", "jobs", "notify", "running", "units"]
+    );
     assert_eq!(text_running, text_stopped);
     assert!(live["slots"].as_u64().is_some(), "{live}");
     assert!(live_text.starts_with("daemon: running;"), "{live_text}");

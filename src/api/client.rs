@@ -331,8 +331,12 @@ impl ApiClient {
         } else {
             request.send().await
         };
-        let reply = sent.map_err(ApiError::from_transport)?;
+        let reply = sent.map_err(|err| {
+            crate::telemetry::metrics().api_request(path, 0);
+            ApiError::from_transport(err)
+        })?;
         let status = reply.status();
+        crate::telemetry::metrics().api_request(path, status.as_u16());
         let retry_after = parse_retry_after(reply.headers());
         let (text, complete) = match read_capped(reply).await {
             // A 2xx status came: the API did what was asked (a submit made a

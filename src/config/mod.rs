@@ -15,6 +15,7 @@
 pub mod edit;
 mod error;
 mod feeds;
+mod http;
 pub mod notify;
 mod presets;
 mod raw;
@@ -35,6 +36,7 @@ use regex::Regex;
 
 pub use self::error::ConfigError;
 use self::error::Source;
+pub use self::http::{HttpConfig, Listen};
 pub use self::notify::{NotifyConfig, SinkConfig, SinkKind};
 use self::raw::{RawApi, RawConfig, RawDrop, RawFeed, RawOutput, Str};
 use self::sections::{check_api, check_drop, check_feed, check_output};
@@ -138,6 +140,10 @@ pub fn parse(
     };
     let output = check_output(&src, raw.output, &base)?;
     let presets = presets::resolve(&src, raw.presets)?;
+    let http = raw
+        .http
+        .map(|h| http::check(&src, h, &base, &mut warnings))
+        .transpose()?;
     let drop = raw
         .drop
         .map(|d| check_drop(&src, d, &base, &presets))
@@ -206,6 +212,7 @@ pub fn parse(
         },
         feeds,
         notify,
+        http,
         warnings,
     })
 }

@@ -37,6 +37,7 @@ pub(super) struct RawConfig {
     pub notify: Vec<Spanned<RawNotify>>,
     #[serde(default)]
     pub notifications: RawNotifications,
+    pub http: Option<super::http::RawHttp>,
 }
 
 /// One `[[notify]]` table.

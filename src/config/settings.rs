@@ -19,6 +19,8 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     /// `[[notify]]` sinks and `[notifications]`.
     pub notify: super::NotifyConfig,
+    /// `None` when there is no `[http]` section: no server.
+    pub http: Option<super::HttpConfig>,
     /// Non-fatal notes for the log and `check` (e.g. `api_key_file` unreadable).
     pub warnings: Vec<String>,
 }

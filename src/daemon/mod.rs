@@ -47,6 +47,11 @@ pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
         cancel.clone(),
     );
 
+    // Bound before any work starts: a taken port stops the start cleanly.
+    let dashboard = match config.http.clone() {
+        Some(http) => Some(crate::http::start(pipeline.clone(), http, cancel.clone()).await?),
+        None => None,
+    };
     let scheduler = tokio::spawn({
         let pipeline = pipeline.clone();
         async move { pipeline.run(Scope::All, false).await }
@@ -65,6 +70,9 @@ pub async fn run(config: Arc<Config>, signals: Signals) -> anyhow::Result<u8> {
     let scheduled = scheduler.await;
     let _ = control.await;
     let _ = notifier.await;
+    if let Some(dashboard) = dashboard {
+        let _ = dashboard.await;
+    }
     for mut watcher in watchers {
         if tokio::time::timeout(SHUTDOWN_GRACE, &mut watcher)
             .await

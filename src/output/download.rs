@@ -273,6 +273,7 @@ impl Client {
                 .write_all(&chunk)
                 .await
                 .map_err(|e| io_error(part, e))?;
+            crate::telemetry::metrics().downloaded(chunk.len());
         }
         // flush() reports a write that failed in the background (a full
         // disk); sync_all alone would not.

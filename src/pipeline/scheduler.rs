@@ -79,6 +79,7 @@ impl Pipeline {
         };
         scheduler.load_index()?;
         loop {
+            crate::telemetry::health::beat(crate::telemetry::health::Part::Scheduler, IDLE_TICK);
             let next_wake = scheduler.pass().await?;
             if until_idle && scheduler.workers.is_empty() {
                 if !scheduler.has_pending_work() {
@@ -114,6 +115,7 @@ impl Pipeline {
                 () = tokio::time::sleep(sleep) => {}
             }
         }
+        crate::telemetry::health::heartbeats().retire(crate::telemetry::health::Part::Scheduler);
         scheduler.shut_down().await;
         Ok(())
     }

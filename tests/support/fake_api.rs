@@ -85,6 +85,9 @@ pub struct FakeConfig {
     pub clip_idx: Vec<Value>,
     /// List the clips worst first (the API's order is not a promise).
     pub reverse_clips: bool,
+    /// Real media served for every clip and thumbnail instead of the
+    /// generated look-alikes (`(video, jpeg)`; see tests/fixtures/media).
+    pub media: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Default for FakeConfig {
@@ -110,6 +113,23 @@ impl Default for FakeConfig {
             cost_per_clip: 10,
             clip_idx: Vec::new(),
             reverse_clips: false,
+            media: None,
+        }
+    }
+}
+
+impl FakeConfig {
+    fn clip_content(&self, task_id: &str, idx: usize) -> Vec<u8> {
+        match &self.media {
+            Some((video, _)) => video.clone(),
+            None => clip_content(task_id, idx, self.clip_bytes),
+        }
+    }
+
+    fn thumb_content(&self, task_id: &str, idx: usize) -> Vec<u8> {
+        match &self.media {
+            Some((_, jpeg)) => jpeg.clone(),
+            None => thumb_content(task_id, idx),
         }
     }
 }
@@ -438,12 +458,12 @@ impl FakeApi {
 
     /// The content every export link of this clip serves.
     pub fn clip_bytes(&self, task_id: &str, idx: usize) -> Vec<u8> {
-        clip_content(task_id, idx, self.shared.cfg.clip_bytes)
+        self.shared.cfg.clip_content(task_id, idx)
     }
 
     /// The content of this clip's thumbnail.
     pub fn thumb_bytes(&self, task_id: &str, idx: usize) -> Vec<u8> {
-        thumb_content(task_id, idx)
+        self.shared.cfg.thumb_content(task_id, idx)
     }
 
     /// Bytes of huge thumbnails actually sent so far (see
@@ -1154,7 +1174,7 @@ impl Shared {
                     Huge::response(prefix, size, counter, "image/jpeg", "huge-thumbnail")
                 }
                 Some((task, idx)) if w.tasks.contains_key(task) && idx < self.cfg.clips => {
-                    bytes_response(200, "image/jpeg", thumb_content(task, idx), &[])
+                    bytes_response(200, "image/jpeg", self.cfg.thumb_content(task, idx), &[])
                 }
                 _ => s3_error(404, "NoSuchKey", "The specified key does not exist."),
             };
@@ -1223,7 +1243,7 @@ impl Shared {
             return injected(plain(200, "text/html; charset=utf-8", page), "html");
         }
 
-        let content = clip_content(&task_id, idx, self.cfg.clip_bytes);
+        let content = self.cfg.clip_content(&task_id, idx);
         let total = content.len();
         let range = header_str(headers, header::RANGE.as_str());
         let (status, start, end) = match range.as_deref().map(|r| parse_range(r, total)) {

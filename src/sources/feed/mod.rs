@@ -143,6 +143,7 @@ async fn supervise(watcher: Watcher) {
     let mut tick = tokio::time::interval(RECONCILE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
+        crate::telemetry::health::beat(crate::telemetry::health::Part::FeedLoop, RECONCILE_EVERY);
         let config = watcher.intake.config();
         let configured: HashSet<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
         when.retain(|name, at| {
@@ -226,6 +227,7 @@ async fn supervise(watcher: Watcher) {
             () = sleep_until_some(next) => {}
         }
     }
+    crate::telemetry::health::heartbeats().retire(crate::telemetry::health::Part::FeedLoop);
     // In-flight checks end at their next await; their state stays as saved.
     checks.abort_all();
     while checks.join_next().await.is_some() {}
@@ -311,6 +313,7 @@ impl Watcher {
         let now = Utc::now();
         state.last_check = Some(now);
         let failures_before = state.consecutive_failures;
+        let started = std::time::Instant::now();
         let outcome = self.poll(&config, feed, &mut state, now).await;
         let ok = match outcome {
             Ok(new) => {
@@ -332,6 +335,12 @@ impl Watcher {
         let (store, error) = (&self.intake.store, state.last_error.as_deref());
         let counts = (failures_before, state.consecutive_failures);
         crate::notify::feed_checked(store, &config, name, counts, error).await;
+        crate::telemetry::metrics().feed_checked(
+            name,
+            ok,
+            started.elapsed(),
+            state.consecutive_failures,
+        );
         if let Err(err) = self.states.save(name, &state).await {
             tracing::error!(feed = name, "cannot save the feed state: {err}");
             return false;

@@ -86,8 +86,10 @@ async fn watch(intake: Intake) {
         tokio::time::interval_at(tokio::time::Instant::now() + drop.rescan, drop.rescan);
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let due = |wait: Option<Duration>| wait.map(|w| tokio::time::Instant::now() + w);
+    crate::telemetry::health::beat(crate::telemetry::health::Part::DropWatcher, drop.rescan);
     let mut next = due(scanner.scan(true).await);
     loop {
+        crate::telemetry::health::beat(crate::telemetry::health::Part::DropWatcher, drop.rescan);
         let settling = async {
             match next {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -105,6 +107,7 @@ async fn watch(intake: Intake) {
         }
         next = due(scanner.scan(false).await);
     }
+    crate::telemetry::health::heartbeats().retire(crate::telemetry::health::Part::DropWatcher);
     tracing::debug!("drop folder watcher stopped");
 }
 
@@ -256,6 +259,7 @@ impl Scanner {
                     self.settler.forget(&candidate.path);
                     match take(&ctx, &candidate, stamp).await {
                         Ok(()) => {
+                            crate::telemetry::metrics().drop_file(true);
                             self.reported.remove(&candidate.path);
                         }
                         Err(TakeError::Cancelled) => break,
@@ -264,6 +268,7 @@ impl Scanner {
                             soonest(drop_config.settle);
                         }
                         Err(err) => {
+                            crate::telemetry::metrics().drop_file(false);
                             self.blocked.insert(candidate.path.clone(), stamp);
                             report(&mut self.reported, &candidate.path, err.to_string());
                         }
