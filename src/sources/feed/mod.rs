@@ -17,7 +17,9 @@ pub mod extras;
 pub mod fetch;
 pub mod json;
 pub mod preview;
+mod record;
 pub mod state;
+mod supervise;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -83,7 +85,7 @@ pub fn spawn_watchers(intake: &Intake) -> JoinHandle<()> {
     let intake = intake.clone();
     tokio::spawn(async move {
         match Watcher::new(&intake) {
-            Ok(watcher) => supervise(watcher).await,
+            Ok(watcher) => supervise::supervise(watcher).await,
             Err(err) => tracing::error!("{err}"),
         }
     })
@@ -114,130 +116,6 @@ pub async fn check_all_once(intake: &Intake) -> Result<usize, FeedError> {
         }
     }
     Ok(failed)
-}
-
-/// How long a feed whose check crashed waits before it is checked again.
-const AFTER_A_CRASH: Duration = Duration::from_secs(300);
-
-fn configured_now(watcher: &Watcher, name: &str) -> bool {
-    watcher.intake.config().feed(name).is_some()
-}
-
-/// Run each configured feed's checks when they are due, from one loop: a
-/// feed's task exists only while it is being checked (at most
-/// [`MAX_CONCURRENT_CHECKS`]). A task per feed held about 5 KB each for the
-/// daemon's life (BENCHMARKS.md, "Footprint"). Feeds added to or removed from
-/// the configuration are picked up within [`RECONCILE_EVERY`].
-async fn supervise(watcher: Watcher) {
-    let cancel = watcher.intake.cancel.clone();
-    // Feeds waiting for their next check, by when; `when` indexes it by name.
-    let mut queue: BTreeSet<(Instant, String)> = BTreeSet::new();
-    let mut when: HashMap<String, Instant> = HashMap::new();
-    // What each queued time was worked out from: a reload that changes a
-    // feed's interval or source schedules it again.
-    let mut planned_from: HashMap<String, (Duration, String)> = HashMap::new();
-    // Feeds being checked now.
-    let mut running: HashMap<String, AbortHandle> = HashMap::new();
-    let mut names: HashMap<tokio::task::Id, String> = HashMap::new();
-    let mut checks: JoinSet<()> = JoinSet::new();
-    let mut tick = tokio::time::interval(RECONCILE_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        crate::telemetry::health::beat(crate::telemetry::health::Part::FeedLoop, RECONCILE_EVERY);
-        let config = watcher.intake.config();
-        let configured: HashSet<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
-        when.retain(|name, at| {
-            let keep = configured.contains(name.as_str());
-            if !keep {
-                queue.remove(&(*at, name.clone()));
-            }
-            keep
-        });
-        running.retain(|name, check| {
-            let keep = configured.contains(name.as_str());
-            if !keep {
-                check.abort();
-            }
-            keep
-        });
-        for feed in &config.feeds {
-            let basis = (feed.interval, source_label(&feed.source));
-            if planned_from.get(&feed.name) != Some(&basis) {
-                if let Some(at) = when.remove(&feed.name) {
-                    queue.remove(&(at, feed.name.clone()));
-                }
-            }
-            if !when.contains_key(&feed.name) && !running.contains_key(&feed.name) {
-                let at = Instant::now() + watcher.due_in(&feed.name);
-                queue.insert((at, feed.name.clone()));
-                when.insert(feed.name.clone(), at);
-                planned_from.insert(feed.name.clone(), basis);
-            }
-        }
-        planned_from.retain(|name, _| configured.contains(name.as_str()));
-        let now = Instant::now();
-        while running.len() < MAX_CONCURRENT_CHECKS {
-            let Some((at, _)) = queue.first() else { break };
-            if *at > now {
-                break;
-            }
-            let (_, name) = queue.pop_first().expect("just seen");
-            when.remove(&name);
-            let check = checks.spawn({
-                let watcher = watcher.clone();
-                let name = name.clone();
-                async move {
-                    watcher.check(&name).await;
-                }
-            });
-            names.insert(check.id(), name.clone());
-            running.insert(name, check);
-        }
-        // Wake for the next due feed only when a check could start.
-        let next = queue
-            .first()
-            .map(|(at, _)| *at)
-            .filter(|_| running.len() < MAX_CONCURRENT_CHECKS);
-        tokio::select! {
-            () = cancel.cancelled() => break,
-            Some(done) = checks.join_next_with_id() => {
-                let (id, panicked) = match done {
-                    Ok((id, ())) => (id, false),
-                    Err(err) => {
-                        if err.is_panic() {
-                            tracing::error!("a feed check stopped: {err}");
-                        }
-                        (err.id(), err.is_panic())
-                    }
-                };
-                let Some(name) = names.remove(&id) else { continue };
-                // A feed removed and added again meanwhile has a newer check.
-                if running.get(&name).is_some_and(|check| check.id() == id) {
-                    running.remove(&name);
-                }
-                if panicked && configured_now(&watcher, &name) {
-                    // Its saved state may still say "due": not at once again.
-                    let at = Instant::now() + AFTER_A_CRASH;
-                    queue.insert((at, name.clone()));
-                    when.insert(name, at);
-                }
-                // Otherwise scheduled again above, from its saved state.
-            }
-            _ = tick.tick() => {}
-            () = sleep_until_some(next) => {}
-        }
-    }
-    crate::telemetry::health::heartbeats().retire(crate::telemetry::health::Part::FeedLoop);
-    // In-flight checks end at their next await; their state stays as saved.
-    checks.abort_all();
-    while checks.join_next().await.is_some() {}
-}
-
-async fn sleep_until_some(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Everything a check needs; cheap to clone.
@@ -567,132 +445,6 @@ impl Watcher {
         );
         Ok(new)
     }
-
-    /// Act on one decision. Returns 1 if a new job was queued. Skipped
-    /// entries wait in `skipped` and are written together (one flush), before
-    /// any other decision so that they keep their order. `lookups`: title
-    /// lookups this check may still make.
-    async fn record(
-        &self,
-        feed: &FeedConfig,
-        state: &mut FeedState,
-        candidate: Candidate,
-        decision: Decision,
-        skipped: &mut Vec<(String, Source, String)>,
-        lookups: &mut usize,
-    ) -> Result<usize, FeedError> {
-        let key = candidate.key.key.clone();
-        let untitled = candidate.title.is_empty().then(|| candidate.key.clone());
-        let mut source = source_of(feed, candidate);
-        if let Decision::Skip(reason) = decision {
-            skipped.push((key, source, reason));
-            return Ok(0);
-        }
-        self.record_skipped(feed, std::mem::take(skipped)).await?;
-        let store_error = |source| FeedError::Store {
-            feed: feed.name.clone(),
-            source,
-        };
-        match decision {
-            Decision::Queue => {
-                // An untitled entry: the video's real title, if it can be found.
-                if let Some(video) = untitled.filter(|_| *lookups > 0) {
-                    *lookups -= 1;
-                    let found = self.title_for(feed, &video).await;
-                    source.title = found.title;
-                    source.published = source.published.or(found.published);
-                }
-                let queued = super::enqueue_for_feed(&self.intake, &key, source, &feed.preset)
-                    .await
-                    .map_err(store_error)?;
-                return Ok(usize::from(queued));
-            }
-            Decision::Skip(_) => unreachable!("recorded above"),
-            Decision::Hold { ready_at } => {
-                let known = self.intake.store.get(&key).map_err(store_error)?;
-                if known.is_none_or(|job| super::wanted_elsewhere(&job, &feed.name)) {
-                    state.held.push(Held {
-                        key,
-                        source,
-                        ready_at,
-                    });
-                }
-            }
-        }
-        Ok(0)
-    }
-
-    /// The real title of an untitled entry this feed queues: looked up for
-    /// a new key, and for a key another feed skipped by its own rules
-    /// (queued for this one), whose record's title is used if it has one.
-    async fn title_for(
-        &self,
-        feed: &FeedConfig,
-        video: &crate::model::identity::SourceKey,
-    ) -> super::title::Found {
-        let config = self.intake.config();
-        match self.intake.store.get(&video.key) {
-            Ok(Some(job)) if super::wanted_elsewhere(&job, &feed.name) => match job.source.title {
-                Some(title) => super::title::Found {
-                    title: Some(title),
-                    published: job.source.published,
-                    from_oembed: false,
-                },
-                None => super::find_title(&config, video).await,
-            },
-            _ => super::look_up_title(&config, &self.intake.store, video).await,
-        }
-    }
-
-    /// Write the skipped entries gathered so far, with one flush.
-    async fn record_skipped(
-        &self,
-        feed: &FeedConfig,
-        skipped: Vec<(String, Source, String)>,
-    ) -> Result<(), FeedError> {
-        super::record_skipped(&self.intake, skipped, &feed.preset)
-            .await
-            .map_err(|source| FeedError::Store {
-                feed: feed.name.clone(),
-                source,
-            })
-    }
-
-    /// Queue held entries whose delay has passed (also when the feed did
-    /// not change).
-    async fn release_ready(
-        &self,
-        feed: &FeedConfig,
-        state: &mut FeedState,
-        now: DateTime<Utc>,
-    ) -> Result<usize, FeedError> {
-        let (ready, waiting): (Vec<Held>, Vec<Held>) = std::mem::take(&mut state.held)
-            .into_iter()
-            .partition(|h| h.ready_at.is_some_and(|at| at <= now));
-        state.held = waiting;
-        let mut new = 0;
-        let mut lookups = super::title::MAX_LOOKUPS_AT_ONCE;
-        for mut held in ready {
-            // Held untitled: its real title, now that it is queued.
-            if held.source.title.is_none() && lookups > 0 {
-                if let Ok(video) = crate::model::identity::canonical_key(&held.source.url) {
-                    lookups -= 1;
-                    let found = self.title_for(feed, &video).await;
-                    held.source.title = found.title;
-                    held.source.published = held.source.published.or(found.published);
-                }
-            }
-            let queued =
-                super::enqueue_for_feed(&self.intake, &held.key, held.source, &feed.preset)
-                    .await
-                    .map_err(|source| FeedError::Store {
-                        feed: feed.name.clone(),
-                        source,
-                    })?;
-            new += usize::from(queued);
-        }
-        Ok(new)
-    }
 }
 
 fn remember(state: &mut FeedState, url: &str, validators: Validators, hash: String) {
@@ -701,16 +453,4 @@ fn remember(state: &mut FeedState, url: &str, validators: Validators, hash: Stri
     state.last_modified = validators.last_modified;
     state.body_hash = Some(hash);
     state.mark_read(url);
-}
-
-fn source_of(feed: &FeedConfig, candidate: Candidate) -> Source {
-    let link = Some(candidate.link).filter(|l| *l != candidate.key.submit_url);
-    Source {
-        link,
-        url: candidate.key.submit_url,
-        title: Some(candidate.title).filter(|t| !t.is_empty()),
-        feed: Some(feed.name.clone()),
-        published: candidate.published,
-        origin: "feed".into(),
-    }
 }
