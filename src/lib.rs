@@ -5,7 +5,7 @@
 //! each video to a canonical key and record a job in the store; the
 //! pipeline (scheduler: budget, slots, polling; one file per protocol step)
 //! drives it through the API client; the output writes the folder (`.part`
-//! + rename, sidecars, editor exports, `project.json`). Every durable job
+//! then rename, sidecars, editor exports, `project.json`). Every durable job
 //! write is published on one broadcast (`Store::subscribe`), which
 //! notifications, metrics and the dashboard listen to.
 //!
