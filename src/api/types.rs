@@ -304,7 +304,7 @@ impl TaskResults {
     }
 }
 
-fn value_to_u64(v: &Value) -> Option<u64> {
+pub(super) fn value_to_u64(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n
             .as_u64()

@@ -39,6 +39,11 @@ pub(super) const HOOK_POSITIONS: &[&str] = &["beginning", "end"];
 /// Options clipwatch fills in itself for every submit.
 const RESERVED: &[&str] = &["video_url", "project_name"];
 
+/// Preset keys that ask for extra tasks instead of being sent with the
+/// clipping submit. They ride in the option map while `extends` is resolved
+/// (so they are inherited), then move to their [`Preset`] fields.
+const EXTRA_KEYS: [&str; 3] = ["transcript", "summary", "also"];
+
 static LANGUAGE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)^[a-z]{2,3}(-[a-z]{2,4})?$").expect("valid regex"));
 static STYLE_ID: LazyLock<Regex> =
@@ -113,16 +118,15 @@ pub(super) fn resolve(
             &origins_of(name, &defs),
         )?;
     }
-    Ok(resolved
+    let presets: BTreeMap<String, Preset> = resolved
         .into_iter()
         .map(|(name, options)| {
-            let preset = Preset {
-                name: name.clone(),
-                options,
-            };
+            let preset = split_extras(&name, options);
             (name, preset)
         })
-        .collect())
+        .collect();
+    check_also(src, &presets, &defs)?;
+    Ok(presets)
 }
 
 fn resolve_one(
@@ -321,6 +325,14 @@ fn check(src: &Source, name: &str, raw: RawPreset) -> Result<Definition, ConfigE
         own.insert("limit".into(), Value::from(n));
     }
 
+    set_bool("transcript", raw.transcript, &mut own);
+    set_bool("summary", raw.summary, &mut own);
+    if let Some(also) = &raw.also {
+        let names = also.get_ref().iter().cloned().map(Value::String).collect();
+        own.insert("also".into(), Value::Array(names));
+        origin("also", also.span(), false);
+    }
+
     for (k, v) in raw.extra.unwrap_or_default() {
         let span = k.span();
         let k = k.into_inner();
@@ -341,6 +353,56 @@ fn check(src: &Source, name: &str, raw: RawPreset) -> Result<Definition, ConfigE
         origins,
         name_span: None,
     })
+}
+
+/// Move the [`EXTRA_KEYS`] out of a resolved option map into the preset.
+fn split_extras(name: &str, mut options: Map<String, Value>) -> Preset {
+    let mut take = |key: &str| options.remove(key);
+    debug_assert_eq!(EXTRA_KEYS.len(), 3);
+    let transcript = take("transcript") == Some(Value::Bool(true));
+    let summary = take("summary") == Some(Value::Bool(true));
+    let also = match take("also") {
+        Some(Value::Array(names)) => names
+            .into_iter()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Preset {
+        name: name.to_owned(),
+        options,
+        transcript,
+        summary,
+        also,
+    }
+}
+
+/// Every name in an `also` list is another preset.
+fn check_also(
+    src: &Source,
+    presets: &BTreeMap<String, Preset>,
+    defs: &BTreeMap<String, Definition>,
+) -> Result<(), ConfigError> {
+    for preset in presets.values() {
+        for other in &preset.also {
+            if other == &preset.name || !presets.contains_key(other) {
+                let span = origins_of(&preset.name, defs)
+                    .get("also")
+                    .map(|o| o.span.clone());
+                let known: Vec<&str> = presets.keys().map(String::as_str).collect();
+                return Err(src.error(
+                    span,
+                    format!("presets.{}.also", key_segment(&preset.name)),
+                    format!(
+                        "\"{other}\" is not another preset (presets: {}); `also` names the \
+                         presets whose export options render the clips again",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// TOML to JSON, datetimes as their TOML text (RFC 3339 when complete).

@@ -168,6 +168,9 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub history: Vec<Transition>,
+    /// Tasks run beside the clipping task (transcript, summary, exports).
+    #[serde(default)]
+    pub extras: super::extra::Extras,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -200,6 +203,7 @@ impl Job {
             created_at: now,
             updated_at: now,
             history: Vec::new(),
+            extras: Default::default(),
         }
     }
 
@@ -292,11 +296,13 @@ impl Job {
                 if self.task.as_ref().is_some_and(|t| t.failed) {
                     self.reset_for_new_task();
                 }
+                self.extras.retry_failed();
                 self.attempts = 0;
                 self.retry_at = None;
                 Some("retry".into())
             }
             Event::Forced => {
+                self.extras = Default::default();
                 self.reset_for_new_task();
                 Some("forced".into())
             }
@@ -312,6 +318,13 @@ impl Job {
         }
     }
 
+    /// Whether the clipping task's units are in `units` already (which
+    /// also holds the extra tasks' units). A task charged 0 reads as not
+    /// counted; counting 0 again changes nothing.
+    pub fn task_units_counted(&self) -> bool {
+        self.units.unwrap_or(0) > self.extras.units().unwrap_or(0)
+    }
+
     fn reset_for_new_task(&mut self) {
         self.task = None;
         self.attempts = 0;
@@ -319,7 +332,10 @@ impl Job {
         self.last_error = None;
         self.folder = None;
         self.files.clear();
-        self.units = None;
+        // The extra tasks stay (`Forced` drops them too): their units stay
+        // the job's.
+        self.units = self.extras.units();
+        self.extras.clips_written = false;
         self.expire_at = None;
         self.video_url = None;
     }

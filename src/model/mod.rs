@@ -3,7 +3,9 @@
 //! and short ids). It depends on no other module of ours; the store, the
 //! pipeline, the sources, the output and every front end depend on it.
 
+pub mod extra;
 pub mod identity;
 pub mod job;
 
+pub use extra::{ExtraKind, ExtraState, ExtraTask, Extras};
 pub use job::*;

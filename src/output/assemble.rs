@@ -142,7 +142,9 @@ impl Assembly {
             self.clips,
             Utc::now(),
         );
-        let input = exports::Input::from_project(&project);
+        let mut input = exports::Input::from_project(&project);
+        input.chapter_points =
+            crate::output::extras::stored_chapter_points(&self.folder).unwrap_or_default();
         self.files_written
             .extend(exports::write(&self.folder, exports, &input).await?);
         write_json(&self.folder.join("project.json"), &project).await?;

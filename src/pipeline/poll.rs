@@ -26,6 +26,15 @@ impl JobRun {
         let Some(task_id) = self.job.task.as_ref().map(|t| t.id.clone()) else {
             return self.fail("processing without a task id".into()).await;
         };
+        if self.job.extras.clips_written {
+            // A retry of a failed extra task: the clips are in place.
+            self.transition(Event::TaskSucceeded).await?;
+            return Ok(Outcome::Moved);
+        }
+        // Extra tasks run beside the clipping task while slots allow.
+        if let Some(stop) = self.submit_extras(false).await? {
+            return Ok(stop);
+        }
         let mut settling = Settling::default();
         let mut errors_in_a_row = 0;
         let mut last_poll_due = tokio::time::Instant::now();
@@ -157,7 +166,7 @@ impl JobRun {
     /// Note the units a task was charged; the next transition stores them
     /// with the job (see [`Context::transition_counting`](super::context::Context::transition_counting)).
     async fn account_units(&mut self, results: &TaskResults) -> Result<(), StoreError> {
-        if self.job.units.is_none() {
+        if !self.job.task_units_counted() {
             self.unsaved_units = results.api_units_usage;
         }
         Ok(())

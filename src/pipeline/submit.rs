@@ -50,6 +50,8 @@ impl JobRun {
             .take(MAX_PROJECT_NAME_CHARS)
             .collect();
         let options = preset.options.clone();
+        // Stored with the job as it goes `submitting`, before any request.
+        self.plan_extras(preset);
         self.progress("submitting");
         let gate = self.ctx.submit_gate.clone();
         let _one_at_a_time = tokio::select! {
@@ -206,7 +208,7 @@ impl JobRun {
     }
 
     /// The URL the API gets: an upload's identity, else the source URL.
-    fn video_url(&self) -> Option<String> {
+    pub(super) fn video_url(&self) -> Option<String> {
         if let Some(url) = &self.job.video_url {
             return Some(url.clone());
         }

@@ -24,6 +24,10 @@
 
 #![allow(dead_code)]
 
+/// Transcripts and summaries (the task kinds beside clipping).
+#[path = "fake_tasks.rs"]
+pub mod tasks;
+
 use std::collections::{HashMap, VecDeque};
 use std::future::{poll_fn, Future};
 use std::io;
@@ -239,6 +243,10 @@ pub struct Misbehave {
     /// The next N submits create their task (paid), then the connection is
     /// closed without a response: an ambiguous submit (recorded as `"cut"`).
     pub cut_after_submit: u32,
+    /// Transcript tasks submitted from now on end FAILED with this message.
+    pub fail_transcripts_with: Option<String>,
+    /// Summary tasks submitted from now on end FAILED with this message.
+    pub fail_summaries_with: Option<String>,
 }
 
 /// The API calls a targeted fault in [`Misbehave`] hits.
@@ -411,6 +419,16 @@ impl FakeApi {
         self.shared.world().task_order.clone()
     }
 
+    /// Accepted submits of transcripts or summaries (`tasks::Kind`).
+    pub fn extra_submits(&self, kind: tasks::Kind) -> usize {
+        self.shared
+            .world()
+            .extra
+            .submits
+            .get(&kind)
+            .map_or(0, Vec::len)
+    }
+
     /// Recorded requests with this method whose path starts with `path_prefix`.
     pub fn count(&self, method: &str, path_prefix: &str) -> usize {
         self.shared
@@ -512,6 +530,8 @@ struct World {
     upload_slots: HashMap<String, UploadSlot>,
     uploads: Vec<(String, String, u64, Option<String>)>,
     secrets: u64,
+    /// Transcript and summary tasks.
+    extra: tasks::Tasks,
 }
 
 struct Task {
@@ -847,6 +867,10 @@ impl Shared {
                 self.results(&mut w, &r["/clips/results/".len()..], now)
             }
             ("POST", "/upload/single-file") => self.upload_init(&mut w, body, now),
+            (m, r) if tasks::route(m, r).is_some() => {
+                let (kind, id) = tasks::route(m, r).expect("routed");
+                self.extra_task(&mut w, kind, id, body, now)
+            }
             (_, "/clips" | "/upload/single-file") => gateway_error(405, path, None),
             _ => gateway_error(404, path, None),
         };
@@ -924,7 +948,7 @@ impl Shared {
             return injected(response, "concurrency-limited");
         }
         let phase = self.cfg.phase;
-        if w.running(phase, now).count() >= self.cfg.max_running {
+        if w.running(phase, now).count() + w.extra.running(self, now) >= self.cfg.max_running {
             let first_end = w
                 .running(phase, now)
                 .map(|t| t.ends_at(phase))
