@@ -248,6 +248,35 @@ fn a_crash_mid_way_submits_each_task_once_and_counts_units_once() {
     assert!(names.contains(&"transcript.vtt".to_string()), "{names:?}");
 }
 
+#[test]
+fn a_summary_submit_that_lost_its_answer_is_never_sent_again_on_its_own() {
+    let env = Env::with_config(fake("/open/v2"), config);
+    env.api.misbehave(Misbehave {
+        cut_after_summary_submit: 1,
+        ..Misbehave::default()
+    });
+    let out = env.run(&["submit", VIDEO, "--wait"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert_eq!(env.api.faults("cut").len(), 1, "the fault was met");
+    let job = env.job(VIDEO_KEY);
+    let reason = job["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("a summary task may exist and be charged"),
+        "{reason}"
+    );
+    assert_eq!(env.api.extra_submits(Kind::Summaries), 1, "not sent again");
+    let names = file_names(&env.only_folder("inbox"));
+    assert!(names.contains(&"transcript.txt".to_string()), "{names:?}");
+
+    // The user's word submits it again, and only it.
+    env.run_ok(&["retry", "1"]);
+    env.once();
+    assert_eq!(env.job_state(VIDEO_KEY), "done");
+    assert_eq!(env.api.extra_submits(Kind::Summaries), 2);
+    assert_eq!(env.api.extra_submits(Kind::Transcripts), 1);
+    assert_eq!(env.api.submissions().len(), 1);
+}
+
 // ---------------------------------------------------------------------------
 // Strict readers
 

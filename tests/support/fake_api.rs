@@ -247,6 +247,9 @@ pub struct Misbehave {
     pub fail_transcripts_with: Option<String>,
     /// Summary tasks submitted from now on end FAILED with this message.
     pub fail_summaries_with: Option<String>,
+    /// The next N summary submits create their task (paid), then the
+    /// connection is closed without a response (recorded as `"cut"`).
+    pub cut_after_summary_submit: u32,
 }
 
 /// The API calls a targeted fault in [`Misbehave`] hits.
@@ -460,6 +463,7 @@ impl FakeApi {
         w.huge_left = m.huge_replies;
         w.refuse_uploads_left = m.refuse_uploads;
         w.cuts_left = m.cut_after_submit;
+        w.extra.cuts_left = m.cut_after_summary_submit;
         w.misbehave = m;
     }
 
@@ -881,6 +885,12 @@ impl Shared {
         let created = *method == Method::POST && rest == "/clips" && response.status() == 200;
         if created && w.cuts_left > 0 {
             w.cuts_left -= 1;
+            return (injected(response, "cut"), None);
+        }
+        let summary_created =
+            *method == Method::POST && rest == "/summaries" && response.status() == 200;
+        if summary_created && w.extra.cuts_left > 0 {
+            w.extra.cuts_left -= 1;
             return (injected(response, "cut"), None);
         }
         if let Some(drip) = w.misbehave.drip_api.filter(|_| targeted) {

@@ -57,6 +57,8 @@ pub struct Tasks {
     tasks: HashMap<String, ExtraTask>,
     /// Accepted submit bodies, by kind.
     pub submits: HashMap<Kind, Vec<Value>>,
+    /// Summary submits left to cut off after creating their task.
+    pub cuts_left: u32,
 }
 
 struct ExtraTask {
