@@ -137,6 +137,14 @@ pub enum Command {
         #[arg(long)]
         failed: bool,
     },
+    /// Render a finished job's clips again with another preset's export options (one Clips Export task, no new analysis) into a subfolder named after the preset, and follow it to the end.
+    Export {
+        /// Job number or key.
+        job: String,
+        /// The preset whose export options (ratio, resolution, captions, …) to render with.
+        #[arg(long)]
+        preset: String,
+    },
     /// Drop a source from the seen set so it can be clipped again.
     Forget {
         /// Job number or key.
@@ -283,6 +291,9 @@ async fn dispatch(cli: Cli) -> u8 {
             submit::run(config, request, wait).await
         }
         Command::Notify { action } => notify::run(&config, action).await,
+        Command::Export { job, preset } => {
+            submit::follow(config, Request::Export { job, preset }).await
+        }
         command => match store_request(command) {
             Some((request, json)) => through_daemon_or_store(config, request, json).await,
             None => unreachable!("every other command is matched above"),
@@ -409,6 +420,7 @@ fn render(config: &Config, reply: &Reply, json: bool, out: &mut Out) -> anyhow::
         Reply::Retried(outcomes) => jobs::retried(outcomes, out),
         Reply::Forgotten(job) => jobs::forgotten(job, out),
         Reply::Feeds(views) => feeds::list(views, json, out),
+        Reply::Exporting(exporting) => submit::print_exporting(exporting, out),
     }
 }
 

@@ -118,14 +118,14 @@ pub(super) fn resolve(
             &origins_of(name, &defs),
         )?;
     }
-    let presets: BTreeMap<String, Preset> = resolved
+    let mut presets: BTreeMap<String, Preset> = resolved
         .into_iter()
         .map(|(name, options)| {
             let preset = split_extras(&name, options);
             (name, preset)
         })
         .collect();
-    check_also(src, &presets, &defs)?;
+    check_also(src, &mut presets, &defs)?;
     Ok(presets)
 }
 
@@ -377,19 +377,29 @@ fn split_extras(name: &str, mut options: Map<String, Value>) -> Preset {
     }
 }
 
-/// Every name in an `also` list is another preset.
+/// Every name in an `also` list is another preset. An `also` inherited
+/// through `extends` leaves out the preset itself (`landscape` extending a
+/// `default` that renders `also = ["landscape"]`).
 fn check_also(
     src: &Source,
-    presets: &BTreeMap<String, Preset>,
+    presets: &mut BTreeMap<String, Preset>,
     defs: &BTreeMap<String, Definition>,
 ) -> Result<(), ConfigError> {
-    for preset in presets.values() {
+    let names: Vec<String> = presets.keys().cloned().collect();
+    for preset in presets.values_mut() {
+        let inherited = origins_of(&preset.name, defs)
+            .get("also")
+            .is_some_and(|o| o.preset != preset.name);
+        if inherited {
+            let own = preset.name.clone();
+            preset.also.retain(|other| *other != own);
+        }
         for other in &preset.also {
-            if other == &preset.name || !presets.contains_key(other) {
+            if other == &preset.name || !names.contains(other) {
                 let span = origins_of(&preset.name, defs)
                     .get("also")
                     .map(|o| o.span.clone());
-                let known: Vec<&str> = presets.keys().map(String::as_str).collect();
+                let known: Vec<&str> = names.iter().map(String::as_str).collect();
                 return Err(src.error(
                     span,
                     format!("presets.{}.also", key_segment(&preset.name)),

@@ -785,6 +785,11 @@ fn extra_tasks_are_inherited_and_never_sent_as_options() {
         assert!(!pod.options.contains_key(key), "{key} is not an API option");
     }
     assert!(!c.presets["wide"].transcript);
+    // Inherited, a preset's own name is left out of its `also`.
+    let c = ok("[presets.default]\nalso = [\"wide\"]\n\n\
+         [presets.wide]\nextends = \"default\"\nratio = \"RATIO_16_9\"\n");
+    assert_eq!(c.presets["default"].also, ["wide"]);
+    assert!(c.presets["wide"].also.is_empty());
     assert_error(
         "[presets.default]\nalso = [\"nope\"]\n",
         2,

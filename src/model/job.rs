@@ -96,6 +96,9 @@ pub enum Event {
     Wanted { feed: String },
     /// Start-up found the job mid-way through a step that must be redone.
     Recovered,
+    /// A finished job was given a new extra task (`export --preset`): its
+    /// task is polled again (the clips stay in place) and the task run.
+    ExtraWanted { what: String },
 }
 
 /// The API task a job is attached to.
@@ -310,6 +313,11 @@ impl Job {
                 self.last_error = None;
                 Some(format!("wanted by feed {feed}"))
             }
+            Event::ExtraWanted { what } => {
+                self.attempts = 0;
+                self.retry_at = None;
+                Some(format!("{what} wanted"))
+            }
             Event::Recovered => {
                 self.retry_at = Some(now);
                 let step = self.state.name();
@@ -375,6 +383,7 @@ fn next_state(state: &State, has_live_task: bool, event: &Event) -> Option<State
         (Done | Failed { .. } | Skipped { .. }, Event::Forced) => Queued,
         (Skipped { .. }, Event::Wanted { .. }) => Queued,
         (Uploading | Submitting, Event::Recovered) => Queued,
+        (Done | Failed { .. }, Event::ExtraWanted { .. }) if has_live_task => Processing,
         _ => return None,
     };
     Some(next)

@@ -187,12 +187,15 @@ impl JobRun {
                 };
                 extras::write_summary(folder, &report.data, &links).await
             }
-            ExtraKind::Export { .. } => {
-                let reason = "clip exports are not written by this version".to_string();
-                self.extra_ended(kind, ExtraState::Failed, Some(reason), report.units)
-                    .await?;
-                return Ok(None);
-            }
+            ExtraKind::Export { preset } => match self.write_export(preset, report, folder).await {
+                Ok(files) => Ok(files),
+                Err(reason) => {
+                    let reason = format!("its clips could not be written: {reason}");
+                    self.extra_ended(kind, ExtraState::Failed, Some(reason), report.units)
+                        .await?;
+                    return Ok(None);
+                }
+            },
         };
         match written {
             Ok(files) => {

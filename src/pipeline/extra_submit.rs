@@ -16,7 +16,7 @@ use super::step::{JobRun, Outcome, RETRY_MAX, RETRY_START};
 use crate::api::client::BeforeSend;
 use crate::api::ApiError;
 use crate::config::{AmbiguousSubmit, Preset};
-use crate::model::{ExtraKind, ExtraState, Job};
+use crate::model::{ExtraKind, ExtraState, Job, State};
 use crate::store::StoreError;
 use crate::util::retry::backoff;
 
@@ -43,6 +43,11 @@ impl JobRun {
         if preset.summary {
             extras.want(ExtraKind::Summary);
         }
+        for other in &preset.also {
+            extras.want(ExtraKind::Export {
+                preset: other.clone(),
+            });
+        }
     }
 
     /// Submit every pending extra. Without `wait`, only while a slot is
@@ -60,7 +65,13 @@ impl JobRun {
                 .extras
                 .tasks
                 .iter()
-                .find(|t| t.state == ExtraState::Pending)
+                // An export needs the clipping task's clip list: not before
+                // it succeeded.
+                .find(|t| {
+                    t.state == ExtraState::Pending
+                        && (self.job.state == State::Downloading
+                            || !matches!(t.kind, ExtraKind::Export { .. }))
+                })
                 .map(|t| t.kind.clone())
             else {
                 return Ok(None);
@@ -99,6 +110,14 @@ impl JobRun {
                 "a local file reached submit without an upload".into(),
             )));
         };
+        let body = match self.extra_body(kind, &video_url).await {
+            Ok(body) => body,
+            Err(reason) => {
+                self.settle_extra(kind, ExtraState::Failed, Some(reason))
+                    .await?;
+                return Ok(Sent::Settled);
+            }
+        };
         let slot = match self.ctx.slots.try_acquire() {
             Some(slot) => slot,
             None if !wait => return Ok(Sent::Later(None)),
@@ -107,7 +126,6 @@ impl JobRun {
                 () = self.ctx.cancel.cancelled() => return Ok(Sent::Stop(Outcome::Cancelled)),
             },
         };
-        let body = self.extra_body(kind, &video_url);
         self.progress(format!("submitting the {}", kind.label()));
         let gate = self.ctx.submit_gate.clone();
         let _one_at_a_time = tokio::select! {
@@ -192,7 +210,14 @@ impl JobRun {
 
     /// The body of an extra's submit: the video, and the languages of the
     /// clipping task's options as they were frozen at its submit.
-    fn extra_body(&self, kind: &ExtraKind, video_url: &str) -> Map<String, Value> {
+    async fn extra_body(
+        &mut self,
+        kind: &ExtraKind,
+        video_url: &str,
+    ) -> Result<Map<String, Value>, String> {
+        if let ExtraKind::Export { preset } = kind {
+            return self.export_body(preset).await;
+        }
         let mut body = Map::new();
         body.insert("video_url".into(), Value::String(video_url.into()));
         if let Some(options) = self.job.task.as_ref().map(|t| &t.options) {
@@ -202,8 +227,7 @@ impl JobRun {
                 }
             }
         }
-        let _ = kind;
-        body
+        Ok(body)
     }
 
     /// Store the task id an extra's submit brought back, trying again for

@@ -3,7 +3,7 @@
 //! limits (budget, slots, the daily unit cap), one [`worker`] per job in
 //! flight, which runs the protocol steps one file each: [`upload`],
 //! [`submit`], [`poll`], [`download`]; a job's extra tasks (transcript,
-//! summary) are submitted beside the clipping task ([`extra_submit`]) and
+//! summary, re-renders: [`extra_export`]) are submitted beside the clipping task ([`extra_submit`]) and
 //! finished in the download step (`extra_poll`). Every step returns one
 //! [`Outcome`](step::Outcome) and sees only the shared [`context`], never
 //! the scheduler.
@@ -13,6 +13,7 @@
 
 pub mod context;
 pub mod download;
+pub mod extra_export;
 mod extra_poll;
 pub mod extra_submit;
 pub mod handle;

@@ -432,6 +432,12 @@ impl FakeApi {
             .map_or(0, Vec::len)
     }
 
+    /// The bodies of accepted transcript, summary or export submits.
+    pub fn extra_submit_bodies(&self, kind: tasks::Kind) -> Vec<Value> {
+        let world = self.shared.world();
+        world.extra.submits.get(&kind).cloned().unwrap_or_default()
+    }
+
     /// Recorded requests with this method whose path starts with `path_prefix`.
     pub fn count(&self, method: &str, path_prefix: &str) -> usize {
         self.shared
@@ -1245,9 +1251,11 @@ impl Shared {
         let html = w.misbehave.html_instead_of_mp4;
         let truncate = w.misbehave.truncate_downloads;
         let results_gone = w.misbehave.results_gone
-            || w.tasks
+            || (w
+                .tasks
                 .get(&task_id)
-                .is_none_or(|t| epoch_ms() >= t.expire_at_ms);
+                .is_none_or(|t| epoch_ms() >= t.expire_at_ms)
+                && !w.extra.is_export(&task_id));
         let Some(links) = w.links.get_mut(&(task_id.clone(), idx)) else {
             return s3_error(403, "AccessDenied", "Access Denied");
         };

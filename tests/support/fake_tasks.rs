@@ -4,6 +4,10 @@
 //! under either prefix. A submit answers `data.project_id` under `/open/v2`
 //! and `data.id` under `/api/v2`; results come only at SUCCEEDED, with
 //! `start`/`end`/`timestamp` in ms (as strings when `numbers_as_strings`).
+//! Clips Export (`POST /clips/export` with `project_id` and `clip_indices`,
+//! `GET /clips/export/{id}`, under either prefix) answers
+//! `data.export_task_id` and, at SUCCEEDED, the clips asked for with export
+//! links the fake's CDN serves (content of the export task's own id).
 //! Tasks run through CREATED → QUEUED → ONGOING like clipping tasks and
 //! count against `max_running`. `Misbehave::fail_transcripts_with` /
 //! `fail_summaries_with` make the next ones end FAILED.
@@ -20,12 +24,15 @@ use super::{api_error, epoch_ms, CostField, Shared, Status, World};
 pub const TRANSCRIPT_UNITS: u64 = 4;
 /// Units a SUCCEEDED summary costs.
 pub const SUMMARY_UNITS: u64 = 6;
+/// Units a SUCCEEDED clip export costs (the docs give no figure).
+pub const EXPORT_UNITS: u64 = 2;
 
 /// The two kinds, as their paths name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Transcripts,
     Summaries,
+    Exports,
 }
 
 impl Kind {
@@ -33,6 +40,7 @@ impl Kind {
         match self {
             Kind::Transcripts => "/transcripts",
             Kind::Summaries => "/summaries",
+            Kind::Exports => "/clips/export",
         }
     }
 
@@ -40,6 +48,7 @@ impl Kind {
         match self {
             Kind::Transcripts => "tr",
             Kind::Summaries => "sm",
+            Kind::Exports => "exp",
         }
     }
 
@@ -47,6 +56,7 @@ impl Kind {
         match self {
             Kind::Transcripts => TRANSCRIPT_UNITS,
             Kind::Summaries => SUMMARY_UNITS,
+            Kind::Exports => EXPORT_UNITS,
         }
     }
 }
@@ -66,6 +76,8 @@ struct ExtraTask {
     created: Instant,
     fail_with: Option<String>,
     expire_at_ms: i64,
+    /// Exports: the clip indices asked for.
+    clip_indices: Vec<usize>,
 }
 
 impl Tasks {
@@ -75,6 +87,11 @@ impl Tasks {
             .values()
             .filter(|t| !status(shared, t, now).ended())
             .count()
+    }
+
+    /// Whether `id` is an export task (its links are served by the CDN).
+    pub(super) fn is_export(&self, id: &str) -> bool {
+        self.tasks.get(id).is_some_and(|t| t.kind == Kind::Exports)
     }
 }
 
@@ -96,7 +113,11 @@ fn status(shared: &Shared, task: &ExtraTask, now: Instant) -> Status {
 
 /// The kind and the call a path under the prefix is, if it is one of these.
 pub fn route(method: &str, rest: &str) -> Option<(Kind, Option<String>)> {
-    for kind in [Kind::Transcripts, Kind::Summaries] {
+    if let Some(id) = rest.strip_prefix("/clips/export/") {
+        let id = id.strip_prefix("results/").unwrap_or(id);
+        return (method == "GET").then(|| (Kind::Exports, Some(id.to_string())));
+    }
+    for kind in [Kind::Transcripts, Kind::Summaries, Kind::Exports] {
         if method == "POST" && rest == kind.path() {
             return Some((kind, None));
         }
@@ -135,9 +156,27 @@ impl Shared {
         let Some(body) = body.filter(|b| b.is_object()) else {
             return api_error(400, "40001", "request body must be a JSON object");
         };
-        match body.get("video_url").and_then(Value::as_str) {
-            Some(u) if !u.trim().is_empty() => {}
-            _ => return api_error(400, "40001", "video_url is required"),
+        let mut clip_indices = Vec::new();
+        if kind == Kind::Exports {
+            let project = body.get("project_id").and_then(Value::as_str).unwrap_or("");
+            if !w.tasks.contains_key(project) {
+                return api_error(404, "40400", &format!("task not found: {project}"));
+            }
+            let asked = body.get("clip_indices").and_then(Value::as_array);
+            for idx in asked.into_iter().flatten() {
+                match idx.as_u64() {
+                    Some(i) if (i as usize) < self.cfg.clips => clip_indices.push(i as usize),
+                    _ => return api_error(400, "40001", &format!("bad clip index {idx}")),
+                }
+            }
+            if asked.is_none() {
+                clip_indices = (0..self.cfg.clips).collect();
+            }
+        } else {
+            match body.get("video_url").and_then(Value::as_str) {
+                Some(u) if !u.trim().is_empty() => {}
+                _ => return api_error(400, "40001", "video_url is required"),
+            }
         }
         if w.running(self.cfg.phase, now).count() + w.extra.running(self, now)
             >= self.cfg.max_running
@@ -148,6 +187,7 @@ impl Shared {
         let fail_with = match kind {
             Kind::Transcripts => w.misbehave.fail_transcripts_with.clone(),
             Kind::Summaries => w.misbehave.fail_summaries_with.clone(),
+            Kind::Exports => None,
         };
         let submits = w.extra.submits.entry(kind).or_default();
         submits.push(body.clone());
@@ -159,8 +199,12 @@ impl Shared {
                 created: now,
                 fail_with,
                 expire_at_ms: epoch_ms() + self.cfg.results_ttl.as_millis() as i64,
+                clip_indices,
             },
         );
+        if kind == Kind::Exports {
+            return self.ok(json!({ "export_task_id": id }));
+        }
         let id_field = if self.cfg.prefix == "/open/v2" {
             "project_id"
         } else {
@@ -174,14 +218,20 @@ impl Shared {
             return api_error(404, "40400", &format!("task not found: {id}"));
         };
         let status = status(self, task, now);
+        let (kind, fail_with, expire_at_ms, indices) = (
+            task.kind,
+            task.fail_with.clone(),
+            task.expire_at_ms,
+            task.clip_indices.clone(),
+        );
         let mut data = Map::new();
         data.insert("id".into(), json!(id));
         data.insert("name".into(), json!("episode"));
         data.insert("status".into(), json!(status.as_str()));
-        data.insert("expire_at".into(), json!(task.expire_at_ms));
+        data.insert("expire_at".into(), json!(expire_at_ms));
         if status.ended() {
             let cost = if status == Status::Succeeded {
-                task.kind.units()
+                kind.units()
             } else {
                 0
             };
@@ -192,14 +242,27 @@ impl Shared {
             data.insert(field.into(), self.number(cost));
         }
         if status == Status::Failed {
-            data.insert("error_message".into(), json!(task.fail_with));
+            data.insert("error_message".into(), json!(fail_with));
         }
         if status == Status::Succeeded {
-            match task.kind {
+            match kind {
                 Kind::Transcripts => {
                     data.insert("transcript".into(), self.transcript());
                 }
                 Kind::Summaries => self.summary(&mut data),
+                Kind::Exports => {
+                    data.insert("export_task_id".into(), json!(id));
+                    let clips: Vec<Value> = indices
+                        .into_iter()
+                        .map(|idx| {
+                            let mut clip = self.clip_json(id, idx);
+                            let link = self.issue_link(w, id, idx, now);
+                            clip.insert("export_link".into(), Value::String(link));
+                            Value::Object(clip)
+                        })
+                        .collect();
+                    data.insert("clips".into(), Value::Array(clips));
+                }
             }
         }
         self.ok(Value::Object(data))
