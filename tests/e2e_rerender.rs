@@ -177,9 +177,14 @@ fn a_crash_while_exporting_submits_the_export_once() {
     );
     let mut daemon = Daemon::start(&env);
     env.run_ok(&["submit", VIDEO]);
-    daemon.expect("the export submitted", Duration::from_secs(20), || {
-        env.api.extra_submits(Kind::Exports) == 1
+    // Killed once the export's task id is stored (a kill between its
+    // request and that write is an ambiguous submit: see e2e_transcripts).
+    daemon.expect("the export recorded", Duration::from_secs(20), || {
+        env.job(VIDEO_KEY)["extras"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|t| t["state"] == "running"))
     });
+    assert_eq!(env.api.extra_submits(Kind::Exports), 1);
     daemon.kill();
     assert_ne!(env.job_state(VIDEO_KEY), "done", "killed mid-way");
     let daemon = Daemon::start(&env);

@@ -219,14 +219,15 @@ fn a_crash_mid_way_submits_each_task_once_and_counts_units_once() {
     );
     let mut daemon = Daemon::start(&env);
     env.run_ok(&["submit", VIDEO]);
-    daemon.expect(
-        "both extra tasks submitted",
-        Duration::from_secs(20),
-        || {
-            env.api.extra_submits(Kind::Transcripts) == 1
-                && env.api.extra_submits(Kind::Summaries) == 1
-        },
-    );
+    // Killed once both task ids are stored (a kill between a request and
+    // that write is the ambiguous submit tested below).
+    daemon.expect("both extra tasks recorded", Duration::from_secs(20), || {
+        env.job(VIDEO_KEY)["extras"]
+            .as_array()
+            .is_some_and(|e| e.len() == 2 && e.iter().all(|t| t["state"] == "running"))
+    });
+    assert_eq!(env.api.extra_submits(Kind::Transcripts), 1);
+    assert_eq!(env.api.extra_submits(Kind::Summaries), 1);
     daemon.kill();
     assert_ne!(env.job_state(VIDEO_KEY), "done", "killed mid-way");
 

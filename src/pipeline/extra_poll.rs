@@ -92,6 +92,9 @@ impl JobRun {
         let Some(api) = self.ctx.api.clone() else {
             return Ok(Some(Outcome::Released));
         };
+        // One left `submitting` by a worker that stopped mid-submit (a
+        // database error): settled like one a crash left.
+        super::extra_submit::recover_extras(&self.ctx, &mut self.job).await?;
         let mut errors_in_a_row = 0;
         loop {
             if let Some(stop) = self.submit_extras(true).await? {

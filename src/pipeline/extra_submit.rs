@@ -303,12 +303,15 @@ impl JobRun {
                 .tasks
                 .iter()
                 .filter(|t| t.state == ExtraState::Done)
-                .map(|t| t.kind.label()),
+                .map(|t| format!("the {}", t.kind.label())),
         );
+        let kept = match kept.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => kept.join(""),
+        };
         Some(format!(
-            "{}; {} are in place; `clipwatch retry {}` submits only the failed task again",
+            "{}; {kept} are in place; `clipwatch retry {}` submits only the failed task again",
             failed.join("; "),
-            kept.join(", "),
             self.job.id
         ))
     }
