@@ -13,6 +13,7 @@ pub mod context;
 pub mod download;
 pub mod handle;
 mod index;
+mod moments;
 pub mod pause;
 pub mod poll;
 pub mod scheduler;

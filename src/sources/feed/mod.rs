@@ -389,8 +389,12 @@ impl Watcher {
         // The link a stored job of a page was made from: the entry that is
         // that page's video, whatever the body's order.
         let store = &self.intake.store;
+        let config = self.intake.config();
         let stored_link = |key: &str| {
-            let job = store.get(key).ok().flatten()?;
+            let job = store
+                .get(&config.job_key(key, &feed.preset))
+                .ok()
+                .flatten()?;
             Some(job.source.link.unwrap_or(job.source.url))
         };
         let parsed = entries::parse(bytes, content_type, url, kind, now, &stored_link).map_err(
@@ -414,7 +418,7 @@ impl Watcher {
             tracing::warn!(feed = %feed.name, "{more} more like these; `clipwatch feeds --json` lists them");
         }
         state.report(&parsed.ignored, &parsed.notes);
-        let candidates = parsed.candidates;
+        let candidates = keyed_for_preset(&config, &feed.preset, parsed.candidates);
         // First sight of this URL (also the channel feed read while `UULF…`
         // fails, and `UULF…` again): backfill rules, never a back catalogue.
         let rules = Rules::new(feed, !state.has_read(url));
@@ -445,6 +449,20 @@ impl Watcher {
         );
         Ok(new)
     }
+}
+
+/// The candidates with the job keys the feed's preset gives them: a Find
+/// Moments preset makes a job of its own per query (see
+/// [`crate::model::moments`]); AI Clipping keeps the video's key.
+pub(super) fn keyed_for_preset(
+    config: &Config,
+    preset: &str,
+    mut candidates: Vec<Candidate>,
+) -> Vec<Candidate> {
+    for candidate in &mut candidates {
+        candidate.key.key = config.job_key(&candidate.key.key, preset);
+    }
+    candidates
 }
 
 fn remember(state: &mut FeedState, url: &str, validators: Validators, hash: String) {

@@ -127,7 +127,10 @@ pub async fn preview(
         FeedSource::Url(_) => Kind::Other(feed.entry_use),
     };
     let stored_link = |key: &str| {
-        let job = store?.get(key).ok().flatten()?;
+        let job = store?
+            .get(&config.job_key(key, &feed.preset))
+            .ok()
+            .flatten()?;
         Some(job.source.link.unwrap_or(job.source.url))
     };
     let parsed = entries::parse(
@@ -144,7 +147,8 @@ pub async fn preview(
         reason,
     })?;
     let rules = Rules::new(feed, first_sight);
-    let decided = decide::decide(parsed.candidates, &rules, now, |key| {
+    let candidates = super::keyed_for_preset(config, &feed.preset, parsed.candidates);
+    let decided = decide::decide(candidates, &rules, now, |key| {
         held.get(key).copied().flatten()
     });
     let entries = decided
