@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::harness::{
-    assert_no_secrets, base_config, file_names, quick, read_json, text, Daemon, Env, VIDEO,
-    VIDEO_KEY,
+    assert_no_secrets, base_config, feed_toml, feeds_env, file_names, quick, read_json, text,
+    Daemon, Env, VIDEO, VIDEO_KEY,
 };
 use support::{Envelope, FakeConfig, Misbehave};
 
@@ -305,4 +305,55 @@ fn moments_presets_are_checked_before_anything_is_paid() {
         assert!(said.contains(expected), "{toml}: {said}");
         assert!(said.contains("presets."), "names the preset's key: {said}");
     }
+}
+
+#[test]
+fn a_feed_with_a_query_preset_makes_jobs_beside_a_clipping_feed() {
+    use support::feed_server::{fixture, FeedServer, Route};
+    const UC: &str = "UCtestchannel000000000AA";
+    let feeds = FeedServer::start();
+    feeds.route(
+        "/feeds/videos.xml?playlist_id=UULFtestchannel000000000AA",
+        Route::xml(fixture("youtube_channel.xml")),
+    );
+    let channel = format!("youtube = \"{UC}\"");
+    let toml = format!(
+        "{}{}\n[presets.demos]\nextends = \"metadata\"\nquery = \"product demos\"\n",
+        feed_toml("Demos", &channel, "preset = \"demos\"\nbackfill = 1"),
+        feed_toml("Clips", &channel, "preset = \"metadata\"\nbackfill = 1"),
+    );
+    let env = feeds_env(&feeds, &toml);
+    env.once();
+
+    // The same newest video, once per kind of task.
+    let submitted = env.api.submissions();
+    assert_eq!(submitted.len(), 2, "{submitted:?}");
+    assert_eq!(submitted[0]["video_url"], submitted[1]["video_url"]);
+    assert_eq!(api_calls(&env, "POST", "/clips/find-moments"), 1);
+    assert_eq!(env.api.moments_submissions()[0]["query"], "product demos");
+
+    let jobs = env.jobs();
+    let done: Vec<&Value> = jobs.iter().filter(|j| j["state"] == "done").collect();
+    assert_eq!(done.len(), 2, "{jobs:?}");
+    let video_key = done
+        .iter()
+        .map(|j| j["key"].as_str().unwrap())
+        .find(|k| !k.contains(" moments:"))
+        .expect("the clipping job keeps the video's key");
+    let moments = done
+        .iter()
+        .find(|j| j["key"].as_str().unwrap().contains(" moments:"))
+        .expect("a Find Moments job");
+    let moments_key = moments["key"].as_str().unwrap();
+    assert!(
+        moments_key.starts_with(&format!("{video_key} moments:")),
+        "{moments_key}"
+    );
+    assert_eq!(moments["feed"], "Demos");
+    // Backfill skips are recorded per kind too: each feed's own.
+    let skipped_moments = jobs
+        .iter()
+        .filter(|j| j["state"] == "skipped" && j["key"].as_str().unwrap().contains(" moments:"))
+        .count();
+    assert!(skipped_moments > 0, "{jobs:?}");
 }

@@ -142,3 +142,58 @@ impl Config {
         moments::job_key(video_key, query)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        super::super::parse(text, Path::new("config.toml"), &|_| None)
+    }
+
+    const PRESETS: &str = r#"
+[presets.clipping]
+target_duration = "DURATION_30_60"
+enable_express_mode = true
+limit = 5
+
+[presets.demos]
+extends = "clipping"
+query = " product  demos "
+mode = "moments"
+"#;
+
+    #[test]
+    fn a_moments_preset_sends_its_query_but_not_clipping_options() {
+        let config = parse(PRESETS).unwrap();
+        let demos = &config.presets["demos"];
+        assert_eq!(demos.query(), Some("product demos"));
+        let sent = demos.api_options();
+        assert_eq!(sent["query"], "product demos");
+        assert_eq!(sent["limit"], 5);
+        for dropped in ["mode", "target_duration", "enable_express_mode"] {
+            assert!(!sent.contains_key(dropped), "{dropped} sent: {sent:?}");
+        }
+        let clipping = &config.presets["clipping"];
+        assert_eq!(clipping.query(), None);
+        assert_eq!(clipping.api_options(), clipping.options);
+        let video = "youtube:dQw4w9WgXcQ";
+        assert_eq!(config.job_key(video, "clipping"), video);
+        assert_eq!(config.job_key(video, "no such preset"), video);
+        assert_ne!(config.job_key(video, "demos"), video);
+    }
+
+    #[test]
+    fn a_moments_mode_without_a_query_names_the_preset_and_line() {
+        let err = parse("[presets.hunt]\nextends = \"default\"\nmode = \"moments\"\n").unwrap_err();
+        assert_eq!(err.line(), Some(1));
+        assert_eq!(err.key(), Some("presets.hunt.mode"));
+        assert!(err.to_string().contains("preset \"hunt\""), "{err}");
+        // Inherited, the query counts.
+        let inherited =
+            format!("{PRESETS}\n[presets.more]\nextends = \"demos\"\nmode = \"moments\"\n");
+        assert!(parse(&inherited).is_ok());
+    }
+}
