@@ -357,3 +357,28 @@ fn a_feed_with_a_query_preset_makes_jobs_beside_a_clipping_feed() {
         .count();
     assert!(skipped_moments > 0, "{jobs:?}");
 }
+
+#[test]
+fn a_find_moments_task_survives_a_crash_and_is_polled_where_it_lives() {
+    let env = Env::with_config(support::harness::phase(500), moments_config);
+    let mut daemon = Daemon::start(&env);
+    env.run_ok(&["submit", VIDEO, "--preset", "demos"]);
+    // Killed once the task is stored, before it ends (three 500 ms phases).
+    daemon.expect("the task stored", Duration::from_secs(20), || {
+        env.jobs()
+            .first()
+            .is_some_and(|j| j["state"] == "processing")
+    });
+    daemon.kill();
+    assert_eq!(env.jobs()[0]["state"], "processing");
+    // The next run polls the same task at the Find Moments endpoint.
+    env.once();
+    let job = env.jobs().into_iter().next().unwrap();
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["submit_attempts"], 1);
+    assert_eq!(api_calls(&env, "POST", "/clips"), 1, "submitted once");
+    assert_eq!(api_calls(&env, "GET", "/clips/results/"), 0);
+    let (_, project) = inbox_project(&env);
+    assert_eq!(project["task"]["query"], "product demos");
+    assert_eq!(project["clips"].as_array().unwrap().len(), 3);
+}

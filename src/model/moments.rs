@@ -44,6 +44,15 @@ pub fn video_key(job_key: &str) -> &str {
         .map_or(job_key, |(video, _)| video)
 }
 
+/// The key of the job that clips `video_key` the way `job_key` does: with
+/// the same query's tag, or none (e.g. the page of a `#fragment` entry).
+pub fn same_query_key(job_key: &str, video_key: &str) -> String {
+    match job_key.split_once(TAG_SEPARATOR) {
+        Some((_, tag)) => format!("{video_key}{TAG_SEPARATOR}{tag}"),
+        None => video_key.to_string(),
+    }
+}
+
 /// The query's tag: the same for queries that differ only in case or
 /// spacing (the same search to the user; not worth paying twice).
 fn query_tag(query: &str) -> String {
@@ -102,6 +111,16 @@ mod tests {
         let file = job_key("file:abc123", Some("x"));
         assert!(file.starts_with("file:"));
         assert_eq!(video_key(&file), "file:abc123");
+        // The page of a `#fragment` entry, searched with the same query.
+        let entry = job_key("url:https://a/b#ep2", Some("x"));
+        assert_eq!(
+            same_query_key(&entry, "url:https://a/b"),
+            job_key("url:https://a/b", Some("x"))
+        );
+        assert_eq!(
+            same_query_key("url:https://a/b#ep2", "url:https://a/b"),
+            "url:https://a/b"
+        );
     }
 
     #[test]
