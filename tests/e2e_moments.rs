@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::harness::{
     assert_no_secrets, base_config, feed_toml, feeds_env, file_names, quick, read_json, text,
-    Daemon, Env, VIDEO, VIDEO_KEY,
+    tiny_clips, Daemon, Env, VIDEO, VIDEO_KEY,
 };
 use support::{Envelope, FakeConfig, Misbehave};
 
@@ -381,4 +381,57 @@ fn a_find_moments_task_survives_a_crash_and_is_polled_where_it_lives() {
     let (_, project) = inbox_project(&env);
     assert_eq!(project["task"]["query"], "product demos");
     assert_eq!(project["clips"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn a_drop_subfolder_named_after_a_query_preset_finds_moments_in_links_and_files() {
+    let env = Env::with_config(tiny_clips(), |url| {
+        format!(
+            "{}\n[drop]\ndir = \"inbox\"\nsettle = \"50ms\"\n",
+            moments_config(url)
+        )
+    });
+    let inbox = env.dir.path().join("inbox");
+    std::fs::create_dir_all(inbox.join("demos")).unwrap();
+    std::fs::write(inbox.join("demos/list.txt"), format!("{VIDEO}\n")).unwrap();
+    std::fs::write(
+        inbox.join("demos/talk.mp4"),
+        b"not really a video, but bytes",
+    )
+    .unwrap();
+    std::fs::write(inbox.join("top.txt"), format!("{VIDEO}\n")).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    env.once();
+
+    let jobs = env.jobs();
+    assert_eq!(jobs.len(), 3, "{jobs:?}");
+    assert!(jobs.iter().all(|j| j["state"] == "done"), "{jobs:?}");
+    let keys: Vec<&str> = jobs.iter().map(|j| j["key"].as_str().unwrap()).collect();
+    assert!(
+        keys.contains(&VIDEO_KEY),
+        "the top-level link is clipped: {keys:?}"
+    );
+    assert!(
+        keys.iter().any(|k| k.starts_with(&moments_key_prefix())),
+        "the link in demos/ finds moments: {keys:?}"
+    );
+    let file_job = keys
+        .iter()
+        .find(|k| k.starts_with("file:"))
+        .expect("the dropped video's job");
+    assert!(file_job.contains(" moments:"), "{file_job}");
+    // The upload was checked against the file's hash within the key, and
+    // the uploaded file searched with the query.
+    assert_eq!(env.api.uploads().len(), 1);
+    let sent = env.api.moments_submissions();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent.iter().all(|b| b["query"] == "product demos"));
+    assert!(sent
+        .iter()
+        .any(|b| b["video_url"].as_str().unwrap().starts_with("upload://")));
+    assert_eq!(
+        api_calls(&env, "POST", "/clips") - 2,
+        1,
+        "one clipping submit"
+    );
 }
