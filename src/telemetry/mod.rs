@@ -211,6 +211,8 @@ fn endpoint(path: &str) -> &'static str {
         "/clips" => "submit",
         "/upload/single-file" => "upload",
         p if p.starts_with("/clips/results/") => "results",
+        "/clips/find-moments" => "moments_submit",
+        p if p.starts_with("/clips/find-moments/results/") => "moments_results",
         _ => "other",
     }
 }
@@ -225,6 +227,11 @@ mod tests {
         assert_eq!(endpoint("/clips"), "submit");
         assert_eq!(endpoint("/upload/single-file"), "upload");
         assert_eq!(endpoint("/whatever/secret-id"), "other");
+        assert_eq!(endpoint("/clips/find-moments"), "moments_submit");
+        assert_eq!(
+            endpoint("/clips/find-moments/results/fm-1"),
+            "moments_results"
+        );
     }
 
     #[test]
