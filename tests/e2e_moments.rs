@@ -236,7 +236,11 @@ fn the_daemon_runs_find_moments_and_reports_no_match() {
         moments_found: Some(0),
         ..quick()
     });
-    let env = Env::with_config(fake, moments_config);
+    let addr = format!("127.0.0.1:{}", support::http::free_port());
+    let listen = addr.clone();
+    let env = Env::with_config(fake, move |url| {
+        format!("{}\n[http]\nlisten = \"{listen}\"\n", moments_config(url))
+    });
     let daemon = Daemon::start(&env);
     let out = env.run_ok(&["submit", VIDEO, "--preset", "pricing", "--wait"]);
     assert!(out.contains("done"), "{out}");
@@ -253,9 +257,18 @@ fn the_daemon_runs_find_moments_and_reports_no_match() {
     );
     assert_eq!(env.api.moments_submissions()[0]["query"], "pricing");
     assert_eq!(api_calls(&env, "POST", "/clips/find-moments"), 1);
+    // The dashboard's job page and the metrics say it too.
+    let page = support::http::get(&addr, &format!("/jobs/{}", job["id"])).text();
+    assert!(page.contains("matched nothing"), "{page}");
+    let metrics = support::http::get(&addr, "/metrics").text();
+    assert!(
+        metrics
+            .contains("clipwatch_api_requests_total{endpoint=\"moments_submit\",status=\"200\"} 1"),
+        "{metrics}"
+    );
     let log = daemon.stop();
     assert!(log.contains("matched nothing"), "{log}");
-    assert_no_secrets(&env, &format!("{out}{log}"));
+    assert_no_secrets(&env, &format!("{out}{log}{page}"));
 }
 
 #[test]
