@@ -229,7 +229,7 @@ impl ApiClient {
 
     /// One logical call: waits for the budget, waits out 429s and a rejected
     /// key, and returns the decoded `data` or a classified error.
-    async fn call<T: DeserializeOwned>(
+    pub(super) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,

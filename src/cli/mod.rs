@@ -170,6 +170,21 @@ pub enum Command {
     },
 }
 
+/// Commands that only print (so `clipwatch jobs | head` may cut them off
+/// at any point without leaving anything half done).
+fn prints_a_report_only(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Completions { .. }
+            | Command::Man
+            | Command::Status { .. }
+            | Command::Jobs { .. }
+            | Command::Show { .. }
+            | Command::Check { .. }
+            | Command::Preview(_)
+    )
+}
+
 /// The whole program: parse arguments, run the command, map the outcome to
 /// an exit code.
 pub fn main() -> ExitCode {
@@ -181,6 +196,9 @@ pub fn main() -> ExitCode {
         // A SIGHUP's default action ends the process: until the daemon's
         // handler takes over (before the configuration loads), ignore it.
         crate::daemon::guard::ignore_sighup();
+    }
+    if prints_a_report_only(&cli.command) {
+        crate::daemon::guard::die_quietly_on_closed_stdout();
     }
     let default_level = match &cli.command {
         // The progress display stands in for info logs.

@@ -50,6 +50,8 @@ impl JobView {
         let (reason, will_retry) = match &job.state {
             State::Failed { reason, will_retry } => (Some(reason.clone()), Some(*will_retry)),
             State::Skipped { reason } => (Some(reason.clone()), None),
+            // A finished job's word on its result (a query that matched nothing).
+            State::Done => (job.note.clone(), None),
             _ => (None, None),
         };
         JobView {

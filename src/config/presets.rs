@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use toml::Spanned;
 
 use super::error::{ConfigError, Source};
+use super::moments;
 use super::raw::{key_segment, RawPreset, Str};
 use super::reframe::{self, Origin, Origins};
 use super::Preset;
@@ -36,8 +37,9 @@ pub(super) const TARGET_DURATIONS: &[&str] = &[
 ];
 pub(super) const HOOK_POSITIONS: &[&str] = &["beginning", "end"];
 
-/// Options clipwatch fills in itself for every submit.
-const RESERVED: &[&str] = &["video_url", "project_name"];
+/// Options clipwatch fills in itself for every submit, and those with a
+/// checked key of their own (`query`, `mode`: see [`moments`]).
+const RESERVED: &[&str] = &["video_url", "project_name", "query", "mode"];
 
 /// Preset keys that ask for extra tasks instead of being sent with the
 /// clipping submit. They ride in the option map while `extends` is resolved
@@ -117,6 +119,7 @@ pub(super) fn resolve(
             options,
             &origins_of(name, &defs),
         )?;
+        moments::check(src, name, def.name_span.clone(), options)?;
     }
     let mut presets: BTreeMap<String, Preset> = resolved
         .into_iter()
@@ -332,15 +335,21 @@ fn check(src: &Source, name: &str, raw: RawPreset) -> Result<Definition, ConfigE
         own.insert("also".into(), Value::Array(names));
         origin("also", also.span(), false);
     }
+    moments::own(src, &prefix, &raw.query, &raw.mode, &mut own)?;
 
     for (k, v) in raw.extra.unwrap_or_default() {
         let span = k.span();
         let k = k.into_inner();
         if RESERVED.contains(&k.as_str()) {
+            let message = if moments::KEYS.contains(&k.as_str()) {
+                format!("{k} cannot be set in extra: write it as {prefix}.{k}, where it is checked")
+            } else {
+                format!("{k} cannot be set in a preset: clipwatch sets it for every video")
+            };
             return Err(src.error(
                 Some(span),
                 format!("{}.{}", key("extra"), key_segment(&k)),
-                format!("{k} cannot be set in a preset: clipwatch sets it for every video"),
+                message,
             ));
         }
         origin(&k, span, true);

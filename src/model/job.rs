@@ -168,6 +168,10 @@ pub struct Job {
     pub files: Vec<String>,
     pub units: Option<u64>,
     pub expire_at: Option<u64>,
+    /// What a finished job wants said about its result (a Find Moments
+    /// query that matched nothing); `None` when there is nothing to say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub history: Vec<Transition>,
@@ -203,6 +207,7 @@ impl Job {
             files: Vec::new(),
             units: None,
             expire_at: None,
+            note: None,
             created_at: now,
             updated_at: now,
             history: Vec::new(),
@@ -345,6 +350,7 @@ impl Job {
         self.units = self.extras.units();
         self.extras.clips_written = false;
         self.expire_at = None;
+        self.note = None;
         self.video_url = None;
     }
 }

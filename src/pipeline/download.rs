@@ -143,7 +143,7 @@ impl JobRun {
             if let Some(reason) = expired(self.job.expire_at) {
                 return Err(Outcome::Fail(reason));
             }
-            match api.results(&task_id).await {
+            match api.results_of(self.endpoint(), &task_id).await {
                 Ok(results) if export && self.lacks_links(&results, wanted) => {
                     self.job.expire_at = results.expire_at.or(self.job.expire_at);
                     if link_polls >= MAX_LINK_POLLS {

@@ -57,7 +57,7 @@ impl JobRun {
             Some(results) => results.clips.clone(),
             None => {
                 let api = self.ctx.api.clone().ok_or("no API key")?;
-                match api.results(&task_id).await {
+                match api.results_of(self.endpoint(), &task_id).await {
                     Ok(results) => results.clips,
                     Err(err) => {
                         return Err(format!(

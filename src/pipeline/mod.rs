@@ -18,6 +18,7 @@ mod extra_poll;
 pub mod extra_submit;
 pub mod handle;
 mod index;
+mod moments;
 pub mod pause;
 pub mod poll;
 pub mod scheduler;

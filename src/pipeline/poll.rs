@@ -49,7 +49,7 @@ impl JobRun {
             if let Err(stop) = self.pause_until(last_poll_due).await {
                 return Ok(stop);
             }
-            let results = match api.results(&task_id).await {
+            let results = match api.results_of(self.endpoint(), &task_id).await {
                 Ok(results) => results,
                 Err(ApiError::Cancelled) => return Ok(Outcome::Cancelled),
                 Err(err @ ApiError::Invalid { .. }) => {
@@ -99,6 +99,7 @@ impl JobRun {
                             );
                             return self.fail(reason).await;
                         }
+                        Settled::NoMatch => self.note_no_match(),
                         Settled::Done => {}
                     }
                     self.account_units(&results).await?;
@@ -118,7 +119,8 @@ impl JobRun {
     /// non-empty and unchanged since the previous poll (one `poll_interval`
     /// earlier), and every clip to be downloaded must have its video link.
     /// Waits at most `results_wait` from the first SUCCEEDED; then a list is
-    /// taken as it is, and no list at all is [`Settled::Empty`].
+    /// taken as it is, and no list at all is [`Settled::Empty`] (for Find
+    /// Moments, [`Settled::NoMatch`] once confirmed: see `moments.rs`).
     fn settled(&self, settling: &mut Settling, results: &TaskResults) -> Settled {
         let now = tokio::time::Instant::now();
         let since = *settling.since.get_or_insert(now);
@@ -134,12 +136,17 @@ impl JobRun {
         };
         let waited_enough = now.duration_since(since) >= self.ctx.config().api.results_wait;
         if results.clips.is_empty() {
+            settling.empty_polls += 1;
+            if self.no_match_is_final(settling.empty_polls, waited_enough) {
+                return Settled::NoMatch;
+            }
             return if waited_enough {
                 Settled::Empty
             } else {
                 Settled::Wait("no clips listed yet".into())
             };
         }
+        settling.empty_polls = 0;
         if waited_enough {
             if !unchanged || missing > 0 {
                 tracing::warn!(
@@ -180,6 +187,8 @@ struct Settling {
     since: Option<tokio::time::Instant>,
     /// The clips of the previous SUCCEEDED reply.
     previous: Option<Vec<Clip>>,
+    /// SUCCEEDED replies in a row that listed no clip.
+    empty_polls: u32,
 }
 
 enum Settled {
@@ -189,6 +198,9 @@ enum Settled {
     Wait(String),
     /// `results_wait` is over and the task still lists no clip.
     Empty,
+    /// A Find Moments task confirmed to list no clip: its query matched
+    /// nothing, which is a result (see `moments.rs`).
+    NoMatch,
 }
 
 /// When the next poll is due: one interval after the previous one was due,

@@ -12,6 +12,7 @@ use chrono::Utc;
 use super::pause::Refusal;
 use super::step::{JobRun, Outcome, Stepped, RETRY_START};
 use crate::api::client::BeforeSend;
+use crate::api::moments::Endpoint;
 use crate::api::ApiError;
 use crate::config::AmbiguousSubmit;
 use crate::model::{Event, Job, State, Task};
@@ -49,7 +50,8 @@ impl JobRun {
             .chars()
             .take(MAX_PROJECT_NAME_CHARS)
             .collect();
-        let options = preset.options.clone();
+        // A preset with a query submits to Find Moments (see api::moments).
+        let options = preset.api_options();
         // Stored with the job as it goes `submitting`, before any request.
         self.plan_extras(preset);
         self.progress("submitting");
@@ -83,7 +85,8 @@ impl JobRun {
                     }
                 })
             });
-            api.submit(&video_url, &project_name, &options, before_send)
+            let endpoint = Endpoint::of_options(&options);
+            api.submit_to(endpoint, &video_url, &project_name, &options, before_send)
                 .await
         };
         if let Some(err) = store_error {

@@ -46,6 +46,11 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 
+// Find Moments (`/clips/find-moments`): a child module, so that it shares
+// this fake's world (tasks, budget, faults) and its results.
+#[path = "fake_moments.rs"]
+mod moments;
+
 /// How the fake behaves from the start. `Default` imitates the seed document.
 #[derive(Debug, Clone)]
 pub struct FakeConfig {
@@ -92,6 +97,9 @@ pub struct FakeConfig {
     /// Real media served for every clip and thumbnail instead of the
     /// generated look-alikes (`(video, jpeg)`; see tests/fixtures/media).
     pub media: Option<(Vec<u8>, Vec<u8>)>,
+    /// Moments a Find Moments task finds (`None`: as many as `clips`;
+    /// `Some(0)`: the query matches nothing).
+    pub moments_found: Option<usize>,
 }
 
 impl Default for FakeConfig {
@@ -118,6 +126,7 @@ impl Default for FakeConfig {
             clip_idx: Vec::new(),
             reverse_clips: false,
             media: None,
+            moments_found: None,
         }
     }
 }
@@ -553,6 +562,10 @@ struct Task {
     fail_with: Option<String>,
     /// Results calls answered since the task SUCCEEDED.
     succeeded_polls: u32,
+    /// Clips the task lists once SUCCEEDED.
+    clips: usize,
+    /// The query of a Find Moments task; `None` for AI Clipping.
+    query: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -859,8 +872,8 @@ impl Shared {
         }
         let targeted = match w.misbehave.target {
             Target::Any => true,
-            Target::Submit => *method == Method::POST && rest == "/clips",
-            Target::Results => *method == Method::GET && rest.starts_with("/clips/results/"),
+            Target::Submit => *method == Method::POST && moments::is_submit(rest),
+            Target::Results => *method == Method::GET && moments::is_results(rest),
             Target::UploadInit => *method == Method::POST && rest == "/upload/single-file",
         };
         if targeted && w.resets_left > 0 {
@@ -874,7 +887,11 @@ impl Shared {
         let response = match (method.as_str(), rest) {
             ("POST", "/clips") => self.submit(&mut w, body, now),
             ("GET", r) if r.starts_with("/clips/results/") => {
-                self.results(&mut w, &r["/clips/results/".len()..], now)
+                self.results(&mut w, &r["/clips/results/".len()..], now, false)
+            }
+            ("POST", moments::SUBMIT) => self.submit_moments(&mut w, body, now),
+            ("GET", r) if r.starts_with(moments::RESULTS) => {
+                self.results(&mut w, &r[moments::RESULTS.len()..], now, true)
             }
             ("POST", "/upload/single-file") => self.upload_init(&mut w, body, now),
             (m, r) if tasks::route(m, r).is_some() => {
@@ -888,7 +905,8 @@ impl Shared {
             w.hangs_left -= 1;
             return (injected(response, "hang"), None);
         }
-        let created = *method == Method::POST && rest == "/clips" && response.status() == 200;
+        let created =
+            *method == Method::POST && moments::is_submit(rest) && response.status() == 200;
         if created && w.cuts_left > 0 {
             w.cuts_left -= 1;
             return (injected(response, "cut"), None);
@@ -924,6 +942,18 @@ impl Shared {
     }
 
     fn submit(&self, w: &mut World, body: Option<&Value>, now: Instant) -> Response {
+        self.create_task(w, body, now, None)
+    }
+
+    /// A submit that passed its endpoint's own checks: an AI Clipping task,
+    /// or a Find Moments one (`query`).
+    fn create_task(
+        &self,
+        w: &mut World,
+        body: Option<&Value>,
+        now: Instant,
+        query: Option<String>,
+    ) -> Response {
         if let Some(message) = &w.misbehave.invalid_submit {
             return json_response(200, &json!({"code": "40001", "message": message}));
         }
@@ -988,6 +1018,11 @@ impl Shared {
             expire_at_ms: epoch_ms() + self.cfg.results_ttl.as_millis() as i64,
             fail_with: w.misbehave.fail_tasks_with.clone(),
             succeeded_polls: 0,
+            clips: match query {
+                Some(_) => self.cfg.moments_found.unwrap_or(self.cfg.clips),
+                None => self.cfg.clips,
+            },
+            query: query.clone(),
         };
         w.tasks.insert(id.clone(), task);
         w.task_order.push(id.clone());
@@ -999,16 +1034,21 @@ impl Shared {
                 "malformed",
             );
         }
+        if query.is_some() {
+            return self.ok(self.moments_reply(&id, &name));
+        }
         self.ok(json!({"id": id, "name": name, "status": "CREATED"}))
     }
 
-    fn results(&self, w: &mut World, id: &str, now: Instant) -> Response {
+    /// `GET …/results/{id}` of a clipping task, or (`moments`) of a Find
+    /// Moments one: each endpoint knows only its own tasks.
+    fn results(&self, w: &mut World, id: &str, now: Instant, moments: bool) -> Response {
         let cfg = &self.cfg;
         if w.misbehave.results_gone {
             let response = api_error(404, "40400", &format!("task not found: {id}"));
             return injected(response, "gone");
         }
-        let Some(task) = w.tasks.get(id) else {
+        let Some(task) = w.tasks.get(id).filter(|t| t.query.is_some() == moments) else {
             return api_error(404, "40400", &format!("task not found: {id}"));
         };
         if epoch_ms() >= task.expire_at_ms {
@@ -1029,6 +1069,7 @@ impl Shared {
             task.fail_with.clone(),
         );
         let polls_after_success = task.succeeded_polls;
+        let total = task.clips;
         let (empty_polls, partial_polls) = (
             w.misbehave.empty_clips_polls,
             w.misbehave.partial_clips_polls,
@@ -1036,7 +1077,7 @@ impl Shared {
         let mut late = None;
         let listed = match status {
             Status::Created | Status::Queued | Status::Failed => 0,
-            Status::Ongoing if cfg.partial_clips_while_ongoing => cfg.clips.div_ceil(2),
+            Status::Ongoing if cfg.partial_clips_while_ongoing => total.div_ceil(2),
             Status::Ongoing => 0,
             Status::Succeeded if polls_after_success < empty_polls => {
                 late = Some("empty-clips");
@@ -1044,9 +1085,9 @@ impl Shared {
             }
             Status::Succeeded if polls_after_success - empty_polls < partial_polls => {
                 late = Some("partial-clips");
-                cfg.clips.div_ceil(2)
+                total.div_ceil(2)
             }
-            Status::Succeeded => cfg.clips,
+            Status::Succeeded => total,
         };
         let omit_last_link = status == Status::Succeeded
             && task.succeeded_polls < w.misbehave.missing_export_links_polls;
@@ -1054,7 +1095,7 @@ impl Shared {
         let mut clips = Vec::with_capacity(listed);
         for idx in 0..listed {
             let mut clip = self.clip_json(&id, idx);
-            let last = idx + 1 == cfg.clips;
+            let last = idx + 1 == total;
             if status == Status::Succeeded && enable_export && !(last && omit_last_link) {
                 let link = match w.misbehave.export_link_override.clone() {
                     Some(link) => link,
@@ -1080,7 +1121,7 @@ impl Shared {
         data.insert("expire_at".into(), json!(expire_at));
         if status.ended() {
             let cost = if status == Status::Succeeded {
-                cfg.cost_per_clip * cfg.clips as u64
+                cfg.cost_per_clip * total.max(usize::from(moments)) as u64
             } else {
                 0
             };
@@ -1094,11 +1135,14 @@ impl Shared {
             data.insert("error_message".into(), json!(fail_with));
         }
         data.insert("clips".into(), Value::Array(clips));
+        if moments {
+            self.moments_results_shape(&mut data);
+        }
         let response = self.ok(Value::Object(data));
         if let Some(fault) = late {
             return injected(response, fault);
         }
-        if omit_last_link && enable_export && listed == cfg.clips {
+        if omit_last_link && enable_export && listed == total {
             return injected(response, "missing-links");
         }
         response
@@ -1213,7 +1257,7 @@ impl Shared {
                     let counter = Some(self.huge_sent.clone());
                     Huge::response(prefix, size, counter, "image/jpeg", "huge-thumbnail")
                 }
-                Some((task, idx)) if w.tasks.contains_key(task) && idx < self.cfg.clips => {
+                Some((task, idx)) if w.tasks.get(task).is_some_and(|t| idx < t.clips) => {
                     bytes_response(200, "image/jpeg", self.cfg.thumb_content(task, idx), &[])
                 }
                 _ => s3_error(404, "NoSuchKey", "The specified key does not exist."),
