@@ -202,3 +202,41 @@ fn a_crash_while_exporting_submits_the_export_once() {
         "{job}"
     );
 }
+
+#[test]
+fn a_refused_export_link_is_fetched_again_not_paid_again() {
+    let env = Env::with_config(fake("/api/v2"), |url| {
+        base_config(url).replace(
+            "[presets.default]\n",
+            "[presets.default]\nalso = [\"landscape\"]\n",
+        ) + LANDSCAPE
+    });
+    env.api.misbehave(support::Misbehave {
+        export_links_refused_until_refresh: true,
+        ..Default::default()
+    });
+    let out = env.run(&["submit", VIDEO, "--wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let job = env.job(VIDEO_KEY);
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(
+        env.api.extra_submit_bodies(Kind::Exports).len(),
+        1,
+        "one export task, its links fetched again"
+    );
+    let folder = env.only_folder("inbox");
+    assert_export_videos(&env, &folder, "exp_1", 3);
+    let refused = env
+        .api
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/files/export/exp_1/") && r.status == 403)
+        .count();
+    assert!(refused >= 1, "an export link was refused at least once");
+    assert_eq!(
+        job["units"],
+        Value::from(CLIP_UNITS + EXPORT_UNITS),
+        "{job}"
+    );
+    assert_no_secrets(&env, &text(&out));
+}

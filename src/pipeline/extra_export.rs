@@ -86,7 +86,8 @@ impl JobRun {
     }
 
     /// Download an export's clip videos into its subfolder; the files
-    /// written, relative to the job's folder.
+    /// written, relative to the job's folder. A clip already fetched (by an
+    /// earlier pass) is kept; `Err` names the first clip that failed.
     pub(super) async fn write_export(
         &self,
         preset: &str,
@@ -117,6 +118,7 @@ impl JobRun {
             .map_err(|e| format!("{}: {e}", dir.display()))?;
         let short_id = identity::short_id(&self.job.key);
         let mut written = Vec::new();
+        let mut first_error = None;
         for clip in linked {
             let name = format!("{}.mp4", clip_base(&config.output.clip, clip, &short_id));
             let url = clip.export_link.clone().unwrap_or_default();
@@ -126,10 +128,20 @@ impl JobRun {
                 () = self.ctx.cancel.cancelled() => return Err("stopped".into()),
                 fetched = self.ctx.fetcher.fetch(&url, &dest, cap, "output.max_video_size") => fetched,
             };
-            fetched.map_err(|e: DownloadError| format!("clip {}: {e}", clip.idx + 1))?;
-            written.push(format!("{sub}/{name}"));
+            // Every clip is tried, so that one results call's fresh links
+            // serve all the clips a pass could not fetch.
+            match fetched {
+                Ok(_) => written.push(format!("{sub}/{name}")),
+                Err(e) => {
+                    let e: DownloadError = e;
+                    first_error.get_or_insert(format!("clip {}: {e}", clip.idx + 1));
+                }
+            }
         }
-        Ok(written)
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(written),
+        }
     }
 }
 

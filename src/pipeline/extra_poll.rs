@@ -8,6 +8,7 @@
 //! itself; the job then fails naming it (see
 //! [`JobRun::extras_failed_reason`]).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -24,6 +25,10 @@ use crate::output::extras::{self, SummaryLinks};
 use crate::output::folder::FolderError;
 use crate::store::StoreError;
 use crate::util::retry::backoff;
+
+/// Results calls an export's clip videos are fetched again after a failed
+/// download (each call issues fresh links) before the export is failed.
+const EXPORT_WRITE_ATTEMPTS: u32 = 3;
 
 impl JobRun {
     /// Before the clips are written: the job's folder, then every extra
@@ -96,6 +101,7 @@ impl JobRun {
         // database error): settled like one a crash left.
         super::extra_submit::recover_extras(&self.ctx, &mut self.job).await?;
         let mut errors_in_a_row = 0;
+        let mut write_attempts: HashMap<String, u32> = HashMap::new();
         loop {
             if let Some(stop) = self.submit_extras(true).await? {
                 return Ok(Some(stop));
@@ -139,7 +145,11 @@ impl JobRun {
                 self.progress(format!("{label}: {}", report.status.as_str()));
                 match report.status {
                     TaskStatus::Succeeded => {
-                        if let Some(stop) = self.extra_succeeded(&kind, &report, folder).await? {
+                        let attempts = write_attempts.entry(label.clone()).or_default();
+                        if let Some(stop) = self
+                            .extra_succeeded(&kind, &report, folder, attempts)
+                            .await?
+                        {
                             return Ok(Some(stop));
                         }
                     }
@@ -174,11 +184,15 @@ impl JobRun {
     }
 
     /// Write a succeeded extra's files and store it done with its units.
+    /// An export whose videos could not all be fetched stays running, to be
+    /// polled again for fresh links (`attempts` counts the tries), rather
+    /// than failed at once: failing it would make `retry` pay for a new one.
     async fn extra_succeeded(
         &mut self,
         kind: &ExtraKind,
         report: &TaskReport,
         folder: &Path,
+        attempts: &mut u32,
     ) -> Result<Option<Outcome>, StoreError> {
         let written = match kind {
             ExtraKind::Transcript => extras::write_transcript(folder, &report.data).await,
@@ -192,8 +206,18 @@ impl JobRun {
             }
             ExtraKind::Export { preset } => match self.write_export(preset, report, folder).await {
                 Ok(files) => Ok(files),
+                Err(_) if self.ctx.cancel.is_cancelled() => return Ok(Some(Outcome::Cancelled)),
+                Err(reason) if *attempts + 1 < EXPORT_WRITE_ATTEMPTS => {
+                    *attempts += 1;
+                    tracing::warn!(job = self.job.id, key = %self.job.key,
+                        "{}: {reason}; fetching its links again", kind.label());
+                    return Ok(None);
+                }
                 Err(reason) => {
-                    let reason = format!("its clips could not be written: {reason}");
+                    let reason = format!(
+                        "its clips could not be written ({EXPORT_WRITE_ATTEMPTS} tries, each \
+                         with fresh links): {reason}"
+                    );
                     self.extra_ended(kind, ExtraState::Failed, Some(reason), report.units)
                         .await?;
                     return Ok(None);
