@@ -94,7 +94,9 @@ fn encode_compact(job: &Job) -> Option<Vec<u8>> {
     let mut out = Writer(vec![COMPACT_SKIP_V1]);
     out.uint(job.id);
     let source = &job.source;
-    out.str(&source.url);
+    // Most URLs are the key's own (`url:…`, `youtube:ID`): not stored twice.
+    let derived = url_from_key(&job.key);
+    out.opt_str(Some(source.url.as_str()).filter(|url| Some(*url) != derived.as_deref()));
     out.opt_str(source.title.as_deref());
     out.opt_str(source.feed.as_deref());
     match source.published {
@@ -116,8 +118,12 @@ fn encode_compact(job: &Job) -> Option<Vec<u8>> {
 fn decode_compact(key: &str, bytes: &[u8]) -> Option<Job> {
     let mut input = Reader(bytes.strip_prefix(&[COMPACT_SKIP_V1])?);
     let id = input.uint()?;
+    let url = match input.opt_str()? {
+        Some(url) => url,
+        None => url_from_key(key)?,
+    };
     let source = Source {
-        url: input.str()?,
+        url,
         title: input.opt_str()?,
         feed: input.opt_str()?,
         published: match input.byte()? {
@@ -138,6 +144,14 @@ fn decode_compact(key: &str, bytes: &[u8]) -> Option<Job> {
     job.name = name;
     job.apply(Event::Skipped { reason }, at).ok()?;
     Some(job)
+}
+
+/// The URL a canonical key most often stands for (absent: no guess).
+fn url_from_key(key: &str) -> Option<String> {
+    if let Some(id) = key.strip_prefix("youtube:") {
+        return Some(format!("https://www.youtube.com/watch?v={id}"));
+    }
+    key.strip_prefix("url:").map(str::to_owned)
 }
 
 struct Writer(Vec<u8>);
@@ -263,7 +277,9 @@ mod tests {
 
     #[test]
     fn a_first_sight_skip_is_compact_and_reads_back_the_same() {
-        for job in [skipped(Some("Ünïcode title")), skipped(None)] {
+        let mut own_url = skipped(None);
+        own_url.source.url = "https://youtu.be/abcdefghijk?t=1".into();
+        for job in [skipped(Some("Ünïcode title")), skipped(None), own_url] {
             let record = encode(&job);
             assert_eq!(record[0], COMPACT_SKIP_V1);
             let json = encode_json(&job).len();
