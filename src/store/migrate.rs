@@ -1,7 +1,8 @@
 //! Converting a store written by an older clipwatch, in place, on open.
 //!
 //! Format 1 (clipwatch ≤ 10705a0, no `store:format` in `meta`): every job
-//! a JSON record, no state index. Format 2: first-sight skips compact,
+//! a JSON record, each with a `job_numbers` entry, no state index.
+//! Format 2: first-sight skips compact and without a `job_numbers` entry,
 //! the rest JSON, every JSON record in `by_state` (`record.rs`,
 //! `by_state.rs`).
 //!
@@ -82,14 +83,17 @@ impl Store {
                 jobs.push(record::decode(&String::from_utf8_lossy(key), bytes)?);
             }
         }
-        (&self.jobs, &self.active, &self.by_state)
-            .transaction(|(tree, active, index)| {
+        (&self.jobs, &self.active, &self.by_state, &self.job_numbers)
+            .transaction(|(tree, active, index, numbers)| {
                 for job in &jobs {
                     let key = job.key.as_bytes();
                     let new = record::encode(job);
                     // The index is written as if from nothing: the old
                     // record had no entry, and a repeat is harmless.
                     by_state::reindex(index, key, None, Some(&new))?;
+                    if record::is_compact(&new) {
+                        numbers.remove(&job.id.to_be_bytes())?;
+                    }
                     tree.insert(key, new)?;
                     if !job.state.is_terminal() {
                         active.insert(key, &[])?;
@@ -193,6 +197,9 @@ mod tests {
         assert_eq!(store.jobs_in_state("failed").unwrap().len(), 503);
         assert_eq!(store.active_jobs().unwrap().len(), 502);
         assert_eq!(store.find("7").unwrap().key, "url:https://a/7");
+        // A compact skip keeps its number without a `job_numbers` entry.
+        assert_eq!(store.find("3").unwrap().key, "url:https://a/3");
+        assert_eq!(store.job_numbers.len(), written.len() - compact);
         assert_eq!(
             store.meta.get(FORMAT).unwrap().map(|v| read_u64(&v)),
             Some(2)

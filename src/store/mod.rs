@@ -135,10 +135,15 @@ impl Store {
         if self.meta.get(NEXT_JOB_NUMBER)?.is_some() {
             return Ok(());
         }
-        let next = match self.job_numbers.last()? {
-            Some((number, _)) => read_u64(&number) + 1,
-            None => 1,
+        let mut highest = match self.job_numbers.last()? {
+            Some((number, _)) => read_u64(&number),
+            None => 0,
         };
+        // Compact skips have no number entry (a rare, one-time scan).
+        for entry in self.jobs.iter().values() {
+            highest = highest.max(record::compact_id(&entry?).unwrap_or(0));
+        }
+        let next = highest + 1;
         // Only if still absent: another opener cannot exist (sled locks the
         // file), but an existing counter must never move backwards.
         let _ = self.meta.compare_and_swap(
@@ -425,7 +430,14 @@ fn write_job(
     let record = encode(job);
     let old = jobs.insert(job.key.as_bytes(), record.clone())?;
     by_state::reindex(by_state, job.key.as_bytes(), old.as_deref(), Some(&record))?;
-    numbers.insert(&job.id.to_be_bytes(), job.key.as_bytes())?;
+    // A compact skip has no number entry: it would be one more sled entry
+    // for every key, the bulk of the file (BENCHMARKS.md); `find` scans for
+    // the number instead.
+    if record::is_compact(&record) {
+        numbers.remove(&job.id.to_be_bytes())?;
+    } else {
+        numbers.insert(&job.id.to_be_bytes(), job.key.as_bytes())?;
+    }
     if job.state.is_terminal() {
         active.remove(job.key.as_bytes())?;
     } else {

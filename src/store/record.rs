@@ -62,6 +62,11 @@ pub(super) fn is_compact(bytes: &[u8]) -> bool {
     bytes.first() != Some(&JSON_START)
 }
 
+/// The job number of a compact record (`None` for JSON).
+pub(super) fn compact_id(bytes: &[u8]) -> Option<u64> {
+    Reader(bytes.strip_prefix(&[COMPACT_SKIP_V1])?).uint()
+}
+
 /// The state name of a stored record without decoding all of it.
 pub(super) fn state_name(bytes: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
