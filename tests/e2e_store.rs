@@ -52,6 +52,18 @@ fn the_fixture_written_by_the_previous_release_binary_reads_the_same() {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(&file, &to).unwrap();
     }
+    // The fixture really is in the old format: this first start converts it.
+    let log = env.dir.path().join("first.log");
+    let first = env
+        .spawn_with_env(&["status"], &log, &[("RUST_LOG", "clipwatch=info")])
+        .wait()
+        .unwrap();
+    assert!(first.success());
+    let converted = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        converted.contains("the database is converted"),
+        "{converted}"
+    );
     let before: Value = read_json(&fixture.join("jobs.json"));
     let after: Value = env.json(&["jobs", "--json"]);
     assert_eq!(after, before);
