@@ -373,10 +373,12 @@ fn a_feed_with_a_query_preset_makes_jobs_beside_a_clipping_feed() {
 
 #[test]
 fn a_find_moments_task_survives_a_crash_and_is_polled_where_it_lives() {
-    let env = Env::with_config(support::harness::phase(500), moments_config);
+    // Phases long enough that a loaded machine still kills the daemon
+    // before the task ends (seen failing with 500 ms phases under load).
+    let env = Env::with_config(support::harness::phase(1500), moments_config);
     let mut daemon = Daemon::start(&env);
     env.run_ok(&["submit", VIDEO, "--preset", "demos"]);
-    // Killed once the task is stored, before it ends (three 500 ms phases).
+    // Killed once the task is stored, before it ends (three 1.5 s phases).
     daemon.expect("the task stored", Duration::from_secs(20), || {
         env.jobs()
             .first()

@@ -70,11 +70,13 @@ pub fn list(
             )));
         }
     }
-    Ok(ctx
-        .store
-        .jobs()?
+    // One state reads the state index, not every job.
+    let jobs = match state {
+        Some(state) => ctx.store.jobs_in_state(state)?,
+        None => ctx.store.jobs()?,
+    };
+    Ok(jobs
         .iter()
-        .filter(|j| state.is_none_or(|s| j.state.name() == s))
         .filter(|j| feed.is_none_or(|f| j.source.feed.as_deref() == Some(f)))
         .map(|j| JobView::new(j, false))
         .collect())
@@ -93,11 +95,7 @@ pub async fn retry(
     let store = &ctx.store;
     let targets: Vec<Job> = match job_or_key {
         Some(job) => vec![store.find(job)?],
-        None => store
-            .jobs()?
-            .into_iter()
-            .filter(|j| matches!(j.state, State::Failed { .. }))
-            .collect(),
+        None => store.jobs_in_state("failed")?,
     };
     let mut outcomes = Vec::with_capacity(targets.len());
     for job in targets {

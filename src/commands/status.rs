@@ -84,16 +84,10 @@ pub struct FeedHealth {
 
 pub fn status(ctx: &Context) -> Result<StatusReport, CommandError> {
     let (config, store) = (&ctx.config, &ctx.store);
-    let jobs = store.jobs()?;
-    let mut counts: BTreeMap<String, usize> =
-        State::NAMES.iter().map(|n| (n.to_string(), 0)).collect();
-    for job in &jobs {
-        *counts.entry(job.state.name().to_string()).or_default() += 1;
-    }
-    let running: Vec<&Job> = jobs
-        .iter()
-        .filter(|j| j.state == State::Processing)
-        .collect();
+    // From the state index: no job is decoded but the running ones.
+    let counts = store.count_by_state()?;
+    let processing = store.jobs_in_state(State::Processing.name())?;
+    let running: Vec<&Job> = processing.iter().collect();
     let submitted_at = running
         .iter()
         .filter_map(|j| Some((j.key.clone(), j.task.as_ref()?.submitted_at)))

@@ -1,6 +1,10 @@
-//! The only code that touches sled. Jobs are JSON records keyed by canonical
-//! key; a second tree maps job numbers to keys; `meta` holds counters such as
-//! API units spent per day and the next job number. [`Store::save`] flushes
+//! The only code that touches sled. Jobs are records keyed by canonical
+//! key: JSON, or a compact binary form for a first-sight skip (the bulk of
+//! a store; `record.rs` has the layouts and says how to add a field to a
+//! job). A second tree maps job numbers to keys, `by_state` indexes the
+//! JSON records by state, and `meta` holds counters such as API units spent
+//! per day, the next job number and the store's format (`migrate.rs`
+//! converts an older store in place on open). [`Store::save`] flushes
 //! before returning, so a state written here survives `kill -9` before the
 //! side effect it allows. A job's record, its number, its work-list entry
 //! and any counters it moves are written in one sled transaction: a crash
@@ -14,9 +18,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
+mod by_state;
 mod changes;
 mod durability;
+mod migrate;
 mod reads;
+mod record;
+mod skips;
 
 use crate::model::{Event, Job, JobChange, Source};
 
@@ -64,6 +72,8 @@ pub struct Store {
     /// Keys of jobs that are not done, failed or skipped: the scheduler's
     /// work list, so it never scans the whole seen set.
     active: sled::Tree,
+    /// The JSON records by state (`by_state.rs`).
+    by_state: sled::Tree,
     meta: sled::Tree,
     /// One flush at a time; see [`Store::flush`].
     flushing: Arc<tokio::sync::Mutex<()>>,
@@ -104,6 +114,7 @@ impl Store {
             jobs: db.open_tree("jobs")?,
             job_numbers: db.open_tree("job_numbers")?,
             active: db.open_tree("active")?,
+            by_state: db.open_tree(by_state::TREE)?,
             meta: db.open_tree("meta")?,
             flushing: Arc::new(tokio::sync::Mutex::new(())),
             failure: Arc::new(tokio::sync::watch::channel(None).0),
@@ -113,6 +124,7 @@ impl Store {
             db,
         };
         store.init_job_numbers()?;
+        store.migrate()?;
         Ok(store)
     }
 
@@ -123,10 +135,15 @@ impl Store {
         if self.meta.get(NEXT_JOB_NUMBER)?.is_some() {
             return Ok(());
         }
-        let next = match self.job_numbers.last()? {
-            Some((number, _)) => read_u64(&number) + 1,
-            None => 1,
+        let mut highest = match self.job_numbers.last()? {
+            Some((number, _)) => read_u64(&number),
+            None => 0,
         };
+        // Compact skips have no number entry (a rare, one-time scan).
+        for entry in self.jobs.iter().values() {
+            highest = highest.max(record::compact_id(&entry?).unwrap_or(0));
+        }
+        let next = highest + 1;
         // Only if still absent: another opener cannot exist (sled locks the
         // file), but an existing counter must never move backwards.
         let _ = self.meta.compare_and_swap(
@@ -167,36 +184,6 @@ impl Store {
             .await
     }
 
-    /// Record each `(key, source, reason)` as seen but skipped unless the key
-    /// is already known, then flush once: a feed's first sight can skip
-    /// thousands of entries, and a flush per record was most of the cost of
-    /// a first pass (BENCHMARKS.md). The jobs are never visible as queued, so
-    /// the scheduler cannot pick them up. Returns one outcome per item.
-    pub async fn insert_skipped_many(
-        &self,
-        items: Vec<(String, Source, String)>,
-        preset: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Inserted>, StoreError> {
-        let mut outcomes = Vec::with_capacity(items.len());
-        for (key, source, reason) in items {
-            let outcome = self.write_new(&key, source, preset, now, |job| {
-                job.apply(Event::Skipped { reason }, now)
-                    .expect("a new job can always be skipped");
-            })?;
-            outcomes.push(outcome);
-        }
-        if outcomes.iter().any(|o| matches!(o, Inserted::New(_))) {
-            self.flush().await?;
-        }
-        for outcome in &outcomes {
-            if let Inserted::New(job) = outcome {
-                self.publish(JobChange::Saved(Arc::new(job.clone())));
-            }
-        }
-        Ok(outcomes)
-    }
-
     async fn insert_with(
         &self,
         key: &str,
@@ -230,8 +217,15 @@ impl Store {
         // The number is filled in inside the transaction.
         let mut draft = Job::new(0, key.to_string(), source, preset.to_string(), now);
         prepare(&mut draft);
-        let outcome = (&self.jobs, &self.job_numbers, &self.active, &self.meta)
-            .transaction(|(jobs, numbers, active, meta)| {
+        let trees = (
+            &self.jobs,
+            &self.job_numbers,
+            &self.active,
+            &self.meta,
+            &self.by_state,
+        );
+        let outcome = trees
+            .transaction(|(jobs, numbers, active, meta, by_state)| {
                 if let Some(bytes) = jobs.get(key)? {
                     return Ok(Err(bytes));
                 }
@@ -242,7 +236,7 @@ impl Store {
                 meta.insert(NEXT_JOB_NUMBER, &(id + 1).to_be_bytes())?;
                 let mut job = draft.clone();
                 job.id = id;
-                write_job(jobs, numbers, active, &job)?;
+                write_job(jobs, numbers, active, by_state, &job)?;
                 Ok(Ok(job))
             })
             .map_err(tx_error)?;
@@ -288,12 +282,13 @@ impl Store {
             // if the record is still what was read (two feeds at once queue
             // it once).
             let record = encode(&job);
-            let written = (&self.jobs, &self.active)
-                .transaction(|(jobs, active)| {
+            let written = (&self.jobs, &self.active, &self.by_state)
+                .transaction(|(jobs, active, by_state)| {
                     if jobs.get(key)?.as_deref() != Some(&old[..]) {
                         return Ok(false);
                     }
                     jobs.insert(key.as_bytes(), record.clone())?;
+                    by_state::reindex(by_state, key.as_bytes(), Some(&old), Some(&record))?;
                     active.insert(key.as_bytes(), &[])?;
                     Ok(true)
                 })
@@ -339,12 +334,13 @@ impl Store {
             &self.active,
             &self.meta,
             outbox,
+            &self.by_state,
         )
-            .transaction(|(jobs, numbers, active, meta, outbox)| {
+            .transaction(|(jobs, numbers, active, meta, outbox, by_state)| {
                 if let Some(id) = &event_id {
                     outbox::record_job_event(jobs, meta, outbox, job, id)?;
                 }
-                write_job(jobs, numbers, active, job)?;
+                write_job(jobs, numbers, active, by_state, job)?;
                 if let Some((day, units)) = units {
                     for counter in [day_key(day), UNITS_TOTAL.to_string()] {
                         let current = meta.get(counter.as_bytes())?.map_or(0, |v| read_u64(&v));
@@ -365,16 +361,22 @@ impl Store {
 
     /// Put every job that is not done, failed or skipped back on the work
     /// list (start-up): an entry lost by an older version, or by a write
-    /// that failed half way, must not strand its job. Returns how many
-    /// entries were missing.
+    /// that failed half way, must not strand its job. Reads the state index,
+    /// not every record. Returns how many entries were missing.
     pub fn rebuild_work_list(&self) -> Result<usize, StoreError> {
         let mut restored = 0;
-        for entry in self.jobs.iter() {
-            let (key, bytes) = entry?;
-            let job = decode(&String::from_utf8_lossy(&key), &bytes)?;
-            if !job.state.is_terminal() && !self.active.contains_key(&key)? {
-                self.active.insert(&key, &[])?;
-                restored += 1;
+        for state in [
+            "queued",
+            "uploading",
+            "submitting",
+            "processing",
+            "downloading",
+        ] {
+            for job in self.jobs_in_state(state)? {
+                if !job.state.is_terminal() && !self.active.contains_key(&job.key)? {
+                    self.active.insert(job.key.as_bytes(), &[])?;
+                    restored += 1;
+                }
             }
         }
         Ok(restored)
@@ -383,9 +385,10 @@ impl Store {
     /// Remove a key from the seen set so it can be clipped again.
     pub async fn forget(&self, key: &str) -> Result<Job, StoreError> {
         let job = self.find(key)?;
-        (&self.jobs, &self.job_numbers, &self.active)
-            .transaction(|(jobs, numbers, active)| {
-                jobs.remove(job.key.as_bytes())?;
+        (&self.jobs, &self.job_numbers, &self.active, &self.by_state)
+            .transaction(|(jobs, numbers, active, by_state)| {
+                let old = jobs.remove(job.key.as_bytes())?;
+                by_state::reindex(by_state, job.key.as_bytes(), old.as_deref(), None)?;
                 numbers.remove(&job.id.to_be_bytes())?;
                 active.remove(job.key.as_bytes())?;
                 Ok(())
@@ -415,15 +418,26 @@ fn classify_open_error(path: &Path, err: sled::Error) -> StoreError {
     }
 }
 
-/// A job's record, number and work-list entry, inside a transaction.
+/// A job's record, number, state-index and work-list entries, inside a
+/// transaction.
 fn write_job(
     jobs: &TransactionalTree,
     numbers: &TransactionalTree,
     active: &TransactionalTree,
+    by_state: &TransactionalTree,
     job: &Job,
 ) -> Result<(), ConflictableTransactionError<()>> {
-    jobs.insert(job.key.as_bytes(), encode(job))?;
-    numbers.insert(&job.id.to_be_bytes(), job.key.as_bytes())?;
+    let record = encode(job);
+    let old = jobs.insert(job.key.as_bytes(), record.clone())?;
+    by_state::reindex(by_state, job.key.as_bytes(), old.as_deref(), Some(&record))?;
+    // A compact skip has no number entry: it would be one more sled entry
+    // for every key, the bulk of the file (BENCHMARKS.md); `find` scans for
+    // the number instead.
+    if record::is_compact(&record) {
+        numbers.remove(&job.id.to_be_bytes())?;
+    } else {
+        numbers.insert(&job.id.to_be_bytes(), job.key.as_bytes())?;
+    }
     if job.state.is_terminal() {
         active.remove(job.key.as_bytes())?;
     } else {
@@ -449,16 +463,7 @@ fn read_u64(bytes: &[u8]) -> u64 {
     bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
-fn encode(job: &Job) -> Vec<u8> {
-    serde_json::to_vec(job).expect("a job always serializes")
-}
-
-fn decode(key: &str, bytes: &[u8]) -> Result<Job, StoreError> {
-    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
-        key: key.to_string(),
-        source,
-    })
-}
+use record::{decode, encode};
 
 #[cfg(test)]
 mod tests {
@@ -470,6 +475,20 @@ mod tests {
             origin: "submit".into(),
             ..Source::default()
         }
+    }
+
+    /// sled's threads may hold the file lock for a moment after the last
+    /// handle drops (seen on a loaded machine).
+    fn reopen(dir: &Path) -> Store {
+        for _ in 0..100 {
+            match Store::open(dir) {
+                Err(StoreError::Locked { .. }) => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                other => return other.unwrap(),
+            }
+        }
+        panic!("the store stayed locked")
     }
 
     #[tokio::test]
@@ -619,7 +638,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let store = Store::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         assert_eq!(
             store.require("url:https://a/b").unwrap().state.name(),
             "submitting"
@@ -667,7 +686,7 @@ mod tests {
             .iter()
             .enumerate()
         {
-            let store = Store::open(dir.path()).unwrap();
+            let store = reopen(dir.path());
             let Inserted::New(job) = store
                 .insert_new(key, source(), "default", None, now)
                 .await
@@ -695,7 +714,7 @@ mod tests {
             store.meta.remove(NEXT_JOB_NUMBER).unwrap();
             store.flush().await.unwrap();
         }
-        let store = Store::open(old.path()).unwrap();
+        let store = reopen(old.path());
         let Inserted::New(job) = store
             .insert_new("url:https://a/new", source(), "default", None, now)
             .await

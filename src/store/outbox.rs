@@ -109,10 +109,7 @@ pub(super) fn record_job_event(
     id: &str,
 ) -> Result<(), ConflictableTransactionError<()>> {
     let before = jobs.get(job.key.as_bytes())?;
-    let was = before
-        .as_deref()
-        .and_then(|bytes| serde_json::from_slice::<StateOnly>(bytes).ok())
-        .map(|s| s.state);
+    let was = before.as_deref().and_then(super::record::state_name);
     if was.as_deref() == Some(job.state.name()) {
         return Ok(());
     }
@@ -148,12 +145,6 @@ fn append(
     let bytes = serde_json::to_vec(&event).expect("an event always serializes");
     outbox.insert(&seq.to_be_bytes(), bytes)?;
     Ok(())
-}
-
-/// Just the state name of a stored job record.
-#[derive(Deserialize)]
-struct StateOnly {
-    state: String,
 }
 
 /// 128 random bits, hex: unique without coordination.

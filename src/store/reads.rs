@@ -42,8 +42,23 @@ impl Store {
             if let Some(key) = self.job_numbers.get(number.to_be_bytes())? {
                 return self.require(&String::from_utf8_lossy(&key));
             }
+            if let Some(job) = self.find_compact(number)? {
+                return Ok(job);
+            }
         }
         self.require(job_or_key.trim())
+    }
+
+    /// A compact skip by number: these have no `job_numbers` entry, so
+    /// the records are scanned (reading only each one's number).
+    fn find_compact(&self, number: u64) -> Result<Option<Job>, StoreError> {
+        for entry in self.jobs.iter() {
+            let (key, bytes) = entry?;
+            if super::record::compact_id(&bytes) == Some(number) {
+                return decode(&String::from_utf8_lossy(&key), &bytes).map(Some);
+            }
+        }
+        Ok(None)
     }
 
     /// Every job, oldest first.

@@ -9,6 +9,7 @@ pub mod fake_api;
 pub mod feed_server;
 pub mod harness;
 pub mod http;
+pub mod legacy_store;
 pub mod receiver;
 
 pub use fake_api::{CostField, Drip, Envelope, FakeApi, FakeConfig, Misbehave, Recorded, Target};

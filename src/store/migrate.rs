@@ -1,0 +1,240 @@
+//! Converting a store written by an older clipwatch, in place, on open.
+//!
+//! Format 1 (clipwatch ≤ 10705a0, no `store:format` in `meta`): every job
+//! a JSON record, each with a `job_numbers` entry, no state index.
+//! Format 2: first-sight skips compact and without a `job_numbers` entry,
+//! the rest JSON, every JSON record in `by_state` (`record.rs`,
+//! `by_state.rs`).
+//!
+//! Crash-safe without a journal: each record says by its first byte which
+//! layout it is in, so both kinds read at any point; a batch of records is
+//! converted, indexed and put on the work list in one transaction; and the
+//! format is set only after the last batch is flushed. A kill at any point
+//! loses nothing, and the next open starts over, which skips what is done
+//! (converting a converted record is a no-op, indexing is idempotent).
+
+use sled::{IVec, Transactional};
+
+use super::{by_state, read_u64, record, tx_error, Store, StoreError};
+
+const FORMAT: &str = "store:format";
+const CURRENT_FORMAT: u64 = 2;
+/// Records converted per transaction.
+const BATCH: usize = 500;
+/// A progress line every this many batches.
+const PROGRESS_EVERY: usize = 10;
+
+impl Store {
+    /// Bring the store to [`CURRENT_FORMAT`] (once; a no-op after).
+    pub(super) fn migrate(&self) -> Result<(), StoreError> {
+        let format = self.meta.get(FORMAT)?.map_or(1, |v| read_u64(&v));
+        if format >= CURRENT_FORMAT {
+            return Ok(());
+        }
+        if self.jobs.is_empty() {
+            return self.set_format();
+        }
+        let total = self.jobs.len();
+        tracing::warn!(
+            records = total,
+            "converting the database to the compact format (once; safe to interrupt)"
+        );
+        let mut after: Option<IVec> = None;
+        let mut done = 0;
+        loop {
+            let batch = self.next_batch(after.as_ref())?;
+            let Some((last, _)) = batch.last() else { break };
+            after = Some(last.clone());
+            self.convert(&batch)?;
+            done += batch.len();
+            if done % (BATCH * PROGRESS_EVERY) == 0 {
+                tracing::info!(done, total, "database conversion");
+            }
+        }
+        self.db.flush()?;
+        self.set_format()?;
+        tracing::warn!(records = done, "the database is converted");
+        Ok(())
+    }
+
+    fn set_format(&self) -> Result<(), StoreError> {
+        self.meta.insert(FORMAT, &CURRENT_FORMAT.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn next_batch(&self, after: Option<&IVec>) -> Result<Vec<(IVec, IVec)>, StoreError> {
+        let range = match after {
+            Some(key) => self.jobs.range::<&[u8], _>((
+                std::ops::Bound::Excluded(&key[..]),
+                std::ops::Bound::Unbounded,
+            )),
+            None => self.jobs.iter(),
+        };
+        Ok(range.take(BATCH).collect::<Result<_, _>>()?)
+    }
+
+    /// Re-encode, index and (if not terminal) list each JSON record of the
+    /// batch, in one transaction.
+    fn convert(&self, batch: &[(IVec, IVec)]) -> Result<(), StoreError> {
+        let mut jobs = Vec::with_capacity(batch.len());
+        for (key, bytes) in batch {
+            if !record::is_compact(bytes) {
+                jobs.push(record::decode(&String::from_utf8_lossy(key), bytes)?);
+            }
+        }
+        (&self.jobs, &self.active, &self.by_state, &self.job_numbers)
+            .transaction(|(tree, active, index, numbers)| {
+                for job in &jobs {
+                    let key = job.key.as_bytes();
+                    let new = record::encode(job);
+                    // The index is written as if from nothing: the old
+                    // record had no entry, and a repeat is harmless.
+                    by_state::reindex(index, key, None, Some(&new))?;
+                    if record::is_compact(&new) {
+                        numbers.remove(&job.id.to_be_bytes())?;
+                    }
+                    tree.insert(key, new)?;
+                    if !job.state.is_terminal() {
+                        active.insert(key, &[])?;
+                    }
+                }
+                Ok(())
+            })
+            .map_err(tx_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::model::{Event, Job, Source};
+
+    /// Write `jobs` as clipwatch 10705a0 did: JSON records, their numbers,
+    /// work-list entries for unfinished jobs, the next number in `meta`.
+    fn write_format_1(dir: &std::path::Path, jobs: &[Job]) {
+        let db = sled::open(dir.join("db")).unwrap();
+        let (records, numbers) = (
+            db.open_tree("jobs").unwrap(),
+            db.open_tree("job_numbers").unwrap(),
+        );
+        let (active, meta) = (
+            db.open_tree("active").unwrap(),
+            db.open_tree("meta").unwrap(),
+        );
+        for job in jobs {
+            records
+                .insert(job.key.as_bytes(), serde_json::to_vec(job).unwrap())
+                .unwrap();
+            numbers
+                .insert(job.id.to_be_bytes(), job.key.as_bytes())
+                .unwrap();
+            if !job.state.is_terminal() {
+                active.insert(job.key.as_bytes(), &[]).unwrap();
+            }
+        }
+        let next = jobs.len() as u64 + 1;
+        meta.insert("jobs:next_number", &next.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+
+    /// sled's threads may hold the lock for a moment after a handle drops.
+    fn reopen(dir: &std::path::Path) -> Store {
+        for _ in 0..100 {
+            match Store::open(dir) {
+                Err(StoreError::Locked { .. }) => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                other => return other.unwrap(),
+            }
+        }
+        panic!("the store stayed locked")
+    }
+
+    fn jobs(n: u64) -> Vec<Job> {
+        let now = Utc::now();
+        (1..=n)
+            .map(|id| {
+                let source = Source {
+                    url: format!("https://a/{id}"),
+                    origin: "feed".into(),
+                    feed: Some("f".into()),
+                    ..Source::default()
+                };
+                let mut job = Job::new(id, format!("url:https://a/{id}"), source, "m".into(), now);
+                let event = match id % 3 {
+                    0 => Event::Skipped {
+                        reason: "backfill".into(),
+                    },
+                    1 => Event::Failed {
+                        reason: "x".into(),
+                        will_retry: false,
+                    },
+                    _ => return job,
+                };
+                job.apply(event, now).unwrap();
+                job
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_format_1_store_is_converted_whole_and_reads_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = jobs(3 * BATCH as u64 + 7);
+        write_format_1(dir.path(), &written);
+        let store = reopen(dir.path());
+        assert_eq!(store.jobs().unwrap(), written);
+        let compact = store
+            .jobs
+            .iter()
+            .filter(|e| record::is_compact(&e.as_ref().unwrap().1))
+            .count();
+        assert_eq!(compact, written.len() / 3);
+        assert_eq!(store.jobs_in_state("failed").unwrap().len(), 503);
+        assert_eq!(store.active_jobs().unwrap().len(), 502);
+        assert_eq!(store.find("7").unwrap().key, "url:https://a/7");
+        // A compact skip keeps its number without a `job_numbers` entry.
+        assert_eq!(store.find("3").unwrap().key, "url:https://a/3");
+        assert_eq!(store.job_numbers.len(), written.len() - compact);
+        assert_eq!(
+            store.meta.get(FORMAT).unwrap().map(|v| read_u64(&v)),
+            Some(2)
+        );
+    }
+
+    /// A conversion cut short (here: one batch done, the format not yet
+    /// set) is finished by the next open, and nothing is lost or doubled.
+    #[test]
+    fn a_conversion_cut_short_is_finished_by_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = jobs(2 * BATCH as u64);
+        write_format_1(dir.path(), &written);
+        {
+            let store = reopen(dir.path());
+            // Back to "half converted": format unset, the second half JSON again.
+            store.meta.remove(FORMAT).unwrap();
+            for job in &written[BATCH..] {
+                store
+                    .jobs
+                    .insert(job.key.as_bytes(), record::encode_json(job))
+                    .unwrap();
+            }
+            store.db.flush().unwrap();
+        }
+        let store = reopen(dir.path());
+        assert_eq!(store.jobs().unwrap(), written);
+        assert!(store.jobs.iter().all(|e| {
+            let (_, bytes) = e.unwrap();
+            record::is_compact(&bytes) == (record::state_name(&bytes).as_deref() == Some("skipped"))
+        }));
+        let counts = store.count_by_state().unwrap();
+        assert_eq!(
+            (counts["failed"], counts["queued"], counts["skipped"]),
+            (334, 333, 333)
+        );
+    }
+}
