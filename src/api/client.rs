@@ -250,7 +250,7 @@ impl ApiClient {
         let cancellable = before_send.is_none();
         loop {
             let permit = tokio::select! {
-                permit = self.budget.acquire() => permit,
+                permit = self.budget.acquire_for(budget_use(&method)) => permit,
                 () = self.cancel.cancelled() => return Err(cancelled()),
             };
             if let Some(hook) = before_send.take() {
@@ -425,6 +425,15 @@ fn headers(key: &Secret) -> HeaderMap {
     headers.insert(AUTHORIZATION, auth);
     headers.insert(API_VERSION_HEADER, HeaderValue::from_static(API_VERSION));
     headers
+}
+
+/// Reads (results) are polls; they leave the budget's reserve to the rest.
+fn budget_use(method: &Method) -> crate::api::limiter::Use {
+    if method == Method::GET {
+        crate::api::limiter::Use::Poll
+    } else {
+        crate::api::limiter::Use::Other
+    }
 }
 
 fn cancelled() -> ApiError {

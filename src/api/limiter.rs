@@ -40,6 +40,20 @@ struct BudgetState {
     rate_limited_total: u64,
     /// Replies that were neither a 429 nor a rejected key.
     answered_total: u64,
+    /// Tokens of each window that polls may not take (see [`Use`]).
+    reserved: usize,
+}
+
+/// What a request is for. Polls may not take the last `reserved` tokens of
+/// a window: those are kept for submits and uploads, so that a slot freed
+/// at a wave's end is filled at once instead of waiting behind the polls
+/// of the tasks still running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// Asking for a task's results.
+    Poll,
+    /// Anything else (submit, upload, key check).
+    Other,
 }
 
 /// The window the budget counts over, with a small margin (2 %) that keeps
@@ -88,16 +102,22 @@ impl Budget {
                 requests_total: 0,
                 rate_limited_total: 0,
                 answered_total: 0,
+                reserved: 0,
             })),
         }
     }
 
     /// Wait until a request may be sent, and spend one token for it.
     pub async fn acquire(&self) -> Permit {
+        self.acquire_for(Use::Other).await
+    }
+
+    /// [`Budget::acquire`] for a request of kind `use_`.
+    pub async fn acquire_for(&self, use_: Use) -> Permit {
         loop {
             let wait_until = {
                 let mut state = self.inner.lock().expect("budget lock");
-                match state.try_take(Instant::now()) {
+                match state.try_take(Instant::now(), use_) {
                     Ok(permit) => return permit,
                     Err(until) => until,
                 }
@@ -150,6 +170,13 @@ impl Budget {
         state.window = with_margin(window);
     }
 
+    /// Keep `tokens` of every window from polls (at most a third of the
+    /// budget, so polls always keep two thirds).
+    pub fn reserve_for_submits(&self, tokens: u32) {
+        let mut state = self.inner.lock().expect("budget lock");
+        state.reserved = (tokens as usize).min(state.per_window / 3);
+    }
+
     pub fn stats(&self) -> BudgetStats {
         let state = self.inner.lock().expect("budget lock");
         BudgetStats {
@@ -162,7 +189,7 @@ impl Budget {
 }
 
 impl BudgetState {
-    fn try_take(&mut self, now: Instant) -> Result<Permit, Instant> {
+    fn try_take(&mut self, now: Instant, use_: Use) -> Result<Permit, Instant> {
         if let Some(hold) = self.hold_until {
             if now < hold {
                 return Err(hold);
@@ -187,11 +214,16 @@ impl BudgetState {
                 break;
             }
         }
-        if self.sent.len() >= self.per_window {
+        let allowed = match use_ {
+            Use::Poll => self.per_window - self.reserved.min(self.per_window / 3),
+            Use::Other => self.per_window,
+        };
+        if self.sent.len() >= allowed {
             if permit == Permit::Probe {
                 self.auth_probe_at = None;
             }
-            return Err(self.sent[0] + self.window);
+            // The token that, once back, leaves `allowed - 1` in the window.
+            return Err(self.sent[self.sent.len() - allowed] + self.window);
         }
         self.sent.push_back(now);
         self.requests_total += 1;
@@ -316,6 +348,46 @@ mod tests {
         let before = Instant::now();
         budget.acquire().await;
         assert!(Instant::now() - before >= Duration::from_secs(58));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_leave_the_reserve_to_submits() {
+        // 15 a minute, 5 kept for submits: a wave's polls take 10, and the
+        // submits that refill the freed slots still go at once.
+        let budget = Budget::per_minute(15, HOUR);
+        budget.reserve_for_submits(5);
+        let start = Instant::now();
+        for _ in 0..10 {
+            budget.acquire_for(Use::Poll).await;
+        }
+        assert_eq!(Instant::now(), start, "ten polls go at once");
+        let eleventh = tokio::time::timeout(Duration::from_secs(59), budget.acquire_for(Use::Poll));
+        assert!(
+            eleventh.await.is_err(),
+            "an eleventh poll waits for the window"
+        );
+        for _ in 0..5 {
+            budget.acquire_for(Use::Other).await;
+        }
+        assert!(
+            Instant::now() - start < Duration::from_secs(60),
+            "the submits did not wait"
+        );
+        // The poll goes once the first token comes back, one window later.
+        budget.acquire_for(Use::Poll).await;
+        assert!(Instant::now() - start >= Duration::from_secs(60));
+        assert!(Instant::now() - start < Duration::from_secs(62));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_reserve_is_at_most_a_third() {
+        let budget = Budget::per_minute(6, HOUR);
+        budget.reserve_for_submits(5);
+        let start = Instant::now();
+        for _ in 0..4 {
+            budget.acquire_for(Use::Poll).await;
+        }
+        assert_eq!(Instant::now(), start);
     }
 
     #[tokio::test(start_paused = true)]

@@ -17,6 +17,8 @@ use sled::Transactional;
 mod changes;
 mod durability;
 mod reads;
+mod timings;
+pub use timings::{ProcessingSample, MAX_SAMPLES};
 
 use crate::model::{Event, Job, JobChange, Source};
 
