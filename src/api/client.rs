@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
-use super::limiter::{Budget, Permit};
+use super::limiter::{Budget, Permit, Use};
 use super::types::{SubmitReply, TaskResults, UploadTicket};
 use crate::secret::Secret;
 
@@ -250,7 +250,7 @@ impl ApiClient {
         let cancellable = before_send.is_none();
         loop {
             let permit = tokio::select! {
-                permit = self.budget.acquire_for(budget_use(&method)) => permit,
+                permit = self.budget.acquire_for(Use::of(&method)) => permit,
                 () = self.cancel.cancelled() => return Err(cancelled()),
             };
             if let Some(hook) = before_send.take() {
@@ -425,15 +425,6 @@ fn headers(key: &Secret) -> HeaderMap {
     headers.insert(AUTHORIZATION, auth);
     headers.insert(API_VERSION_HEADER, HeaderValue::from_static(API_VERSION));
     headers
-}
-
-/// Reads (results) are polls; they leave the budget's reserve to the rest.
-fn budget_use(method: &Method) -> crate::api::limiter::Use {
-    if method == Method::GET {
-        crate::api::limiter::Use::Poll
-    } else {
-        crate::api::limiter::Use::Other
-    }
 }
 
 fn cancelled() -> ApiError {

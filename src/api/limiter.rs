@@ -56,6 +56,17 @@ pub enum Use {
     Other,
 }
 
+impl Use {
+    /// Reads (results) are polls; every other call may take the reserve.
+    pub fn of(method: &reqwest::Method) -> Use {
+        if method == reqwest::Method::GET {
+            Use::Poll
+        } else {
+            Use::Other
+        }
+    }
+}
+
 /// The window the budget counts over, with a small margin (2 %) that keeps
 /// us clear of the server's clock edge.
 fn with_margin(window: Duration) -> Duration {

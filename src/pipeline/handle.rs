@@ -57,7 +57,6 @@ impl Pipeline {
             api_config.rate_window,
             auth_retry,
         );
-        budget.reserve_for_submits(submit_reserve(api_config));
         let api = match &api_config.api_key {
             Some(key) => Some(
                 ApiClient::new(
@@ -113,8 +112,6 @@ impl Pipeline {
         if let Some(api) = &self.api {
             api.budget()
                 .set_limit(config.api.requests_per_minute, config.api.rate_window);
-            api.budget()
-                .reserve_for_submits(submit_reserve(&config.api));
             if let Some(key) = &config.api.api_key {
                 api.update(&config.api.base_url, key.clone(), config.api.timeout);
             }
@@ -163,10 +160,4 @@ impl Pipeline {
         }
         Ok(())
     }
-}
-
-/// Budget tokens kept from polls: one per task slot, so that every slot a
-/// wave frees can be refilled at once (see [`crate::api::limiter::Use`]).
-fn submit_reserve(api: &crate::config::ApiConfig) -> u32 {
-    api.max_concurrent_projects
 }

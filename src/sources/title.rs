@@ -345,6 +345,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_oembed_duration_is_whole_seconds_or_none() {
+        let of = |v: serde_json::Value| oembed_duration(&v);
+        assert_eq!(of(serde_json::json!({"duration": 754})), Some(754));
+        assert_eq!(of(serde_json::json!({"duration": "61.6"})), Some(62));
+        assert_eq!(of(serde_json::json!({"duration": 0})), None);
+        assert_eq!(of(serde_json::json!({"duration": "soon"})), None);
+        assert_eq!(of(serde_json::json!({"title": "t"})), None);
+    }
+
+    #[test]
     fn a_page_names_its_oembed_title_and_date() {
         let html = r#"<!doctype html><html><head>
 <title>Fallback &amp; more | Site</title>

@@ -79,8 +79,7 @@ pub struct Candidate {
     pub unusable: Option<String>,
     /// The link it was keyed by, as written (with its `#fragment`).
     pub link: String,
-    /// The video's length, when the entry says (`media:content duration`,
-    /// `itunes:duration`).
+    /// The video's length in seconds, when the entry says (see `length`).
     pub duration_s: Option<u32>,
 }
 
@@ -309,20 +308,9 @@ fn candidate(
         key,
         unusable,
         link: link.clone(),
-        duration_s: duration_of(entry),
+        duration_s: super::length::of(entry),
     };
     Some((candidate, link))
-}
-
-/// The entry's video length in whole seconds: its media object's, else its
-/// first media content's that names one.
-fn duration_of(entry: &Entry) -> Option<u32> {
-    let media = entry.media.iter();
-    let length = media
-        .clone()
-        .find_map(|m| m.duration)
-        .or_else(|| media.flat_map(|m| &m.content).find_map(|c| c.duration))?;
-    u32::try_from(length.as_secs()).ok().filter(|s| *s > 0)
 }
 
 fn key_of(url: &str) -> Option<SourceKey> {

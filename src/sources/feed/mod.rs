@@ -16,6 +16,7 @@ pub mod entries;
 pub mod extras;
 pub mod fetch;
 pub mod json;
+mod length;
 pub mod preview;
 mod record;
 pub mod state;
