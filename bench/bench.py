@@ -356,8 +356,8 @@ def run_clipwatch(name, times, scale, urls, lengths):
         srv.stop()
 
 
-def run_naive(name, times, scale, urls):
-    srv = throughput_server(name + "-naive", times, scale)
+def run_naive(name, times, scale, urls, lengths):
+    srv = throughput_server(name + "-naive", times, scale, lengths)
     try:
         d = os.path.join(WORK, name + "-naive", "out")
         shutil.rmtree(d, ignore_errors=True)
@@ -412,7 +412,7 @@ def bench_throughput():
             "target 0 / <= %.0f" % REQUESTS_TARGET,
             "requests %d; submits %d, twice %d" % (counts["api"], counts["submits"], counts["twice"]))
         row(sec, "clipwatch CPU / peak RSS", "%.2f s / %s" % (cpu, mib(rss)))
-        nwall, ncounts = run_naive(name, times, scale, urls)
+        nwall, ncounts = run_naive(name, times, scale, urls, lengths)
         row(sec, "naive makespan", api_min(nwall), "%.3f x FIFO" % (nwall / fifo),
             "%.3f x polling-aware; clipwatch %.3f x faster" % (nwall / grid, nwall / wall))
         row(sec, "naive 429s / requests per video", "%d / %.2f" % (ncounts["refused"], ncounts["api"] / n))

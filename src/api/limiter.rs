@@ -40,14 +40,13 @@ struct BudgetState {
     rate_limited_total: u64,
     /// Replies that were neither a 429 nor a rejected key.
     answered_total: u64,
-    /// Tokens of each window that polls may not take (see [`Use`]).
-    reserved: usize,
+    /// Requests other than polls waiting for a token (see [`Use`]).
+    others_waiting: usize,
 }
 
-/// What a request is for. Polls may not take the last `reserved` tokens of
-/// a window: those are kept for submits and uploads, so that a slot freed
-/// at a wave's end is filled at once instead of waiting behind the polls
-/// of the tasks still running.
+/// What a request is for. While a submit or an upload waits for a token,
+/// polls wait behind it: the budget's next token goes to the request that
+/// fills a freed slot, not to the polls of the tasks still running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Use {
     /// Asking for a task's results.
@@ -57,7 +56,7 @@ pub enum Use {
 }
 
 impl Use {
-    /// Reads (results) are polls; every other call may take the reserve.
+    /// Reads (results) are polls; every other call goes first.
     pub fn of(method: &reqwest::Method) -> Use {
         if method == reqwest::Method::GET {
             Use::Poll
@@ -113,7 +112,7 @@ impl Budget {
                 requests_total: 0,
                 rate_limited_total: 0,
                 answered_total: 0,
-                reserved: 0,
+                others_waiting: 0,
             })),
         }
     }
@@ -125,12 +124,19 @@ impl Budget {
 
     /// [`Budget::acquire`] for a request of kind `use_`.
     pub async fn acquire_for(&self, use_: Use) -> Permit {
+        let mut waiting: Option<OtherWaiting> = None;
         loop {
             let wait_until = {
                 let mut state = self.inner.lock().expect("budget lock");
                 match state.try_take(Instant::now(), use_) {
                     Ok(permit) => return permit,
-                    Err(until) => until,
+                    Err(until) => {
+                        if use_ == Use::Other && waiting.is_none() {
+                            state.others_waiting += 1;
+                            waiting = Some(OtherWaiting(self.inner.clone()));
+                        }
+                        until
+                    }
                 }
             };
             tokio::time::sleep_until(wait_until).await;
@@ -181,13 +187,6 @@ impl Budget {
         state.window = with_margin(window);
     }
 
-    /// Keep `tokens` of every window from polls (at most a third of the
-    /// budget, so polls always keep two thirds).
-    pub fn reserve_for_submits(&self, tokens: u32) {
-        let mut state = self.inner.lock().expect("budget lock");
-        state.reserved = (tokens as usize).min(state.per_window / 3);
-    }
-
     pub fn stats(&self) -> BudgetStats {
         let state = self.inner.lock().expect("budget lock");
         BudgetStats {
@@ -225,20 +224,35 @@ impl BudgetState {
                 break;
             }
         }
-        let allowed = match use_ {
-            Use::Poll => self.per_window - self.reserved.min(self.per_window / 3),
-            Use::Other => self.per_window,
-        };
-        if self.sent.len() >= allowed {
+        let full = self.sent.len() >= self.per_window;
+        if full || (use_ == Use::Poll && self.others_waiting > 0) {
             if permit == Permit::Probe {
                 self.auth_probe_at = None;
             }
-            // The token that, once back, leaves `allowed - 1` in the window.
-            return Err(self.sent[self.sent.len() - allowed] + self.window);
+            // A poll behind a waiting submit tries again when the submit
+            // has had the next token.
+            return Err(match self.sent.front() {
+                Some(oldest) if full => *oldest + self.window,
+                _ => now + OTHERS_FIRST_RECHECK,
+            });
         }
         self.sent.push_back(now);
         self.requests_total += 1;
         Ok(permit)
+    }
+}
+
+/// How soon a poll held back by a waiting submit looks again when the
+/// budget is not full (the submit is held by something else, and takes
+/// its token within moments).
+const OTHERS_FIRST_RECHECK: Duration = Duration::from_millis(5);
+
+/// Counts a waiting submit (or upload) for as long as it waits.
+struct OtherWaiting(Arc<Mutex<BudgetState>>);
+
+impl Drop for OtherWaiting {
+    fn drop(&mut self) {
+        self.0.lock().expect("budget lock").others_waiting -= 1;
     }
 }
 
@@ -362,43 +376,42 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn polls_leave_the_reserve_to_submits() {
-        // 15 a minute, 5 kept for submits: a wave's polls take 10, and the
-        // submits that refill the freed slots still go at once.
+    async fn a_waiting_submit_gets_the_next_token_before_the_polls() {
         let budget = Budget::per_minute(15, HOUR);
-        budget.reserve_for_submits(5);
         let start = Instant::now();
-        for _ in 0..10 {
+        for _ in 0..15 {
             budget.acquire_for(Use::Poll).await;
         }
-        assert_eq!(Instant::now(), start, "ten polls go at once");
-        let eleventh = tokio::time::timeout(Duration::from_secs(59), budget.acquire_for(Use::Poll));
+        // Both wait for the window; the poll asked first.
+        let poll = tokio::spawn({
+            let budget = budget.clone();
+            async move {
+                budget.acquire_for(Use::Poll).await;
+                Instant::now()
+            }
+        });
+        tokio::task::yield_now().await;
+        let submit = tokio::spawn({
+            let budget = budget.clone();
+            async move {
+                budget.acquire_for(Use::Other).await;
+                Instant::now()
+            }
+        });
+        let (poll, submit) = (poll.await.unwrap(), submit.await.unwrap());
         assert!(
-            eleventh.await.is_err(),
-            "an eleventh poll waits for the window"
+            submit - start >= Duration::from_secs(60),
+            "{:?}",
+            submit - start
         );
-        for _ in 0..5 {
-            budget.acquire_for(Use::Other).await;
-        }
         assert!(
-            Instant::now() - start < Duration::from_secs(60),
-            "the submits did not wait"
+            submit - start < Duration::from_secs(62),
+            "{:?}",
+            submit - start
         );
-        // The poll goes once the first token comes back, one window later.
-        budget.acquire_for(Use::Poll).await;
-        assert!(Instant::now() - start >= Duration::from_secs(60));
-        assert!(Instant::now() - start < Duration::from_secs(62));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_reserve_is_at_most_a_third() {
-        let budget = Budget::per_minute(6, HOUR);
-        budget.reserve_for_submits(5);
-        let start = Instant::now();
-        for _ in 0..4 {
-            budget.acquire_for(Use::Poll).await;
-        }
-        assert_eq!(Instant::now(), start);
+        assert!(poll > submit, "the poll waited behind the submit");
+        // With no submit waiting, polls take tokens as before.
+        assert_eq!(budget.inner.lock().unwrap().others_waiting, 0);
     }
 
     #[tokio::test(start_paused = true)]

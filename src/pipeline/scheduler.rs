@@ -258,7 +258,6 @@ impl Scheduler {
                 _ => self.refresh(&key)?,
             }
         }
-        self.reserve_budget();
         let deferred = self
             .index
             .deferred
@@ -308,17 +307,6 @@ impl Scheduler {
             }
         }
         Ok(())
-    }
-
-    /// Keep budget from polls for the submits that the queued jobs need as
-    /// slots free: one per slot while any wait, none when none do (see
-    /// [`crate::api::limiter::Use`]).
-    fn reserve_budget(&self) {
-        if let Some(api) = &self.pipeline.api {
-            let slots = self.pipeline.config().api.max_concurrent_projects as usize;
-            let waiting = self.index.ready.len().min(slots);
-            api.budget().reserve_for_submits(waiting as u32);
-        }
     }
 
     /// `Some(wait)` while today's unit budget is spent.
