@@ -68,7 +68,7 @@ impl JobRun {
             match results.status {
                 TaskStatus::Succeeded if settling.since.is_none() => {
                     if running_at.is_some() || from_submit {
-                        self.task_ended(running_at, clock.now());
+                        self.task_ended(running_at, sent_at);
                     }
                 }
                 TaskStatus::Failed | TaskStatus::Succeeded => {}
@@ -144,7 +144,10 @@ impl JobRun {
         cadence.next_due(previous, window)
     }
 
-    /// The first SUCCEEDED: a sample for the next tasks' predictions.
+    /// The first SUCCEEDED: a sample for the next tasks' predictions. Both
+    /// bounds are when the polls left, not when their answers came: a
+    /// bound that included each round trip would creep later at every
+    /// task, since the next task's last poll is planned at it.
     fn task_ended(&self, running_at: Option<Duration>, ended_by: Duration) {
         let duration = self.job.source.duration_s;
         let sample = super::cadence::sample(duration, running_at, ended_by);
