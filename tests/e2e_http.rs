@@ -8,14 +8,16 @@ use std::time::Duration;
 
 use support::harness::{assert_no_secrets, base_config, wait_until, Daemon, Env};
 use support::http::{free_port, get, request};
+use support::receiver::{Receiver, Reply};
 use support::FakeConfig;
 
 const TOKEN: &str = "test-token-0123456789abcdef";
 const VIDEO: &str = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
 
 /// A fake API serving real media (tests/fixtures/media), and a daemon
-/// configuration with `[http]` on a free port (and `token_file` if asked).
-fn http_env(token: bool) -> (Env, String) {
+/// configuration with `[http]` on a free port (and `token_file` if asked),
+/// followed by `extra` configuration.
+fn http_env(token: bool, extra: &str) -> (Env, String) {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let media = |name: &str| {
@@ -36,7 +38,7 @@ fn http_env(token: bool) -> (Env, String) {
         if token {
             config += "token_file = \"http_token\"\n";
         }
-        config
+        config + extra
     });
     std::fs::write(env.dir.path().join("http_token"), format!("{TOKEN}\n")).unwrap();
     (env, addr)
@@ -74,7 +76,14 @@ fn job_done(env: &Env) -> bool {
 
 #[test]
 fn the_dashboard_api_and_metrics_follow_a_job_and_files_are_served_only_as_recorded() {
-    let (env, addr) = http_env(false);
+    // A webhook that refuses once with 503: one retry, then delivered.
+    let receiver = Receiver::start();
+    receiver.script("/hook", vec![Reply::Status(503)]);
+    let hook = format!(
+        "\n[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nevents = [\"done\"]\nretry = \"20ms\"\n",
+        receiver.url("/hook")
+    );
+    let (env, addr) = http_env(false, &hook);
     let daemon = Daemon::start(&env);
     assert!(wait_until(Duration::from_secs(10), || {
         std::net::TcpStream::connect(&addr).is_ok()
@@ -114,6 +123,19 @@ fn the_dashboard_api_and_metrics_follow_a_job_and_files_are_served_only_as_recor
     );
     assert!(sample(&text, "clipwatch_download_bytes_total").unwrap() > 8000.0);
     assert_eq!(sample(&text, "clipwatch_api_units_total"), Some(30.0));
+    receiver.wait_for("/hook", 2, Duration::from_secs(10));
+    let delivered = "clipwatch_notify_deliveries_total{sink=\"hook\",result=\"delivered\"}";
+    assert!(wait_until(Duration::from_secs(10), || {
+        sample(&get(&addr, "/metrics").text(), delivered) == Some(1.0)
+    }));
+    let text = get(&addr, "/metrics").text();
+    assert_eq!(
+        sample(
+            &text,
+            "clipwatch_notify_deliveries_total{sink=\"hook\",result=\"retry\"}"
+        ),
+        Some(1.0)
+    );
 
     // The JSON API is the CLI's --json.
     let cli_jobs: serde_json::Value =
@@ -219,7 +241,7 @@ fn the_dashboard_api_and_metrics_follow_a_job_and_files_are_served_only_as_recor
 
 #[test]
 fn actions_need_the_token_and_a_valid_csrf_token() {
-    let (env, addr) = http_env(true);
+    let (env, addr) = http_env(true, "");
     let daemon = Daemon::start(&env);
     assert!(wait_until(Duration::from_secs(10), || {
         std::net::TcpStream::connect(&addr).is_ok()
@@ -418,7 +440,7 @@ impl Drop for FreezableVolume {
 
 #[test]
 fn health_is_503_naming_the_store_while_its_volume_hangs_and_ok_again_after() {
-    let (env, addr) = http_env(false);
+    let (env, addr) = http_env(false, "");
     let Some(volume) = FreezableVolume::mount(&env.dir.path().join("state")) else {
         return;
     };
@@ -532,7 +554,7 @@ fn in_chromium_the_dashboard_shows_titles_thumbnails_playable_clips_and_live_mov
     let Some(mut browser) = Browser::start() else {
         return;
     };
-    let (env, addr) = http_env(false);
+    let (env, addr) = http_env(false, "");
     let daemon = Daemon::start(&env);
     let out = env.run(&["submit", VIDEO, "--name", "Keynote: the long version"]);
     assert!(out.status.success());

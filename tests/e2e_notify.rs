@@ -39,6 +39,12 @@ fn env_with(extra: impl FnOnce(&str) -> String) -> Env {
     })
 }
 
+/// A `[[notify]]` webhook sink named `hook` posting to `{receiver}/hook`,
+/// with `extra` keys (one `key = value` per line).
+fn hook_sink(receiver: &str, extra: &str) -> String {
+    format!("[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{receiver}/hook\"\n{extra}")
+}
+
 /// HMAC-SHA256 written out here from RFC 2104, independent of the daemon's.
 fn hmac_hex(key: &[u8], message: &[u8]) -> String {
     let mut block = [0u8; 64];
@@ -319,14 +325,10 @@ fn an_event_whose_delivery_was_cut_by_sigkill_is_delivered_after_restart_with_it
     let receiver = Receiver::start();
     let r = receiver.base_url.clone();
     let env = env_with(|_| {
-        format!(
-            r#"
-[[notify]]
-name = "hook"
-kind = "webhook"
-url = "{r}/hook"
-timeout = "60s"
-"#
+        hook_sink(
+            &r,
+            r#"timeout = "60s"
+"#,
         )
     });
     // The first delivery never gets an answer: the daemon dies meanwhile.
@@ -379,14 +381,10 @@ fn failures_are_retried_with_backoff_and_retry_after_until_delivered() {
     let receiver = Receiver::start();
     let r = receiver.base_url.clone();
     let env = env_with(|_| {
-        format!(
-            r#"
-[[notify]]
-name = "hook"
-kind = "webhook"
-url = "{r}/hook"
-retry = "20ms"
-"#
+        hook_sink(
+            &r,
+            r#"retry = "20ms"
+"#,
         )
     });
     receiver.script(
@@ -429,15 +427,11 @@ fn an_event_still_undelivered_after_give_up_after_is_dropped_with_one_warning() 
     let receiver = Receiver::start();
     let r = receiver.base_url.clone();
     let env = env_with(|_| {
-        format!(
-            r#"
-[[notify]]
-name = "hook"
-kind = "webhook"
-url = "{r}/hook"
-retry = "50ms"
+        hook_sink(
+            &r,
+            r#"retry = "50ms"
 give_up_after = "400ms"
-"#
+"#,
         )
     });
     receiver.script("/hook", vec![Reply::Status(502); 1000]);
@@ -751,9 +745,7 @@ fn check_points_at_the_line_of_a_bad_sink() {
 fn once_delivers_the_events_of_its_pass_before_it_exits() {
     let receiver = Receiver::start();
     let r = receiver.base_url.clone();
-    let env = env_with(|_| {
-        format!("[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{r}/hook\"\n")
-    });
+    let env = env_with(|_| hook_sink(&r, ""));
     submit(&env, VIDEO);
     let out = env.run(&["once"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -767,9 +759,7 @@ fn once_delivers_the_events_of_its_pass_before_it_exits() {
 fn submit_wait_without_a_daemon_delivers_its_event_too() {
     let receiver = Receiver::start();
     let r = receiver.base_url.clone();
-    let env = env_with(|_| {
-        format!("[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{r}/hook\"\n")
-    });
+    let env = env_with(|_| hook_sink(&r, ""));
     let out = env.run(&["submit", VIDEO, "--wait"]);
     assert!(out.status.success(), "{}", text(&out));
     let seen = receiver.requests("/hook");

@@ -611,6 +611,30 @@ fn completions_and_the_man_page_generate() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
+/// `clipwatch man | head` and friends: a reader that goes away ends a
+/// printing command quietly (as SIGPIPE ends `ls`), never with a panic.
+#[test]
+fn a_closed_stdout_ends_a_printing_command_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    for args in [&["man"][..], &["completions", "bash"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(BINARY)
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 /// The files `packaging/generate` writes are what the binary generates now
 /// (run `packaging/generate` and commit when this fails).
 #[test]

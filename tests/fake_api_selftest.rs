@@ -982,3 +982,67 @@ async fn reframe_options_are_refused_as_the_april_api_refuses_them() {
     }
     assert_eq!(api.submissions_for(video), 4);
 }
+
+#[tokio::test]
+async fn find_moments_has_each_prefix_shape_and_a_no_match_knob() {
+    // /open/v2: query optional, the task named `project_id`.
+    let (api, c) = started(cfg()).await;
+    let body = json!({"video_url": "https://youtu.be/x", "query": "demos"});
+    let (status, v) = c.json(c.post("/clips/find-moments", body)).await;
+    assert_eq!(status, 200, "{v}");
+    let id = v["data"]["project_id"]
+        .as_str()
+        .expect("project_id")
+        .to_string();
+    let (status, _) = c.json(c.get(&format!("/clips/results/{id}"))).await;
+    assert_eq!(status, 404, "a moments task is not a clipping one");
+    tokio::time::sleep(PHASE * 4).await;
+    let (status, v) = c
+        .json(c.get(&format!("/clips/find-moments/results/{id}")))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["data"]["project_id"], id.as_str());
+    assert_eq!(v["data"]["status"], "SUCCEEDED");
+    assert_eq!(v["data"]["clips"].as_array().unwrap().len(), 3);
+    let no_query = json!({"video_url": "https://youtu.be/y"});
+    let (status, _) = c.json(c.post("/clips/find-moments", no_query)).await;
+    assert_eq!(status, 200, "/open/v2 takes no query");
+    assert_eq!(api.moments_submissions().len(), 2);
+
+    // /api/v2: query required, no target_duration, the task named `id`;
+    // `moments_found: Some(0)` finds nothing, for good.
+    let (api, c) = started(FakeConfig {
+        prefix: "/api/v2".into(),
+        moments_found: Some(0),
+        ..cfg()
+    })
+    .await;
+    let (status, _) = c
+        .json(c.post(
+            "/clips/find-moments",
+            json!({"video_url": "https://youtu.be/x"}),
+        ))
+        .await;
+    assert_eq!(status, 400, "/api/v2 needs a query");
+    let with_duration = json!({"video_url": "u", "query": "q", "target_duration": "DURATION_0_90"});
+    let (status, _) = c.json(c.post("/clips/find-moments", with_duration)).await;
+    assert_eq!(status, 400, "target_duration is AI Clipping's");
+    let (status, v) = c
+        .json(c.post(
+            "/clips/find-moments",
+            json!({"video_url": "u", "query": "q"}),
+        ))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let id = v["data"]["id"].as_str().expect("id").to_string();
+    tokio::time::sleep(PHASE * 4).await;
+    for _ in 0..3 {
+        let (_, v) = c
+            .json(c.get(&format!("/clips/find-moments/results/{id}")))
+            .await;
+        assert_eq!(v["data"]["status"], "SUCCEEDED");
+        assert_eq!(v["data"]["clips"], json!([]));
+        assert!(v["data"]["api_units_usage"].is_string(), "charged: {v}");
+    }
+    assert_eq!(api.moments_submissions().len(), 1);
+}

@@ -22,6 +22,9 @@ _clipwatch() {
             clipwatch,completions)
                 cmd="clipwatch__subcmd__completions"
                 ;;
+            clipwatch,export)
+                cmd="clipwatch__subcmd__export"
+                ;;
             clipwatch,feeds)
                 cmd="clipwatch__subcmd__feeds"
                 ;;
@@ -100,6 +103,9 @@ _clipwatch() {
             clipwatch__subcmd__help,completions)
                 cmd="clipwatch__subcmd__help__subcmd__completions"
                 ;;
+            clipwatch__subcmd__help,export)
+                cmd="clipwatch__subcmd__help__subcmd__export"
+                ;;
             clipwatch__subcmd__help,feeds)
                 cmd="clipwatch__subcmd__help__subcmd__feeds"
                 ;;
@@ -176,7 +182,7 @@ _clipwatch() {
 
     case "${cmd}" in
         clipwatch)
-            opts="-v -q -h -V --config --log-format --verbose --quiet --help --version run once preview init completions man submit status jobs show retry forget feeds notify check help"
+            opts="-v -q -h -V --config --log-format --verbose --quiet --help --version run once preview init completions man submit status jobs show retry export forget feeds notify check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -226,6 +232,32 @@ _clipwatch() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        clipwatch__subcmd__export)
+            opts="-v -q -h --preset --config --log-format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --preset)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -562,7 +594,7 @@ _clipwatch() {
             return 0
             ;;
         clipwatch__subcmd__help)
-            opts="run once preview init completions man submit status jobs show retry forget feeds notify check help"
+            opts="run once preview init completions man submit status jobs show retry export forget feeds notify check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -590,6 +622,20 @@ _clipwatch() {
             return 0
             ;;
         clipwatch__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        clipwatch__subcmd__help__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

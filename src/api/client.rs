@@ -229,7 +229,7 @@ impl ApiClient {
 
     /// One logical call: waits for the budget, waits out 429s and a rejected
     /// key, and returns the decoded `data` or a classified error.
-    async fn call<T: DeserializeOwned>(
+    pub(super) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -240,7 +240,7 @@ impl ApiClient {
 
     /// [`ApiClient::call`] with a hook run before the first send; a call
     /// with a hook (a submit) is not cancelled once sent.
-    async fn call_with<T: DeserializeOwned>(
+    pub(super) async fn call_with<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -491,7 +491,7 @@ fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Percent-encode a task id for use as one path segment.
-fn path_segment(id: &str) -> String {
+pub(super) fn path_segment(id: &str) -> String {
     url::form_urlencoded::byte_serialize(id.as_bytes())
         .collect::<String>()
         .replace('+', "%20")

@@ -55,15 +55,43 @@ impl<'de> Deserialize<'de> for TaskStatus {
     }
 }
 
-/// Reply to `POST /clips`.
+/// Reply to `POST /clips` (and `/clips/find-moments`). The task id is
+/// `id` under `/api/v2` and `project_id` under `/open/v2`; either is taken.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RawSubmitReply")]
 pub struct SubmitReply {
-    #[serde(deserialize_with = "lenient_string")]
     pub id: String,
-    #[serde(default, deserialize_with = "opt_lenient_string")]
     pub name: Option<String>,
-    #[serde(default)]
     pub status: Option<TaskStatus>,
+}
+
+#[derive(Deserialize)]
+struct RawSubmitReply {
+    #[serde(default, deserialize_with = "opt_lenient_string")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "opt_lenient_string")]
+    project_id: Option<String>,
+    #[serde(default, deserialize_with = "opt_lenient_string")]
+    name: Option<String>,
+    #[serde(default)]
+    status: Option<TaskStatus>,
+}
+
+impl TryFrom<RawSubmitReply> for SubmitReply {
+    type Error = String;
+
+    fn try_from(raw: RawSubmitReply) -> Result<SubmitReply, String> {
+        let id = raw
+            .id
+            .or(raw.project_id)
+            .filter(|id| !id.trim().is_empty())
+            .ok_or("the reply names no task (neither id nor project_id)")?;
+        Ok(SubmitReply {
+            id,
+            name: raw.name,
+            status: raw.status,
+        })
+    }
 }
 
 /// Reply to `POST /upload/single-file`. Older docs spell `identity` as `identify`.
@@ -304,7 +332,7 @@ impl TaskResults {
     }
 }
 
-fn value_to_u64(v: &Value) -> Option<u64> {
+pub(super) fn value_to_u64(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n
             .as_u64()
@@ -336,10 +364,6 @@ fn opt_lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Er
 
 fn opt_lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     Ok(value_to_f64(&Value::deserialize(d)?))
-}
-
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    opt_lenient_string(d)?.ok_or_else(|| serde::de::Error::custom("expected a string"))
 }
 
 fn opt_lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -524,6 +548,15 @@ mod tests {
         ]}))
         .unwrap();
         assert!(!same_clips(&a.clips, &c.clips));
+    }
+
+    #[test]
+    fn a_submit_reply_names_its_task_by_id_or_project_id() {
+        let api: SubmitReply = serde_json::from_value(json!({"id": "fm_1"})).unwrap();
+        let open: SubmitReply =
+            serde_json::from_value(json!({"project_id": 42, "status": "CREATED"})).unwrap();
+        assert_eq!((api.id.as_str(), open.id.as_str()), ("fm_1", "42"));
+        assert!(serde_json::from_value::<SubmitReply>(json!({"name": "x"})).is_err());
     }
 
     #[test]

@@ -3,9 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::view::{cut, table};
+use super::view::table;
 use super::Out;
 use crate::commands::FeedView;
+use crate::util::shorten;
 
 pub fn list(views: &[FeedView], json: bool, out: &mut Out) -> anyhow::Result<u8> {
     if json {
@@ -21,8 +22,8 @@ pub fn list(views: &[FeedView], json: bool, out: &mut Out) -> anyhow::Result<u8>
         .iter()
         .map(|v| {
             let error = match (&v.last_error, v.consecutive_failures) {
-                (Some(e), n) if n > 0 => format!("{n}× {}", cut(e, 70)),
-                (Some(e), _) => format!("(recovered) {}", cut(e, 60)),
+                (Some(e), n) if n > 0 => format!("{n}× {}", shorten(e, 70)),
+                (Some(e), _) => format!("(recovered) {}", shorten(e, 60)),
                 (None, _) => "-".into(),
             };
             let mut notes = Vec::new();
@@ -37,7 +38,7 @@ pub fn list(views: &[FeedView], json: bool, out: &mut Out) -> anyhow::Result<u8>
             }
             vec![
                 v.name.clone(),
-                cut(&v.source, 40),
+                shorten(&v.source, 40),
                 dash(&v.last_check),
                 dash(&v.last_new_entry),
                 dash(&v.next_check),

@@ -95,6 +95,18 @@ impl FeedSettings {
             ("use", text(&self.entry_use)),
         ]
     }
+
+    /// A new `[[feeds]]` table's keys: `name`, the source, then the
+    /// settings given.
+    pub fn new_feed(&self, name: &str, source: &FeedSource) -> Vec<FeedKey> {
+        let mut keys = vec![("name", Value::from(name)), source_key(source)];
+        keys.extend(
+            self.keys()
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v))),
+        );
+        keys
+    }
 }
 
 /// Run one `feeds` editing command. A file that cannot be read, edited
@@ -180,17 +192,7 @@ async fn add(config: &Config, args: AddArgs) -> anyhow::Result<u8> {
         .name
         .clone()
         .unwrap_or_else(|| format!("new feed {}", std::process::id()));
-    let mut keys = vec![
-        ("name", Value::from(provisional.as_str())),
-        source_key(&source),
-    ];
-    keys.extend(
-        args.settings
-            .keys()
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v))),
-    );
-    file.add_feed(keys);
+    file.add_feed(args.settings.new_feed(&provisional, &source));
     let checked = file.check()?;
     let feed = checked.feed(&provisional).expect("just added");
     let seen = match preview::preview(&checked, feed, None).await {

@@ -20,9 +20,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use quick_xml::events::Event;
-use toml_edit::Value;
 
-use super::feeds_edit::{same_source, save, source_key, FeedSettings};
+use super::feeds_edit::{same_source, save, FeedSettings};
 use super::EXIT_USAGE;
 use crate::config::edit::{classify_source, ConfigFile};
 use crate::config::{Config, FeedSource};
@@ -120,14 +119,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<u8> {
             continue;
         }
         let name = free_name(&mut names, item.title.as_deref(), &source);
-        let mut keys = vec![("name", Value::from(name.as_str())), source_key(&source)];
-        keys.extend(
-            args.settings
-                .keys()
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k, v))),
-        );
-        file.add_feed(keys);
+        file.add_feed(args.settings.new_feed(&name, &source));
         sources.push(source);
         added += 1;
         rows.push(["add".into(), name, shown, String::new()]);

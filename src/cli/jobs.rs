@@ -5,10 +5,11 @@ use std::fmt::Write as _;
 
 use chrono::Utc;
 
-use super::view::{cut, table};
+use super::view::table;
 use super::{Out, EXIT_FAILURE};
 use crate::commands::{JobRef, JobView, RetryOutcome, StatusReport};
 use crate::config::Config;
+use crate::util::shorten;
 
 pub fn status(report: &StatusReport, json: bool, out: &mut Out) -> anyhow::Result<u8> {
     if json {
@@ -77,7 +78,7 @@ fn feed_lines(report: &StatusReport, out: &mut Out) -> anyhow::Result<()> {
             format!(
                 "{}: {}",
                 f.name,
-                cut(f.last_error.as_deref().unwrap_or(""), 60)
+                shorten(f.last_error.as_deref().unwrap_or(""), 60)
             )
         })
         .collect();
@@ -155,9 +156,9 @@ pub fn list(views: &[JobView], json: bool, out: &mut Out) -> anyhow::Result<u8> 
                 j.id.to_string(),
                 j.state.clone(),
                 j.key.clone(),
-                cut(&display_title(j), 40),
+                shorten(&display_title(j), 40),
                 j.feed.clone().unwrap_or_else(|| "-".into()),
-                cut(&detail, 60),
+                shorten(&detail, 60),
             ]
         })
         .collect();

@@ -137,6 +137,14 @@ pub enum Command {
         #[arg(long)]
         failed: bool,
     },
+    /// Render a finished job's clips again with another preset's export options (one Clips Export task, no new analysis) into a subfolder named after the preset, and follow it to the end.
+    Export {
+        /// Job number or key.
+        job: String,
+        /// The preset whose export options (ratio, resolution, captions, …) to render with.
+        #[arg(long)]
+        preset: String,
+    },
     /// Drop a source from the seen set so it can be clipped again.
     Forget {
         /// Job number or key.
@@ -162,6 +170,21 @@ pub enum Command {
     },
 }
 
+/// Commands that only print (so `clipwatch jobs | head` may cut them off
+/// at any point without leaving anything half done).
+fn prints_a_report_only(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Completions { .. }
+            | Command::Man
+            | Command::Status { .. }
+            | Command::Jobs { .. }
+            | Command::Show { .. }
+            | Command::Check { .. }
+            | Command::Preview(_)
+    )
+}
+
 /// The whole program: parse arguments, run the command, map the outcome to
 /// an exit code.
 pub fn main() -> ExitCode {
@@ -173,6 +196,9 @@ pub fn main() -> ExitCode {
         // A SIGHUP's default action ends the process: until the daemon's
         // handler takes over (before the configuration loads), ignore it.
         crate::daemon::guard::ignore_sighup();
+    }
+    if prints_a_report_only(&cli.command) {
+        crate::daemon::guard::die_quietly_on_closed_stdout();
     }
     let default_level = match &cli.command {
         // The progress display stands in for info logs.
@@ -283,6 +309,9 @@ async fn dispatch(cli: Cli) -> u8 {
             submit::run(config, request, wait).await
         }
         Command::Notify { action } => notify::run(&config, action).await,
+        Command::Export { job, preset } => {
+            submit::follow(config, Request::Export { job, preset }).await
+        }
         command => match store_request(command) {
             Some((request, json)) => through_daemon_or_store(config, request, json).await,
             None => unreachable!("every other command is matched above"),
@@ -409,6 +438,7 @@ fn render(config: &Config, reply: &Reply, json: bool, out: &mut Out) -> anyhow::
         Reply::Retried(outcomes) => jobs::retried(outcomes, out),
         Reply::Forgotten(job) => jobs::forgotten(job, out),
         Reply::Feeds(views) => feeds::list(views, json, out),
+        Reply::Exporting(exporting) => submit::print_exporting(exporting, out),
     }
 }
 

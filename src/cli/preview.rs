@@ -294,7 +294,7 @@ pub fn entry_line(entry: &EntryPreview) -> String {
     format!(
         "{:<5}  {date}  {}{reason}  {}",
         action_word(&entry.action),
-        super::view::cut(title, 60),
+        crate::util::shorten(title, 60),
         entry.url
     )
 }

@@ -73,6 +73,42 @@ pub async fn run(config: Arc<Config>, request: Request, wait: bool) -> anyhow::R
     wait_for(config, ctx.store, job).await
 }
 
+/// `export`: queue the re-render through the daemon when it runs (then
+/// follow the job over the socket), else on the database here and do it
+/// here, to the end either way.
+pub async fn follow(config: Arc<Config>, request: Request) -> anyhow::Result<u8> {
+    let store = match super::reach_daemon_or_open(&config, &request).await? {
+        Reached::Daemon(answer) => {
+            let code = super::print_answer(&config, &answer, false)?;
+            return match answer {
+                Ok(Reply::Exporting(exporting)) if code == 0 => {
+                    follow_daemon_job(&config, &exporting.job.key).await
+                }
+                _ => Ok(code),
+            };
+        }
+        Reached::Store(store) => store,
+    };
+    let ctx = super::local_context(&config, store);
+    let answer = commands::execute(&ctx, request).await;
+    let code = super::print_answer(&config, &answer, false)?;
+    let Ok(Reply::Exporting(exporting)) = answer else {
+        return Ok(code);
+    };
+    let job = ctx.store.require(&exporting.job.key)?;
+    wait_for(config, ctx.store, job).await
+}
+
+/// What `export` queued, for people.
+pub fn print_exporting(exporting: &commands::Exporting, out: &mut Out) -> anyhow::Result<u8> {
+    writeln!(
+        out.stdout,
+        "rendering job {} again with preset \"{}\" into its subfolder {}/",
+        exporting.job.id, exporting.preset, exporting.subfolder
+    )?;
+    Ok(0)
+}
+
 /// What `submit` did, for people.
 pub fn print(submitted: &Submitted, out: &mut Out) -> anyhow::Result<u8> {
     match submitted {

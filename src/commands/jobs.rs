@@ -140,10 +140,12 @@ fn same_page_job(store: &Store, job: &Job) -> Result<Option<Job>, CommandError> 
     let Ok(page) = crate::model::identity::canonical_key(&job.source.url) else {
         return Ok(None);
     };
-    if page.key == job.key {
+    // Searched with the same Find Moments query, if any.
+    let page_key = crate::model::moments::same_query_key(&job.key, &page.key);
+    if page_key == job.key {
         return Ok(None);
     }
-    Ok(store.get(&page.key)?)
+    Ok(store.get(&page_key)?)
 }
 
 pub async fn forget(ctx: &Context, job_or_key: &str) -> Result<JobRef, CommandError> {

@@ -17,6 +17,7 @@
 //! one keeps [`protocol::PROTOCOL_VERSION`] (an older daemon answers
 //! `bad_request`), changing or removing one bumps it.
 
+mod export;
 mod feeds;
 mod jobs;
 pub mod protocol;
@@ -32,6 +33,7 @@ use crate::config::Config;
 use crate::pipeline::Pipeline;
 use crate::store::{Store, StoreError};
 
+pub use export::Exporting;
 pub use feeds::FeedView;
 pub use jobs::{JobRef, RetryOutcome};
 pub use status::{FeedHealth, LiveStatus, StatusReport, SubmitPaused, Units};
@@ -81,6 +83,9 @@ pub enum Request {
     Forget { job: String },
     /// Each configured feed's health.
     Feeds,
+    /// Render a finished job's clips again with another preset's export
+    /// options (a Clips Export task) into a subfolder named after it.
+    Export { job: String, preset: String },
 }
 
 /// What a [`Request`] produced. On the wire: `{"kind": "<variant>",
@@ -99,6 +104,8 @@ pub enum Reply {
     Retried(Vec<RetryOutcome>),
     Forgotten(JobRef),
     Feeds(Vec<FeedView>),
+    /// `export`: the job is back in `processing` for the re-render.
+    Exporting(Exporting),
 }
 
 /// Why a request was not carried out. On the wire: `{"kind": …,
@@ -231,6 +238,9 @@ pub async fn execute(ctx: &Context, request: Request) -> Result<Reply, CommandEr
         Request::RetryFailed => jobs::retry(ctx, None).await.map(Reply::Retried),
         Request::Forget { job } => jobs::forget(ctx, &job).await.map(Reply::Forgotten),
         Request::Feeds => feeds::list(ctx).map(Reply::Feeds),
+        Request::Export { job, preset } => export::export(ctx, &job, &preset)
+            .await
+            .map(Reply::Exporting),
     }
 }
 

@@ -64,7 +64,9 @@ pub async fn queue(ctx: &Context, submit: &Submit) -> Result<Submitted, CommandE
             known.join(", ")
         )));
     }
-    let resolved = resolve(&submit.target, ctx.local_files).await?;
+    let mut resolved = resolve(&submit.target, ctx.local_files).await?;
+    // A Find Moments preset makes a job of its own (see model::moments).
+    resolved.key = ctx.config.job_key(&resolved.key, &preset);
     let mut source = Source {
         url: resolved.url,
         title: resolved.title,

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::model::{Job, State, Transition};
+use crate::model::{ExtraTask, Job, State, Transition};
 
 /// One job, as `jobs --json` (without `history`) and `show --json` print it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +35,10 @@ pub struct JobView {
     pub units: Option<u64>,
     pub folder: Option<String>,
     pub files: Vec<String>,
+    /// The extra tasks (transcript, summary, exports): kind, state, task
+    /// id, units, reason, files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extras: Vec<ExtraTask>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,6 +50,8 @@ impl JobView {
         let (reason, will_retry) = match &job.state {
             State::Failed { reason, will_retry } => (Some(reason.clone()), Some(*will_retry)),
             State::Skipped { reason } => (Some(reason.clone()), None),
+            // A finished job's word on its result (a query that matched nothing).
+            State::Done => (job.note.clone(), None),
             _ => (None, None),
         };
         JobView {
@@ -75,6 +81,7 @@ impl JobView {
             units: job.units,
             folder: job.folder.clone(),
             files: job.files.clone(),
+            extras: job.extras.tasks.clone(),
             created_at: crate::util::rfc3339(job.created_at),
             updated_at: crate::util::rfc3339(job.updated_at),
             history: detailed.then(|| job.history.clone()),

@@ -16,6 +16,7 @@ pub mod edit;
 mod error;
 mod feeds;
 mod http;
+mod moments;
 pub mod notify;
 mod presets;
 mod raw;

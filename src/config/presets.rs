@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use toml::Spanned;
 
 use super::error::{ConfigError, Source};
+use super::moments;
 use super::raw::{key_segment, RawPreset, Str};
 use super::reframe::{self, Origin, Origins};
 use super::Preset;
@@ -36,8 +37,14 @@ pub(super) const TARGET_DURATIONS: &[&str] = &[
 ];
 pub(super) const HOOK_POSITIONS: &[&str] = &["beginning", "end"];
 
-/// Options clipwatch fills in itself for every submit.
-const RESERVED: &[&str] = &["video_url", "project_name"];
+/// Options clipwatch fills in itself for every submit, and those with a
+/// checked key of their own (`query`, `mode`: see [`moments`]).
+const RESERVED: &[&str] = &["video_url", "project_name", "query", "mode"];
+
+/// Preset keys that ask for extra tasks instead of being sent with the
+/// clipping submit. They ride in the option map while `extends` is resolved
+/// (so they are inherited), then move to their [`Preset`] fields.
+const EXTRA_KEYS: [&str; 3] = ["transcript", "summary", "also"];
 
 static LANGUAGE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)^[a-z]{2,3}(-[a-z]{2,4})?$").expect("valid regex"));
@@ -112,17 +119,17 @@ pub(super) fn resolve(
             options,
             &origins_of(name, &defs),
         )?;
+        moments::check(src, name, def.name_span.clone(), options)?;
     }
-    Ok(resolved
+    let mut presets: BTreeMap<String, Preset> = resolved
         .into_iter()
         .map(|(name, options)| {
-            let preset = Preset {
-                name: name.clone(),
-                options,
-            };
+            let preset = split_extras(&name, options);
             (name, preset)
         })
-        .collect())
+        .collect();
+    check_also(src, &mut presets, &defs)?;
+    Ok(presets)
 }
 
 fn resolve_one(
@@ -321,14 +328,28 @@ fn check(src: &Source, name: &str, raw: RawPreset) -> Result<Definition, ConfigE
         own.insert("limit".into(), Value::from(n));
     }
 
+    set_bool("transcript", raw.transcript, &mut own);
+    set_bool("summary", raw.summary, &mut own);
+    if let Some(also) = &raw.also {
+        let names = also.get_ref().iter().cloned().map(Value::String).collect();
+        own.insert("also".into(), Value::Array(names));
+        origin("also", also.span(), false);
+    }
+    moments::own(src, &prefix, &raw.query, &raw.mode, &mut own)?;
+
     for (k, v) in raw.extra.unwrap_or_default() {
         let span = k.span();
         let k = k.into_inner();
         if RESERVED.contains(&k.as_str()) {
+            let message = if moments::KEYS.contains(&k.as_str()) {
+                format!("{k} cannot be set in extra: write it as {prefix}.{k}, where it is checked")
+            } else {
+                format!("{k} cannot be set in a preset: clipwatch sets it for every video")
+            };
             return Err(src.error(
                 Some(span),
                 format!("{}.{}", key("extra"), key_segment(&k)),
-                format!("{k} cannot be set in a preset: clipwatch sets it for every video"),
+                message,
             ));
         }
         origin(&k, span, true);
@@ -341,6 +362,66 @@ fn check(src: &Source, name: &str, raw: RawPreset) -> Result<Definition, ConfigE
         origins,
         name_span: None,
     })
+}
+
+/// Move the [`EXTRA_KEYS`] out of a resolved option map into the preset.
+fn split_extras(name: &str, mut options: Map<String, Value>) -> Preset {
+    let mut take = |key: &str| options.remove(key);
+    debug_assert_eq!(EXTRA_KEYS.len(), 3);
+    let transcript = take("transcript") == Some(Value::Bool(true));
+    let summary = take("summary") == Some(Value::Bool(true));
+    let also = match take("also") {
+        Some(Value::Array(names)) => names
+            .into_iter()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Preset {
+        name: name.to_owned(),
+        options,
+        transcript,
+        summary,
+        also,
+    }
+}
+
+/// Every name in an `also` list is another preset. An `also` inherited
+/// through `extends` leaves out the preset itself (`landscape` extending a
+/// `default` that renders `also = ["landscape"]`).
+fn check_also(
+    src: &Source,
+    presets: &mut BTreeMap<String, Preset>,
+    defs: &BTreeMap<String, Definition>,
+) -> Result<(), ConfigError> {
+    let names: Vec<String> = presets.keys().cloned().collect();
+    for preset in presets.values_mut() {
+        let inherited = origins_of(&preset.name, defs)
+            .get("also")
+            .is_some_and(|o| o.preset != preset.name);
+        if inherited {
+            let own = preset.name.clone();
+            preset.also.retain(|other| *other != own);
+        }
+        for other in &preset.also {
+            if other == &preset.name || !names.contains(other) {
+                let span = origins_of(&preset.name, defs)
+                    .get("also")
+                    .map(|o| o.span.clone());
+                let known: Vec<&str> = names.iter().map(String::as_str).collect();
+                return Err(src.error(
+                    span,
+                    format!("presets.{}.also", key_segment(&preset.name)),
+                    format!(
+                        "\"{other}\" is not another preset (presets: {}); `also` names the \
+                         presets whose export options render the clips again",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// TOML to JSON, datetimes as their TOML text (RFC 3339 when complete).

@@ -137,6 +137,14 @@ pub(super) struct RawPreset {
     pub ai_hook_script_style: Str,
     pub ai_hook_position: Str,
     pub reframe_layout: Str,
+    /// Find Moments: what to look for (see `moments.rs`).
+    pub query: Str,
+    /// `"moments"` or `"clips"` (AI Clipping); a query alone means moments.
+    pub mode: Str,
+    /// Extra tasks (not API options): see `presets::EXTRA_KEYS`.
+    pub transcript: Option<bool>,
+    pub summary: Option<bool>,
+    pub also: Option<Spanned<Vec<String>>>,
     /// Keys keep their spans so a refused key can be pointed at.
     pub extra: Option<BTreeMap<Spanned<String>, toml::Value>>,
 }

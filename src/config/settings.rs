@@ -145,6 +145,12 @@ pub struct Preset {
     /// API option names → values, `extends` applied and `extra` merged in
     /// verbatim. Never holds `video_url` or `project_name`.
     pub options: serde_json::Map<String, serde_json::Value>,
+    /// `transcript = true`: a transcription task beside the clipping task.
+    pub transcript: bool,
+    /// `summary = true`: a summarization task beside the clipping task.
+    pub summary: bool,
+    /// `also = ["landscape"]`: the clips rendered again with these presets.
+    pub also: Vec<String>,
 }
 
 impl Preset {

@@ -772,3 +772,34 @@ fn reframing_needs_a_ratio_and_a_layout_of_that_ratio() {
         assert_error(text, *line, key, fragment);
     }
 }
+
+#[test]
+fn extra_tasks_are_inherited_and_never_sent_as_options() {
+    let c = ok("[presets.default]\ntranscript = true\n\n\
+         [presets.pod]\nextends = \"default\"\nsummary = true\nalso = [\"wide\"]\n\n\
+         [presets.wide]\nratio = \"RATIO_16_9\"\n");
+    let pod = &c.presets["pod"];
+    assert!(pod.transcript && pod.summary, "{pod:?}");
+    assert_eq!(pod.also, ["wide"]);
+    for key in ["transcript", "summary", "also"] {
+        assert!(!pod.options.contains_key(key), "{key} is not an API option");
+    }
+    assert!(!c.presets["wide"].transcript);
+    // Inherited, a preset's own name is left out of its `also`.
+    let c = ok("[presets.default]\nalso = [\"wide\"]\n\n\
+         [presets.wide]\nextends = \"default\"\nratio = \"RATIO_16_9\"\n");
+    assert_eq!(c.presets["default"].also, ["wide"]);
+    assert!(c.presets["wide"].also.is_empty());
+    assert_error(
+        "[presets.default]\nalso = [\"nope\"]\n",
+        2,
+        "presets.default.also",
+        "\"nope\" is not another preset",
+    );
+    assert_error(
+        "[presets.default]\nalso = [\"default\"]\n",
+        2,
+        "presets.default.also",
+        "is not another preset",
+    );
+}

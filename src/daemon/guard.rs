@@ -38,6 +38,16 @@ pub fn ignore_sighup() {
     }
 }
 
+/// Let a closed standard output end the process quietly, as `ls | head`
+/// does, instead of a panic inside `println!`. Only for commands that print
+/// a report and change nothing.
+pub fn die_quietly_on_closed_stdout() {
+    // SAFETY: restoring SIGPIPE's default disposition; no handler runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Why the state directory is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum StateDirError {

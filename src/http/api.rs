@@ -32,6 +32,7 @@ pub fn reply_json(reply: &Reply) -> String {
         Reply::Retried(outcomes) => serde_json::to_string_pretty(outcomes),
         Reply::Forgotten(job) => serde_json::to_string_pretty(job),
         Reply::Feeds(views) => serde_json::to_string_pretty(views),
+        Reply::Exporting(exporting) => serde_json::to_string_pretty(exporting),
     }
     .expect("a reply serializes");
     crate::secret::redact_urls_in(&text) + "\n"
@@ -81,6 +82,7 @@ pub fn job_of(reply: &Reply) -> Result<Option<String>, CommandError> {
     Ok(match reply {
         Reply::Submitted(submitted) => Some(submitted.job().id.to_string()),
         Reply::Forgotten(job) => Some(job.id.to_string()),
+        Reply::Exporting(exporting) => Some(exporting.job.id.to_string()),
         Reply::Retried(outcomes) => match outcomes.first() {
             Some(RetryOutcome::Retried { job, .. }) => Some(job.id.to_string()),
             Some(refused) => {

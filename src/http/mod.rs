@@ -76,19 +76,7 @@ pub async fn start(
                 http.base_path
             );
             Ok(tokio::spawn(async move {
-                loop {
-                    let Some(permit) = permit(&permits, &cancel).await else {
-                        break;
-                    };
-                    let accepted = tokio::select! {
-                        () = cancel.cancelled() => break,
-                        accepted = listener.accept() => accepted,
-                    };
-                    match accepted {
-                        Ok((stream, _)) => connection(stream, router.clone(), permit, &cancel),
-                        Err(err) => accept_failed(err).await,
-                    }
-                }
+                accept_loop(listener, router, permits, cancel).await;
             }))
         }
         Listen::Unix(path) => {
@@ -101,21 +89,52 @@ pub async fn start(
             tracing::info!("dashboard on the Unix socket {}", path.display());
             let path = path.clone();
             Ok(tokio::spawn(async move {
-                loop {
-                    let Some(permit) = permit(&permits, &cancel).await else {
-                        break;
-                    };
-                    let accepted = tokio::select! {
-                        () = cancel.cancelled() => break,
-                        accepted = listener.accept() => accepted,
-                    };
-                    match accepted {
-                        Ok((stream, _)) => connection(stream, router.clone(), permit, &cancel),
-                        Err(err) => accept_failed(err).await,
-                    }
-                }
+                accept_loop(listener, router, permits, cancel).await;
                 let _ = std::fs::remove_file(path);
             }))
+        }
+    }
+}
+
+/// A listening socket of either kind.
+trait Listener {
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    async fn accept_one(&self) -> std::io::Result<Self::Stream>;
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn accept_one(&self) -> std::io::Result<Self::Stream> {
+        self.accept().await.map(|(stream, _)| stream)
+    }
+}
+
+impl Listener for tokio::net::UnixListener {
+    type Stream = tokio::net::UnixStream;
+    async fn accept_one(&self) -> std::io::Result<Self::Stream> {
+        self.accept().await.map(|(stream, _)| stream)
+    }
+}
+
+/// Accept connections, at most [`MAX_CONNECTIONS`] served at once, until
+/// `cancel`.
+async fn accept_loop<L: Listener>(
+    listener: L,
+    router: axum::Router,
+    permits: Arc<Semaphore>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let Some(permit) = permit(&permits, &cancel).await else {
+            break;
+        };
+        let accepted = tokio::select! {
+            () = cancel.cancelled() => break,
+            accepted = listener.accept_one() => accepted,
+        };
+        match accepted {
+            Ok(stream) => connection(stream, router.clone(), permit, &cancel),
+            Err(err) => accept_failed(err).await,
         }
     }
 }

@@ -228,6 +228,9 @@ pub fn job(app: &App, visitor: &Visitor, job: &Job) -> String {
             esc(&redact_urls_in(reason))
         );
     }
+    if let (State::Done, Some(note)) = (&job.state, &job.note) {
+        let _ = write!(body, "<dt>Note</dt><dd>{}</dd>", esc(note));
+    }
     body.push_str("</dl>");
     actions(&mut body, base, visitor, job);
     clips(&mut body, app, job);

@@ -194,6 +194,8 @@ pub fn file_key(sha256_hex: &str) -> SourceKey {
 /// 12 hex digits of a file's hash, or the first 12 hex digits of
 /// `sha256(key)` for any other key.
 pub fn short_id(key: &str) -> String {
+    // A Find Moments job names the same video.
+    let key = super::moments::video_key(key);
     if let Some(id) = key.strip_prefix(YOUTUBE_PREFIX) {
         return id.to_owned();
     }
@@ -209,6 +211,7 @@ pub fn short_id(key: &str) -> String {
 /// for YouTube, `<submit_url>#t=S` otherwise (seconds, floored). Empty when
 /// there is no URL to link to (a file not uploaded yet).
 pub fn source_link(key: &str, submit_url: &str, begin_ms: u64) -> String {
+    let key = super::moments::video_key(key);
     let seconds = begin_ms / 1000;
     if let Some(id) = key.strip_prefix(YOUTUBE_PREFIX) {
         return format!("https://youtu.be/{id}?t={seconds}");

@@ -96,6 +96,9 @@ pub enum Event {
     Wanted { feed: String },
     /// Start-up found the job mid-way through a step that must be redone.
     Recovered,
+    /// A finished job was given a new extra task (`export --preset`): its
+    /// task is polled again (the clips stay in place) and the task run.
+    ExtraWanted { what: String },
 }
 
 /// The API task a job is attached to.
@@ -169,9 +172,16 @@ pub struct Job {
     pub files: Vec<String>,
     pub units: Option<u64>,
     pub expire_at: Option<u64>,
+    /// What a finished job wants said about its result (a Find Moments
+    /// query that matched nothing); `None` when there is nothing to say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub history: Vec<Transition>,
+    /// Tasks run beside the clipping task (transcript, summary, exports).
+    #[serde(default)]
+    pub extras: super::extra::Extras,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -201,9 +211,11 @@ impl Job {
             files: Vec::new(),
             units: None,
             expire_at: None,
+            note: None,
             created_at: now,
             updated_at: now,
             history: Vec::new(),
+            extras: Default::default(),
         }
     }
 
@@ -296,17 +308,24 @@ impl Job {
                 if self.task.as_ref().is_some_and(|t| t.failed) {
                     self.reset_for_new_task();
                 }
+                self.extras.retry_failed();
                 self.attempts = 0;
                 self.retry_at = None;
                 Some("retry".into())
             }
             Event::Forced => {
+                self.extras = Default::default();
                 self.reset_for_new_task();
                 Some("forced".into())
             }
             Event::Wanted { feed } => {
                 self.last_error = None;
                 Some(format!("wanted by feed {feed}"))
+            }
+            Event::ExtraWanted { what } => {
+                self.attempts = 0;
+                self.retry_at = None;
+                Some(format!("{what} wanted"))
             }
             Event::Recovered => {
                 self.retry_at = Some(now);
@@ -316,6 +335,13 @@ impl Job {
         }
     }
 
+    /// Whether the clipping task's units are in `units` already (which
+    /// also holds the extra tasks' units). A task charged 0 reads as not
+    /// counted; counting 0 again changes nothing.
+    pub fn task_units_counted(&self) -> bool {
+        self.units.unwrap_or(0) > self.extras.units().unwrap_or(0)
+    }
+
     fn reset_for_new_task(&mut self) {
         self.task = None;
         self.attempts = 0;
@@ -323,8 +349,12 @@ impl Job {
         self.last_error = None;
         self.folder = None;
         self.files.clear();
-        self.units = None;
+        // The extra tasks stay (`Forced` drops them too): their units stay
+        // the job's.
+        self.units = self.extras.units();
+        self.extras.clips_written = false;
         self.expire_at = None;
+        self.note = None;
         self.video_url = None;
     }
 }
@@ -363,6 +393,7 @@ fn next_state(state: &State, has_live_task: bool, event: &Event) -> Option<State
         (Done | Failed { .. } | Skipped { .. }, Event::Forced) => Queued,
         (Skipped { .. }, Event::Wanted { .. }) => Queued,
         (Uploading | Submitting, Event::Recovered) => Queued,
+        (Done | Failed { .. }, Event::ExtraWanted { .. }) if has_live_task => Processing,
         _ => return None,
     };
     Some(next)

@@ -101,13 +101,16 @@ impl SinkTask {
                 () = self.cancel.cancelled() => return Ok(false),
             };
             attempts += 1;
+            let metrics = crate::telemetry::metrics();
             let (error, asked) = match outcome {
                 Outcome::Delivered(status) => {
+                    metrics.notify_delivery(name, "delivered");
                     tracing::info!(sink = %name, id = %event.id, event = %event.event, "notification delivered ({status})");
                     progress.last_success = Some((Utc::now(), status));
                     return Ok(true);
                 }
                 Outcome::Refused(error) => {
+                    metrics.notify_delivery(name, "refused");
                     tracing::warn!(
                         sink = %name, id = %event.id,
                         "the receiver refused the {} notification ({error}); dropping it \
@@ -120,6 +123,7 @@ impl SinkTask {
                 }
                 Outcome::Retry { error, after } => (error, after),
             };
+            metrics.notify_delivery(name, "retry");
             progress.last_error = Some((Utc::now(), error.clone()));
             self.store.save_sink_progress(name, progress)?;
             let left = (deadline - Utc::now()).to_std().unwrap_or_default();
@@ -130,6 +134,7 @@ impl SinkTask {
                     event.event,
                     humantime::format_duration(self.sink.give_up_after)
                 );
+                metrics.notify_delivery(name, "dropped");
                 progress.dropped += 1;
                 return Ok(true);
             }

@@ -97,6 +97,8 @@ pub fn render(event: &OutboxEvent, config: &Config) -> Rendered {
 fn job_json(job: &Job, folder: Option<&PathBuf>, clips: &[Value]) -> Value {
     let (reason, will_retry) = match &job.state {
         State::Failed { reason, will_retry } => (Some(redact_urls_in(reason)), Some(*will_retry)),
+        // A finished job's word on its result (a query that matched nothing).
+        State::Done => (job.note.as_deref().map(redact_urls_in), None),
         _ => (None, None),
     };
     json!({
@@ -178,7 +180,10 @@ fn describe_job(event: &str, job: &Job, clips: &[Value]) -> (String, String, Ton
         );
     }
     let message = match clips.first() {
-        None => "Done; no clips".to_owned(),
+        None => job
+            .note
+            .as_deref()
+            .map_or_else(|| "Done; no clips".to_owned(), redact_urls_in),
         Some(best) => {
             let score = match &best["score"] {
                 Value::Null => String::new(),
@@ -282,6 +287,24 @@ pub fn test_event(sink: &str) -> OutboxEvent {
 mod tests {
     use super::*;
     use crate::model::{Event, Source};
+
+    #[test]
+    fn a_query_that_matched_nothing_says_so_when_done() {
+        let now = chrono::Utc::now();
+        let key = crate::model::moments::job_key("youtube:dQw4w9WgXcQ", Some("demos"));
+        let mut job = Job::new(3, key, Source::default(), "demos".into(), now);
+        job.state = crate::model::State::Done;
+        let (_, plain, _) = describe_job("done", &job, &[]);
+        assert_eq!(plain, "Done; no clips");
+        job.note = Some(crate::model::moments::no_match_note("demos"));
+        let (_, message, tone) = describe_job("done", &job, &[]);
+        assert!(
+            message.starts_with("the query \"demos\" matched nothing"),
+            "{message}"
+        );
+        assert_eq!(tone, Tone::Success);
+        assert_eq!(job_json(&job, None, &[])["reason"], message.as_str());
+    }
 
     #[test]
     fn a_failure_reads_in_one_line_without_credentials() {

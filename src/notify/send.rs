@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::payload::{Rendered, Tone};
 use crate::config::{SinkConfig, SinkKind};
+use crate::util::shorten;
 
 /// What one attempt did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,8 +172,8 @@ fn discord_color(tone: Tone) -> u32 {
 /// Embeds"). Mentions are disabled: a video title cannot ping anyone.
 fn discord(client: &reqwest::Client, url: &str, event: &Rendered) -> reqwest::RequestBuilder {
     let mut embed = json!({
-        "title": cut(&event.title, 256),
-        "description": cut(&event.message, 4096),
+        "title": shorten(&event.title, 256),
+        "description": shorten(&event.message, 4096),
         "color": discord_color(event.tone),
         "footer": { "text": "clipwatch" },
         "timestamp": event.json["at"],
@@ -244,7 +245,7 @@ fn multipart(payload: &Value, name: &str, file: &[u8]) -> (String, Vec<u8>) {
 /// Slack can only show images it can fetch by URL, so no thumbnail.
 pub fn slack_body(event: &Rendered) -> Value {
     let mut blocks = vec![
-        json!({ "type": "header", "text": { "type": "plain_text", "text": cut(&event.title, 150) } }),
+        json!({ "type": "header", "text": { "type": "plain_text", "text": shorten(&event.title, 150) } }),
         json!({ "type": "section", "text": { "type": "mrkdwn", "text": slack_escape(&event.message) } }),
     ];
     let mut context = "clipwatch".to_owned();
@@ -307,7 +308,7 @@ async fn classify(response: reqwest::Response) -> Outcome {
     let mut error = format!("HTTP {}", status.as_u16());
     let body = crate::secret::redact_urls_in(body.trim());
     if !body.is_empty() {
-        error.push_str(&format!(": {}", cut(&body, ERROR_BODY_CHARS)));
+        error.push_str(&format!(": {}", shorten(&body, ERROR_BODY_CHARS)));
     }
     let retry = status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429);
     if retry {
@@ -329,15 +330,6 @@ pub fn retry_after(value: &str) -> Option<Duration> {
             .to_std()
             .unwrap_or_default(),
     )
-}
-
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]

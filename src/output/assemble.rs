@@ -142,7 +142,9 @@ impl Assembly {
             self.clips,
             Utc::now(),
         );
-        let input = exports::Input::from_project(&project);
+        let mut input = exports::Input::from_project(&project);
+        input.chapter_points =
+            crate::output::extras::stored_chapter_points(&self.folder).unwrap_or_default();
         self.files_written
             .extend(exports::write(&self.folder, exports, &input).await?);
         write_json(&self.folder.join("project.json"), &project).await?;
@@ -190,10 +192,13 @@ fn source_info(job: &Job) -> SourceInfo {
 
 fn task_info(job: &Job) -> TaskInfo {
     let task = job.task.as_ref();
+    let query = task.and_then(|t| t.query());
     TaskInfo {
         id: task.map(|t| t.id.clone()).unwrap_or_default(),
         project_name: task.map(|t| t.project_name.clone()).unwrap_or_default(),
         preset: job.preset.clone(),
+        mode: query.map(|_| crate::model::moments::MODE.to_string()),
+        query: query.map(str::to_string),
         options: task.map(|t| t.options.clone()).unwrap_or_default(),
     }
 }

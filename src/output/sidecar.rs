@@ -28,6 +28,12 @@ pub struct TaskInfo {
     pub id: String,
     pub project_name: String,
     pub preset: String,
+    /// `"moments"` for a Find Moments task; absent for AI Clipping.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// The Find Moments query (also in `options`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
     pub options: Map<String, Value>,
 }
 
@@ -175,6 +181,9 @@ pub struct Project {
     pub source: SourceInfo,
     pub task: ProjectTask,
     pub clips: Vec<ProjectClip>,
+    /// What the job says about its result (a query that matched nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub queued_at: String,
     pub completed_at: String,
 }
@@ -194,6 +203,7 @@ impl Project {
             source,
             task,
             clips,
+            note: job.note.clone(),
             queued_at: rfc3339(job.created_at),
             completed_at: rfc3339(now),
         }
@@ -256,6 +266,8 @@ mod tests {
             id: "proj_1".into(),
             project_name: "p".into(),
             preset: "default".into(),
+            mode: None,
+            query: None,
             options: Map::new(),
         }
     }

@@ -157,8 +157,8 @@ impl Context {
             return Ok(());
         }
         let counted = match units {
-            Some(units) if job.units.is_none() => {
-                job.units = Some(units);
+            Some(units) if !job.task_units_counted() => {
+                job.units = Some(job.units.unwrap_or(0) + units);
                 Some((now.date_naive(), units))
             }
             _ => None,

@@ -14,7 +14,6 @@ use super::step::{JobRun, Outcome, Stepped, RETRY_MAX, RETRY_START};
 use crate::api::types::{Clip, TaskResults};
 use crate::api::ApiError;
 use crate::config::{Config, MAX_THUMBNAIL_BYTES};
-use crate::model::Event;
 use crate::output::assemble::{Assembly, Fetched};
 use crate::output::download::DownloadError;
 use crate::output::folder::{ensure_folder, FolderError};
@@ -88,6 +87,9 @@ impl JobRun {
 
     async fn download_once(&mut self) -> Stepped {
         let config = self.ctx.config();
+        if let Some(stop) = self.extras_before_clips(&config).await? {
+            return self.stopped(stop).await;
+        }
         let results = match self.results.take() {
             Some(results) => results,
             None => match self.fresh_results(Wanted::Planned).await {
@@ -105,9 +107,8 @@ impl JobRun {
         match self.write_folder(&config, &folder, results).await {
             Ok(files) => {
                 self.job.files = files;
-                self.transition(Event::Downloaded).await?;
                 tracing::info!(job = self.job.id, key = %self.job.key, folder = %folder.display(), "clips ready");
-                Ok(Outcome::Moved)
+                self.finish_job().await
             }
             Err(stop) => self.stopped(stop).await,
         }
@@ -142,7 +143,7 @@ impl JobRun {
             if let Some(reason) = expired(self.job.expire_at) {
                 return Err(Outcome::Fail(reason));
             }
-            match api.results(&task_id).await {
+            match api.results_of(self.endpoint(), &task_id).await {
                 Ok(results) if export && self.lacks_links(&results, wanted) => {
                     self.job.expire_at = results.expire_at.or(self.job.expire_at);
                     if link_polls >= MAX_LINK_POLLS {
@@ -204,7 +205,7 @@ impl JobRun {
 
     /// The job's folder ([`ensure_folder`]), stored with the job when newly
     /// claimed, before anything is written there.
-    async fn place_folder(&mut self, config: &Config) -> Result<PathBuf, FolderError> {
+    pub(super) async fn place_folder(&mut self, config: &Config) -> Result<PathBuf, FolderError> {
         let placed = ensure_folder(&config.output.dir, &config.output.folder, &self.job).await?;
         if let Some(relative) = placed.claimed {
             self.job.folder = Some(relative);

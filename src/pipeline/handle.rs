@@ -126,6 +126,7 @@ impl Pipeline {
     pub async fn recover(&self) -> Result<(), StoreError> {
         for mut job in self.store.active_jobs()? {
             self.recover_job(&mut job).await?;
+            super::extra_submit::recover_extras(&self.ctx, &mut job).await?;
         }
         Ok(())
     }

@@ -30,6 +30,15 @@ impl JobRun {
         let Some(task_id) = self.job.task.as_ref().map(|t| t.id.clone()) else {
             return self.fail("processing without a task id".into()).await;
         };
+        if self.job.extras.clips_written {
+            // A retry of a failed extra task: the clips are in place.
+            self.transition(Event::TaskSucceeded).await?;
+            return Ok(Outcome::Moved);
+        }
+        // Extra tasks run beside the clipping task while slots allow.
+        if let Some(stop) = self.submit_extras(false).await? {
+            return Ok(stop);
+        }
         let mut settling = Settling::default();
         let mut errors_in_a_row = 0;
         let clock = TaskClock::since(self.job.task.as_ref().map(|t| t.submitted_at));
@@ -51,7 +60,7 @@ impl JobRun {
                 return Ok(stop);
             }
             let sent_at = clock.now();
-            let results = match api.results(&task_id).await {
+            let results = match api.results_of(self.endpoint(), &task_id).await {
                 Ok(results) => results,
                 Err(ApiError::Cancelled) => return Ok(Outcome::Cancelled),
                 Err(err @ ApiError::Invalid { .. }) => {
@@ -110,6 +119,7 @@ impl JobRun {
                             );
                             return self.fail(reason).await;
                         }
+                        Settled::NoMatch => self.note_no_match(),
                         Settled::Done => {}
                     }
                     self.account_units(&results).await?;
@@ -168,7 +178,8 @@ impl JobRun {
     /// non-empty and unchanged since the previous poll (one `poll_interval`
     /// earlier), and every clip to be downloaded must have its video link.
     /// Waits at most `results_wait` from the first SUCCEEDED; then a list is
-    /// taken as it is, and no list at all is [`Settled::Empty`].
+    /// taken as it is, and no list at all is [`Settled::Empty`] (for Find
+    /// Moments, [`Settled::NoMatch`] once confirmed: see `moments.rs`).
     fn settled(&self, settling: &mut Settling, results: &TaskResults) -> Settled {
         let now = tokio::time::Instant::now();
         let since = *settling.since.get_or_insert(now);
@@ -185,12 +196,17 @@ impl JobRun {
         };
         let waited_enough = now.duration_since(since) >= self.ctx.config().api.results_wait;
         if results.clips.is_empty() {
+            settling.empty_polls += 1;
+            if self.no_match_is_final(settling.empty_polls, waited_enough) {
+                return Settled::NoMatch;
+            }
             return if waited_enough {
                 Settled::Empty
             } else {
                 Settled::Wait("no clips listed yet".into())
             };
         }
+        settling.empty_polls = 0;
         if waited_enough {
             if !unchanged || missing > 0 {
                 tracing::warn!(
@@ -217,7 +233,7 @@ impl JobRun {
     /// Note the units a task was charged; the next transition stores them
     /// with the job (see [`Context::transition_counting`](super::context::Context::transition_counting)).
     async fn account_units(&mut self, results: &TaskResults) -> Result<(), StoreError> {
-        if self.job.units.is_none() {
+        if !self.job.task_units_counted() {
             self.unsaved_units = results.api_units_usage;
         }
         Ok(())
@@ -233,6 +249,8 @@ struct Settling {
     previous: Option<Vec<Clip>>,
     /// SUCCEEDED replies so far.
     confirmations: u32,
+    /// SUCCEEDED replies in a row that listed no clip.
+    empty_polls: u32,
 }
 
 enum Settled {
@@ -242,4 +260,7 @@ enum Settled {
     Wait(String),
     /// `results_wait` is over and the task still lists no clip.
     Empty,
+    /// A Find Moments task confirmed to list no clip: its query matched
+    /// nothing, which is a result (see `moments.rs`).
+    NoMatch,
 }

@@ -63,6 +63,8 @@ pub struct JobRun {
     /// API units the task was charged, not yet stored: written with the
     /// next transition, in the same transaction as the job.
     pub(super) unsaved_units: Option<u64>,
+    /// Slots held by running extra tasks, by the extra's label.
+    pub(super) extra_slots: std::collections::HashMap<String, Slot>,
 }
 
 impl JobRun {
@@ -74,6 +76,7 @@ impl JobRun {
             results: None,
             waited_for_link: false,
             unsaved_units: None,
+            extra_slots: Default::default(),
         }
     }
 
@@ -91,6 +94,7 @@ impl JobRun {
     /// Fail the job with `reason` and let it go.
     pub(super) async fn fail(&mut self, reason: String) -> Stepped {
         self.slot = None;
+        self.extra_slots.clear();
         self.transition(Event::Failed {
             reason,
             will_retry: false,

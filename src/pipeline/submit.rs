@@ -12,6 +12,7 @@ use chrono::Utc;
 use super::pause::Refusal;
 use super::step::{JobRun, Outcome, Stepped, RETRY_START};
 use crate::api::client::BeforeSend;
+use crate::api::moments::Endpoint;
 use crate::api::ApiError;
 use crate::config::AmbiguousSubmit;
 use crate::model::{Event, Job, State, Task};
@@ -49,7 +50,10 @@ impl JobRun {
             .chars()
             .take(MAX_PROJECT_NAME_CHARS)
             .collect();
-        let options = preset.options.clone();
+        // A preset with a query submits to Find Moments (see api::moments).
+        let options = preset.api_options();
+        // Stored with the job as it goes `submitting`, before any request.
+        self.plan_extras(preset);
         self.progress("submitting");
         let gate = self.ctx.submit_gate.clone();
         let _one_at_a_time = tokio::select! {
@@ -81,7 +85,8 @@ impl JobRun {
                     }
                 })
             });
-            api.submit(&video_url, &project_name, &options, before_send)
+            let endpoint = Endpoint::of_options(&options);
+            api.submit_to(endpoint, &video_url, &project_name, &options, before_send)
                 .await
         };
         if let Some(err) = store_error {
@@ -206,7 +211,7 @@ impl JobRun {
     }
 
     /// The URL the API gets: an upload's identity, else the source URL.
-    fn video_url(&self) -> Option<String> {
+    pub(super) fn video_url(&self) -> Option<String> {
         if let Some(url) = &self.job.video_url {
             return Some(url.clone());
         }

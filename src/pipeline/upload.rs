@@ -118,7 +118,7 @@ async fn open_taken(
     cancel: &CancellationToken,
 ) -> Result<(tokio::fs::File, u64), Upload> {
     let path = path.to_path_buf();
-    let expected = key
+    let expected = crate::model::moments::video_key(key)
         .strip_prefix("file:")
         .unwrap_or_default()
         .to_ascii_lowercase();

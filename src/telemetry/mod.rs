@@ -40,6 +40,7 @@ pub struct Metrics {
     feed_consecutive_failures: Family<Labels, Gauge>,
     download_bytes: Counter,
     drop_files: Family<Labels, Counter>,
+    notify_deliveries: Family<Labels, Counter>,
 }
 
 /// The process-wide registry.
@@ -113,6 +114,12 @@ impl Metrics {
             "Files taken from the drop folder by result (taken, error)",
             drop_files.clone(),
         );
+        let notify_deliveries = Family::<Labels, Counter>::default();
+        registry.register(
+            "clipwatch_notify_deliveries",
+            "Notification attempts by sink and result (delivered, refused, retry, dropped)",
+            notify_deliveries.clone(),
+        );
         registry.register(
             "clipwatch_build",
             "The running version",
@@ -131,6 +138,7 @@ impl Metrics {
             feed_consecutive_failures,
             download_bytes,
             drop_files,
+            notify_deliveries,
         }
     }
 
@@ -186,6 +194,14 @@ impl Metrics {
             .get_or_create(&vec![("result", result.to_string())])
             .inc();
     }
+
+    /// One delivery attempt of a notification to sink `sink` (a configured
+    /// name) ended with `result`: `delivered`, `refused`, `retry` or
+    /// `dropped` (given up after the retry window).
+    pub fn notify_delivery(&self, sink: &str, result: &'static str) {
+        let labels = vec![("sink", sink.to_string()), ("result", result.to_string())];
+        self.notify_deliveries.get_or_create(&labels).inc();
+    }
 }
 
 /// The endpoint an API path names, without ids: a bounded label.
@@ -195,6 +211,8 @@ fn endpoint(path: &str) -> &'static str {
         "/clips" => "submit",
         "/upload/single-file" => "upload",
         p if p.starts_with("/clips/results/") => "results",
+        "/clips/find-moments" => "moments_submit",
+        p if p.starts_with("/clips/find-moments/results/") => "moments_results",
         _ => "other",
     }
 }
@@ -209,6 +227,11 @@ mod tests {
         assert_eq!(endpoint("/clips"), "submit");
         assert_eq!(endpoint("/upload/single-file"), "upload");
         assert_eq!(endpoint("/whatever/secret-id"), "other");
+        assert_eq!(endpoint("/clips/find-moments"), "moments_submit");
+        assert_eq!(
+            endpoint("/clips/find-moments/results/fm-1"),
+            "moments_results"
+        );
     }
 
     #[test]
@@ -216,6 +239,8 @@ mod tests {
         let metrics = Metrics::new();
         metrics.api_request("/clips/results/x", 429);
         metrics.feed_checked("news", false, Duration::from_millis(120), 2);
+        metrics.notify_delivery("phone", "retry");
+        metrics.notify_delivery("phone", "delivered");
         let text = metrics.render();
         assert!(text.contains(&format!(
             "clipwatch_build_info{{version=\"{}\"}} 1",
@@ -227,6 +252,8 @@ mod tests {
         assert!(text.contains("clipwatch_api_rate_limited_total 1"));
         assert!(text.contains("clipwatch_feed_consecutive_failures{feed=\"news\"} 2"));
         assert!(text.contains("clipwatch_feed_check_seconds_count 1"));
+        assert!(text
+            .contains("clipwatch_notify_deliveries_total{sink=\"phone\",result=\"delivered\"} 1"));
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -24,6 +24,10 @@
 
 #![allow(dead_code)]
 
+/// Transcripts and summaries (the task kinds beside clipping).
+#[path = "fake_tasks.rs"]
+pub mod tasks;
+
 use std::collections::{HashMap, VecDeque};
 use std::future::{poll_fn, Future};
 use std::io;
@@ -41,6 +45,11 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
+
+// Find Moments (`/clips/find-moments`): a child module, so that it shares
+// this fake's world (tasks, budget, faults) and its results.
+#[path = "fake_moments.rs"]
+mod moments;
 
 /// How the fake behaves from the start. `Default` imitates the seed document.
 #[derive(Debug, Clone)]
@@ -88,6 +97,9 @@ pub struct FakeConfig {
     /// Real media served for every clip and thumbnail instead of the
     /// generated look-alikes (`(video, jpeg)`; see tests/fixtures/media).
     pub media: Option<(Vec<u8>, Vec<u8>)>,
+    /// Moments a Find Moments task finds (`None`: as many as `clips`;
+    /// `Some(0)`: the query matches nothing).
+    pub moments_found: Option<usize>,
 }
 
 impl Default for FakeConfig {
@@ -114,6 +126,7 @@ impl Default for FakeConfig {
             clip_idx: Vec::new(),
             reverse_clips: false,
             media: None,
+            moments_found: None,
         }
     }
 }
@@ -239,6 +252,13 @@ pub struct Misbehave {
     /// The next N submits create their task (paid), then the connection is
     /// closed without a response: an ambiguous submit (recorded as `"cut"`).
     pub cut_after_submit: u32,
+    /// Transcript tasks submitted from now on end FAILED with this message.
+    pub fail_transcripts_with: Option<String>,
+    /// Summary tasks submitted from now on end FAILED with this message.
+    pub fail_summaries_with: Option<String>,
+    /// The next N summary submits create their task (paid), then the
+    /// connection is closed without a response (recorded as `"cut"`).
+    pub cut_after_summary_submit: u32,
 }
 
 /// The API calls a targeted fault in [`Misbehave`] hits.
@@ -411,6 +431,22 @@ impl FakeApi {
         self.shared.world().task_order.clone()
     }
 
+    /// Accepted submits of transcripts or summaries (`tasks::Kind`).
+    pub fn extra_submits(&self, kind: tasks::Kind) -> usize {
+        self.shared
+            .world()
+            .extra
+            .submits
+            .get(&kind)
+            .map_or(0, Vec::len)
+    }
+
+    /// The bodies of accepted transcript, summary or export submits.
+    pub fn extra_submit_bodies(&self, kind: tasks::Kind) -> Vec<Value> {
+        let world = self.shared.world();
+        world.extra.submits.get(&kind).cloned().unwrap_or_default()
+    }
+
     /// Recorded requests with this method whose path starts with `path_prefix`.
     pub fn count(&self, method: &str, path_prefix: &str) -> usize {
         self.shared
@@ -442,6 +478,7 @@ impl FakeApi {
         w.huge_left = m.huge_replies;
         w.refuse_uploads_left = m.refuse_uploads;
         w.cuts_left = m.cut_after_submit;
+        w.extra.cuts_left = m.cut_after_summary_submit;
         w.misbehave = m;
     }
 
@@ -512,6 +549,8 @@ struct World {
     upload_slots: HashMap<String, UploadSlot>,
     uploads: Vec<(String, String, u64, Option<String>)>,
     secrets: u64,
+    /// Transcript and summary tasks.
+    extra: tasks::Tasks,
 }
 
 struct Task {
@@ -523,6 +562,10 @@ struct Task {
     fail_with: Option<String>,
     /// Results calls answered since the task SUCCEEDED.
     succeeded_polls: u32,
+    /// Clips the task lists once SUCCEEDED.
+    clips: usize,
+    /// The query of a Find Moments task; `None` for AI Clipping.
+    query: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -829,8 +872,8 @@ impl Shared {
         }
         let targeted = match w.misbehave.target {
             Target::Any => true,
-            Target::Submit => *method == Method::POST && rest == "/clips",
-            Target::Results => *method == Method::GET && rest.starts_with("/clips/results/"),
+            Target::Submit => *method == Method::POST && moments::is_submit(rest),
+            Target::Results => *method == Method::GET && moments::is_results(rest),
             Target::UploadInit => *method == Method::POST && rest == "/upload/single-file",
         };
         if targeted && w.resets_left > 0 {
@@ -844,9 +887,17 @@ impl Shared {
         let response = match (method.as_str(), rest) {
             ("POST", "/clips") => self.submit(&mut w, body, now),
             ("GET", r) if r.starts_with("/clips/results/") => {
-                self.results(&mut w, &r["/clips/results/".len()..], now)
+                self.results(&mut w, &r["/clips/results/".len()..], now, false)
+            }
+            ("POST", moments::SUBMIT) => self.submit_moments(&mut w, body, now),
+            ("GET", r) if r.starts_with(moments::RESULTS) => {
+                self.results(&mut w, &r[moments::RESULTS.len()..], now, true)
             }
             ("POST", "/upload/single-file") => self.upload_init(&mut w, body, now),
+            (m, r) if tasks::route(m, r).is_some() => {
+                let (kind, id) = tasks::route(m, r).expect("routed");
+                self.extra_task(&mut w, kind, id, body, now)
+            }
             (_, "/clips" | "/upload/single-file") => gateway_error(405, path, None),
             _ => gateway_error(404, path, None),
         };
@@ -854,9 +905,16 @@ impl Shared {
             w.hangs_left -= 1;
             return (injected(response, "hang"), None);
         }
-        let created = *method == Method::POST && rest == "/clips" && response.status() == 200;
+        let created =
+            *method == Method::POST && moments::is_submit(rest) && response.status() == 200;
         if created && w.cuts_left > 0 {
             w.cuts_left -= 1;
+            return (injected(response, "cut"), None);
+        }
+        let summary_created =
+            *method == Method::POST && rest == "/summaries" && response.status() == 200;
+        if summary_created && w.extra.cuts_left > 0 {
+            w.extra.cuts_left -= 1;
             return (injected(response, "cut"), None);
         }
         if let Some(drip) = w.misbehave.drip_api.filter(|_| targeted) {
@@ -884,6 +942,18 @@ impl Shared {
     }
 
     fn submit(&self, w: &mut World, body: Option<&Value>, now: Instant) -> Response {
+        self.create_task(w, body, now, None)
+    }
+
+    /// A submit that passed its endpoint's own checks: an AI Clipping task,
+    /// or a Find Moments one (`query`).
+    fn create_task(
+        &self,
+        w: &mut World,
+        body: Option<&Value>,
+        now: Instant,
+        query: Option<String>,
+    ) -> Response {
         if let Some(message) = &w.misbehave.invalid_submit {
             return json_response(200, &json!({"code": "40001", "message": message}));
         }
@@ -924,7 +994,7 @@ impl Shared {
             return injected(response, "concurrency-limited");
         }
         let phase = self.cfg.phase;
-        if w.running(phase, now).count() >= self.cfg.max_running {
+        if w.running(phase, now).count() + w.extra.running(self, now) >= self.cfg.max_running {
             let first_end = w
                 .running(phase, now)
                 .map(|t| t.ends_at(phase))
@@ -948,6 +1018,11 @@ impl Shared {
             expire_at_ms: epoch_ms() + self.cfg.results_ttl.as_millis() as i64,
             fail_with: w.misbehave.fail_tasks_with.clone(),
             succeeded_polls: 0,
+            clips: match query {
+                Some(_) => self.cfg.moments_found.unwrap_or(self.cfg.clips),
+                None => self.cfg.clips,
+            },
+            query: query.clone(),
         };
         w.tasks.insert(id.clone(), task);
         w.task_order.push(id.clone());
@@ -959,16 +1034,21 @@ impl Shared {
                 "malformed",
             );
         }
+        if query.is_some() {
+            return self.ok(self.moments_reply(&id, &name));
+        }
         self.ok(json!({"id": id, "name": name, "status": "CREATED"}))
     }
 
-    fn results(&self, w: &mut World, id: &str, now: Instant) -> Response {
+    /// `GET …/results/{id}` of a clipping task, or (`moments`) of a Find
+    /// Moments one: each endpoint knows only its own tasks.
+    fn results(&self, w: &mut World, id: &str, now: Instant, moments: bool) -> Response {
         let cfg = &self.cfg;
         if w.misbehave.results_gone {
             let response = api_error(404, "40400", &format!("task not found: {id}"));
             return injected(response, "gone");
         }
-        let Some(task) = w.tasks.get(id) else {
+        let Some(task) = w.tasks.get(id).filter(|t| t.query.is_some() == moments) else {
             return api_error(404, "40400", &format!("task not found: {id}"));
         };
         if epoch_ms() >= task.expire_at_ms {
@@ -989,6 +1069,7 @@ impl Shared {
             task.fail_with.clone(),
         );
         let polls_after_success = task.succeeded_polls;
+        let total = task.clips;
         let (empty_polls, partial_polls) = (
             w.misbehave.empty_clips_polls,
             w.misbehave.partial_clips_polls,
@@ -996,7 +1077,7 @@ impl Shared {
         let mut late = None;
         let listed = match status {
             Status::Created | Status::Queued | Status::Failed => 0,
-            Status::Ongoing if cfg.partial_clips_while_ongoing => cfg.clips.div_ceil(2),
+            Status::Ongoing if cfg.partial_clips_while_ongoing => total.div_ceil(2),
             Status::Ongoing => 0,
             Status::Succeeded if polls_after_success < empty_polls => {
                 late = Some("empty-clips");
@@ -1004,9 +1085,9 @@ impl Shared {
             }
             Status::Succeeded if polls_after_success - empty_polls < partial_polls => {
                 late = Some("partial-clips");
-                cfg.clips.div_ceil(2)
+                total.div_ceil(2)
             }
-            Status::Succeeded => cfg.clips,
+            Status::Succeeded => total,
         };
         let omit_last_link = status == Status::Succeeded
             && task.succeeded_polls < w.misbehave.missing_export_links_polls;
@@ -1014,7 +1095,7 @@ impl Shared {
         let mut clips = Vec::with_capacity(listed);
         for idx in 0..listed {
             let mut clip = self.clip_json(&id, idx);
-            let last = idx + 1 == cfg.clips;
+            let last = idx + 1 == total;
             if status == Status::Succeeded && enable_export && !(last && omit_last_link) {
                 let link = match w.misbehave.export_link_override.clone() {
                     Some(link) => link,
@@ -1040,7 +1121,7 @@ impl Shared {
         data.insert("expire_at".into(), json!(expire_at));
         if status.ended() {
             let cost = if status == Status::Succeeded {
-                cfg.cost_per_clip * cfg.clips as u64
+                cfg.cost_per_clip * total.max(usize::from(moments)) as u64
             } else {
                 0
             };
@@ -1054,11 +1135,14 @@ impl Shared {
             data.insert("error_message".into(), json!(fail_with));
         }
         data.insert("clips".into(), Value::Array(clips));
+        if moments {
+            self.moments_results_shape(&mut data);
+        }
         let response = self.ok(Value::Object(data));
         if let Some(fault) = late {
             return injected(response, fault);
         }
-        if omit_last_link && enable_export && listed == cfg.clips {
+        if omit_last_link && enable_export && listed == total {
             return injected(response, "missing-links");
         }
         response
@@ -1173,7 +1257,7 @@ impl Shared {
                     let counter = Some(self.huge_sent.clone());
                     Huge::response(prefix, size, counter, "image/jpeg", "huge-thumbnail")
                 }
-                Some((task, idx)) if w.tasks.contains_key(task) && idx < self.cfg.clips => {
+                Some((task, idx)) if w.tasks.get(task).is_some_and(|t| idx < t.clips) => {
                     bytes_response(200, "image/jpeg", self.cfg.thumb_content(task, idx), &[])
                 }
                 _ => s3_error(404, "NoSuchKey", "The specified key does not exist."),
@@ -1211,9 +1295,11 @@ impl Shared {
         let html = w.misbehave.html_instead_of_mp4;
         let truncate = w.misbehave.truncate_downloads;
         let results_gone = w.misbehave.results_gone
-            || w.tasks
+            || (w
+                .tasks
                 .get(&task_id)
-                .is_none_or(|t| epoch_ms() >= t.expire_at_ms);
+                .is_none_or(|t| epoch_ms() >= t.expire_at_ms)
+                && !w.extra.is_export(&task_id));
         let Some(links) = w.links.get_mut(&(task_id.clone(), idx)) else {
             return s3_error(403, "AccessDenied", "Access Denied");
         };

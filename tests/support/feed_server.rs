@@ -24,6 +24,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Router;
 
+use super::background::Background;
+
 /// A fixture file's bytes.
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -163,13 +165,10 @@ type Shared = Arc<Mutex<World>>;
 pub struct FeedServer {
     pub base_url: String,
     world: Shared,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Background,
 }
 
 impl FeedServer {
-    /// Start on its own thread and runtime (tests drive the binary from
-    /// synchronous code).
     /// A server answering each `(path, route)`.
     pub fn serving<const N: usize>(routes: [(&str, Route); N]) -> FeedServer {
         let server = FeedServer::start();
@@ -179,34 +178,16 @@ impl FeedServer {
         server
     }
 
+    /// Start on its own thread and runtime (tests drive the binary from
+    /// synchronous code).
     pub fn start() -> FeedServer {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind feed server");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let base_url = format!("http://{}", listener.local_addr().expect("address"));
         let world: Shared = Arc::default();
         let app = Router::new().fallback(handle).with_state(world.clone());
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("fake-feeds".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("feed server runtime");
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                    tokio::select! {
-                        _ = axum::serve(listener, app) => {}
-                        _ = stop_rx => {}
-                    }
-                });
-            })
-            .expect("spawn feed server");
+        let (base_url, server) = Background::serve("fake-feeds", app);
         FeedServer {
             base_url,
             world,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -233,17 +214,6 @@ impl FeedServer {
             .into_iter()
             .filter(|s| s.path.starts_with(prefix))
             .collect()
-    }
-}
-
-impl Drop for FeedServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

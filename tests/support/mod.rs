@@ -4,6 +4,7 @@
 //! helper, hence the blanket `dead_code` allowance.
 #![allow(dead_code, unused_imports)]
 
+pub mod background;
 pub mod fake_api;
 pub mod feed_server;
 pub mod harness;

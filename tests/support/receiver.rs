@@ -13,6 +13,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
+use super::background::Background;
+
 /// How to answer one request.
 #[derive(Debug, Clone)]
 pub enum Reply {
@@ -70,40 +72,19 @@ type Shared = Arc<Mutex<World>>;
 pub struct Receiver {
     pub base_url: String,
     world: Shared,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Background,
 }
 
 impl Receiver {
     /// Start on its own thread and runtime.
     pub fn start() -> Receiver {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind receiver");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let base_url = format!("http://{}", listener.local_addr().expect("address"));
         let world: Shared = Arc::default();
         let app = Router::new().fallback(handle).with_state(world.clone());
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("notify-receiver".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("receiver runtime");
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                    tokio::select! {
-                        _ = axum::serve(listener, app) => {}
-                        _ = stop_rx => {}
-                    }
-                });
-            })
-            .expect("spawn receiver");
+        let (base_url, server) = Background::serve("notify-receiver", app);
         Receiver {
             base_url,
             world,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -156,17 +137,6 @@ impl Receiver {
                     .collect::<Vec<_>>()
             );
             std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
         }
     }
 }

@@ -15,9 +15,9 @@
 //! - the last chapter runs to the end of the video, which is at least as
 //!   long as the clip it starts with.
 //!
-//! The points come from the clips today. Summary highlights (issue 18,
-//! transcripts and summaries) are the better source when a job has them:
-//! build [`ChapterPoint`]s from them and pass those to [`render`] instead.
+//! The points come from the summary's highlights when the job has a
+//! summary with highlights (`output::extras::chapter_points`), else from
+//! the clips.
 
 use super::{one_line, ExportClip};
 

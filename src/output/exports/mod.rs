@@ -74,6 +74,10 @@ impl ExportKind {
 
     fn render(self, input: &Input) -> String {
         match self {
+            // Summary highlights make better chapters than the clips.
+            ExportKind::Chapters if !input.chapter_points.is_empty() => {
+                chapters::render(&input.chapter_points)
+            }
             ExportKind::Chapters => chapters::render(&chapters::from_clips(&input.clips)),
             ExportKind::Csv => csv::render(&input.clips),
             ExportKind::Edl => edl::render(input),
@@ -125,6 +129,8 @@ pub struct Input {
     pub media_name: String,
     /// The clips in the folder (those `min_score`/`max_clips` kept), by rank.
     pub clips: Vec<ExportClip>,
+    /// The summary's highlights, when the job has a summary: the chapters.
+    pub chapter_points: Vec<ChapterPoint>,
 }
 
 impl Input {
@@ -163,6 +169,7 @@ impl Input {
             title: source.title.clone(),
             media_name,
             clips,
+            chapter_points: Vec::new(),
         }
     }
 }
@@ -181,6 +188,17 @@ pub async fn write(
         written.push(kind.file_name().to_string());
     }
     Ok(written)
+}
+
+/// Write `chapters.txt` again from `points` (a summary that came after
+/// the clips were written).
+pub async fn write_chapters(folder: &Path, points: &[ChapterPoint]) -> Result<(), DownloadError> {
+    let text = chapters::render(points);
+    write_atomic(
+        &folder.join(ExportKind::Chapters.file_name()),
+        text.as_bytes(),
+    )
+    .await
 }
 
 /// `text` on one line: control characters (newlines, tabs, escapes) and
@@ -229,6 +247,7 @@ pub(crate) mod tests {
             title: "Episode 12: pricing".into(),
             media_name: "Episode 12 pricing.mp4".into(),
             clips,
+            chapter_points: Vec::new(),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod extras;
 pub mod fetch;
 pub mod json;
 mod length;
+mod locate;
 pub mod preview;
 mod record;
 pub mod state;
@@ -35,7 +36,6 @@ use self::decide::{Decision, Rules};
 use self::entries::{Candidate, Kind};
 use self::fetch::{display_url, FetchError, Fetched, Fetcher, Validators};
 use self::state::{delta, FeedState, FeedStates, Held, LongFormFailing};
-use super::youtube::{self, Target};
 use crate::config::{Config, FeedConfig, FeedSource};
 use crate::model::Source;
 use crate::sources::Intake;
@@ -303,74 +303,21 @@ impl Watcher {
         Ok(new)
     }
 
-    /// The URL to fetch: a `url =` feed as is; a YouTube channel, playlist
-    /// or handle (resolved once) as its `/feeds/videos.xml` URL. Also the
-    /// URL to read instead while a long-form playlist (`UULF…`) fails.
+    /// The URL to fetch (see [`locate`]), keeping a channel id resolved
+    /// on the way. Also the URL to read while a long-form playlist fails.
     async fn feed_url(
         &self,
         config: &Config,
         feed: &FeedConfig,
         state: &mut FeedState,
     ) -> Result<(String, Option<String>), FeedError> {
-        let value = match &feed.source {
-            FeedSource::Url(url) => return Ok((url.clone(), None)),
-            FeedSource::Youtube(value) => value,
-        };
-        let bad_source = || FeedError::BadSource {
-            feed: feed.name.clone(),
-            value: value.clone(),
-        };
-        let target = match youtube::parse_target(value).ok_or_else(bad_source)? {
-            Target::Page(path) => match &state.channel_id {
-                Some(id) => Target::Channel(id.clone()),
-                None => {
-                    let id = self.resolve_channel(config, feed, &path).await?;
-                    tracing::info!(feed = %feed.name, channel = %id, "resolved {value}");
-                    state.channel_id = Some(id.clone());
-                    Target::Channel(id)
-                }
-            },
-            target => target,
-        };
-        let base = &config.youtube.base_url;
-        let url = youtube::feed_url(base, &target, feed.shorts).ok_or_else(bad_source)?;
-        Ok((url, youtube::long_form_fallback(base, &target, feed.shorts)))
-    }
-
-    /// Read the channel id from the channel page at `path`.
-    async fn resolve_channel(
-        &self,
-        config: &Config,
-        feed: &FeedConfig,
-        path: &str,
-    ) -> Result<String, FeedError> {
-        let url = youtube::page_url(&config.youtube.base_url, path).map_err(|_| {
-            FeedError::BadSource {
-                feed: feed.name.clone(),
-                value: path.to_owned(),
-            }
-        })?;
-        let fetched = self
-            .fetcher
-            .get(url.as_str(), &Validators::default())
-            .await
-            .map_err(|source| FeedError::Fetch {
-                feed: feed.name.clone(),
-                source,
-            })?;
-        // An unconditional GET answered 304 only by a broken server or proxy.
-        let Fetched::Body { bytes, .. } = fetched else {
-            return Err(FeedError::NoChannelId {
-                feed: feed.name.clone(),
-                url: display_url(url.as_str()),
-            });
-        };
-        youtube::channel_id_in_page(&String::from_utf8_lossy(&bytes)).ok_or_else(|| {
-            FeedError::NoChannelId {
-                feed: feed.name.clone(),
-                url: display_url(url.as_str()),
-            }
-        })
+        let located =
+            locate::locate(config, feed, &self.fetcher, state.channel_id.as_deref()).await?;
+        if let Some(id) = located.resolved_channel {
+            tracing::info!(feed = %feed.name, channel = %id, "resolved {}", source_label(&feed.source));
+            state.channel_id = Some(id);
+        }
+        Ok((located.url, located.fallback))
     }
 
     /// Parse a changed body, decide each entry and record the decisions.
@@ -390,8 +337,12 @@ impl Watcher {
         // The link a stored job of a page was made from: the entry that is
         // that page's video, whatever the body's order.
         let store = &self.intake.store;
+        let config = self.intake.config();
         let stored_link = |key: &str| {
-            let job = store.get(key).ok().flatten()?;
+            let job = store
+                .get(&config.job_key(key, &feed.preset))
+                .ok()
+                .flatten()?;
             Some(job.source.link.unwrap_or(job.source.url))
         };
         let parsed = entries::parse(bytes, content_type, url, kind, now, &stored_link).map_err(
@@ -415,7 +366,7 @@ impl Watcher {
             tracing::warn!(feed = %feed.name, "{more} more like these; `clipwatch feeds --json` lists them");
         }
         state.report(&parsed.ignored, &parsed.notes);
-        let candidates = parsed.candidates;
+        let candidates = keyed_for_preset(&config, &feed.preset, parsed.candidates);
         // First sight of this URL (also the channel feed read while `UULF…`
         // fails, and `UULF…` again): backfill rules, never a back catalogue.
         let rules = Rules::new(feed, !state.has_read(url));
@@ -446,6 +397,20 @@ impl Watcher {
         );
         Ok(new)
     }
+}
+
+/// The candidates with the job keys the feed's preset gives them: a Find
+/// Moments preset makes a job of its own per query (see
+/// [`crate::model::moments`]); AI Clipping keeps the video's key.
+pub(super) fn keyed_for_preset(
+    config: &Config,
+    preset: &str,
+    mut candidates: Vec<Candidate>,
+) -> Vec<Candidate> {
+    for candidate in &mut candidates {
+        candidate.key.key = config.job_key(&candidate.key.key, preset);
+    }
+    candidates
 }
 
 fn remember(state: &mut FeedState, url: &str, validators: Validators, hash: String) {

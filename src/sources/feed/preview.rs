@@ -13,10 +13,10 @@ use serde::Serialize;
 use super::decide::{self, Decision, Rules};
 use super::entries::{self, Kind};
 use super::fetch::{self, display_url, FetchError, Fetched, Fetcher, Validators};
+use super::locate::locate;
 use super::state::FeedStates;
 use super::{source_label, FeedError};
 use crate::config::{Config, FeedConfig, FeedSource};
-use crate::sources::youtube::{self, Target};
 use crate::store::Store;
 
 /// What a check would do with one entry.
@@ -85,8 +85,9 @@ pub async fn preview(
         ),
         None => None,
     };
-    let known_channel = state.as_ref().and_then(|s| s.channel_id.clone());
-    let (url, fallback) = feed_url(config, feed, &fetcher, known_channel).await?;
+    let known_channel = state.as_ref().and_then(|s| s.channel_id.as_deref());
+    let located = locate(config, feed, &fetcher, known_channel).await?;
+    let (url, fallback) = (located.url, located.fallback);
     let fetch_error = |source| FeedError::Fetch {
         feed: feed.name.clone(),
         source,
@@ -127,7 +128,10 @@ pub async fn preview(
         FeedSource::Url(_) => Kind::Other(feed.entry_use),
     };
     let stored_link = |key: &str| {
-        let job = store?.get(key).ok().flatten()?;
+        let job = store?
+            .get(&config.job_key(key, &feed.preset))
+            .ok()
+            .flatten()?;
         Some(job.source.link.unwrap_or(job.source.url))
     };
     let parsed = entries::parse(
@@ -144,7 +148,8 @@ pub async fn preview(
         reason,
     })?;
     let rules = Rules::new(feed, first_sight);
-    let decided = decide::decide(parsed.candidates, &rules, now, |key| {
+    let candidates = super::keyed_for_preset(config, &feed.preset, parsed.candidates);
+    let decided = decide::decide(candidates, &rules, now, |key| {
         held.get(key).copied().flatten()
     });
     let entries = decided
@@ -199,62 +204,6 @@ fn known(store: Option<&Store>, key: &str, feed: &str) -> Option<String> {
         job.id,
         job.state.name()
     ))
-}
-
-/// The URL to fetch, and the one to read while a long-form playlist fails.
-async fn feed_url(
-    config: &Config,
-    feed: &FeedConfig,
-    fetcher: &Fetcher,
-    known_channel: Option<String>,
-) -> Result<(String, Option<String>), FeedError> {
-    let value = match &feed.source {
-        FeedSource::Url(url) => return Ok((url.clone(), None)),
-        FeedSource::Youtube(value) => value,
-    };
-    let bad_source = || FeedError::BadSource {
-        feed: feed.name.clone(),
-        value: value.clone(),
-    };
-    let target = match youtube::parse_target(value).ok_or_else(bad_source)? {
-        Target::Page(path) => match known_channel {
-            Some(id) => Target::Channel(id),
-            None => Target::Channel(resolve_channel(config, feed, fetcher, &path).await?),
-        },
-        target => target,
-    };
-    let base = &config.youtube.base_url;
-    let url = youtube::feed_url(base, &target, feed.shorts).ok_or_else(bad_source)?;
-    Ok((url, youtube::long_form_fallback(base, &target, feed.shorts)))
-}
-
-async fn resolve_channel(
-    config: &Config,
-    feed: &FeedConfig,
-    fetcher: &Fetcher,
-    path: &str,
-) -> Result<String, FeedError> {
-    let url =
-        youtube::page_url(&config.youtube.base_url, path).map_err(|_| FeedError::BadSource {
-            feed: feed.name.clone(),
-            value: path.to_owned(),
-        })?;
-    let no_id = || FeedError::NoChannelId {
-        feed: feed.name.clone(),
-        url: display_url(url.as_str()),
-    };
-    match fetcher
-        .get(url.as_str(), &Validators::default())
-        .await
-        .map_err(|source| FeedError::Fetch {
-            feed: feed.name.clone(),
-            source,
-        })? {
-        Fetched::Body { bytes, .. } => {
-            youtube::channel_id_in_page(&String::from_utf8_lossy(&bytes)).ok_or_else(no_id)
-        }
-        Fetched::NotModified => Err(no_id()),
-    }
 }
 
 /// The feed's own title (`<title>` of the channel or feed), if any.

@@ -117,7 +117,8 @@ impl Watcher {
         for mut held in ready {
             // Held untitled: its real title, now that it is queued.
             if held.source.title.is_none() && lookups > 0 {
-                if let Ok(video) = crate::model::identity::canonical_key(&held.source.url) {
+                if let Ok(mut video) = crate::model::identity::canonical_key(&held.source.url) {
+                    video.key = held.key.clone();
                     lookups -= 1;
                     let found = self.title_for(feed, &video).await;
                     held.source.title = found.title;

@@ -162,8 +162,9 @@ async fn take_links(
     .flatten()
     .filter(|s| !s.is_empty());
     let mut lookups = crate::sources::title::MAX_LOOKUPS_AT_ONCE;
-    for entry in parsed.entries {
-        let preset = entry.preset.as_deref().unwrap_or(folder_preset);
+    for mut entry in parsed.entries {
+        let preset = entry.preset.clone();
+        let preset = preset.as_deref().unwrap_or(folder_preset);
         if !ctx.config.presets.contains_key(preset) {
             problems.push(format!(
                 "{}: no preset \"{preset}\" (known presets: {})",
@@ -172,6 +173,9 @@ async fn take_links(
             ));
             continue;
         }
+        // A Find Moments preset makes a job of its own (see model::moments).
+        let job_key = ctx.config.job_key(&entry.key.key, preset);
+        entry.key.key = job_key;
         // The video's own title (oEmbed) first, then the name given, then
         // the file's, then the page's `og:title`/`<title>`.
         let found = if lookups > 0 {
@@ -255,7 +259,8 @@ async fn take_video(
     if now.ok() != Some(stamp) {
         return Err(TakeError::Changed { path: shown });
     }
-    let key = file_key(&hash);
+    let mut key = file_key(&hash);
+    key.key = ctx.config.job_key(&key.key, preset);
     let store_err = |source| TakeError::Store {
         path: shown.clone(),
         source,
