@@ -97,6 +97,7 @@ impl JobRun {
                         .clone()
                         .unwrap_or_else(|| "the API gave no reason".into());
                     self.transition(Event::TaskFailed { message }).await?;
+                    self.units_stored();
                     return Ok(Outcome::Moved);
                 }
                 TaskStatus::Succeeded => {
@@ -126,6 +127,7 @@ impl JobRun {
                     self.job.expire_at = results.expire_at;
                     self.results = Some(results);
                     self.transition(Event::TaskSucceeded).await?;
+                    self.units_stored();
                     return Ok(Outcome::Moved);
                 }
                 _ => {}
@@ -165,8 +167,17 @@ impl JobRun {
     }
 
     /// The task ended: its slot goes to the next queued job now, not when
-    /// this one's clips are downloaded.
+    /// this one's clips are downloaded. Under a daily unit cap it is kept
+    /// until the task's units are stored ([`JobRun::units_stored`]): the
+    /// next submit must count them.
     fn free_slot(&mut self) {
+        if self.ctx.config().api.daily_unit_budget == 0 {
+            self.units_stored();
+        }
+    }
+
+    /// The task's end (and units) are stored: let its slot go.
+    fn units_stored(&mut self) {
         if self.slot.take().is_some() {
             self.ctx.wake();
         }
