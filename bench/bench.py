@@ -11,8 +11,9 @@ Environment: CLIPWATCH_BIN (the binary), BENCH_WORK (scratch dir, default
 (download repetitions, default 5), BENCH_IDLE_S (idle CPU window, default 60),
 BENCH_CURL_P (curl parallelism for the feed baseline, default 32),
 BENCH_SCALE (throughput: API seconds per real second, default 60),
-BENCH_N (throughput: videos per scenario, default 50),
-BENCH_SCENARIOS (throughput: "fixed10 fixed2 varied", default all),
+BENCH_N (throughput: videos per scenario, default 30 for fixed4 and vary4,
+50 for the others),
+BENCH_SCENARIOS (throughput: "fixed4 vary4 fixed10 fixed2 varied", default all),
 BENCH_KEYS (scale: keys in the store, default 1000000; not in the default set).
 
 Everything listens on and talks to 127.0.0.1 only. Prints a table of
@@ -208,24 +209,51 @@ def job_counts(config):
 # ---------------------------------------------------------------- throughput
 API_PER_MINUTE = 15  # the account's request budget
 API_RUNNING = 5  # tasks processing at once
-API_POLL = 30.0  # the vendor's poll interval, API seconds
+API_POLL = 30.0  # the vendor's poll interval, API seconds (clipwatch's poll_interval)
+API_POLL_FLOOR = 5.0  # clipwatch's poll_floor (its default), API seconds
 
 
-def scenario_times(name, n):
-    """Processing time of each video, in API seconds. Every time sits 10 s
-    past the 30 s poll grid, so no poll races a task's finish."""
+PROCESSING_PER_VIDEO_S = 0.4  # vary4: API seconds of processing per second of video
+
+
+def scenario(name, n):
+    """(videos, processing time of each in API seconds, each video's length
+    in seconds or None). fixed4 is issue 19's case: 30 videos of 240 s.
+    vary4: lengths of 600 s +-50 % (uniform, seed 7), processed at 0.4 s
+    per second, so P is 240 s +-50 %; the length is known to clipwatch
+    through oEmbed, as Vimeo's gives it. In fixed10, fixed2 and varied
+    (round 1) every time sits 10 s past the 30 s poll grid."""
+    if name == "fixed4":
+        n = n or 30
+        return n, [240.0] * n, None
+    if name == "vary4":
+        n = n or 30
+        rng = random.Random(7)
+        lengths = [rng.randint(300, 900) for _ in range(n)]
+        return n, [PROCESSING_PER_VIDEO_S * d for d in lengths], lengths
+    n = n or 50
     if name == "fixed10":
-        return [610.0] * n
+        return n, [610.0] * n, None
     if name == "fixed2":
-        return [130.0] * n
+        return n, [130.0] * n, None
     if name == "varied":
         rng = random.Random(7)
-        return [30.0 * rng.randint(10, 29) + 10 for _ in range(n)]
+        return n, [30.0 * rng.randint(10, 29) + 10 for _ in range(n)], None
     raise SystemExit("unknown scenario %s" % name)
 
 
 def polls_needed(p):
     return math.ceil(p / API_POLL)
+
+
+def fifo_makespan(times):
+    """The FIFO bound: the queue's order on API_RUNNING slots, each task
+    taking exactly its P, seen done the instant it ends: what a client that
+    knew each task's end would reach. ceil(N/5)*P for equal times."""
+    free = [0.0] * API_RUNNING
+    for p in times:
+        heapq.heappush(free, heapq.heappop(free) + p)
+    return max(free)
 
 
 def ideal_makespan(times):
@@ -247,7 +275,7 @@ def budget_makespan(times):
     return max(0, needed - API_PER_MINUTE) / API_PER_MINUTE * 60.0
 
 
-def throughput_server(name, times, scale):
+def throughput_server(name, times, scale, lengths=None):
     d = os.path.join(WORK, name)
     os.makedirs(d, exist_ok=True)
     clip = os.path.join(d, "clip.mp4")
@@ -255,10 +283,29 @@ def throughput_server(name, times, scale):
         f.write(os.urandom(256 * 1024))
     pjson = os.path.join(d, "process.json")
     with open(pjson, "w") as f:
-        json.dump({"ep%03d.mp4" % i: p / scale for i, p in enumerate(times)}, f)
-    return FakeServer(name, export_file=clip, extra_args=[
+        json.dump({video_id(i, lengths): p / scale for i, p in enumerate(times)}, f)
+    extra = []
+    if lengths:
+        djson = os.path.join(d, "durations.json")
+        with open(djson, "w") as f:
+            json.dump({video_id(i, lengths): s for i, s in enumerate(lengths)}, f)
+        extra = ["--duration-json", djson]
+    return FakeServer(name, export_file=clip, extra_args=extra + [
         "--process-json", pjson, "--rate", str(API_PER_MINUTE),
         "--rate-window", str(60.0 / scale), "--max-running", str(API_RUNNING)])
+
+
+def video_id(i, lengths):
+    """What names video i in its URL (and in the fake's tables)."""
+    return "bench%06d" % i if lengths else "ep%03d.mp4" % i
+
+
+def video_urls(n, lengths):
+    """YouTube watch URLs when the lengths come from oEmbed (the fake
+    answers /oembed as [youtube] base_url), else plain video URLs."""
+    if lengths:
+        return ["https://www.youtube.com/watch?v=" + video_id(i, lengths) for i in range(n)]
+    return ["https://videos.example/bench/" + video_id(i, lengths) for i in range(n)]
 
 
 def fake_counts(srv, n):
@@ -271,8 +318,16 @@ def fake_counts(srv, n):
             "twice": sum(1 for c in per_url.values() if c > 1), "videos": len(per_url)}
 
 
-def run_clipwatch(name, times, scale, urls):
-    srv = throughput_server(name + "-clipwatch", times, scale)
+def floor_line(scale):
+    """The poll_floor setting; BENCH_NO_FLOOR=1 leaves it out (a binary
+    from before it existed)."""
+    if os.environ.get("BENCH_NO_FLOOR"):
+        return ""
+    return 'poll_floor = "%dms"\n' % round(API_POLL_FLOOR * 1000 / scale)
+
+
+def run_clipwatch(name, times, scale, urls, lengths):
+    srv = throughput_server(name + "-clipwatch", times, scale, lengths)
     try:
         d = os.path.join(WORK, name + "-clipwatch", "cw")
         shutil.rmtree(d, ignore_errors=True)
@@ -280,13 +335,18 @@ def run_clipwatch(name, times, scale, urls):
         config = os.path.join(d, "config.toml")
         with open(config, "w") as f:
             f.write('[api]\nbase_url = "%s/open/v2"\nrequests_per_minute = %d\nrate_window = "%dms"\n'
-                    'max_concurrent_projects = %d\npoll_interval = "%dms"\ntimeout = "30s"\n\n'
+                    'max_concurrent_projects = %d\npoll_interval = "%dms"\n%s'
+                    'timeout = "30s"\n\n'
                     '[state]\ndir = "state"\n\n[output]\ndir = "clips"\nthumbnails = false\n\n'
+                    '[youtube]\nbase_url = "%s"\n\n'
                     '[presets.default]\nenable_export = true\n'
                     % (srv.origin, API_PER_MINUTE, round(60000 / scale), API_RUNNING,
-                       round(API_POLL * 1000 / scale)))
+                       round(API_POLL * 1000 / scale), floor_line(scale),
+                       srv.origin))
         for i, url in enumerate(urls):
-            subprocess.run([BIN, "--config", config, "submit", url, "--name", "ep%03d" % i],
+            # With lengths: no --name, so the title and length come from oEmbed.
+            name_args = [] if lengths else ["--name", "ep%03d" % i]
+            subprocess.run([BIN, "--config", config, "submit", url] + name_args,
                            env=env(), check=True, stdout=subprocess.DEVNULL)
         wall, cpu, rss, _ = timed([BIN, "--config", config, "once"])
         jobs = job_counts(config)
@@ -297,8 +357,8 @@ def run_clipwatch(name, times, scale, urls):
         srv.stop()
 
 
-def run_naive(name, times, scale, urls):
-    srv = throughput_server(name + "-naive", times, scale)
+def run_naive(name, times, scale, urls, lengths):
+    srv = throughput_server(name + "-naive", times, scale, lengths)
     try:
         d = os.path.join(WORK, name + "-naive", "out")
         shutil.rmtree(d, ignore_errors=True)
@@ -317,43 +377,53 @@ def run_naive(name, times, scale, urls):
         srv.stop()
 
 
+TARGETS = {"fixed4": 1.02, "vary4": 1.05}  # issue 19: makespan / FIFO bound
+REQUESTS_TARGET = 5.0  # issue 19: requests per video
+
+
 def bench_throughput():
     scale = float(os.environ.get("BENCH_SCALE", "60"))
-    n = int(os.environ.get("BENCH_N", "50"))
-    scenarios = os.environ.get("BENCH_SCENARIOS", "fixed10 fixed2 varied").split()
-    print("throughput: %d videos per scenario, 1 API minute = %.2f s, limits %d/min and %d running, "
-          "poll %g API s" % (n, 60 / scale, API_PER_MINUTE, API_RUNNING, API_POLL))
+    n_override = int(os.environ.get("BENCH_N", "0"))
+    scenarios = os.environ.get("BENCH_SCENARIOS", "fixed4 vary4 fixed10 fixed2 varied").split()
+    print("throughput: 1 API minute = %.2f s, limits %d/min and %d running, "
+          "poll_interval %g API s, poll_floor %g API s" % (60 / scale, API_PER_MINUTE, API_RUNNING,
+                                                           API_POLL, API_POLL_FLOOR))
 
     def api_min(real_s):
         return "%.1f API min" % (real_s * scale / 60)
 
     for name in scenarios:
-        times = scenario_times(name, n)
-        urls = ["https://videos.example/bench/ep%03d.mp4" % i for i in range(n)]
-        ideal = ideal_makespan(times) / scale
+        n, times, lengths = scenario(name, n_override)
+        urls = video_urls(n, lengths)
+        fifo = fifo_makespan(times) / scale
+        grid = ideal_makespan(times) / scale
         budget = budget_makespan(times) / scale
-        bound = max(ideal, budget)
-        plain = math.ceil(n / API_RUNNING) * max(times) / scale if len(set(times)) == 1 \
-            else sum(times) / API_RUNNING / scale
-        min_requests = sum(1 + polls_needed(p) for p in times) / n
+        target = TARGETS.get(name)
         sec = "tput/" + name
-        row(sec, "P (API min): min / mean / max", "%.1f / %.1f / %.1f" % (
-            min(times) / 60, statistics.mean(times) / 60, max(times) / 60))
-        row(sec, "bound: FIFO on the 30 s poll grid", api_min(ideal),
-            "budget bound " + api_min(budget), "ceil(N/5)*P or sum(P)/5: " + api_min(plain))
-        wall, counts, cpu, rss = run_clipwatch(name, times, scale, urls)
-        row(sec, "clipwatch makespan", api_min(wall), "bound " + api_min(bound),
-            "%.3f x bound (target <= 1.05)" % (wall / bound))
-        row(sec, "clipwatch 429s / requests per video", "%d / %.1f" % (counts["refused"], counts["api"] / n),
-            "min %.1f per video" % min_requests,
-            "%.2f x min; submits %d, twice %d" % (counts["api"] / n / min_requests, counts["submits"],
-                                                 counts["twice"]))
+        row(sec, "videos; P (API min): min / mean / max", "%d; %.1f / %.1f / %.1f" % (
+            n, min(times) / 60, statistics.mean(times) / 60, max(times) / 60),
+            "lengths known (oEmbed)" if lengths else "lengths unknown")
+        row(sec, "bound: FIFO (each end known)", api_min(fifo),
+            "polling-aware (30 s grid) " + api_min(grid), "budget " + api_min(budget))
+        wall, counts, cpu, rss = run_clipwatch(name, times, scale, urls, lengths)
+        row(sec, "clipwatch makespan", api_min(wall), "%.3f x FIFO%s" % (
+            wall / fifo, " (target <= %.2f)" % target if target else ""),
+            "%.3f x polling-aware" % (wall / grid))
+        row(sec, "clipwatch 429s / requests per video", "%d / %.2f" % (counts["refused"], counts["api"] / n),
+            "target 0 / <= %.0f" % REQUESTS_TARGET,
+            "requests %d; submits %d, twice %d" % (counts["api"], counts["submits"], counts["twice"]))
         row(sec, "clipwatch CPU / peak RSS", "%.2f s / %s" % (cpu, mib(rss)))
-        nwall, ncounts = run_naive(name, times, scale, urls)
-        row(sec, "naive makespan", api_min(nwall), "bound " + api_min(bound),
-            "%.3f x bound; clipwatch %.2f x faster" % (nwall / bound, nwall / wall))
-        row(sec, "naive 429s / requests per video", "%d / %.1f" % (ncounts["refused"], ncounts["api"] / n),
-            "min %.1f per video" % min_requests, "%.2f x min" % (ncounts["api"] / n / min_requests))
+        nwall, ncounts = run_naive(name, times, scale, urls, lengths)
+        row(sec, "naive makespan", api_min(nwall), "%.3f x FIFO" % (nwall / fifo),
+            "%.3f x polling-aware; clipwatch %.3f x faster" % (nwall / grid, nwall / wall))
+        row(sec, "naive 429s / requests per video", "%d / %.2f" % (ncounts["refused"], ncounts["api"] / n))
+        print("RESULT %s" % json.dumps({
+            "scenario": name, "n": n, "scale": scale, "fifo_s": fifo * scale, "grid_s": grid * scale,
+            "clipwatch_s": wall * scale, "clipwatch_ratio_fifo": wall / fifo,
+            "clipwatch_ratio_grid": wall / grid, "clipwatch_429": counts["refused"],
+            "clipwatch_requests_per_video": counts["api"] / n, "clipwatch_submits": counts["submits"],
+            "naive_s": nwall * scale, "naive_ratio_fifo": nwall / fifo, "naive_429": ncounts["refused"],
+            "naive_requests_per_video": ncounts["api"] / n}), flush=True)
 
 
 # ---------------------------------------------------------------- downloads

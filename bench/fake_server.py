@@ -9,6 +9,7 @@ Routes
   GET  {prefix}/clips/results/{id}   -> SUCCEEDED with one clip whose export_link is /files/export
   GET  /files/export                 -> the --export-file, Content-Length, Range (206)
   GET  /files/thumb.jpg              -> a tiny jpeg-like body
+  GET  /oembed?url=U                 -> {"title", "duration"} (duration from --duration-json, if any)
   GET  /feeds/videos.xml?playlist_id=PLbench<N>  -> YouTube Atom, 15 entries, ETag / 304
   GET  /rss/<N>.xml?entries=E        -> RSS 2.0 with E entries (ids rss<N>-<i>), ETag / 304
   GET  /_stats                       -> request counters (JSON)
@@ -20,6 +21,8 @@ Limits (for the throughput benchmark, in real seconds; scale them yourself):
   --max-running C            a submit while C tasks are still processing -> 429
   --process-json F           {"<substring of video_url>": seconds, ...}: per-video
                              processing time (default --process-s)
+  --duration-json F          {"<substring of url>": seconds, ...}: the video length
+                             /oembed reports (as Vimeo's oEmbed does)
 
 API calls need `Authorization: Bearer <key>`. Every API and file request is
 appended to --log as one JSON line (method, path, range, status, bytes sent,
@@ -41,6 +44,7 @@ LOCK = threading.Lock()
 STATS = {"feed_200": 0, "feed_304": 0, "api": 0, "api_429": 0, "files": 0, "other": 0}
 ACCEPTED = collections.deque()  # when each recent accepted API call came in
 PROCESS = {}  # substring of video_url -> processing seconds
+DURATION = {}  # substring of a video URL -> its length in seconds (oEmbed)
 TASKS = {}
 CACHE = {}
 OPTS = None
@@ -261,6 +265,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.export()
         if u.path == "/files/thumb.jpg":
             return self.send_body(200, b"\xff\xd8\xff\xe0JFIF" + b"\0" * 1024, "image/jpeg")
+        if u.path == "/oembed":
+            url = q.get("url", [""])[0]
+            with LOCK:
+                STATS["other"] += 1
+            data = {"type": "video", "version": "1.0", "title": "Bench video " + url.rsplit("=", 1)[-1]}
+            for part, seconds in DURATION.items():
+                if part in url:
+                    data["duration"] = seconds
+            return self.api_json(data)
         if u.path == "/_stats":
             with LOCK:
                 s = dict(STATS)
@@ -333,6 +346,7 @@ def main():
     p.add_argument("--prefix", default="/open/v2")
     p.add_argument("--process-s", type=float, default=0.2, help="task processing time")
     p.add_argument("--process-json", help='{"<substring of video_url>": seconds}')
+    p.add_argument("--duration-json", help='{"<substring of url>": seconds} for /oembed')
     p.add_argument("--rate", type=int, default=0, help="accepted API calls per window (0: no limit)")
     p.add_argument("--rate-window", type=float, default=60.0)
     p.add_argument("--max-running", type=int, default=0, help="tasks processing at once (0: no limit)")
@@ -340,6 +354,9 @@ def main():
     if OPTS.process_json:
         with open(OPTS.process_json) as f:
             PROCESS.update(json.load(f))
+    if OPTS.duration_json:
+        with open(OPTS.duration_json) as f:
+            DURATION.update(json.load(f))
     LOG = open(OPTS.log, "a")
     srv = Server(("127.0.0.1", 0), Handler)
     tmp = OPTS.port_file + ".tmp"

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
-use super::limiter::{Budget, Permit};
+use super::limiter::{Budget, Permit, Use};
 use super::types::{SubmitReply, TaskResults, UploadTicket};
 use crate::secret::Secret;
 
@@ -250,7 +250,7 @@ impl ApiClient {
         let cancellable = before_send.is_none();
         loop {
             let permit = tokio::select! {
-                permit = self.budget.acquire() => permit,
+                permit = self.budget.acquire_for(Use::of(&method)) => permit,
                 () = self.cancel.cancelled() => return Err(cancelled()),
             };
             if let Some(hook) = before_send.take() {

@@ -40,6 +40,30 @@ struct BudgetState {
     rate_limited_total: u64,
     /// Replies that were neither a 429 nor a rejected key.
     answered_total: u64,
+    /// Requests other than polls waiting for a token (see [`Use`]).
+    others_waiting: usize,
+}
+
+/// What a request is for. While a submit or an upload waits for a token,
+/// polls wait behind it: the budget's next token goes to the request that
+/// fills a freed slot, not to the polls of the tasks still running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// Asking for a task's results.
+    Poll,
+    /// Anything else (submit, upload, key check).
+    Other,
+}
+
+impl Use {
+    /// Reads (results) are polls; every other call goes first.
+    pub fn of(method: &reqwest::Method) -> Use {
+        if method == reqwest::Method::GET {
+            Use::Poll
+        } else {
+            Use::Other
+        }
+    }
 }
 
 /// The window the budget counts over, with a small margin (2 %) that keeps
@@ -88,18 +112,31 @@ impl Budget {
                 requests_total: 0,
                 rate_limited_total: 0,
                 answered_total: 0,
+                others_waiting: 0,
             })),
         }
     }
 
     /// Wait until a request may be sent, and spend one token for it.
     pub async fn acquire(&self) -> Permit {
+        self.acquire_for(Use::Other).await
+    }
+
+    /// [`Budget::acquire`] for a request of kind `use_`.
+    pub async fn acquire_for(&self, use_: Use) -> Permit {
+        let mut waiting: Option<OtherWaiting> = None;
         loop {
             let wait_until = {
                 let mut state = self.inner.lock().expect("budget lock");
-                match state.try_take(Instant::now()) {
+                match state.try_take(Instant::now(), use_) {
                     Ok(permit) => return permit,
-                    Err(until) => until,
+                    Err(until) => {
+                        if use_ == Use::Other && waiting.is_none() {
+                            state.others_waiting += 1;
+                            waiting = Some(OtherWaiting(self.inner.clone()));
+                        }
+                        until
+                    }
                 }
             };
             tokio::time::sleep_until(wait_until).await;
@@ -162,7 +199,7 @@ impl Budget {
 }
 
 impl BudgetState {
-    fn try_take(&mut self, now: Instant) -> Result<Permit, Instant> {
+    fn try_take(&mut self, now: Instant, use_: Use) -> Result<Permit, Instant> {
         if let Some(hold) = self.hold_until {
             if now < hold {
                 return Err(hold);
@@ -187,15 +224,35 @@ impl BudgetState {
                 break;
             }
         }
-        if self.sent.len() >= self.per_window {
+        let full = self.sent.len() >= self.per_window;
+        if full || (use_ == Use::Poll && self.others_waiting > 0) {
             if permit == Permit::Probe {
                 self.auth_probe_at = None;
             }
-            return Err(self.sent[0] + self.window);
+            // A poll behind a waiting submit tries again when the submit
+            // has had the next token.
+            return Err(match self.sent.front() {
+                Some(oldest) if full => *oldest + self.window,
+                _ => now + OTHERS_FIRST_RECHECK,
+            });
         }
         self.sent.push_back(now);
         self.requests_total += 1;
         Ok(permit)
+    }
+}
+
+/// How soon a poll held back by a waiting submit looks again when the
+/// budget is not full (the submit is held by something else, and takes
+/// its token within moments).
+const OTHERS_FIRST_RECHECK: Duration = Duration::from_millis(5);
+
+/// Counts a waiting submit (or upload) for as long as it waits.
+struct OtherWaiting(Arc<Mutex<BudgetState>>);
+
+impl Drop for OtherWaiting {
+    fn drop(&mut self) {
+        self.0.lock().expect("budget lock").others_waiting -= 1;
     }
 }
 
@@ -316,6 +373,45 @@ mod tests {
         let before = Instant::now();
         budget.acquire().await;
         assert!(Instant::now() - before >= Duration::from_secs(58));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_submit_gets_the_next_token_before_the_polls() {
+        let budget = Budget::per_minute(15, HOUR);
+        let start = Instant::now();
+        for _ in 0..15 {
+            budget.acquire_for(Use::Poll).await;
+        }
+        // Both wait for the window; the poll asked first.
+        let poll = tokio::spawn({
+            let budget = budget.clone();
+            async move {
+                budget.acquire_for(Use::Poll).await;
+                Instant::now()
+            }
+        });
+        tokio::task::yield_now().await;
+        let submit = tokio::spawn({
+            let budget = budget.clone();
+            async move {
+                budget.acquire_for(Use::Other).await;
+                Instant::now()
+            }
+        });
+        let (poll, submit) = (poll.await.unwrap(), submit.await.unwrap());
+        assert!(
+            submit - start >= Duration::from_secs(60),
+            "{:?}",
+            submit - start
+        );
+        assert!(
+            submit - start < Duration::from_secs(62),
+            "{:?}",
+            submit - start
+        );
+        assert!(poll > submit, "the poll waited behind the submit");
+        // With no submit waiting, polls take tokens as before.
+        assert_eq!(budget.inner.lock().unwrap().others_waiting, 0);
     }
 
     #[tokio::test(start_paused = true)]

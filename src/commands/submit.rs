@@ -74,6 +74,7 @@ pub async fn queue(ctx: &Context, submit: &Submit) -> Result<Submitted, CommandE
         published: None,
         origin: "submit".into(),
         link: None,
+        duration_s: None,
     };
     // A URL's real title and date (oEmbed, the page), unless named here.
     if source.title.is_none() && submit.name.is_none() {
@@ -81,6 +82,7 @@ pub async fn queue(ctx: &Context, submit: &Submit) -> Result<Submitted, CommandE
             let found = crate::sources::look_up_title(&ctx.config, &ctx.store, &url_key).await;
             source.title = found.title;
             source.published = found.published;
+            source.duration_s = found.duration_s;
         }
     }
     let inserted = ctx

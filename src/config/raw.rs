@@ -79,6 +79,7 @@ pub(super) struct RawApi {
     pub rate_window: Str,
     pub max_concurrent_projects: Option<Spanned<u32>>,
     pub poll_interval: Str,
+    pub poll_floor: Str,
     pub results_wait: Str,
     pub timeout: Str,
     pub daily_unit_budget: Option<u64>,

@@ -50,6 +50,7 @@ pub(super) fn check_api(
             5,
         )?,
         poll_interval: duration(src, &raw.poll_interval, "api.poll_interval", "30s", true)?,
+        poll_floor: duration(src, &raw.poll_floor, "api.poll_floor", "5s", true)?,
         results_wait: duration(src, &raw.results_wait, "api.results_wait", "30m", true)?,
         timeout: duration(src, &raw.timeout, "api.timeout", "60s", true)?,
         daily_unit_budget: raw.daily_unit_budget.unwrap_or(0),

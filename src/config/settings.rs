@@ -54,7 +54,13 @@ pub struct ApiConfig {
     pub rate_window: Duration,
     /// Tasks allowed to run at once; at least 1.
     pub max_concurrent_projects: u32,
+    /// The longest wait between two polls of a task whose end is not
+    /// predicted, or is overdue (see `pipeline::cadence`).
     pub poll_interval: Duration,
+    /// The shortest wait between two polls of one task (at most
+    /// `poll_interval`); also the gap of the poll that confirms a
+    /// SUCCEEDED clip list.
+    pub poll_floor: Duration,
     /// After SUCCEEDED, how long to keep polling while the clip list is
     /// empty, still changing, or missing video links.
     pub results_wait: Duration,

@@ -130,6 +130,10 @@ pub struct Source {
     /// with a `#fragment`): which entry of a page this job is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// The video's length in seconds, when the feed or oEmbed says it:
+    /// what the task's processing time is predicted from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

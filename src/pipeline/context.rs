@@ -51,6 +51,8 @@ pub struct Context {
     pub submit_gate: Arc<tokio::sync::Mutex<()>>,
     /// Submitting paused for the account (no units left).
     pub submit_pause: SubmitPause,
+    /// Processing times seen so far: when to poll (see `cadence`).
+    pub timings: super::cadence::Timings,
 }
 
 impl Context {
@@ -64,6 +66,7 @@ impl Context {
     ) -> Context {
         let max_tasks = config.borrow().api.max_concurrent_projects;
         Context {
+            timings: super::cadence::Timings::new(store.clone()),
             store,
             api,
             fetcher,

@@ -11,6 +11,7 @@
 //! Dependencies point one way: `handle`/`scheduler` → `worker` → steps →
 //! `step` → `context`.
 
+pub mod cadence;
 pub mod context;
 pub mod download;
 pub mod extra_export;

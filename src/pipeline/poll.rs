@@ -1,9 +1,13 @@
-//! The poll step: ask for the task's results every `poll_interval` (on a
-//! fixed grid, backing off on errors) until it ends. A SUCCEEDED reply is
-//! trusted only once its clip list has settled (see [`JobRun::settled`]).
+//! The poll step: ask for the task's results until it ends, when
+//! [`cadence`](super::cadence) says (sparsely before the predicted end,
+//! densely around it, every `poll_interval` at most when no end is
+//! predicted; backing off on errors). A SUCCEEDED reply frees the task's
+//! slot at once and is trusted only once its clip list has settled (see
+//! [`JobRun::settled`]).
 
 use std::time::Duration;
 
+use super::cadence::{Cadence, TaskClock};
 use super::download::Wanted;
 use super::step::{JobRun, Outcome, Stepped, RETRY_MAX, RETRY_START};
 use crate::api::types::{same_clips, Clip, TaskResults, TaskStatus};
@@ -37,18 +41,25 @@ impl JobRun {
         }
         let mut settling = Settling::default();
         let mut errors_in_a_row = 0;
-        let mut last_poll_due = tokio::time::Instant::now();
+        let clock = TaskClock::since(self.job.task.as_ref().map(|t| t.submitted_at));
+        let mut last_poll_due = Duration::ZERO;
+        let mut running_at = None;
+        let mut cadence = Cadence::default();
+        // Polled from its submit on (not resumed after a restart): its first
+        // SUCCEEDED tells when it ended even if no poll saw it running.
+        let from_submit = clock.now() < self.ctx.config().api.poll_interval;
         loop {
-            let interval = self.ctx.config().api.poll_interval;
             let extra = if errors_in_a_row > 1 {
                 backoff(RETRY_START, RETRY_MAX, errors_in_a_row)
             } else {
                 Duration::ZERO
             };
-            last_poll_due = next_poll_due(last_poll_due, interval + extra);
-            if let Err(stop) = self.pause_until(last_poll_due).await {
+            last_poll_due =
+                (self.next_poll(&mut cadence, last_poll_due, &settling) + extra).max(clock.now());
+            if let Err(stop) = self.pause_until(clock.at(last_poll_due)).await {
                 return Ok(stop);
             }
+            let sent_at = clock.now();
             let results = match api.results_of(self.endpoint(), &task_id).await {
                 Ok(results) => results,
                 Err(ApiError::Cancelled) => return Ok(Outcome::Cancelled),
@@ -63,6 +74,15 @@ impl JobRun {
                 }
             };
             errors_in_a_row = 0;
+            match results.status {
+                TaskStatus::Succeeded if settling.since.is_none() => {
+                    if running_at.is_some() || from_submit {
+                        self.task_ended(running_at, sent_at);
+                    }
+                }
+                TaskStatus::Failed | TaskStatus::Succeeded => {}
+                _ => running_at = Some(sent_at),
+            }
             self.progress(format!(
                 "{} ({} clips so far)",
                 results.status.as_str(),
@@ -70,17 +90,18 @@ impl JobRun {
             ));
             match results.status {
                 TaskStatus::Failed => {
-                    self.slot = None;
+                    self.free_slot();
                     self.account_units(&results).await?;
                     let message = results
                         .error_message
                         .clone()
                         .unwrap_or_else(|| "the API gave no reason".into());
                     self.transition(Event::TaskFailed { message }).await?;
+                    self.units_stored();
                     return Ok(Outcome::Moved);
                 }
                 TaskStatus::Succeeded => {
-                    self.slot = None;
+                    self.free_slot();
                     match self.settled(&mut settling, &results) {
                         Settled::Wait(why) => {
                             self.progress(format!("SUCCEEDED, {why}"));
@@ -106,10 +127,59 @@ impl JobRun {
                     self.job.expire_at = results.expire_at;
                     self.results = Some(results);
                     self.transition(Event::TaskSucceeded).await?;
+                    self.units_stored();
                     return Ok(Outcome::Moved);
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// When the poll after the one due at `previous` is due (offsets from
+    /// the submit): by the predicted end until SUCCEEDED, then at the
+    /// confirming polls' gaps.
+    fn next_poll(
+        &self,
+        cadence: &mut Cadence,
+        previous: Duration,
+        settling: &Settling,
+    ) -> Duration {
+        let api = &self.ctx.config().api;
+        cadence.set_limits(api.poll_floor, api.poll_interval);
+        if settling.confirmations > 0 {
+            return previous + cadence.confirm_gap(settling.confirmations);
+        }
+        let window = self
+            .ctx
+            .timings
+            .predict(&self.job.preset, self.job.source.duration_s);
+        cadence.next_due(previous, window)
+    }
+
+    /// The first SUCCEEDED: a sample for the next tasks' predictions. Both
+    /// bounds are when the polls left, not when their answers came: a
+    /// bound that included each round trip would creep later at every
+    /// task, since the next task's last poll is planned at it.
+    fn task_ended(&self, running_at: Option<Duration>, ended_by: Duration) {
+        let duration = self.job.source.duration_s;
+        let sample = super::cadence::sample(duration, running_at, ended_by);
+        self.ctx.timings.record(&self.job.preset, sample);
+    }
+
+    /// The task ended: its slot goes to the next queued job now, not when
+    /// this one's clips are downloaded. Under a daily unit cap it is kept
+    /// until the task's units are stored ([`JobRun::units_stored`]): the
+    /// next submit must count them.
+    fn free_slot(&mut self) {
+        if self.ctx.config().api.daily_unit_budget == 0 {
+            self.units_stored();
+        }
+    }
+
+    /// The task's end (and units) are stored: let its slot go.
+    fn units_stored(&mut self) {
+        if self.slot.take().is_some() {
+            self.ctx.wake();
         }
     }
 
@@ -124,6 +194,7 @@ impl JobRun {
     fn settled(&self, settling: &mut Settling, results: &TaskResults) -> Settled {
         let now = tokio::time::Instant::now();
         let since = *settling.since.get_or_insert(now);
+        settling.confirmations += 1;
         let unchanged = settling
             .previous
             .as_deref()
@@ -187,6 +258,8 @@ struct Settling {
     since: Option<tokio::time::Instant>,
     /// The clips of the previous SUCCEEDED reply.
     previous: Option<Vec<Clip>>,
+    /// SUCCEEDED replies so far.
+    confirmations: u32,
     /// SUCCEEDED replies in a row that listed no clip.
     empty_polls: u32,
 }
@@ -201,32 +274,4 @@ enum Settled {
     /// A Find Moments task confirmed to list no clip: its query matched
     /// nothing, which is a result (see `moments.rs`).
     NoMatch,
-}
-
-/// When the next poll is due: one interval after the previous one was due,
-/// so polls stay on a fixed grid from the submit instead of drifting by
-/// each request's round trip and budget wait; never in the past, so a poll
-/// delayed past a whole interval is not followed by a burst.
-fn next_poll_due(previous_due: tokio::time::Instant, interval: Duration) -> tokio::time::Instant {
-    (previous_due + interval).max(tokio::time::Instant::now())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn polls_stay_on_the_grid_and_never_fall_behind_now() {
-        let interval = Duration::from_millis(500);
-        let start = tokio::time::Instant::now();
-        let first = next_poll_due(start, interval);
-        assert_eq!(first - start, interval);
-        // The poll took 40 ms (round trip, budget wait): the next is still
-        // due one interval after the first was due, not after it returned.
-        tokio::time::advance(interval + Duration::from_millis(40)).await;
-        assert_eq!(next_poll_due(first, interval) - start, interval * 2);
-        // Held up for more than an interval: due now, not in the past.
-        tokio::time::advance(interval * 3).await;
-        assert_eq!(next_poll_due(first, interval), tokio::time::Instant::now());
-    }
 }

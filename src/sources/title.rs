@@ -37,6 +37,9 @@ pub struct Found {
     /// The title is the video's own, from oEmbed (not a page's `og:title`
     /// or `<title>`, which a name given by the user beats).
     pub from_oembed: bool,
+    /// The video's length in seconds, when the oEmbed answer gives one
+    /// (Vimeo's does).
+    pub duration_s: Option<u32>,
 }
 
 /// Looks titles up; cheap to clone.
@@ -112,6 +115,7 @@ impl Titles {
             from_oembed: title.is_some(),
             title,
             published: None,
+            duration_s: oembed_duration(&value),
         })
     }
 
@@ -136,6 +140,7 @@ impl Titles {
             title: page_title(&html),
             published,
             from_oembed: false,
+            duration_s: None,
         })
     }
 
@@ -210,6 +215,17 @@ fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(n, _)| n == name)
         .map(|(_, v)| v.as_str())
+}
+
+/// `duration` of an oEmbed answer, in whole seconds (a number or a
+/// numeric string; zero and nonsense are none).
+fn oembed_duration(value: &serde_json::Value) -> Option<u32> {
+    let seconds = match &value["duration"] {
+        serde_json::Value::Number(n) => n.as_f64()?,
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    (seconds >= 1.0 && seconds < f64::from(u32::MAX)).then_some(seconds.round() as u32)
 }
 
 /// The page's oEmbed discovery link (JSON), as written.
@@ -327,6 +343,16 @@ pub(crate) fn unescape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_oembed_duration_is_whole_seconds_or_none() {
+        let of = |v: serde_json::Value| oembed_duration(&v);
+        assert_eq!(of(serde_json::json!({"duration": 754})), Some(754));
+        assert_eq!(of(serde_json::json!({"duration": "61.6"})), Some(62));
+        assert_eq!(of(serde_json::json!({"duration": 0})), None);
+        assert_eq!(of(serde_json::json!({"duration": "soon"})), None);
+        assert_eq!(of(serde_json::json!({"title": "t"})), None);
+    }
 
     #[test]
     fn a_page_names_its_oembed_title_and_date() {

@@ -25,6 +25,8 @@ mod migrate;
 mod reads;
 mod record;
 mod skips;
+mod timings;
+pub use timings::{ProcessingSample, MAX_SAMPLES};
 
 use crate::model::{Event, Job, JobChange, Source};
 

@@ -137,6 +137,8 @@ fn decode_compact(key: &str, bytes: &[u8]) -> Option<Job> {
         },
         origin: input.str()?,
         link: input.opt_str()?,
+        // Not in the v1 record: a skip with a known length stays JSON.
+        duration_s: None,
     };
     let preset = input.str()?;
     let name = input.opt_str()?;
@@ -262,6 +264,7 @@ mod tests {
             published: Some(at - chrono::Duration::days(400)),
             origin: "feed".into(),
             link: None,
+            duration_s: None,
         };
         let mut job = Job::new(
             123_456,

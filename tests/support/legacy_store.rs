@@ -51,6 +51,7 @@ pub fn jobs(n: u64, now: DateTime<Utc>) -> Vec<Job> {
                 published: Some(now),
                 origin: "feed".into(),
                 link: None,
+                duration_s: None,
             };
             let key = format!("youtube:v{id:010}");
             let mut job = Job::new(id, key, source, "default".into(), now);

@@ -170,6 +170,7 @@ mod tests {
             upcoming: false,
             unusable: None,
             link: String::new(),
+            duration_s: None,
         }
     }
 

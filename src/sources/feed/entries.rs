@@ -79,6 +79,8 @@ pub struct Candidate {
     pub unusable: Option<String>,
     /// The link it was keyed by, as written (with its `#fragment`).
     pub link: String,
+    /// The video's length in seconds, when the entry says (see `length`).
+    pub duration_s: Option<u32>,
 }
 
 /// A feed body read: its videos, and what could not be read.
@@ -306,6 +308,7 @@ fn candidate(
         key,
         unusable,
         link: link.clone(),
+        duration_s: super::length::of(entry),
     };
     Some((candidate, link))
 }

@@ -16,6 +16,7 @@ pub mod entries;
 pub mod extras;
 pub mod fetch;
 pub mod json;
+mod length;
 mod locate;
 pub mod preview;
 mod record;

@@ -38,6 +38,7 @@ impl Watcher {
                     let found = self.title_for(feed, &video).await;
                     source.title = found.title;
                     source.published = source.published.or(found.published);
+                    source.duration_s = source.duration_s.or(found.duration_s);
                 }
                 let queued =
                     crate::sources::enqueue_for_feed(&self.intake, &key, source, &feed.preset)
@@ -76,6 +77,7 @@ impl Watcher {
                         title: Some(title),
                         published: job.source.published,
                         from_oembed: false,
+                        duration_s: job.source.duration_s,
                     },
                     None => crate::sources::find_title(&config, video).await,
                 }
@@ -121,6 +123,7 @@ impl Watcher {
                     let found = self.title_for(feed, &video).await;
                     held.source.title = found.title;
                     held.source.published = held.source.published.or(found.published);
+                    held.source.duration_s = held.source.duration_s.or(found.duration_s);
                 }
             }
             let queued = crate::sources::enqueue_for_feed(
@@ -149,5 +152,6 @@ pub(super) fn source_of(feed: &FeedConfig, candidate: Candidate) -> Source {
         feed: Some(feed.name.clone()),
         published: candidate.published,
         origin: "feed".into(),
+        duration_s: candidate.duration_s,
     }
 }

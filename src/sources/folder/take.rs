@@ -197,6 +197,7 @@ async fn take_links(
             published: found.published,
             origin: ORIGIN.into(),
             link: None,
+            duration_s: found.duration_s,
         };
         let inserted = crate::sources::enqueue(ctx.intake, &entry.key.key, source, preset, None)
             .await
@@ -286,6 +287,7 @@ async fn take_video(
         published: None,
         origin: ORIGIN.into(),
         link: None,
+        duration_s: None,
     };
     // Not `sources::enqueue`: the scheduler is woken only once the file is
     // where the job says.
