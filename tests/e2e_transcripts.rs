@@ -3,8 +3,9 @@
 //! leave `transcript.{json,srt,vtt,txt}` and `summary.md` in the job's
 //! folder, with chapters from the summary's highlights. The subtitles are
 //! read back by the strict SubRip and WebVTT readers below, which share no
-//! code with the writers (no subtitle library can be installed offline for
-//! the tests). One task failing keeps the others' files and `retry` redoes
+//! code with the writers, and by the published Python libraries `srt` and
+//! `webvtt-py` (Debian's python3-srt and python3-webvtt, which `.ci/run`
+//! installs; tests/subtitles/read.py). One task failing keeps the others' files and `retry` redoes
 //! only it; a crash mid-way submits nothing twice and counts every unit once.
 
 mod support;
@@ -105,6 +106,26 @@ fn transcript_and_summary_files_are_written_under_both_prefixes() {
             )
         );
         assert_eq!(cues[2].3, "Prices <went> up --> & so we talk tiers.");
+
+        if let Some(read) = read_with_libraries(&folder) {
+            let (srt, vtt) = (&read["srt"], &read["vtt"]);
+            assert_eq!(srt.as_array().unwrap().len(), 4, "{prefix}: {read}");
+            assert_eq!(
+                srt[0],
+                serde_json::json!([0, 4200, "Speaker 1: Welcome back."])
+            );
+            assert_eq!(srt[3][0], 3_600_000);
+            assert_eq!(vtt.as_array().unwrap().len(), 4, "{prefix}: {read}");
+            assert_eq!(
+                (&vtt[1][0], &vtt[1][1]),
+                (&Value::from(4200), &Value::from(9100))
+            );
+            let voiced = vtt[1][2].as_str().unwrap();
+            assert!(
+                voiced.contains("Speaker 2") && voiced.contains("Glad to be here."),
+                "{voiced}"
+            );
+        }
 
         let txt = std::fs::read_to_string(folder.join("transcript.txt")).unwrap();
         assert!(
@@ -282,6 +303,38 @@ fn a_summary_submit_that_lost_its_answer_is_never_sent_again_on_its_own() {
 // Strict readers
 
 /// `HH:MM:SS<sep>mmm` to ms.
+/// `transcript.srt` and `transcript.vtt` in `folder` as the Python
+/// subtitle libraries read them; `None` (said loudly) when they are not
+/// installed and CI is not set. Under CI a missing library fails.
+fn read_with_libraries(folder: &std::path::Path) -> Option<Value> {
+    // Debian's interpreter: the libraries are Debian packages, and a
+    // `python3` earlier on PATH (pyenv, a venv) does not see them.
+    let python = ["/usr/bin/python3", "python3"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("python3");
+    let out = std::process::Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/subtitles/read.py"
+        ))
+        .arg(folder.join("transcript.srt"))
+        .arg(folder.join("transcript.vtt"))
+        .output()
+        .expect("python3 runs tests/subtitles/read.py");
+    if out.status.code() == Some(3) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the subtitle libraries are missing \
+             (apt-get install python3-srt python3-webvtt)"
+        );
+        eprintln!("SKIPPED: reading subtitles with libraries needs python3-srt and python3-webvtt");
+        return None;
+    }
+    assert!(out.status.success(), "read.py: {}", text(&out));
+    Some(serde_json::from_slice(&out.stdout).expect("read.py prints JSON"))
+}
+
 fn clock(text: &str, sep: char) -> Result<u64, String> {
     let (hms, ms) = text
         .split_once(sep)
