@@ -236,6 +236,16 @@ fn draw(rng: &mut SplitMix, force: &[&str]) -> Misbehave {
     m
 }
 
+/// Whether a fault still to be forced only happens on a submit.
+fn force_needs_submits(force: &[&str]) -> bool {
+    force.iter().any(|k| {
+        matches!(
+            *k,
+            "concurrency-limited" | "ambiguous-submit" | "submit-hang"
+        )
+    })
+}
+
 /// The campaign's name for the fault a request met.
 fn kind_of(r: &Recorded) -> Option<&'static str> {
     match r.fault? {
@@ -299,7 +309,7 @@ fn run_campaign(campaign: Campaign) {
 
     // Most videos now, the rest (and the second file) half way through.
     let early = campaign.url_videos * 3 / 4;
-    let urls: Vec<String> = (0..campaign.url_videos)
+    let mut urls: Vec<String> = (0..campaign.url_videos)
         .map(|n| video_url(seed, n))
         .collect();
     for url in &urls[..early] {
@@ -341,13 +351,27 @@ fn run_campaign(campaign: Campaign) {
             std::fs::write(&file, &locals[1]).unwrap();
             submit(&env, file.to_str().unwrap(), &mut seen);
         }
+        // Faults on submits need submits: when every video has ended while
+        // a submit fault was never met, one more video gives it its chance
+        // (the pipeline may be quick enough to submit them all early).
+        if late_submitted
+            && force_needs_submits(&force)
+            && !env
+                .jobs()
+                .iter()
+                .any(|j| j["state"] == "queued" || j["state"] == "submitting")
+        {
+            let url = video_url(seed, urls.len());
+            submit(&env, &url, &mut seen);
+            urls.push(url);
+        }
         std::thread::sleep(Duration::from_millis(rng.range(100, 300)));
     }
     let chaos = started.elapsed();
     env.api.misbehave(Misbehave::default());
     let healed = Instant::now();
 
-    let videos = campaign.url_videos + locals.len();
+    let videos = urls.len() + locals.len();
     let ended = |env: &Env| {
         env.jobs()
             .iter()
