@@ -14,35 +14,16 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::fake_api::tasks::{Kind, EXPORT_UNITS};
 use support::harness::{
-    assert_no_secrets, base_config, file_names, text, Daemon, Env, VIDEO, VIDEO_KEY,
+    assert_no_secrets, base_config, fake_for_prefix, file_names, text, Daemon, Env, VIDEO,
+    VIDEO_KEY,
 };
-use support::{CostField, Envelope, FakeConfig};
+use support::FakeConfig;
 
 /// The fake's clipping cost: 3 clips at 10 units.
 const CLIP_UNITS: u64 = 30;
 
 const LANDSCAPE: &str = "\n[presets.landscape]\nenable_export = true\nratio = \"RATIO_16_9\"\n\
                          resolution = \"FHD_1080\"\nenable_ai_reframe = true\n";
-
-fn fake(prefix: &str) -> FakeConfig {
-    let later = prefix == "/api/v2";
-    FakeConfig {
-        phase: Duration::from_millis(60),
-        prefix: prefix.into(),
-        envelope: if later {
-            Envelope::DataOnly
-        } else {
-            Envelope::Seed
-        },
-        cost_field: if later {
-            CostField::CostUsage
-        } else {
-            CostField::ApiUnitsUsage
-        },
-        numbers_as_strings: !later,
-        ..FakeConfig::default()
-    }
-}
 
 /// The `.mp4` files in `dir`, sorted.
 fn videos(dir: &Path) -> Vec<String> {
@@ -71,7 +52,7 @@ fn assert_export_videos(env: &Env, folder: &Path, export_id: &str, count: usize)
 #[test]
 fn also_renders_the_kept_clips_again_into_a_subfolder_under_both_prefixes() {
     for prefix in ["/open/v2", "/api/v2"] {
-        let env = Env::with_config(fake(prefix), |url| {
+        let env = Env::with_config(fake_for_prefix(prefix), |url| {
             base_config(url)
                 .replace(
                     "[presets.default]\n",
@@ -120,7 +101,9 @@ fn also_renders_the_kept_clips_again_into_a_subfolder_under_both_prefixes() {
 
 #[test]
 fn export_on_demand_with_the_daemon_stopped() {
-    let env = Env::with_config(fake("/api/v2"), |url| base_config(url) + LANDSCAPE);
+    let env = Env::with_config(fake_for_prefix("/api/v2"), |url| {
+        base_config(url) + LANDSCAPE
+    });
     env.run_ok(&["submit", VIDEO, "--wait"]);
     assert_eq!(env.api.extra_submits(Kind::Exports), 0);
     let out = env.run_ok(&["export", "1", "--preset", "landscape"]);
@@ -141,7 +124,9 @@ fn export_on_demand_with_the_daemon_stopped() {
 
 #[test]
 fn export_on_demand_through_the_running_daemon() {
-    let env = Env::with_config(fake("/open/v2"), |url| base_config(url) + LANDSCAPE);
+    let env = Env::with_config(fake_for_prefix("/open/v2"), |url| {
+        base_config(url) + LANDSCAPE
+    });
     let daemon = Daemon::start(&env);
     env.run_ok(&["submit", VIDEO]);
     daemon.expect("the job is done", Duration::from_secs(20), || {
@@ -166,7 +151,7 @@ fn a_crash_while_exporting_submits_the_export_once() {
     let env = Env::with_config(
         FakeConfig {
             phase: Duration::from_millis(700),
-            ..fake("/api/v2")
+            ..fake_for_prefix("/api/v2")
         },
         |url| {
             base_config(url).replace(
@@ -205,7 +190,7 @@ fn a_crash_while_exporting_submits_the_export_once() {
 
 #[test]
 fn a_refused_export_link_is_fetched_again_not_paid_again() {
-    let env = Env::with_config(fake("/api/v2"), |url| {
+    let env = Env::with_config(fake_for_prefix("/api/v2"), |url| {
         base_config(url).replace(
             "[presets.default]\n",
             "[presets.default]\nalso = [\"landscape\"]\n",

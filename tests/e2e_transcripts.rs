@@ -15,9 +15,10 @@ use std::time::Duration;
 use serde_json::Value;
 use support::fake_api::tasks::{Kind, SUMMARY_UNITS, TRANSCRIPT_UNITS};
 use support::harness::{
-    assert_no_secrets, base_config, file_names, read_json, text, Daemon, Env, VIDEO, VIDEO_KEY,
+    assert_no_secrets, base_config, fake_for_prefix, file_names, read_json, text, Daemon, Env,
+    VIDEO, VIDEO_KEY,
 };
-use support::{CostField, Envelope, FakeConfig, Misbehave};
+use support::{FakeConfig, Misbehave};
 
 /// The fake's clipping cost: 3 clips at 10 units.
 const CLIP_UNITS: u64 = 30;
@@ -29,30 +30,10 @@ fn config(url: &str) -> String {
     )
 }
 
-fn fake(prefix: &str) -> FakeConfig {
-    let later = prefix == "/api/v2";
-    FakeConfig {
-        phase: Duration::from_millis(60),
-        prefix: prefix.into(),
-        envelope: if later {
-            Envelope::DataOnly
-        } else {
-            Envelope::Seed
-        },
-        cost_field: if later {
-            CostField::CostUsage
-        } else {
-            CostField::ApiUnitsUsage
-        },
-        numbers_as_strings: !later,
-        ..FakeConfig::default()
-    }
-}
-
 #[test]
 fn transcript_and_summary_files_are_written_under_both_prefixes() {
     for prefix in ["/open/v2", "/api/v2"] {
-        let env = Env::with_config(fake(prefix), config);
+        let env = Env::with_config(fake_for_prefix(prefix), config);
         let out = env.run(&["submit", VIDEO, "--wait"]);
         assert!(out.status.success(), "{prefix}: {}", text(&out));
         let folder = env.only_folder("inbox");
@@ -162,7 +143,7 @@ fn transcript_and_summary_files_are_written_under_both_prefixes() {
 
 #[test]
 fn a_failed_summary_keeps_the_rest_and_retry_redoes_only_the_summary() {
-    let env = Env::with_config(fake("/api/v2"), config);
+    let env = Env::with_config(fake_for_prefix("/api/v2"), config);
     env.api.misbehave(Misbehave {
         fail_summaries_with: Some("video has no speech to summarize".into()),
         ..Misbehave::default()
@@ -234,7 +215,7 @@ fn a_crash_mid_way_submits_each_task_once_and_counts_units_once() {
     let env = Env::with_config(
         FakeConfig {
             phase: Duration::from_millis(700),
-            ..fake("/open/v2")
+            ..fake_for_prefix("/open/v2")
         },
         config,
     );
@@ -272,7 +253,7 @@ fn a_crash_mid_way_submits_each_task_once_and_counts_units_once() {
 
 #[test]
 fn a_summary_submit_that_lost_its_answer_is_never_sent_again_on_its_own() {
-    let env = Env::with_config(fake("/open/v2"), config);
+    let env = Env::with_config(fake_for_prefix("/open/v2"), config);
     env.api.misbehave(Misbehave {
         cut_after_summary_submit: 1,
         ..Misbehave::default()

@@ -69,6 +69,18 @@ pub fn shorten(text: &str, max: usize) -> String {
     out
 }
 
+/// `text` on one line: control characters (newlines, tabs, escapes) and
+/// the two noncharacters XML 1.0 forbids become spaces, runs of spaces one,
+/// and no space at either end.
+pub fn one_line(text: &str) -> String {
+    text.split(|c: char| {
+        c.is_whitespace() || c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+    })
+    .filter(|w| !w.is_empty())
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
 /// An HTTP body read up to a limit.
 #[derive(Debug)]
 pub struct Capped {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::fake_api::{FakeApi, FakeConfig, Misbehave};
+use super::fake_api::{CostField, Envelope, FakeApi, FakeConfig, Misbehave};
 use super::feed_server::FeedServer;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_clipwatch");
@@ -24,6 +24,30 @@ pub const VIDEO_KEY: &str = "youtube:dQw4w9WgXcQ";
 pub fn phase(ms: u64) -> FakeConfig {
     FakeConfig {
         phase: Duration::from_millis(ms),
+        ..FakeConfig::default()
+    }
+}
+
+/// A quick fake (60 ms phases) answering like the API under `prefix`:
+/// `/api/v2` bare `data` with `cost_usage` and numbers as numbers,
+/// `/open/v2` the seed's envelope with `api_units_usage` and numbers as
+/// strings.
+pub fn fake_for_prefix(prefix: &str) -> FakeConfig {
+    let later = prefix == "/api/v2";
+    FakeConfig {
+        phase: Duration::from_millis(60),
+        prefix: prefix.into(),
+        envelope: if later {
+            Envelope::DataOnly
+        } else {
+            Envelope::Seed
+        },
+        cost_field: if later {
+            CostField::CostUsage
+        } else {
+            CostField::ApiUnitsUsage
+        },
+        numbers_as_strings: !later,
         ..FakeConfig::default()
     }
 }

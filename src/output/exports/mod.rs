@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::output::download::{write_atomic, DownloadError};
 use crate::output::naming::sanitize_component;
 use crate::output::sidecar::Project;
+use crate::util::one_line;
 
 pub use chapters::ChapterPoint;
 
@@ -199,18 +200,6 @@ pub async fn write_chapters(folder: &Path, points: &[ChapterPoint]) -> Result<()
         text.as_bytes(),
     )
     .await
-}
-
-/// `text` on one line: control characters (newlines, tabs, escapes) and
-/// the two noncharacters XML 1.0 forbids become spaces, runs of spaces one,
-/// and no space at either end.
-fn one_line(text: &str) -> String {
-    text.split(|c: char| {
-        c.is_whitespace() || c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}')
-    })
-    .filter(|w| !w.is_empty())
-    .collect::<Vec<_>>()
-    .join(" ")
 }
 
 /// Milliseconds to whole frames at [`FPS`], to the nearest frame.

@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use super::{ms, text_of};
+use crate::util::one_line;
 
 /// One spoken segment.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,13 +110,6 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-fn one_line(text: &str) -> String {
-    text.split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::{ms, text_of};
 use crate::model::identity;
 use crate::output::exports::ChapterPoint;
+use crate::util::one_line;
 
 /// How the times of a summary link back to the source.
 #[derive(Debug, Clone)]
@@ -146,13 +147,6 @@ fn timestamp(ms: u64) -> String {
     } else {
         format!("{m:02}:{s:02}")
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]
