@@ -111,6 +111,16 @@ impl JobRun {
         if linked.is_empty() {
             return Err("the export task SUCCEEDED without any clip video link".into());
         }
+        if linked.len() < clips.len() {
+            tracing::warn!(
+                job = self.job.id, key = %self.job.key,
+                "the {preset} export lists {} clips but only {} have a video link: \
+                 writing those; `clipwatch show {}` lists the files written",
+                clips.len(),
+                linked.len(),
+                self.job.id
+            );
+        }
         let sub = export_subfolder(preset);
         let dir = folder.join(&sub);
         tokio::fs::create_dir_all(&dir)

@@ -213,6 +213,12 @@ fn endpoint(path: &str) -> &'static str {
         p if p.starts_with("/clips/results/") => "results",
         "/clips/find-moments" => "moments_submit",
         p if p.starts_with("/clips/find-moments/results/") => "moments_results",
+        "/transcripts" => "transcript_submit",
+        p if p.starts_with("/transcripts/results/") => "transcript_results",
+        "/summaries" => "summary_submit",
+        p if p.starts_with("/summaries/results/") => "summary_results",
+        "/clips/export" => "export_submit",
+        p if p.starts_with("/clips/export/") => "export_results",
         _ => "other",
     }
 }
@@ -232,6 +238,11 @@ mod tests {
             endpoint("/clips/find-moments/results/fm-1"),
             "moments_results"
         );
+        assert_eq!(endpoint("/transcripts"), "transcript_submit");
+        assert_eq!(endpoint("/summaries/results/s-1"), "summary_results");
+        assert_eq!(endpoint("/clips/export"), "export_submit");
+        assert_eq!(endpoint("/clips/export/exp_41"), "export_results");
+        assert_eq!(endpoint("/clips/export/results/exp_41"), "export_results");
     }
 
     #[test]
