@@ -10,7 +10,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use crate::model::{Job, State};
 
-use super::{record, Store, StoreError};
+use super::{buckets, read_u64, record, Store, StoreError};
 
 pub(super) const TREE: &str = "by_state";
 
@@ -75,17 +75,15 @@ impl Store {
     pub fn count_by_state(&self) -> Result<BTreeMap<String, usize>, StoreError> {
         let mut counts: BTreeMap<String, usize> =
             State::NAMES.iter().map(|n| (n.to_string(), 0)).collect();
-        let mut indexed = 0;
         for entry in self.by_state.iter().keys() {
             let entry = entry?;
             let end = entry.iter().position(|&b| b == 0).unwrap_or(entry.len());
             *counts
                 .entry(String::from_utf8_lossy(&entry[..end]).into_owned())
                 .or_default() += 1;
-            indexed += 1;
         }
-        let compact = self.jobs.len().saturating_sub(indexed);
-        *counts.entry("skipped".into()).or_default() += compact;
+        let compact = self.meta.get(buckets::COUNT)?.map_or(0, |v| read_u64(&v));
+        *counts.entry("skipped".into()).or_default() += compact as usize;
         Ok(counts)
     }
 }

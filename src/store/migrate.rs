@@ -5,20 +5,24 @@
 //! Format 2: first-sight skips compact and without a `job_numbers` entry,
 //! the rest JSON, every JSON record in `by_state` (`record.rs`,
 //! `by_state.rs`).
+//! Format 3: the compact skips moved out of `jobs` into the buckets of
+//! `skips` (`buckets.rs`), counted in `meta`.
 //!
 //! Crash-safe without a journal: each record says by its first byte which
-//! layout it is in, so both kinds read at any point; a batch of records is
-//! converted, indexed and put on the work list in one transaction; and the
+//! layout it is in, so both kinds read at any point (and a record is in
+//! `jobs` or in its bucket, never both: the move is one transaction); a
+//! batch of records is converted, moved, indexed and put on the work list
+//! in one transaction; and the
 //! format is set only after the last batch is flushed. A kill at any point
 //! loses nothing, and the next open starts over, which skips what is done
 //! (converting a converted record is a no-op, indexing is idempotent).
 
 use sled::{IVec, Transactional};
 
-use super::{by_state, read_u64, record, tx_error, Store, StoreError};
+use super::{by_state, read_u64, record, tx_error, Store, StoreError, TxRecords};
 
 const FORMAT: &str = "store:format";
-const CURRENT_FORMAT: u64 = 2;
+const CURRENT_FORMAT: u64 = 3;
 /// Records converted per transaction.
 const BATCH: usize = 500;
 /// A progress line every this many batches.
@@ -74,27 +78,44 @@ impl Store {
         Ok(range.take(BATCH).collect::<Result<_, _>>()?)
     }
 
-    /// Re-encode, index and (if not terminal) list each JSON record of the
-    /// batch, in one transaction.
+    /// Re-encode, index and (if not terminal) list each record of the
+    /// batch, and move the compact ones into their buckets, in one
+    /// transaction.
     fn convert(&self, batch: &[(IVec, IVec)]) -> Result<(), StoreError> {
         let mut jobs = Vec::with_capacity(batch.len());
         for (key, bytes) in batch {
-            if !record::is_compact(bytes) {
-                jobs.push(record::decode(&String::from_utf8_lossy(key), bytes)?);
-            }
+            let job = record::decode(&String::from_utf8_lossy(key), bytes)?;
+            jobs.push((job, bytes));
         }
-        (&self.jobs, &self.active, &self.by_state, &self.job_numbers)
-            .transaction(|(tree, active, index, numbers)| {
-                for job in &jobs {
+        let trees = (
+            &self.jobs,
+            &self.skips,
+            &self.meta,
+            &self.active,
+            &self.by_state,
+            &self.job_numbers,
+        );
+        trees
+            .transaction(|(jobs_tree, skips, meta, active, index, numbers)| {
+                let records = TxRecords {
+                    jobs: jobs_tree,
+                    skips,
+                    meta,
+                };
+                for (job, old) in &jobs {
                     let key = job.key.as_bytes();
                     let new = record::encode(job);
-                    // The index is written as if from nothing: the old
-                    // record had no entry, and a repeat is harmless.
-                    by_state::reindex(index, key, None, Some(&new))?;
                     if record::is_compact(&new) {
+                        // A format 2 JSON skip had an index entry; format 1
+                        // had none, and removing nothing is harmless.
+                        by_state::reindex(index, key, Some(old), Some(&new))?;
                         numbers.remove(&job.id.to_be_bytes())?;
+                    } else {
+                        // Written as if from nothing: a format 1 record has
+                        // no entry, and a repeat is harmless.
+                        by_state::reindex(index, key, None, Some(&new))?;
                     }
-                    tree.insert(key, new)?;
+                    records.insert(key, &new)?;
                     if !job.state.is_terminal() {
                         active.insert(key, &[])?;
                     }
@@ -188,12 +209,8 @@ mod tests {
         write_format_1(dir.path(), &written);
         let store = reopen(dir.path());
         assert_eq!(store.jobs().unwrap(), written);
-        let compact = store
-            .jobs
-            .iter()
-            .filter(|e| record::is_compact(&e.as_ref().unwrap().1))
-            .count();
-        assert_eq!(compact, written.len() / 3);
+        let compact = written.len() / 3;
+        assert_skips_in_buckets(&store, compact);
         assert_eq!(store.jobs_in_state("failed").unwrap().len(), 503);
         assert_eq!(store.active_jobs().unwrap().len(), 502);
         assert_eq!(store.find("7").unwrap().key, "url:https://a/7");
@@ -202,7 +219,68 @@ mod tests {
         assert_eq!(store.job_numbers.len(), written.len() - compact);
         assert_eq!(
             store.meta.get(FORMAT).unwrap().map(|v| read_u64(&v)),
-            Some(2)
+            Some(3)
+        );
+    }
+
+    /// Every compact record is in a bucket, none in `jobs`, and the count
+    /// says how many.
+    fn assert_skips_in_buckets(store: &Store, expected: usize) {
+        assert!(store
+            .jobs
+            .iter()
+            .all(|e| !record::is_compact(&e.unwrap().1)));
+        let mut in_buckets = 0;
+        store
+            .each_compact(|_, record| {
+                assert!(record::is_compact(record));
+                in_buckets += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(in_buckets, expected);
+        assert_eq!(store.count_by_state().unwrap()["skipped"], expected);
+    }
+
+    /// Write `jobs` as clipwatch 5e2abd9 did (format 2): compact skips in
+    /// `jobs` without a number, JSON records numbered and in `by_state`.
+    fn write_format_2(dir: &std::path::Path, jobs: &[Job]) {
+        write_format_1(dir, jobs);
+        let db = sled::open(dir.join("db")).unwrap();
+        let (records, numbers) = (
+            db.open_tree("jobs").unwrap(),
+            db.open_tree("job_numbers").unwrap(),
+        );
+        let index = db.open_tree(by_state::TREE).unwrap();
+        for job in jobs {
+            let record = record::encode(job);
+            if record::is_compact(&record) {
+                numbers.remove(job.id.to_be_bytes()).unwrap();
+            } else {
+                let entry = format!("{}\0{}", job.state.name(), job.key);
+                index.insert(entry.as_bytes(), &[]).unwrap();
+            }
+            records.insert(job.key.as_bytes(), record).unwrap();
+        }
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert(FORMAT, &2u64.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+
+    #[test]
+    fn a_format_2_store_moves_its_compact_skips_into_buckets() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = jobs(2 * BATCH as u64 + 11);
+        write_format_2(dir.path(), &written);
+        let store = reopen(dir.path());
+        assert_eq!(store.jobs().unwrap(), written);
+        assert_skips_in_buckets(&store, written.len() / 3);
+        let counts = store.count_by_state().unwrap();
+        assert_eq!((counts["failed"], counts["queued"]), (337, 337));
+        assert_eq!(store.find("6").unwrap().key, "url:https://a/6");
+        assert_eq!(
+            store.get("url:https://a/9").unwrap().unwrap().state.name(),
+            "skipped"
         );
     }
 
@@ -215,22 +293,25 @@ mod tests {
         write_format_1(dir.path(), &written);
         {
             let store = reopen(dir.path());
-            // Back to "half converted": format unset, the second half JSON again.
+            // Back to "half converted": format unset, the second half JSON
+            // again (out of the buckets, as before its batch).
             store.meta.remove(FORMAT).unwrap();
-            for job in &written[BATCH..] {
-                store
-                    .jobs
-                    .insert(job.key.as_bytes(), record::encode_json(job))
-                    .unwrap();
-            }
+            let trees = (&store.jobs, &store.skips, &store.meta);
+            trees
+                .transaction(|(jobs, skips, meta)| {
+                    let records = TxRecords { jobs, skips, meta };
+                    for job in &written[BATCH..] {
+                        records.insert(job.key.as_bytes(), &record::encode_json(job))?;
+                    }
+                    Ok(())
+                })
+                .map_err(tx_error)
+                .unwrap();
             store.db.flush().unwrap();
         }
         let store = reopen(dir.path());
         assert_eq!(store.jobs().unwrap(), written);
-        assert!(store.jobs.iter().all(|e| {
-            let (_, bytes) = e.unwrap();
-            record::is_compact(&bytes) == (record::state_name(&bytes).as_deref() == Some("skipped"))
-        }));
+        assert_skips_in_buckets(&store, 333);
         let counts = store.count_by_state().unwrap();
         assert_eq!(
             (counts["failed"], counts["queued"], counts["skipped"]),

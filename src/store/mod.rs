@@ -18,6 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
+mod buckets;
 mod by_state;
 mod changes;
 mod durability;
@@ -69,7 +70,9 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// The JSON records; the compact ones are in `skips` (`buckets.rs`).
     jobs: sled::Tree,
+    skips: sled::Tree,
     job_numbers: sled::Tree,
     /// Keys of jobs that are not done, failed or skipped: the scheduler's
     /// work list, so it never scans the whole seen set.
@@ -114,6 +117,7 @@ impl Store {
             .map_err(|e| classify_open_error(&path, e))?;
         let store = Store {
             jobs: db.open_tree("jobs")?,
+            skips: db.open_tree(buckets::TREE)?,
             job_numbers: db.open_tree("job_numbers")?,
             active: db.open_tree("active")?,
             by_state: db.open_tree(by_state::TREE)?,
@@ -142,8 +146,12 @@ impl Store {
             None => 0,
         };
         // Compact skips have no number entry (a rare, one-time scan).
-        for entry in self.jobs.iter().values() {
-            highest = highest.max(record::compact_id(&entry?).unwrap_or(0));
+        for entry in self.jobs.iter().values().chain(self.skips.iter().values()) {
+            let entry = entry?;
+            for (_, record) in buckets::entries(&entry) {
+                highest = highest.max(record::compact_id(record).unwrap_or(0));
+            }
+            highest = highest.max(record::compact_id(&entry).unwrap_or(0));
         }
         let next = highest + 1;
         // Only if still absent: another opener cannot exist (sled locks the
@@ -221,14 +229,16 @@ impl Store {
         prepare(&mut draft);
         let trees = (
             &self.jobs,
+            &self.skips,
             &self.job_numbers,
             &self.active,
             &self.meta,
             &self.by_state,
         );
         let outcome = trees
-            .transaction(|(jobs, numbers, active, meta, by_state)| {
-                if let Some(bytes) = jobs.get(key)? {
+            .transaction(|(jobs, skips, numbers, active, meta, by_state)| {
+                let records = TxRecords { jobs, skips, meta };
+                if let Some(bytes) = records.get(key.as_bytes())? {
                     return Ok(Err(bytes));
                 }
                 let id = meta
@@ -238,7 +248,7 @@ impl Store {
                 meta.insert(NEXT_JOB_NUMBER, &(id + 1).to_be_bytes())?;
                 let mut job = draft.clone();
                 job.id = id;
-                write_job(jobs, numbers, active, by_state, &job)?;
+                write_job(&records, numbers, active, by_state, &job)?;
                 Ok(Ok(job))
             })
             .map_err(tx_error)?;
@@ -267,7 +277,7 @@ impl Store {
         may: impl Fn(&Job) -> bool,
     ) -> Result<Option<Job>, StoreError> {
         loop {
-            let Some(old) = self.jobs.get(key)? else {
+            let Some(old) = self.record(key)? else {
                 return Ok(None);
             };
             let mut job = decode(key, &old)?;
@@ -284,12 +294,20 @@ impl Store {
             // if the record is still what was read (two feeds at once queue
             // it once).
             let record = encode(&job);
-            let written = (&self.jobs, &self.active, &self.by_state)
-                .transaction(|(jobs, active, by_state)| {
-                    if jobs.get(key)?.as_deref() != Some(&old[..]) {
+            let trees = (
+                &self.jobs,
+                &self.skips,
+                &self.meta,
+                &self.active,
+                &self.by_state,
+            );
+            let written = trees
+                .transaction(|(jobs, skips, meta, active, by_state)| {
+                    let records = TxRecords { jobs, skips, meta };
+                    if records.get(key.as_bytes())?.as_deref() != Some(&old[..]) {
                         return Ok(false);
                     }
-                    jobs.insert(key.as_bytes(), record.clone())?;
+                    records.insert(key.as_bytes(), &record)?;
                     by_state::reindex(by_state, key.as_bytes(), Some(&old), Some(&record))?;
                     active.insert(key.as_bytes(), &[])?;
                     Ok(true)
@@ -332,17 +350,19 @@ impl Store {
         let outbox = self.outbox.tree();
         (
             &self.jobs,
+            &self.skips,
             &self.job_numbers,
             &self.active,
             &self.meta,
             outbox,
             &self.by_state,
         )
-            .transaction(|(jobs, numbers, active, meta, outbox, by_state)| {
+            .transaction(|(jobs, skips, numbers, active, meta, outbox, by_state)| {
                 if let Some(id) = &event_id {
                     outbox::record_job_event(jobs, meta, outbox, job, id)?;
                 }
-                write_job(jobs, numbers, active, by_state, job)?;
+                let records = TxRecords { jobs, skips, meta };
+                write_job(&records, numbers, active, by_state, job)?;
                 if let Some((day, units)) = units {
                     for counter in [day_key(day), UNITS_TOTAL.to_string()] {
                         let current = meta.get(counter.as_bytes())?.map_or(0, |v| read_u64(&v));
@@ -387,9 +407,18 @@ impl Store {
     /// Remove a key from the seen set so it can be clipped again.
     pub async fn forget(&self, key: &str) -> Result<Job, StoreError> {
         let job = self.find(key)?;
-        (&self.jobs, &self.job_numbers, &self.active, &self.by_state)
-            .transaction(|(jobs, numbers, active, by_state)| {
-                let old = jobs.remove(job.key.as_bytes())?;
+        let trees = (
+            &self.jobs,
+            &self.skips,
+            &self.meta,
+            &self.job_numbers,
+            &self.active,
+            &self.by_state,
+        );
+        trees
+            .transaction(|(jobs, skips, meta, numbers, active, by_state)| {
+                let records = TxRecords { jobs, skips, meta };
+                let old = records.remove(job.key.as_bytes())?;
                 by_state::reindex(by_state, job.key.as_bytes(), old.as_deref(), None)?;
                 numbers.remove(&job.id.to_be_bytes())?;
                 active.remove(job.key.as_bytes())?;
@@ -423,14 +452,14 @@ fn classify_open_error(path: &Path, err: sled::Error) -> StoreError {
 /// A job's record, number, state-index and work-list entries, inside a
 /// transaction.
 fn write_job(
-    jobs: &TransactionalTree,
+    records: &TxRecords,
     numbers: &TransactionalTree,
     active: &TransactionalTree,
     by_state: &TransactionalTree,
     job: &Job,
 ) -> Result<(), ConflictableTransactionError<()>> {
     let record = encode(job);
-    let old = jobs.insert(job.key.as_bytes(), record.clone())?;
+    let old = records.insert(job.key.as_bytes(), &record)?;
     by_state::reindex(by_state, job.key.as_bytes(), old.as_deref(), Some(&record))?;
     // A compact skip has no number entry: it would be one more sled entry
     // for every key, the bulk of the file (BENCHMARKS.md); `find` scans for
@@ -465,6 +494,7 @@ fn read_u64(bytes: &[u8]) -> u64 {
     bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
+use buckets::TxRecords;
 use record::{decode, encode};
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 
 use crate::model::Job;
 
-use super::{day_key, decode, read_u64, Store, StoreError, UNITS_TOTAL};
+use super::{buckets, day_key, decode, read_u64, Store, StoreError, UNITS_TOTAL};
 
 impl Store {
     /// Jobs that are not done, failed or skipped, oldest first.
@@ -25,10 +25,33 @@ impl Store {
     }
 
     pub fn get(&self, key: &str) -> Result<Option<Job>, StoreError> {
-        self.jobs
-            .get(key)?
+        self.record(key)?
             .map(|bytes| decode(key, &bytes))
             .transpose()
+    }
+
+    /// `key`'s stored record: JSON from `jobs`, or compact from its bucket.
+    pub(super) fn record(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(json) = self.jobs.get(key)? {
+            return Ok(Some(json.to_vec()));
+        }
+        let bucket = self.skips.get(buckets::bucket_of(key.as_bytes()))?;
+        Ok(bucket.and_then(|b| buckets::find(&b, key.as_bytes()).map(<[u8]>::to_vec)))
+    }
+
+    /// Calls `each` with every compact record (key, record), bucket by
+    /// bucket.
+    pub(super) fn each_compact(
+        &self,
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for bucket in self.skips.iter().values() {
+            let bucket = bucket?;
+            for (key, record) in buckets::entries(&bucket) {
+                each(key, record)?;
+            }
+        }
+        Ok(())
     }
 
     pub fn require(&self, key: &str) -> Result<Job, StoreError> {
@@ -52,13 +75,14 @@ impl Store {
     /// A compact skip by number: these have no `job_numbers` entry, so
     /// the records are scanned (reading only each one's number).
     fn find_compact(&self, number: u64) -> Result<Option<Job>, StoreError> {
-        for entry in self.jobs.iter() {
-            let (key, bytes) = entry?;
-            if super::record::compact_id(&bytes) == Some(number) {
-                return decode(&String::from_utf8_lossy(&key), &bytes).map(Some);
+        let mut found = None;
+        self.each_compact(|key, record| {
+            if found.is_none() && super::record::compact_id(record) == Some(number) {
+                found = Some(decode(&String::from_utf8_lossy(key), record)?);
             }
-        }
-        Ok(None)
+            Ok(())
+        })?;
+        Ok(found)
     }
 
     /// Every job, oldest first.
@@ -68,6 +92,10 @@ impl Store {
             let (key, bytes) = entry?;
             jobs.push(decode(&String::from_utf8_lossy(&key), &bytes)?);
         }
+        self.each_compact(|key, record| {
+            jobs.push(decode(&String::from_utf8_lossy(key), record)?);
+            Ok(())
+        })?;
         jobs.sort_by_key(|job| job.id);
         Ok(jobs)
     }

@@ -161,9 +161,15 @@ fn url_from_key(key: &str) -> Option<String> {
     key.strip_prefix("url:").map(str::to_owned)
 }
 
-struct Writer(Vec<u8>);
+pub(super) struct Writer(pub(super) Vec<u8>);
 
 impl Writer {
+    /// A length-prefixed byte string.
+    pub(super) fn slice(&mut self, bytes: &[u8]) {
+        self.uint(bytes.len() as u64);
+        self.0.extend_from_slice(bytes);
+    }
+
     /// LEB128: 7 bits a byte, low bits first.
     fn uint(&mut self, mut n: u64) {
         while n >= 0x80 {
@@ -197,9 +203,20 @@ impl Writer {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
+pub(super) struct Reader<'a>(pub(super) &'a [u8]);
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    /// A length-prefixed byte string.
+    pub(super) fn slice(&mut self) -> Option<&'a [u8]> {
+        let len = usize::try_from(self.uint()?).ok()?;
+        if len > self.0.len() {
+            return None;
+        }
+        let (bytes, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Some(bytes)
+    }
+
     fn byte(&mut self) -> Option<u8> {
         let (&first, rest) = self.0.split_first()?;
         self.0 = rest;

@@ -9,7 +9,10 @@ use sled::Transactional;
 
 use crate::model::{Event, Job, JobChange, Source};
 
-use super::{decode, read_u64, tx_error, write_job, Inserted, Store, StoreError, NEXT_JOB_NUMBER};
+use super::{
+    decode, read_u64, tx_error, write_job, Inserted, Store, StoreError, TxRecords,
+    NEXT_JOB_NUMBER,
+};
 
 /// Skipped entries written per transaction by [`Store::insert_skipped_many`].
 const SKIPS_PER_TRANSACTION: usize = 1000;
@@ -57,27 +60,29 @@ impl Store {
     fn write_skipped(&self, drafts: &[Job]) -> Result<Vec<Inserted>, StoreError> {
         let trees = (
             &self.jobs,
+            &self.skips,
             &self.job_numbers,
             &self.active,
             &self.meta,
             &self.by_state,
         );
         let outcomes = trees
-            .transaction(|(jobs, numbers, active, meta, by_state)| {
+            .transaction(|(jobs, skips, numbers, active, meta, by_state)| {
+                let records = TxRecords { jobs, skips, meta };
                 let mut next = meta
                     .get(NEXT_JOB_NUMBER)?
                     .map_or(1, |v| read_u64(&v))
                     .max(1);
                 let mut outcomes = Vec::with_capacity(drafts.len());
                 for draft in drafts {
-                    if let Some(bytes) = jobs.get(draft.key.as_bytes())? {
+                    if let Some(bytes) = records.get(draft.key.as_bytes())? {
                         outcomes.push(Err((draft.key.clone(), bytes)));
                         continue;
                     }
                     let mut job = draft.clone();
                     job.id = next;
                     next += 1;
-                    write_job(jobs, numbers, active, by_state, &job)?;
+                    write_job(&records, numbers, active, by_state, &job)?;
                     outcomes.push(Ok(job));
                 }
                 meta.insert(NEXT_JOB_NUMBER, &next.to_be_bytes())?;
