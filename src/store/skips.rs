@@ -10,8 +10,7 @@ use sled::Transactional;
 use crate::model::{Event, Job, JobChange, Source};
 
 use super::{
-    decode, read_u64, tx_error, write_job, Inserted, Store, StoreError, TxRecords,
-    NEXT_JOB_NUMBER,
+    decode, read_u64, tx_error, write_job, Inserted, Store, StoreError, TxRecords, NEXT_JOB_NUMBER,
 };
 
 /// Skipped entries written per transaction by [`Store::insert_skipped_many`].
