@@ -81,7 +81,7 @@ pub struct Store {
     by_state: sled::Tree,
     meta: sled::Tree,
     /// One flush at a time; see [`Store::flush`].
-    flushing: Arc<tokio::sync::Mutex<()>>,
+    flushing: Arc<durability::Flushing>,
     /// The first write that failed (see [`Store::failures`]).
     failure: Arc<tokio::sync::watch::Sender<Option<String>>>,
     /// Keys of jobs written since the last [`Store::take_changes`], for the
@@ -122,7 +122,7 @@ impl Store {
             active: db.open_tree("active")?,
             by_state: db.open_tree(by_state::TREE)?,
             meta: db.open_tree("meta")?,
-            flushing: Arc::new(tokio::sync::Mutex::new(())),
+            flushing: Arc::default(),
             failure: Arc::new(tokio::sync::watch::channel(None).0),
             changes: Arc::new(Mutex::new(None)),
             published: tokio::sync::broadcast::channel(PUBLISHED_CAPACITY).0,

@@ -5,7 +5,8 @@
 //! - `{`: the job as JSON, self-describing. Every job that is not a plain
 //!   skip is stored this way, and every record written before the compact
 //!   format (clipwatch ≤ 10705a0) is one.
-//! - [`COMPACT_SKIP_V1`]: a job recorded as skipped on first sight and never
+//! - [`COMPACT_SKIP_V1`] and [`COMPACT_SKIP_V2`] (V1 and the video's length
+//!   after it, for feeds that give one): a job recorded as skipped on first sight and never
 //!   touched since (the bulk of a store: a feed's backfill and filtered
 //!   entries), in a compact binary form: varints and length-prefixed
 //!   strings, no field names, about a third of the JSON.
@@ -21,7 +22,8 @@
 //! still written compact (the decoded job gets the default from
 //! `Job::new`); one whose field holds anything else no longer round-trips,
 //! so it is written as JSON. To carry a new field in the compact form too,
-//! add a `COMPACT_SKIP_V2` byte with its own layout and keep decoding V1.
+//! add a `COMPACT_SKIP_V3` byte with its own layout and keep decoding V1
+//! and V2.
 
 use chrono::{DateTime, Utc};
 
@@ -31,6 +33,8 @@ use super::StoreError;
 
 /// The version byte of the compact skip layout (see the module doc).
 pub(super) const COMPACT_SKIP_V1: u8 = 1;
+/// V1 followed by `duration_s` (a varint).
+pub(super) const COMPACT_SKIP_V2: u8 = 2;
 const JSON_START: u8 = b'{';
 
 /// The record to store for `job`: compact when that loses nothing, else JSON.
@@ -49,7 +53,9 @@ pub(super) fn encode_json(job: &Job) -> Vec<u8> {
 
 pub(super) fn decode(key: &str, bytes: &[u8]) -> Result<Job, StoreError> {
     match bytes.first() {
-        Some(&COMPACT_SKIP_V1) => decode_compact(key, bytes).ok_or_else(|| corrupt(key)),
+        Some(&COMPACT_SKIP_V1 | &COMPACT_SKIP_V2) => {
+            decode_compact(key, bytes).ok_or_else(|| corrupt(key))
+        }
         _ => serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
             key: key.to_string(),
             source,
@@ -64,7 +70,10 @@ pub(super) fn is_compact(bytes: &[u8]) -> bool {
 
 /// The job number of a compact record (`None` for JSON).
 pub(super) fn compact_id(bytes: &[u8]) -> Option<u64> {
-    Reader(bytes.strip_prefix(&[COMPACT_SKIP_V1])?).uint()
+    match bytes.split_first()? {
+        (&(COMPACT_SKIP_V1 | COMPACT_SKIP_V2), rest) => Reader(rest).uint(),
+        _ => None,
+    }
 }
 
 /// The state name of a stored record without decoding all of it.
@@ -96,7 +105,11 @@ fn encode_compact(job: &Job) -> Option<Vec<u8>> {
     let crate::model::State::Skipped { reason } = &job.state else {
         return None;
     };
-    let mut out = Writer(vec![COMPACT_SKIP_V1]);
+    let version = match job.source.duration_s {
+        Some(_) => COMPACT_SKIP_V2,
+        None => COMPACT_SKIP_V1,
+    };
+    let mut out = Writer(vec![version]);
     out.uint(job.id);
     let source = &job.source;
     // Most URLs are the key's own (`url:…`, `youtube:ID`): not stored twice.
@@ -117,11 +130,15 @@ fn encode_compact(job: &Job) -> Option<Vec<u8>> {
     out.opt_str(job.name.as_deref());
     out.str(reason);
     out.time(job.created_at);
+    if let Some(seconds) = job.source.duration_s {
+        out.uint(u64::from(seconds));
+    }
     Some(out.0)
 }
 
 fn decode_compact(key: &str, bytes: &[u8]) -> Option<Job> {
-    let mut input = Reader(bytes.strip_prefix(&[COMPACT_SKIP_V1])?);
+    let (&version, rest) = bytes.split_first()?;
+    let mut input = Reader(rest);
     let id = input.uint()?;
     let url = match input.opt_str()? {
         Some(url) => url,
@@ -137,16 +154,21 @@ fn decode_compact(key: &str, bytes: &[u8]) -> Option<Job> {
         },
         origin: input.str()?,
         link: input.opt_str()?,
-        // Not in the v1 record: a skip with a known length stays JSON.
         duration_s: None,
     };
     let preset = input.str()?;
     let name = input.opt_str()?;
     let reason = input.str()?;
     let at = input.time()?;
+    let duration_s = match version {
+        COMPACT_SKIP_V1 => None,
+        COMPACT_SKIP_V2 => Some(u32::try_from(input.uint()?).ok()?),
+        _ => return None,
+    };
     if !input.0.is_empty() {
         return None;
     }
+    let source = Source { duration_s, ..source };
     let mut job = Job::new(id, key.to_string(), source, preset, at);
     job.name = name;
     job.apply(Event::Skipped { reason }, at).ok()?;
@@ -304,9 +326,15 @@ mod tests {
     fn a_first_sight_skip_is_compact_and_reads_back_the_same() {
         let mut own_url = skipped(None);
         own_url.source.url = "https://youtu.be/abcdefghijk?t=1".into();
-        for job in [skipped(Some("Ünïcode title")), skipped(None), own_url] {
+        let mut with_length = skipped(None);
+        with_length.source.duration_s = Some(3_725);
+        for job in [skipped(Some("Ünïcode title")), skipped(None), own_url, with_length] {
             let record = encode(&job);
-            assert_eq!(record[0], COMPACT_SKIP_V1);
+            let version = match job.source.duration_s {
+                Some(_) => COMPACT_SKIP_V2,
+                None => COMPACT_SKIP_V1,
+            };
+            assert_eq!(record[0], version);
             let json = encode_json(&job).len();
             assert!(record.len() * 2 < json, "{} vs {json} bytes", record.len());
             assert_eq!(decode(&job.key, &record).unwrap(), job);
