@@ -185,26 +185,25 @@ fn the_same_refusal_for_several_videos_pauses_until_a_reload() {
     let mut seen = submit_all(&env, &videos);
     let log_says = |what: &str| wait_until(Duration::from_secs(20), || daemon.log().contains(what));
     assert!(log_says("submitting paused"), "{}", daemon.log());
-    let states = || -> Vec<String> {
+    // Which two fail first is up to the scheduler (jobs submitted while
+    // the daemon runs may start in any order); how many is not.
+    let ids_in = |state: &str| -> Vec<u64> {
         env.jobs()
             .iter()
-            .map(|j| j["state"].as_str().unwrap().to_string())
+            .filter(|j| j["state"] == state)
+            .map(|j| j["id"].as_u64().unwrap())
             .collect()
     };
-    assert_eq!(
-        states(),
-        ["failed", "failed", "queued", "queued", "queued"],
-        "{}",
-        daemon.log()
-    );
+    let (failed, queued) = (ids_in("failed"), ids_in("queued"));
+    assert_eq!((failed.len(), queued.len()), (2, 3), "{}", daemon.log());
     // Fixed on the account's side; a reload tries again at once.
     env.api.misbehave(Misbehave::default());
     daemon.hup();
-    for id in 3..=5 {
+    for id in queued {
         let job = wait_job_end(&env, id);
         assert_eq!(job["state"], "done", "{job}\n{}", daemon.log());
     }
-    assert_eq!(states()[..2], ["failed", "failed"]);
+    assert_eq!(ids_in("failed"), failed);
     seen += &daemon.stop();
     assert!(
         seen.contains("configuration reloaded: submitting resumes"),
