@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
-use super::limiter::{Budget, Permit, Use};
+use super::limiter::{Budget, Permit, Turn, Use};
+use super::moments::Endpoint;
 use super::types::{SubmitReply, TaskResults, UploadTicket};
 use crate::secret::Secret;
 
@@ -109,14 +110,13 @@ impl ApiClient {
         options: &Map<String, Value>,
         before_send: BeforeSend<'_>,
     ) -> Result<SubmitReply, ApiError> {
-        let mut body = options.clone();
-        body.insert("video_url".into(), Value::String(video_url.into()));
-        body.insert("project_name".into(), Value::String(project_name.into()));
-        self.call_with(
-            Method::POST,
-            "/clips",
-            Some(Value::Object(body)),
-            Some(before_send),
+        self.submit_to(
+            Endpoint::Clipping,
+            video_url,
+            project_name,
+            options,
+            before_send,
+            None,
         )
         .await
     }
@@ -245,13 +245,33 @@ impl ApiClient {
         method: Method,
         path: &str,
         body: Option<Value>,
+        before_send: Option<BeforeSend<'_>>,
+    ) -> Result<T, ApiError> {
+        let turn = Turn::of(&method);
+        self.call_in_turn(method, path, body, before_send, turn)
+            .await
+    }
+
+    /// [`ApiClient::call_with`] at a given place in the budget's queue.
+    pub(super) async fn call_in_turn<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
         mut before_send: Option<BeforeSend<'_>>,
+        turn: Turn<'_>,
     ) -> Result<T, ApiError> {
         let cancellable = before_send.is_none();
         loop {
-            let permit = tokio::select! {
-                permit = self.budget.acquire_for(Use::of(&method)) => permit,
-                () = self.cancel.cancelled() => return Err(cancelled()),
+            let permit = if turn.use_ == Use::Spare {
+                self.budget
+                    .try_acquire_for(Use::Spare)
+                    .ok_or(ApiError::NotSent)?
+            } else {
+                tokio::select! {
+                    permit = self.budget.acquire_as(turn.use_, turn.claim) => permit,
+                    () = self.cancel.cancelled() => return Err(cancelled()),
+                }
             };
             if let Some(hook) = before_send.take() {
                 if !hook().await {

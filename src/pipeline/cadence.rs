@@ -171,6 +171,9 @@ pub struct Cadence {
     floor: Duration,
     ceiling: Duration,
     overdue: u32,
+    /// The poll planned last is at the window's middle: it only narrows
+    /// the window (the one at its end sees the task's end anyway).
+    narrows: bool,
 }
 
 impl Cadence {
@@ -190,6 +193,7 @@ impl Cadence {
     /// When the poll after the one due at `previous` is due (both offsets
     /// from the submit), given the window predicted now.
     pub fn next_due(&mut self, previous: Duration, window: Option<Window>) -> Duration {
+        self.narrows = false;
         let Some(window) = window else {
             return previous + self.ceiling;
         };
@@ -202,7 +206,9 @@ impl Cadence {
         let next = match targets.into_iter().find(|t| *t > previous + self.floor / 2) {
             Some(target) => {
                 self.overdue = 0;
-                target.min(previous + self.ceiling * SPARSE_INTERVALS)
+                let sparse_cap = previous + self.ceiling * SPARSE_INTERVALS;
+                self.narrows = !narrow && target == window.middle() && target <= sparse_cap;
+                target.min(sparse_cap)
             }
             None => {
                 // Past the window: polls close together at first, then
@@ -214,6 +220,12 @@ impl Cadence {
             }
         };
         next.max(previous + self.floor)
+    }
+
+    /// Whether the poll planned last only narrows the predicted window (it
+    /// is at its middle): worth making only with a token to spare.
+    pub fn narrows(&self) -> bool {
+        self.narrows
     }
 
     /// The gap before the `n`th poll (from 1) that checks a SUCCEEDED
