@@ -491,11 +491,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_waiting_submit_gets_the_next_token_before_the_polls() {
-        let budget = Budget::per_minute(15, HOUR);
+        // One token a window: whoever gets it, the other waits a window more.
+        let budget = Budget::per_minute(1, HOUR);
         let start = Instant::now();
-        for _ in 0..15 {
-            budget.acquire_for(Use::Poll).await;
-        }
+        budget.acquire_for(Use::Poll).await;
         // Both wait for the window; the poll asked first.
         let poll = tokio::spawn({
             let budget = budget.clone();
@@ -570,5 +569,130 @@ mod tests {
         assert!(budget.succeeded(), "the pause ends on success");
         assert_eq!(budget.acquire().await, Permit::Send);
         assert!(!budget.stats().auth_paused);
+    }
+
+    /// Whether `acquire` for `use_` is still waiting after `wait`.
+    async fn still_waits(budget: &Budget, use_: Use, wait: Duration) -> bool {
+        tokio::time::timeout(wait, budget.acquire_for(use_))
+            .await
+            .is_err()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_keeps_a_token_for_its_submit() {
+        let budget = Budget::per_minute(3, HOUR);
+        let claim = budget.claim();
+        budget.acquire_for(Use::Poll).await;
+        budget.acquire_for(Use::Poll).await;
+        // One token left, and it is claimed: polls wait, the submit goes.
+        assert!(still_waits(&budget, Use::Poll, Duration::from_secs(10)).await);
+        let start = Instant::now();
+        budget.acquire_as(Use::Other, Some(&claim)).await;
+        assert_eq!(Instant::now(), start, "the claimed submit did not wait");
+        assert_eq!(
+            budget.inner.lock().unwrap().claims,
+            0,
+            "spent with its token"
+        );
+        drop(claim);
+        assert_eq!(budget.inner.lock().unwrap().claims, 0, "spent only once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_dropped_unspent_gives_its_token_back_at_once() {
+        let budget = Budget::per_minute(2, HOUR);
+        budget.acquire_for(Use::Poll).await;
+        let claim = budget.claim();
+        let poll = tokio::spawn({
+            let budget = budget.clone();
+            async move {
+                budget.acquire_for(Use::Poll).await;
+                Instant::now()
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!poll.is_finished(), "the claimed token is not for polls");
+        let dropped_at = Instant::now();
+        drop(claim);
+        let sent_at = poll.await.unwrap();
+        assert!(
+            sent_at - dropped_at < Duration::from_millis(10),
+            "{:?}",
+            sent_at - dropped_at
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_that_can_wait_leave_two_tokens_per_running_task() {
+        let budget = Budget::per_minute(15, HOUR);
+        let running: Vec<Unended> = (0..3).map(|_| budget.unended()).collect();
+        for _ in 0..9 {
+            budget.acquire_for(Use::Poll).await;
+        }
+        // 9 spent and 6 kept for three tasks' last polls and next submits.
+        assert_eq!(budget.try_acquire_for(Use::Spare), None);
+        assert!(still_waits(&budget, Use::Later, Duration::from_secs(10)).await);
+        assert!(budget.try_acquire_for(Use::Poll).is_some());
+        // Two of them end: four fewer tokens kept.
+        let later = tokio::spawn({
+            let budget = budget.clone();
+            async move { budget.acquire_for(Use::Later).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!later.is_finished());
+        drop(running);
+        tokio::time::timeout(Duration::from_millis(10), later)
+            .await
+            .expect("the waiting request went once the tasks ended")
+            .unwrap();
+        assert!(budget.try_acquire_for(Use::Spare).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_most_two_thirds_of_the_window_is_kept_for_running_tasks() {
+        let budget = Budget::per_minute(15, HOUR);
+        let _running: Vec<Unended> = (0..50).map(|_| budget.unended()).collect();
+        for _ in 0..4 {
+            budget.acquire_for(Use::Poll).await;
+        }
+        assert!(budget.try_acquire_for(Use::Spare).is_some());
+        assert_eq!(budget.try_acquire_for(Use::Spare), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_can_wait_goes_as_a_poll_after_a_window() {
+        let budget = Budget::per_minute(15, HOUR);
+        let asked_at = Instant::now();
+        assert_eq!(budget.promoted(Use::Later, asked_at), Use::Later);
+        tokio::time::advance(Duration::from_secs(62)).await;
+        assert_eq!(budget.promoted(Use::Later, asked_at), Use::Poll);
+        assert_eq!(budget.promoted(Use::Spare, asked_at), Use::Spare);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_poll_goes_before_a_request_that_can_wait() {
+        let budget = Budget::per_minute(1, HOUR);
+        budget.acquire_for(Use::Poll).await;
+        // Asked less than a window before the token comes back (else it
+        // would go as a poll, having waited long enough).
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let later = tokio::spawn({
+            let budget = budget.clone();
+            async move {
+                budget.acquire_for(Use::Later).await;
+                Instant::now()
+            }
+        });
+        tokio::task::yield_now().await;
+        let poll = tokio::spawn({
+            let budget = budget.clone();
+            async move {
+                budget.acquire_for(Use::Poll).await;
+                Instant::now()
+            }
+        });
+        let (later, poll) = (later.await.unwrap(), poll.await.unwrap());
+        assert!(poll < later, "the poll asked second but went first");
+        assert_eq!(budget.inner.lock().unwrap().waiting, [0; USES]);
     }
 }

@@ -357,6 +357,40 @@ mod tests {
     }
 
     #[test]
+    fn only_the_poll_at_the_middle_of_a_wide_window_merely_narrows_it() {
+        let mut cadence = Cadence::new(secs(1.0), secs(30.0));
+        let w = Some(Window {
+            start: secs(600.0),
+            end: secs(640.0),
+        });
+        let mut due = Duration::ZERO;
+        let mut narrows = Vec::new();
+        for _ in 0..5 {
+            due = cadence.next_due(due, w);
+            narrows.push((due.as_secs_f64(), cadence.narrows()));
+        }
+        assert_eq!(
+            narrows,
+            vec![
+                (300.0, false),
+                (600.0, false),
+                (620.0, true),
+                (640.0, false),
+                (660.0, false)
+            ]
+        );
+        // A narrow window, or none: every poll may see the end.
+        let narrow = Some(Window {
+            start: secs(239.5),
+            end: secs(240.0),
+        });
+        cadence.next_due(Duration::ZERO, narrow);
+        assert!(!cadence.narrows());
+        cadence.next_due(Duration::ZERO, None);
+        assert!(!cadence.narrows());
+    }
+
+    #[test]
     fn a_narrow_window_is_polled_once_at_its_end() {
         let mut cadence = Cadence::new(secs(1.0), secs(30.0));
         let w = Some(Window {
