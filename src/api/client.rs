@@ -7,15 +7,16 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
-use super::limiter::{Budget, Permit, Use};
-use super::types::{SubmitReply, TaskResults, UploadTicket};
+use super::limiter::{Budget, Permit, Turn, Use};
+use super::moments::Endpoint;
+use super::types::{SubmitReply, TaskResults};
 use crate::secret::Secret;
 
 const API_VERSION_HEADER: &str = "x-wayinvideo-api-version";
@@ -33,7 +34,7 @@ pub type BeforeSend<'a> =
 /// A cheap-to-clone handle on the API.
 #[derive(Clone)]
 pub struct ApiClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     /// Swapped by a configuration reload.
     settings: Arc<RwLock<Settings>>,
     budget: Budget,
@@ -109,14 +110,13 @@ impl ApiClient {
         options: &Map<String, Value>,
         before_send: BeforeSend<'_>,
     ) -> Result<SubmitReply, ApiError> {
-        let mut body = options.clone();
-        body.insert("video_url".into(), Value::String(video_url.into()));
-        body.insert("project_name".into(), Value::String(project_name.into()));
-        self.call_with(
-            Method::POST,
-            "/clips",
-            Some(Value::Object(body)),
-            Some(before_send),
+        self.submit_to(
+            Endpoint::Clipping,
+            video_url,
+            project_name,
+            options,
+            before_send,
+            None,
         )
         .await
     }
@@ -125,62 +125,6 @@ impl ApiClient {
     pub async fn results(&self, task_id: &str) -> Result<TaskResults, ApiError> {
         let path = format!("/clips/results/{}", path_segment(task_id));
         self.call(Method::GET, &path, None).await
-    }
-
-    /// `POST /upload/single-file`: step 1 of an upload.
-    pub async fn upload_ticket(&self, file_name: &str) -> Result<UploadTicket, ApiError> {
-        let body = serde_json::json!({ "name": file_name });
-        self.call(Method::POST, "/upload/single-file", Some(body))
-            .await
-    }
-
-    /// Step 2 of an upload: stream the file to the presigned URL. No API
-    /// headers go with it (the URL itself is the credential). A 4xx from the
-    /// bucket is [`ApiError::UploadRefused`]: the caller asks for a new URL.
-    pub async fn upload_file(
-        &self,
-        ticket: &UploadTicket,
-        file: tokio::fs::File,
-        length: u64,
-        content_type: &str,
-    ) -> Result<(), ApiError> {
-        use tokio::io::AsyncReadExt;
-        // The caller opened and checked this handle; exactly `length` bytes
-        // of it are sent, whatever is appended meanwhile.
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
-            file.take(length),
-            256 * 1024,
-        ));
-        let reply = self
-            .http
-            .put(&ticket.upload_url)
-            .header(CONTENT_TYPE, content_type)
-            .header(reqwest::header::CONTENT_LENGTH, length)
-            // An upload may take far longer than one API call.
-            .timeout(Duration::from_secs(6 * 3600))
-            .body(body)
-            .send()
-            .await
-            .map_err(ApiError::from_transport)?;
-        let status = reply.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let (text, _) = read_capped(reply).await.unwrap_or_default();
-        let message = super::upload::bucket_message(&text);
-        Err(match status.as_u16() {
-            429 => ApiError::RateLimited {
-                retry_after: None,
-                message,
-            },
-            code @ 400..=499 => ApiError::UploadRefused {
-                status: code,
-                message,
-            },
-            code => ApiError::Transient {
-                message: format!("upload HTTP {code}: {message}"),
-            },
-        })
     }
 
     /// Whether the key is accepted, with one authenticated call that costs
@@ -245,13 +189,33 @@ impl ApiClient {
         method: Method,
         path: &str,
         body: Option<Value>,
+        before_send: Option<BeforeSend<'_>>,
+    ) -> Result<T, ApiError> {
+        let turn = Turn::of(&method);
+        self.call_in_turn(method, path, body, before_send, turn)
+            .await
+    }
+
+    /// [`ApiClient::call_with`] at a given place in the budget's queue.
+    pub(super) async fn call_in_turn<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
         mut before_send: Option<BeforeSend<'_>>,
+        turn: Turn<'_>,
     ) -> Result<T, ApiError> {
         let cancellable = before_send.is_none();
         loop {
-            let permit = tokio::select! {
-                permit = self.budget.acquire_for(Use::of(&method)) => permit,
-                () = self.cancel.cancelled() => return Err(cancelled()),
+            let permit = if turn.use_ == Use::Spare {
+                self.budget
+                    .try_acquire_for(Use::Spare)
+                    .ok_or(ApiError::NotSent)?
+            } else {
+                tokio::select! {
+                    permit = self.budget.acquire_as(turn.use_, turn.claim) => permit,
+                    () = self.cancel.cancelled() => return Err(cancelled()),
+                }
             };
             if let Some(hook) = before_send.take() {
                 if !hook().await {
@@ -408,7 +372,7 @@ fn shown_url(url: &str) -> String {
 
 /// The reply body as text, read up to [`MAX_REPLY_BYTES`]; `false` when the
 /// body was longer and the rest was left unread.
-async fn read_capped(reply: reqwest::Response) -> Result<(String, bool), ApiError> {
+pub(super) async fn read_capped(reply: reqwest::Response) -> Result<(String, bool), ApiError> {
     let capped = crate::util::read_capped(reply, MAX_REPLY_BYTES)
         .await
         .map_err(ApiError::from_transport)?;

@@ -1,14 +1,23 @@
 //! The account's limits as explicit objects shared by every API call:
 //! [`Budget`] spends the per-minute request budget and pauses on 429s and
-//! rejected keys; [`SlotPool`] caps the number of running tasks.
+//! rejected keys; [`SlotPool`] (in `slots`) caps the number of running tasks.
+//!
+//! Not every request is as urgent ([`Use`]): a submit fills a freed slot,
+//! a poll of a running task may be the one that frees a slot, and a poll
+//! confirming a finished task's clips only lets a download start. When
+//! tokens are short they go in that order, and a submit about to be made
+//! holds a [`Claim`] from the moment its slot is handed out, so that polls
+//! cannot take the token between two submits that go one at a time.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
+pub use super::slots::{Slot, SlotPool};
 use crate::util::retry::jitter;
 
 /// First wait after a 429 (the vendor advises starting at 1 s and doubling).
@@ -22,6 +31,9 @@ const RATE_BACKOFF_MAX: Duration = Duration::from_secs(120);
 #[derive(Clone)]
 pub struct Budget {
     inner: Arc<Mutex<BudgetState>>,
+    /// Wakes waiting requests when a claim or a waiting request ahead of
+    /// them goes away without spending a token.
+    changed: Arc<Notify>,
 }
 
 struct BudgetState {
@@ -40,19 +52,38 @@ struct BudgetState {
     rate_limited_total: u64,
     /// Replies that were neither a 429 nor a rejected key.
     answered_total: u64,
-    /// Requests other than polls waiting for a token (see [`Use`]).
-    others_waiting: usize,
+    /// Requests waiting for a token, by [`Use::rank`].
+    waiting: [usize; USES],
+    /// Submits announced by a [`Claim`] and not sent yet.
+    claims: usize,
+    /// Running tasks whose end is still to be seen ([`Unended`]).
+    unended: usize,
 }
 
-/// What a request is for. While a submit or an upload waits for a token,
-/// polls wait behind it: the budget's next token goes to the request that
-/// fills a freed slot, not to the polls of the tasks still running.
+/// How many kinds of [`Use`] there are.
+const USES: usize = 3;
+
+/// What a request is for, most urgent first. A request takes a token only
+/// if the tokens left cover every more urgent request waiting and every
+/// [`Claim`]; the ones that can wait ([`Use::Later`], [`Use::Spare`]) also
+/// leave two tokens for every running task whose end is still to be seen
+/// ([`Unended`]): the poll that will see it and the submit after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Use {
-    /// Asking for a task's results.
-    Poll,
-    /// Anything else (submit, upload, key check).
+    /// Anything but a results read (submit, upload, key check): it fills a
+    /// freed slot or lets one be filled.
     Other,
+    /// Asking for a running task's results: it may see the task end and
+    /// free its slot.
+    Poll,
+    /// A read nothing waits on now, such as the polls that confirm a
+    /// finished task's clip list (its slot is already free). After waiting
+    /// one window it goes as a [`Use::Poll`], so it is never starved.
+    Later,
+    /// A read worth making only if a token is spare right now (a poll that
+    /// narrows a predicted end): it never waits; with no token spare the
+    /// call is not sent.
+    Spare,
 }
 
 impl Use {
@@ -62,6 +93,61 @@ impl Use {
             Use::Poll
         } else {
             Use::Other
+        }
+    }
+
+    /// 0 for the most urgent.
+    fn rank(self) -> usize {
+        match self {
+            Use::Other => 0,
+            Use::Poll => 1,
+            Use::Later | Use::Spare => 2,
+        }
+    }
+}
+
+/// Where a request stands in the budget's queue: its [`Use`], and the
+/// [`Claim`] it spends if it is an announced submit.
+#[derive(Clone, Copy)]
+pub struct Turn<'a> {
+    pub use_: Use,
+    pub claim: Option<&'a Claim>,
+}
+
+impl Turn<'_> {
+    /// An unannounced request of `method` ([`Use::of`]).
+    pub fn of(method: &reqwest::Method) -> Turn<'static> {
+        Turn {
+            use_: Use::of(method),
+            claim: None,
+        }
+    }
+}
+
+/// A submit that is about to be made (its slot was handed out): until it
+/// takes its token, polls leave one free for it. Dropping the claim
+/// unspent (the submit did not happen) gives the token back to the polls.
+pub struct Claim {
+    budget: Budget,
+    spent: AtomicBool,
+}
+
+impl Claim {
+    /// Under the budget's lock: the claimed request took its token.
+    fn spend(&self, state: &mut BudgetState) {
+        if !self.spent.swap(true, Ordering::SeqCst) {
+            state.claims -= 1;
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut state = self.budget.inner.lock().expect("budget lock");
+        if !self.spent.swap(true, Ordering::SeqCst) {
+            state.claims -= 1;
+            drop(state);
+            self.budget.changed.notify_waiters();
         }
     }
 }
@@ -112,9 +198,35 @@ impl Budget {
                 requests_total: 0,
                 rate_limited_total: 0,
                 answered_total: 0,
-                others_waiting: 0,
+                waiting: [0; USES],
+                claims: 0,
+                unended: 0,
             })),
+            changed: Arc::new(Notify::new()),
         }
+    }
+
+    /// Announce a submit about to be made (see [`Claim`]).
+    pub fn claim(&self) -> Claim {
+        self.inner.lock().expect("budget lock").claims += 1;
+        Claim {
+            budget: self.clone(),
+            spent: AtomicBool::new(false),
+        }
+    }
+
+    /// Count a running task whose end is still to be seen (see [`Use`]).
+    pub fn unended(&self) -> Unended {
+        self.inner.lock().expect("budget lock").unended += 1;
+        Unended {
+            budget: self.clone(),
+        }
+    }
+
+    /// Spend a token for a request of kind `use_` if one may go now.
+    pub fn try_acquire_for(&self, use_: Use) -> Option<Permit> {
+        let mut state = self.inner.lock().expect("budget lock");
+        state.try_take(Instant::now(), use_).ok()
     }
 
     /// Wait until a request may be sent, and spend one token for it.
@@ -124,22 +236,58 @@ impl Budget {
 
     /// [`Budget::acquire`] for a request of kind `use_`.
     pub async fn acquire_for(&self, use_: Use) -> Permit {
-        let mut waiting: Option<OtherWaiting> = None;
+        self.acquire_as(use_, None).await
+    }
+
+    /// [`Budget::acquire_for`] for the request `claim` announced (the claim
+    /// is spent with the token).
+    pub async fn acquire_as(&self, use_: Use, claim: Option<&Claim>) -> Permit {
+        let asked_at = Instant::now();
+        let mut waiting: Option<Waiting> = None;
         loop {
+            let changed = self.changed.notified();
+            let use_ = self.promoted(use_, asked_at);
+            if waiting.as_ref().is_some_and(|w| w.rank != use_.rank()) {
+                waiting = None;
+            }
             let wait_until = {
                 let mut state = self.inner.lock().expect("budget lock");
                 match state.try_take(Instant::now(), use_) {
-                    Ok(permit) => return permit,
+                    Ok(permit) => {
+                        if let Some(claim) = claim {
+                            claim.spend(&mut state);
+                        }
+                        return permit;
+                    }
                     Err(until) => {
-                        if use_ == Use::Other && waiting.is_none() {
-                            state.others_waiting += 1;
-                            waiting = Some(OtherWaiting(self.inner.clone()));
+                        // A claimed request is already counted by its claim.
+                        let claimed = claim.is_some_and(|c| !c.spent.load(Ordering::SeqCst));
+                        if waiting.is_none() && !claimed {
+                            state.waiting[use_.rank()] += 1;
+                            waiting = Some(Waiting {
+                                budget: self.clone(),
+                                rank: use_.rank(),
+                            });
                         }
                         until
                     }
                 }
             };
-            tokio::time::sleep_until(wait_until).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(wait_until) => {}
+                () = changed => {}
+            }
+        }
+    }
+
+    /// `use_`, or [`Use::Poll`] for a [`Use::Later`] request asked for a
+    /// whole window ago.
+    fn promoted(&self, use_: Use, asked_at: Instant) -> Use {
+        let window = self.inner.lock().expect("budget lock").window;
+        if use_ == Use::Later && asked_at.elapsed() >= window {
+            Use::Poll
+        } else {
+            use_
         }
     }
 
@@ -224,104 +372,70 @@ impl BudgetState {
                 break;
             }
         }
-        let full = self.sent.len() >= self.per_window;
-        if full || (use_ == Use::Poll && self.others_waiting > 0) {
+        let ahead = self.ahead_of(use_);
+        if self.sent.len() + ahead >= self.per_window {
             if permit == Permit::Probe {
                 self.auth_probe_at = None;
             }
-            // A poll behind a waiting submit tries again when the submit
-            // has had the next token.
-            return Err(match self.sent.front() {
-                Some(oldest) if full => *oldest + self.window,
-                _ => now + OTHERS_FIRST_RECHECK,
-            });
+            return Err(self.free_at(ahead, now));
         }
         self.sent.push_back(now);
         self.requests_total += 1;
         Ok(permit)
     }
-}
 
-/// How soon a poll held back by a waiting submit looks again when the
-/// budget is not full (the submit is held by something else, and takes
-/// its token within moments).
-const OTHERS_FIRST_RECHECK: Duration = Duration::from_millis(5);
-
-/// Counts a waiting submit (or upload) for as long as it waits.
-struct OtherWaiting(Arc<Mutex<BudgetState>>);
-
-impl Drop for OtherWaiting {
-    fn drop(&mut self) {
-        self.0.lock().expect("budget lock").others_waiting -= 1;
-    }
-}
-
-/// Slots for running tasks: one is held from submit until the task ends.
-#[derive(Clone)]
-pub struct SlotPool {
-    semaphore: Arc<Semaphore>,
-    size: Arc<Mutex<usize>>,
-}
-
-/// A held slot; dropping it frees the slot.
-pub type Slot = OwnedSemaphorePermit;
-
-impl SlotPool {
-    pub fn new(size: u32) -> SlotPool {
-        let size = size.max(1) as usize;
-        SlotPool {
-            semaphore: Arc::new(Semaphore::new(size)),
-            size: Arc::new(Mutex::new(size)),
-        }
-    }
-
-    /// Grow or shrink the pool (reload). Shrinking takes effect as running
-    /// tasks end: slots in use are never revoked.
-    pub fn resize(&self, new_size: u32) {
-        let new_size = new_size.max(1) as usize;
-        let mut size = self.size.lock().expect("slot lock");
-        if new_size > *size {
-            self.semaphore.add_permits(new_size - *size);
-        } else {
-            let mut to_remove = *size - new_size;
-            while to_remove > 0 {
-                let removed = self.semaphore.forget_permits(to_remove);
-                if removed == 0 {
-                    // Retire the rest as they come back.
-                    let semaphore = self.semaphore.clone();
-                    let remaining = to_remove as u32;
-                    tokio::spawn(async move {
-                        if let Ok(permits) = semaphore.acquire_many(remaining).await {
-                            permits.forget();
-                        }
-                    });
-                    break;
-                }
-                to_remove -= removed;
+    /// The tokens a request of kind `use_` must leave free: one for every
+    /// claim and every more urgent request waiting, and for one that can
+    /// wait, two for every running task whose end is to be seen (at most
+    /// two thirds of the window).
+    fn ahead_of(&self, use_: Use) -> usize {
+        let urgent: usize = self.waiting[..use_.rank()].iter().sum();
+        match use_ {
+            Use::Other => 0,
+            Use::Poll => urgent + self.claims,
+            Use::Later | Use::Spare => {
+                let for_ends = (self.unended * 2).min(self.per_window * 2 / 3);
+                urgent + self.claims + for_ends
             }
         }
-        *size = new_size;
     }
 
-    pub async fn acquire(&self) -> Slot {
-        self.semaphore
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("slot pool is never closed")
+    /// When `ahead + 1` tokens will be free, as far as the tokens spent
+    /// tell (a claim or waiting request that goes away wakes the waiters
+    /// sooner).
+    fn free_at(&self, ahead: usize, now: Instant) -> Instant {
+        // Tokens that must come back: all but `per_window - ahead - 1`.
+        let keep = self.per_window.saturating_sub(ahead + 1);
+        match self.sent.len().checked_sub(keep + 1) {
+            Some(last_to_expire) => self.sent[last_to_expire] + self.window,
+            None => now + self.window,
+        }
     }
+}
 
-    pub fn try_acquire(&self) -> Option<Slot> {
-        self.semaphore.clone().try_acquire_owned().ok()
+/// A running task whose end is still to be seen; dropped when it is seen
+/// (or the task is let go).
+pub struct Unended {
+    budget: Budget,
+}
+
+impl Drop for Unended {
+    fn drop(&mut self) {
+        self.budget.inner.lock().expect("budget lock").unended -= 1;
+        self.budget.changed.notify_waiters();
     }
+}
 
-    pub fn in_use(&self) -> usize {
-        self.size()
-            .saturating_sub(self.semaphore.available_permits())
-    }
+/// Counts a waiting request for as long as it waits.
+struct Waiting {
+    budget: Budget,
+    rank: usize,
+}
 
-    pub fn size(&self) -> usize {
-        *self.size.lock().expect("slot lock")
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.budget.inner.lock().expect("budget lock").waiting[self.rank] -= 1;
+        self.budget.changed.notify_waiters();
     }
 }
 
@@ -377,11 +491,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_waiting_submit_gets_the_next_token_before_the_polls() {
-        let budget = Budget::per_minute(15, HOUR);
+        // One token a window: whoever gets it, the other waits a window more.
+        let budget = Budget::per_minute(1, HOUR);
         let start = Instant::now();
-        for _ in 0..15 {
-            budget.acquire_for(Use::Poll).await;
-        }
+        budget.acquire_for(Use::Poll).await;
         // Both wait for the window; the poll asked first.
         let poll = tokio::spawn({
             let budget = budget.clone();
@@ -411,7 +524,7 @@ mod tests {
         );
         assert!(poll > submit, "the poll waited behind the submit");
         // With no submit waiting, polls take tokens as before.
-        assert_eq!(budget.inner.lock().unwrap().others_waiting, 0);
+        assert_eq!(budget.inner.lock().unwrap().waiting, [0; USES]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -458,36 +571,128 @@ mod tests {
         assert!(!budget.stats().auth_paused);
     }
 
-    #[tokio::test]
-    async fn slots_are_bounded_and_released() {
-        let pool = SlotPool::new(2);
-        let a = pool.acquire().await;
-        let _b = pool.acquire().await;
-        assert!(pool.try_acquire().is_none());
-        assert_eq!(pool.in_use(), 2);
-        drop(a);
-        assert!(pool.try_acquire().is_some());
+    /// Whether `acquire` for `use_` is still waiting after `wait`.
+    async fn still_waits(budget: &Budget, use_: Use, wait: Duration) -> bool {
+        tokio::time::timeout(wait, budget.acquire_for(use_))
+            .await
+            .is_err()
     }
 
-    #[tokio::test]
-    async fn slots_resize_without_revoking_held_ones() {
-        let pool = SlotPool::new(2);
-        let a = pool.acquire().await;
-        let b = pool.acquire().await;
-        pool.resize(1);
-        drop(a);
-        tokio::task::yield_now().await;
-        assert!(
-            pool.try_acquire().is_none(),
-            "one still held, the pool is now 1"
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_keeps_a_token_for_its_submit() {
+        let budget = Budget::per_minute(3, HOUR);
+        let claim = budget.claim();
+        budget.acquire_for(Use::Poll).await;
+        budget.acquire_for(Use::Poll).await;
+        // One token left, and it is claimed: polls wait, the submit goes.
+        assert!(still_waits(&budget, Use::Poll, Duration::from_secs(10)).await);
+        let start = Instant::now();
+        budget.acquire_as(Use::Other, Some(&claim)).await;
+        assert_eq!(Instant::now(), start, "the claimed submit did not wait");
+        assert_eq!(
+            budget.inner.lock().unwrap().claims,
+            0,
+            "spent with its token"
         );
-        drop(b);
-        assert!(pool.try_acquire().is_some());
-        pool.resize(3);
-        assert_eq!(pool.size(), 3);
-        let _x = pool.acquire().await;
-        let _y = pool.acquire().await;
-        let _z = pool.acquire().await;
-        assert!(pool.try_acquire().is_none());
+        drop(claim);
+        assert_eq!(budget.inner.lock().unwrap().claims, 0, "spent only once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_dropped_unspent_gives_its_token_back_at_once() {
+        let budget = Budget::per_minute(2, HOUR);
+        budget.acquire_for(Use::Poll).await;
+        let claim = budget.claim();
+        let poll = tokio::spawn({
+            let budget = budget.clone();
+            async move {
+                budget.acquire_for(Use::Poll).await;
+                Instant::now()
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!poll.is_finished(), "the claimed token is not for polls");
+        let dropped_at = Instant::now();
+        drop(claim);
+        let sent_at = poll.await.unwrap();
+        assert!(
+            sent_at - dropped_at < Duration::from_millis(10),
+            "{:?}",
+            sent_at - dropped_at
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_that_can_wait_leave_two_tokens_per_running_task() {
+        let budget = Budget::per_minute(15, HOUR);
+        let running: Vec<Unended> = (0..3).map(|_| budget.unended()).collect();
+        for _ in 0..9 {
+            budget.acquire_for(Use::Poll).await;
+        }
+        // 9 spent and 6 kept for three tasks' last polls and next submits.
+        assert_eq!(budget.try_acquire_for(Use::Spare), None);
+        assert!(still_waits(&budget, Use::Later, Duration::from_secs(10)).await);
+        assert!(budget.try_acquire_for(Use::Poll).is_some());
+        // Two of them end: four fewer tokens kept.
+        let later = tokio::spawn({
+            let budget = budget.clone();
+            async move { budget.acquire_for(Use::Later).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!later.is_finished());
+        drop(running);
+        tokio::time::timeout(Duration::from_millis(10), later)
+            .await
+            .expect("the waiting request went once the tasks ended")
+            .unwrap();
+        assert!(budget.try_acquire_for(Use::Spare).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_most_two_thirds_of_the_window_is_kept_for_running_tasks() {
+        let budget = Budget::per_minute(15, HOUR);
+        let _running: Vec<Unended> = (0..50).map(|_| budget.unended()).collect();
+        for _ in 0..4 {
+            budget.acquire_for(Use::Poll).await;
+        }
+        assert!(budget.try_acquire_for(Use::Spare).is_some());
+        assert_eq!(budget.try_acquire_for(Use::Spare), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_can_wait_goes_as_a_poll_after_a_window() {
+        let budget = Budget::per_minute(15, HOUR);
+        let asked_at = Instant::now();
+        assert_eq!(budget.promoted(Use::Later, asked_at), Use::Later);
+        tokio::time::advance(Duration::from_secs(62)).await;
+        assert_eq!(budget.promoted(Use::Later, asked_at), Use::Poll);
+        assert_eq!(budget.promoted(Use::Spare, asked_at), Use::Spare);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_poll_goes_before_a_request_that_can_wait() {
+        let budget = Budget::per_minute(1, HOUR);
+        budget.acquire_for(Use::Poll).await;
+        // Asked less than a window before the token comes back (else it
+        // would go as a poll, having waited long enough).
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let later = tokio::spawn({
+            let budget = budget.clone();
+            async move {
+                budget.acquire_for(Use::Later).await;
+                Instant::now()
+            }
+        });
+        tokio::task::yield_now().await;
+        let poll = tokio::spawn({
+            let budget = budget.clone();
+            async move {
+                budget.acquire_for(Use::Poll).await;
+                Instant::now()
+            }
+        });
+        let (later, poll) = (later.await.unwrap(), poll.await.unwrap());
+        assert!(poll < later, "the poll asked second but went first");
+        assert_eq!(budget.inner.lock().unwrap().waiting, [0; USES]);
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::client::{path_segment, ApiClient, BeforeSend};
 use super::error::ApiError;
+use super::limiter::{Claim, Turn, Use};
 use super::types::{SubmitReply, TaskResults};
 
 /// The option whose presence makes a task a Find Moments one.
@@ -51,7 +52,8 @@ impl Endpoint {
 
 impl ApiClient {
     /// [`ApiClient::submit`] at `endpoint`: start an AI Clipping or a Find
-    /// Moments task (`options` then hold its `query`).
+    /// Moments task (`options` then hold its `query`). `claim`, if the
+    /// submit was announced to the budget, is spent with its token.
     pub async fn submit_to(
         &self,
         endpoint: Endpoint,
@@ -59,20 +61,21 @@ impl ApiClient {
         project_name: &str,
         options: &Map<String, Value>,
         before_send: BeforeSend<'_>,
+        claim: Option<&Claim>,
     ) -> Result<SubmitReply, ApiError> {
-        if endpoint == Endpoint::Clipping {
-            return self
-                .submit(video_url, project_name, options, before_send)
-                .await;
-        }
         let mut body = options.clone();
         body.insert("video_url".into(), Value::String(video_url.into()));
         body.insert("project_name".into(), Value::String(project_name.into()));
-        self.call_with(
+        let turn = Turn {
+            use_: Use::Other,
+            claim,
+        };
+        self.call_in_turn(
             Method::POST,
             endpoint.submit_path(),
             Some(Value::Object(body)),
             Some(before_send),
+            turn,
         )
         .await
     }
@@ -84,7 +87,20 @@ impl ApiClient {
         endpoint: Endpoint,
         task_id: &str,
     ) -> Result<TaskResults, ApiError> {
-        self.call(Method::GET, &endpoint.results_path(task_id), None)
+        self.results_as(endpoint, task_id, Use::Poll).await
+    }
+
+    /// [`ApiClient::results_of`] for a read of kind `use_` (a
+    /// [`Use::Later`] one yields its turn to the reads that free slots).
+    pub async fn results_as(
+        &self,
+        endpoint: Endpoint,
+        task_id: &str,
+        use_: Use,
+    ) -> Result<TaskResults, ApiError> {
+        let turn = Turn { use_, claim: None };
+        let path = endpoint.results_path(task_id);
+        self.call_in_turn(Method::GET, &path, None, None, turn)
             .await
     }
 }

@@ -171,6 +171,9 @@ pub struct Cadence {
     floor: Duration,
     ceiling: Duration,
     overdue: u32,
+    /// The poll planned last is at the window's middle: it only narrows
+    /// the window (the one at its end sees the task's end anyway).
+    narrows: bool,
 }
 
 impl Cadence {
@@ -190,6 +193,7 @@ impl Cadence {
     /// When the poll after the one due at `previous` is due (both offsets
     /// from the submit), given the window predicted now.
     pub fn next_due(&mut self, previous: Duration, window: Option<Window>) -> Duration {
+        self.narrows = false;
         let Some(window) = window else {
             return previous + self.ceiling;
         };
@@ -202,7 +206,9 @@ impl Cadence {
         let next = match targets.into_iter().find(|t| *t > previous + self.floor / 2) {
             Some(target) => {
                 self.overdue = 0;
-                target.min(previous + self.ceiling * SPARSE_INTERVALS)
+                let sparse_cap = previous + self.ceiling * SPARSE_INTERVALS;
+                self.narrows = !narrow && target == window.middle() && target <= sparse_cap;
+                target.min(sparse_cap)
             }
             None => {
                 // Past the window: polls close together at first, then
@@ -214,6 +220,12 @@ impl Cadence {
             }
         };
         next.max(previous + self.floor)
+    }
+
+    /// Whether the poll planned last only narrows the predicted window (it
+    /// is at its middle): worth making only with a token to spare.
+    pub fn narrows(&self) -> bool {
+        self.narrows
     }
 
     /// The gap before the `n`th poll (from 1) that checks a SUCCEEDED
@@ -342,6 +354,40 @@ mod tests {
             plan,
             vec![300.0, 600.0, 620.0, 640.0, 660.0, 690.0, 720.0, 750.0, 780.0]
         );
+    }
+
+    #[test]
+    fn only_the_poll_at_the_middle_of_a_wide_window_merely_narrows_it() {
+        let mut cadence = Cadence::new(secs(1.0), secs(30.0));
+        let w = Some(Window {
+            start: secs(600.0),
+            end: secs(640.0),
+        });
+        let mut due = Duration::ZERO;
+        let mut narrows = Vec::new();
+        for _ in 0..5 {
+            due = cadence.next_due(due, w);
+            narrows.push((due.as_secs_f64(), cadence.narrows()));
+        }
+        assert_eq!(
+            narrows,
+            vec![
+                (300.0, false),
+                (600.0, false),
+                (620.0, true),
+                (640.0, false),
+                (660.0, false)
+            ]
+        );
+        // A narrow window, or none: every poll may see the end.
+        let narrow = Some(Window {
+            start: secs(239.5),
+            end: secs(240.0),
+        });
+        cadence.next_due(Duration::ZERO, narrow);
+        assert!(!cadence.narrows());
+        cadence.next_due(Duration::ZERO, None);
+        assert!(!cadence.narrows());
     }
 
     #[test]

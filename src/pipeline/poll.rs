@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::cadence::{Cadence, TaskClock};
 use super::download::Wanted;
 use super::step::{JobRun, Outcome, Stepped, RETRY_MAX, RETRY_START};
+use crate::api::limiter::Use;
 use crate::api::types::{same_clips, Clip, TaskResults, TaskStatus};
 use crate::api::ApiError;
 use crate::model::Event;
@@ -45,6 +46,8 @@ impl JobRun {
         let mut last_poll_due = Duration::ZERO;
         let mut running_at = None;
         let mut cadence = Cadence::default();
+        // Until its end is seen, polls that can wait leave tokens for it.
+        let mut unended = Some(api.budget().unended());
         // Polled from its submit on (not resumed after a restart): its first
         // SUCCEEDED tells when it ended even if no poll saw it running.
         let from_submit = clock.now() < self.ctx.config().api.poll_interval;
@@ -60,8 +63,11 @@ impl JobRun {
                 return Ok(stop);
             }
             let sent_at = clock.now();
-            let results = match api.results_of(self.endpoint(), &task_id).await {
+            let use_ = poll_use(&cadence, &settling);
+            let results = match api.results_as(self.endpoint(), &task_id, use_).await {
                 Ok(results) => results,
+                // No token spare for a poll that only narrows the window.
+                Err(ApiError::NotSent) => continue,
                 Err(ApiError::Cancelled) => return Ok(Outcome::Cancelled),
                 Err(err @ ApiError::Invalid { .. }) => {
                     return self.fail(format!("task {task_id}: {err}")).await;
@@ -74,6 +80,9 @@ impl JobRun {
                 }
             };
             errors_in_a_row = 0;
+            if matches!(results.status, TaskStatus::Succeeded | TaskStatus::Failed) {
+                drop(unended.take());
+            }
             match results.status {
                 TaskStatus::Succeeded if settling.since.is_none() => {
                     if running_at.is_some() || from_submit {
@@ -248,6 +257,20 @@ impl JobRun {
             self.unsaved_units = results.api_units_usage;
         }
         Ok(())
+    }
+}
+
+/// How urgent the next poll is for the budget: once SUCCEEDED was seen the
+/// slot is free, and the polls that confirm the clip list yield their turn
+/// to those that free slots; a poll that only narrows the predicted window
+/// goes only if a token is spare.
+fn poll_use(cadence: &Cadence, settling: &Settling) -> Use {
+    if settling.confirmations > 0 {
+        Use::Later
+    } else if cadence.narrows() {
+        Use::Spare
+    } else {
+        Use::Poll
     }
 }
 

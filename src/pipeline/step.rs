@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::context::Context;
-use crate::api::limiter::Slot;
+use crate::api::limiter::{Claim, Slot};
 use crate::api::types::TaskResults;
 use crate::model::{Event, Job};
 use crate::store::StoreError;
@@ -55,6 +55,8 @@ pub struct JobRun {
     pub(super) job: Job,
     /// Held from submit until the task ends.
     pub(super) slot: Option<Slot>,
+    /// The budget's token announced for this job's submit (see [`Claim`]).
+    pub(super) submit_claim: Option<Claim>,
     /// Results from the last poll, reused by the download step.
     pub(super) results: Option<TaskResults>,
     /// A clip's missing video link was already waited for (once per job:
@@ -73,6 +75,7 @@ impl JobRun {
             ctx,
             job,
             slot,
+            submit_claim: None,
             results: None,
             waited_for_link: false,
             unsaved_units: None,

@@ -55,6 +55,12 @@ impl JobRun {
         // Stored with the job as it goes `submitting`, before any request.
         self.plan_extras(preset);
         self.progress("submitting");
+        // Announced before the submits' one-at-a-time gate, so that polls
+        // leave this submit a token while it waits there.
+        let claim = self
+            .submit_claim
+            .take()
+            .unwrap_or_else(|| api.budget().claim());
         let gate = self.ctx.submit_gate.clone();
         let _one_at_a_time = tokio::select! {
             guard = gate.lock() => guard,
@@ -66,10 +72,15 @@ impl JobRun {
         // start as a submit that may have been processed.
         let mut store_error = None;
         let mut no_room = None;
+        // When the request left: the task's clock starts there, not when
+        // the answer came (a slow answer would shift every poll planned
+        // from the processing times).
+        let mut left_at = None;
         let sent = {
             let ctx = self.ctx.clone();
             let job = &mut self.job;
             let (store_error, no_room) = (&mut store_error, &mut no_room);
+            let left_at = &mut left_at;
             let before_send: BeforeSend<'_> = Box::new(move || {
                 Box::pin(async move {
                     if let Err(reason) = ctx.state_has_room() {
@@ -77,7 +88,10 @@ impl JobRun {
                         return false;
                     }
                     match ctx.transition(job, Event::SubmitStarted).await {
-                        Ok(()) => job.state == State::Submitting,
+                        Ok(()) => {
+                            *left_at = Some(Utc::now());
+                            job.state == State::Submitting
+                        }
                         Err(err) => {
                             *store_error = Some(err);
                             false
@@ -86,8 +100,15 @@ impl JobRun {
                 })
             });
             let endpoint = Endpoint::of_options(&options);
-            api.submit_to(endpoint, &video_url, &project_name, &options, before_send)
-                .await
+            api.submit_to(
+                endpoint,
+                &video_url,
+                &project_name,
+                &options,
+                before_send,
+                Some(&claim),
+            )
+            .await
         };
         if let Some(err) = store_error {
             return Err(err);
@@ -99,7 +120,7 @@ impl JobRun {
                     id: reply.id,
                     project_name: reply.name.unwrap_or(project_name),
                     options,
-                    submitted_at: Utc::now(),
+                    submitted_at: left_at.unwrap_or_else(Utc::now),
                     failed: false,
                 };
                 self.record_task(task).await

@@ -15,9 +15,13 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(ctx: Context, job: Job, slot: Option<Slot>) -> Worker {
-        Worker {
-            run: JobRun::new(ctx, job, slot),
+        let mut run = JobRun::new(ctx, job, slot);
+        // A freed slot handed to a queued job: its submit is announced to
+        // the budget now, before the submit waits its turn to go.
+        if run.job.state == State::Queued && run.slot.is_some() && !run.needs_upload() {
+            run.submit_claim = run.ctx.api.as_ref().map(|api| api.budget().claim());
         }
+        Worker { run }
     }
 
     /// Drive the job until it ends, is deferred, or shutdown. Returns its key.
