@@ -197,7 +197,7 @@ mod tests {
     fn config(feeds: usize) -> String {
         let mut text = String::from(
             "# [[feeds]] in a comment\n[api]\nrequests_per_minute = 10\n\n\
-             [presets.meta]\nenable_export = false\nexports = [\n  \"[[feeds]]\",\n]\n\n",
+             [presets.meta]\nenable_export = false\nalso = [\n  \"[[feeds]]\",\n]\n\n",
         );
         for i in 0..feeds {
             if i == feeds / 2 {
@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn headers_naming_feeds_another_way_are_left_to_the_whole_parse() {
         for odd in ["[feeds.extra]\n", "[[ \"feeds\" ]]\n", "[[feeds . x]]\n"] {
-            let text = format!("{}{odd}", config(600));
+            let text = format!("{}\n{odd}", config(600));
             assert!(feed_chunks(&text).is_none(), "{odd}");
         }
         let inline = format!("feeds = []\n{}", config(600));
