@@ -12,7 +12,6 @@
 //! The API key is looked up here (environment, `api_key_file`, systemd
 //! credential) and kept in a [`Secret`], so it never reaches a message.
 
-mod chunked;
 pub mod edit;
 mod error;
 mod feeds;
@@ -130,7 +129,7 @@ pub fn parse(
         file: path.display().to_string(),
         text,
     };
-    let raw: RawConfig = chunked::from_str(text).map_err(|e| src.toml_error(&e))?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
 
     let abs_path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let base = abs_path.parent().map(Path::to_path_buf).unwrap_or_default();
