@@ -105,7 +105,10 @@ mod tests {
         for i in 0..64u32 {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
-                store.meta.insert(format!("t{i}"), &i.to_be_bytes()).unwrap();
+                store
+                    .meta
+                    .insert(format!("t{i}"), &i.to_be_bytes())
+                    .unwrap();
                 store.flush().await.unwrap();
             }));
         }

@@ -168,7 +168,10 @@ fn decode_compact(key: &str, bytes: &[u8]) -> Option<Job> {
     if !input.0.is_empty() {
         return None;
     }
-    let source = Source { duration_s, ..source };
+    let source = Source {
+        duration_s,
+        ..source
+    };
     let mut job = Job::new(id, key.to_string(), source, preset, at);
     job.name = name;
     job.apply(Event::Skipped { reason }, at).ok()?;
@@ -328,7 +331,12 @@ mod tests {
         own_url.source.url = "https://youtu.be/abcdefghijk?t=1".into();
         let mut with_length = skipped(None);
         with_length.source.duration_s = Some(3_725);
-        for job in [skipped(Some("Ünïcode title")), skipped(None), own_url, with_length] {
+        for job in [
+            skipped(Some("Ünïcode title")),
+            skipped(None),
+            own_url,
+            with_length,
+        ] {
             let record = encode(&job);
             let version = match job.source.duration_s {
                 Some(_) => COMPACT_SKIP_V2,
