@@ -109,6 +109,8 @@ pub struct Task {
     /// The options sent, frozen at submit time (a changed preset applies
     /// only to jobs not yet submitted).
     pub options: Map<String, Value>,
+    /// When the submit request left (not when its answer came): the start
+    /// of the task's processing time as the cadence measures it.
     pub submitted_at: DateTime<Utc>,
     /// The task ended FAILED: a retry must submit a new one.
     #[serde(default)]

@@ -28,14 +28,31 @@ pub(super) const COUNT: &str = "skips:count";
 
 type TxResult<T> = Result<T, ConflictableTransactionError<()>>;
 
-/// The bucket `key` belongs to (its sled key in `skips`): 16 bits, enough
-/// that a bucket stays small (about 15 entries at a million keys), few
-/// enough that sled's per-page memory stays a few MiB.
-pub(super) fn bucket_of(key: &[u8]) -> [u8; 2] {
+/// Entries a home bucket takes before a new key goes to its spill bucket
+/// (see [`buckets_of`]).
+/// (Two in unit tests, so that spilling is exercised without 16 000 keys.)
+const HOME_CAP: usize = if cfg!(test) { 2 } else { 64 };
+
+/// The two buckets `key` may live in (sled keys in `skips`), home first.
+///
+/// **On-disk contract:** records are found by these exact values, and the
+/// migration does not move records between buckets. Changing this function
+/// or [`folder_of`] needs a new store format and a migration that
+/// re-buckets `skips` (the golden values in the tests pin it).
+///
+/// The spill bucket is two bytes of the key's SHA-256: 65 536 buckets, few
+/// enough that sled's per-page memory stays a few MiB, enough that a bucket
+/// holds about 15 entries at a million keys. A file URL in a folder has a
+/// home bucket among its folder's 256 (see [`folder_of`]) and goes to its
+/// spill bucket only once the home bucket holds [`HOME_CAP`] entries, so a
+/// folder that many shows share (a podcast host's, a tracking prefix's)
+/// cannot grow buckets without bound. Other keys: both are the same.
+pub(super) fn buckets_of(key: &[u8]) -> [[u8; 2]; 2] {
     let digest = Sha256::digest(key);
+    let spill = [digest[0], digest[1]];
     match folder_of(key) {
-        Some(folder) => [Sha256::digest(folder)[0], digest[1]],
-        None => [digest[0], digest[1]],
+        Some(folder) => [[Sha256::digest(folder)[0], digest[1]], spill],
+        None => [spill, spill],
     }
 }
 
@@ -44,9 +61,8 @@ pub(super) fn bucket_of(key: &[u8]) -> [u8; 2] {
 /// `…/secure/<show>/…`), and keeping them in 256 neighbouring buckets keeps
 /// a feed's writes on a few sled pages, which halved the file and made a
 /// million-key first pass 3 × faster (BENCHMARKS.md). Files at a host's
-/// root (megaphone's `traffic.megaphone.fm/<id>.mp3`, every show at one
-/// host) are spread over all buckets instead, so that one host cannot
-/// crowd 256 buckets.
+/// root (megaphone's `traffic.megaphone.fm/<id>.mp3`) go to their spill
+/// bucket directly. Keys have no fragment (`model::identity`).
 fn folder_of(key: &[u8]) -> Option<&[u8]> {
     let url = key.strip_prefix(b"url:")?;
     let end = url.iter().position(|&b| b == b'?').unwrap_or(url.len());
@@ -56,30 +72,41 @@ fn folder_of(key: &[u8]) -> Option<&[u8]> {
     (folder.iter().filter(|&&b| b == b'/').count() >= 3).then_some(folder)
 }
 
-/// The entries of a bucket's value, in order; a value that ends early
-/// stops the iteration (it is never written so).
-pub(super) fn entries(bucket: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    let mut rest = bucket;
-    std::iter::from_fn(move || {
-        let mut reader = record::Reader(rest);
-        let key = reader.slice()?;
-        let value = reader.slice()?;
-        rest = reader.0;
-        Some((key, value))
-    })
+/// A bucket whose value does not parse: never written so, so the database
+/// is damaged. Reported, never rewritten (that would drop its entries).
+#[derive(Debug)]
+pub(super) struct Malformed;
+
+/// The entries of a bucket's value, in order.
+pub(super) fn entries(bucket: &[u8]) -> Result<Vec<(&[u8], &[u8])>, Malformed> {
+    let mut reader = record::Reader(bucket);
+    let mut all = Vec::new();
+    while !reader.0.is_empty() {
+        let key = reader.slice().ok_or(Malformed)?;
+        let value = reader.slice().ok_or(Malformed)?;
+        all.push((key, value));
+    }
+    Ok(all)
 }
 
 /// `key`'s record in the bucket value `bucket`.
-pub(super) fn find<'a>(bucket: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-    entries(bucket).find(|(k, _)| *k == key).map(|(_, v)| v)
+pub(super) fn find<'a>(bucket: &'a [u8], key: &[u8]) -> Result<Option<&'a [u8]>, Malformed> {
+    Ok(entries(bucket)?
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v))
 }
 
 /// `bucket` with `key` set to `value` (or removed, for `None`), and the
 /// record it held before.
-fn with(bucket: &[u8], key: &[u8], value: Option<&[u8]>) -> (Vec<u8>, Option<Vec<u8>>) {
+fn with(
+    bucket: &[u8],
+    key: &[u8],
+    value: Option<&[u8]>,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), Malformed> {
     let mut out = record::Writer(Vec::with_capacity(bucket.len() + 64));
     let mut old = None;
-    for (k, v) in entries(bucket) {
+    for (k, v) in entries(bucket)? {
         if k == key {
             old = Some(v.to_vec());
         } else {
@@ -91,7 +118,12 @@ fn with(bucket: &[u8], key: &[u8], value: Option<&[u8]>) -> (Vec<u8>, Option<Vec
         out.slice(key);
         out.slice(value);
     }
-    (out.0, old)
+    Ok((out.0, old))
+}
+
+/// Aborts the transaction: see [`Malformed`].
+fn abort(_: Malformed) -> ConflictableTransactionError<()> {
+    ConflictableTransactionError::Abort(())
 }
 
 /// The `jobs` tree and the buckets as one map, inside a transaction.
@@ -106,8 +138,25 @@ impl TxRecords<'_> {
         if let Some(json) = self.jobs.get(key)? {
             return Ok(Some(json.to_vec()));
         }
-        let bucket = self.skips.get(bucket_of(key))?;
-        Ok(bucket.and_then(|b| find(&b, key).map(<[u8]>::to_vec)))
+        Ok(self.holder(key)?.map(|(_, _, record)| record))
+    }
+
+    /// The bucket that holds `key`: its name, value and `key`'s record.
+    fn holder(&self, key: &[u8]) -> TxResult<Option<([u8; 2], Vec<u8>, Vec<u8>)>> {
+        let [home, spill] = buckets_of(key);
+        for name in if home == spill {
+            vec![home]
+        } else {
+            vec![home, spill]
+        } {
+            if let Some(bucket) = self.skips.get(name)? {
+                if let Some(record) = find(&bucket, key).map_err(abort)? {
+                    let record = record.to_vec();
+                    return Ok(Some((name, bucket.to_vec(), record)));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Store `record` for `key`, in the buckets if it is compact and in
@@ -131,15 +180,15 @@ impl TxRecords<'_> {
         Ok(old_json.map(|v| v.to_vec()).or(old_compact))
     }
 
-    /// Set or remove `key` in its bucket, moving the count with it.
+    /// Set or remove `key` where it is, or put it in its home bucket (its
+    /// spill bucket once home is full), moving the count with it.
     fn set_in_bucket(&self, key: &[u8], value: Option<&[u8]>) -> TxResult<Option<Vec<u8>>> {
-        let name = bucket_of(key);
-        let bucket = self.skips.get(name)?;
-        let current = bucket.as_deref().unwrap_or_default();
-        if value.is_none() && find(current, key).is_none() {
-            return Ok(None);
-        }
-        let (updated, old) = with(current, key, value);
+        let (name, current) = match self.holder(key)? {
+            Some((name, bucket, _)) => (name, bucket),
+            None if value.is_none() => return Ok(None),
+            None => self.bucket_for_new(key)?,
+        };
+        let (updated, old) = with(&current, key, value).map_err(abort)?;
         if updated.is_empty() {
             self.skips.remove(&name)?;
         } else {
@@ -153,6 +202,25 @@ impl TxRecords<'_> {
         }
         Ok(old)
     }
+
+    fn bucket_for_new(&self, key: &[u8]) -> TxResult<([u8; 2], Vec<u8>)> {
+        let [home, spill] = buckets_of(key);
+        let home_bucket = self
+            .skips
+            .get(home)?
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        let full = entries(&home_bucket).map_err(abort)?.len() >= HOME_CAP;
+        if full && home != spill {
+            let spill_bucket = self
+                .skips
+                .get(spill)?
+                .map(|b| b.to_vec())
+                .unwrap_or_default();
+            return Ok((spill, spill_bucket));
+        }
+        Ok((home, home_bucket))
+    }
 }
 
 #[cfg(test)]
@@ -161,32 +229,34 @@ mod tests {
 
     #[test]
     fn a_bucket_sets_replaces_and_removes_entries_keeping_the_others() {
-        let (one, old) = with(&[], b"url:a", Some(&[1, 2]));
+        let (one, old) = with(&[], b"url:a", Some(&[1, 2])).unwrap();
         assert_eq!(old, None);
-        let (two, _) = with(&one, b"youtube:b", Some(&[3]));
-        assert_eq!(find(&two, b"url:a"), Some(&[1u8, 2][..]));
-        assert_eq!(find(&two, b"youtube:b"), Some(&[3u8][..]));
-        assert_eq!(find(&two, b"url:"), None, "a prefix is not a key");
-        let (replaced, old) = with(&two, b"url:a", Some(&[9]));
+        let (two, _) = with(&one, b"youtube:b", Some(&[3])).unwrap();
+        assert_eq!(find(&two, b"url:a").unwrap(), Some(&[1u8, 2][..]));
+        assert_eq!(find(&two, b"youtube:b").unwrap(), Some(&[3u8][..]));
+        assert_eq!(find(&two, b"url:").unwrap(), None, "a prefix is not a key");
+        let (replaced, old) = with(&two, b"url:a", Some(&[9])).unwrap();
         assert_eq!(old.as_deref(), Some(&[1u8, 2][..]));
-        assert_eq!(entries(&replaced).count(), 2);
-        assert_eq!(find(&replaced, b"url:a"), Some(&[9u8][..]));
-        let (removed, old) = with(&replaced, b"youtube:b", None);
+        assert_eq!(entries(&replaced).unwrap().len(), 2);
+        assert_eq!(find(&replaced, b"url:a").unwrap(), Some(&[9u8][..]));
+        let (removed, old) = with(&replaced, b"youtube:b", None).unwrap();
         assert_eq!(old.as_deref(), Some(&[3u8][..]));
-        assert_eq!(
-            entries(&removed).collect::<Vec<_>>(),
-            [(&b"url:a"[..], &[9u8][..])]
-        );
-        let (empty, _) = with(&removed, b"url:a", None);
+        assert_eq!(entries(&removed).unwrap(), [(&b"url:a"[..], &[9u8][..])]);
+        let (empty, _) = with(&removed, b"url:a", None).unwrap();
         assert!(empty.is_empty());
+        // A damaged value is an error, never a shorter bucket.
+        let mut damaged = two.clone();
+        damaged.push(7);
+        assert!(find(&damaged, b"url:a").is_err());
+        assert!(with(&damaged, b"url:c", Some(&[1])).is_err());
     }
 
     #[test]
     fn long_keys_and_records_survive_the_varint_lengths() {
         let key = vec![b'k'; 5000];
         let value = vec![1u8; 300];
-        let (bucket, _) = with(&[], &key, Some(&value));
-        assert_eq!(find(&bucket, &key), Some(&value[..]));
+        let (bucket, _) = with(&[], &key, Some(&value)).unwrap();
+        assert_eq!(find(&bucket, &key).unwrap(), Some(&value[..]));
     }
 
     #[test]
@@ -197,20 +267,35 @@ mod tests {
         );
         assert_eq!(folder_of(b"url:https://traffic.example/abc.mp3"), None);
         assert_eq!(folder_of(b"youtube:abcdefghijk"), None);
-        let first =
-            |i: u32| bucket_of(format!("url:https://cdn.example/show/{i}.mp3").as_bytes())[0];
-        assert!((0..100).all(|i| first(i) == first(0)));
-        let spread: std::collections::HashSet<_> = (0..100)
-            .map(|i| bucket_of(format!("url:https://cdn.example/show/{i}.mp3").as_bytes()))
-            .collect();
+        let home =
+            |i: u32| buckets_of(format!("url:https://cdn.example/show/{i}.mp3").as_bytes())[0];
+        assert!((0..100).all(|i| home(i)[0] == home(0)[0]));
+        let spread: std::collections::HashSet<_> = (0..100).map(home).collect();
         assert!(spread.len() > 70, "{} buckets for 100 files", spread.len());
+    }
+
+    /// The on-disk contract (see [`buckets_of`]): these must never change
+    /// without a new store format.
+    #[test]
+    fn bucket_names_are_pinned() {
+        let pinned = |key: &str| {
+            buckets_of(key.as_bytes())
+                .iter()
+                .map(|b| format!("{:02x}{:02x}", b[0], b[1]))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        // Computed apart with Python hashlib: sha256(folder)[0] + sha256(key)[1], sha256(key)[..2].
+        assert_eq!(pinned("youtube:abcdefghijk"), "d2ee d2ee");
+        assert_eq!(pinned("url:https://videos.example/rss1/6.mp4"), "abc8 19c8");
+        assert_eq!(pinned("url:https://traffic.example/abc.mp3"), "b65e b65e");
     }
 
     #[test]
     fn buckets_spread_keys() {
         let mut seen = std::collections::HashSet::new();
         for i in 0..1000 {
-            seen.insert(bucket_of(format!("youtube:{i:011}").as_bytes()));
+            seen.insert(buckets_of(format!("youtube:{i:011}").as_bytes())[0]);
         }
         assert!(seen.len() > 950, "{} buckets for 1000 keys", seen.len());
     }

@@ -235,7 +235,7 @@ mod tests {
             .each_compact(|_, record| {
                 assert!(record::is_compact(record));
                 in_buckets += 1;
-                Ok(())
+                Ok(true)
             })
             .unwrap();
         assert_eq!(in_buckets, expected);

@@ -146,13 +146,13 @@ impl Store {
             None => 0,
         };
         // Compact skips have no number entry (a rare, one-time scan).
-        for entry in self.jobs.iter().values().chain(self.skips.iter().values()) {
-            let entry = entry?;
-            for (_, record) in buckets::entries(&entry) {
-                highest = highest.max(record::compact_id(record).unwrap_or(0));
-            }
-            highest = highest.max(record::compact_id(&entry).unwrap_or(0));
+        for entry in self.jobs.iter().values() {
+            highest = highest.max(record::compact_id(&entry?).unwrap_or(0));
         }
+        self.each_compact(|_, record| {
+            highest = highest.max(record::compact_id(record).unwrap_or(0));
+            Ok(true)
+        })?;
         let next = highest + 1;
         // Only if still absent: another opener cannot exist (sled locks the
         // file), but an existing counter must never move backwards.
@@ -293,23 +293,23 @@ impl Store {
             // The record and its work-list entry in one transaction, and only
             // if the record is still what was read (two feeds at once queue
             // it once).
-            let record = encode(&job);
             let trees = (
                 &self.jobs,
                 &self.skips,
                 &self.meta,
+                &self.job_numbers,
                 &self.active,
                 &self.by_state,
             );
             let written = trees
-                .transaction(|(jobs, skips, meta, active, by_state)| {
+                .transaction(|(jobs, skips, meta, numbers, active, by_state)| {
                     let records = TxRecords { jobs, skips, meta };
                     if records.get(key.as_bytes())?.as_deref() != Some(&old[..]) {
                         return Ok(false);
                     }
-                    records.insert(key.as_bytes(), &record)?;
-                    by_state::reindex(by_state, key.as_bytes(), Some(&old), Some(&record))?;
-                    active.insert(key.as_bytes(), &[])?;
+                    // A compact skip had no number entry; the queued job
+                    // needs one (`show 42`).
+                    write_job(&records, numbers, active, by_state, &job)?;
                     Ok(true)
                 })
                 .map_err(tx_error);
@@ -480,8 +480,9 @@ fn write_job(
 fn tx_error(err: TransactionError<()>) -> StoreError {
     match err {
         TransactionError::Storage(e) => StoreError::Sled(e),
+        // Only a skip bucket that does not parse aborts (`buckets.rs`).
         TransactionError::Abort(()) => {
-            StoreError::Sled(sled::Error::ReportableBug("transaction aborted".into()))
+            StoreError::Sled(sled::Error::Corruption { at: None, bt: () })
         }
     }
 }
@@ -708,6 +709,80 @@ mod tests {
             assert_eq!(store.require(key).unwrap().state.name(), "skipped");
         }
         assert_eq!(store.active_jobs().unwrap().len(), 1);
+    }
+
+    /// Each key in exactly one place (`jobs` or one bucket), and the count
+    /// equal to what the buckets hold.
+    fn assert_each_key_once(store: &Store) {
+        let mut in_buckets = std::collections::HashSet::new();
+        store
+            .each_compact(|key, _| {
+                assert!(in_buckets.insert(key.to_vec()), "a key in two buckets");
+                Ok(true)
+            })
+            .unwrap();
+        for key in store.jobs.iter().keys() {
+            assert!(
+                !in_buckets.contains(&key.unwrap().to_vec()),
+                "in jobs and a bucket"
+            );
+        }
+        let counted = store
+            .meta
+            .get(buckets::COUNT)
+            .unwrap()
+            .map_or(0, |v| read_u64(&v));
+        assert_eq!(counted as usize, in_buckets.len());
+    }
+
+    /// 200 files of one folder (more than a home bucket takes) and a
+    /// duplicate in the same batch: every one found, numbered and counted,
+    /// through requeue and forget too.
+    #[tokio::test]
+    async fn skips_of_one_folder_spill_and_every_write_keeps_each_key_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = Utc::now();
+        let key = |i: usize| format!("url:https://cdn.example/show/{i}.mp3");
+        let mut items: Vec<_> = (0..200)
+            .map(|i| (key(i), source(), "backfill".to_string()))
+            .collect();
+        items.push((key(7), source(), "backfill".to_string()));
+        let outcomes = store.insert_skipped_many(items, "meta", now).await.unwrap();
+        assert!(matches!(&outcomes[200], Inserted::Existing(j) if j.key == key(7)));
+        assert_each_key_once(&store);
+        assert_eq!(store.count_by_state().unwrap()["skipped"], 200);
+        let homes: std::collections::HashSet<_> = (0..200)
+            .map(|i| buckets::buckets_of(key(i).as_bytes())[0])
+            .collect();
+        assert!(homes.len() < 200, "some home buckets are shared");
+        let spilled = (0..200)
+            .filter(|&i| {
+                let home = buckets::buckets_of(key(i).as_bytes())[0];
+                let bucket = store.skips.get(home).unwrap().unwrap_or_default();
+                buckets::find(&bucket, key(i).as_bytes()).unwrap().is_none()
+            })
+            .count();
+        assert!(spilled > 0, "full home buckets spill");
+        for i in 0..200 {
+            let job = store.require(&key(i)).unwrap();
+            assert_eq!(store.find(&job.id.to_string()).unwrap().key, key(i));
+        }
+        // Requeued: JSON now, out of its bucket, and found by its number.
+        let requeued = store
+            .requeue_skipped(&key(42), source(), "default", now, |_| true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            store.find(&requeued.id.to_string()).unwrap().state.name(),
+            "queued"
+        );
+        store.forget(&key(43)).await.unwrap();
+        assert!(store.get(&key(43)).unwrap().is_none());
+        assert_each_key_once(&store);
+        let counts = store.count_by_state().unwrap();
+        assert_eq!((counts["skipped"], counts["queued"]), (198, 1));
     }
 
     #[tokio::test]

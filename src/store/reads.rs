@@ -35,20 +35,29 @@ impl Store {
         if let Some(json) = self.jobs.get(key)? {
             return Ok(Some(json.to_vec()));
         }
-        let bucket = self.skips.get(buckets::bucket_of(key.as_bytes()))?;
-        Ok(bucket.and_then(|b| buckets::find(&b, key.as_bytes()).map(<[u8]>::to_vec)))
+        for name in buckets::buckets_of(key.as_bytes()) {
+            if let Some(bucket) = self.skips.get(name)? {
+                let found = buckets::find(&bucket, key.as_bytes()).map_err(|_| damaged(&name))?;
+                if let Some(record) = found {
+                    return Ok(Some(record.to_vec()));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Calls `each` with every compact record (key, record), bucket by
-    /// bucket.
+    /// bucket, until it returns `false`.
     pub(super) fn each_compact(
         &self,
-        mut each: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
-        for bucket in self.skips.iter().values() {
-            let bucket = bucket?;
-            for (key, record) in buckets::entries(&bucket) {
-                each(key, record)?;
+        for bucket in self.skips.iter() {
+            let (name, bucket) = bucket?;
+            for (key, record) in buckets::entries(&bucket).map_err(|_| damaged(&name))? {
+                if !each(key, record)? {
+                    return Ok(());
+                }
             }
         }
         Ok(())
@@ -77,10 +86,10 @@ impl Store {
     fn find_compact(&self, number: u64) -> Result<Option<Job>, StoreError> {
         let mut found = None;
         self.each_compact(|key, record| {
-            if found.is_none() && super::record::compact_id(record) == Some(number) {
+            if super::record::compact_id(record) == Some(number) {
                 found = Some(decode(&String::from_utf8_lossy(key), record)?);
             }
-            Ok(())
+            Ok(found.is_none())
         })?;
         Ok(found)
     }
@@ -94,7 +103,7 @@ impl Store {
         }
         self.each_compact(|key, record| {
             jobs.push(decode(&String::from_utf8_lossy(key), record)?);
-            Ok(())
+            Ok(true)
         })?;
         jobs.sort_by_key(|job| job.id);
         Ok(jobs)
@@ -119,5 +128,16 @@ impl Store {
     /// A named tree for other modules' state (feeds, drop folder).
     pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree(name)?)
+    }
+}
+
+/// A skip bucket that does not parse (`buckets::Malformed`).
+fn damaged(name: &[u8]) -> StoreError {
+    let source = <serde_json::Error as serde::de::Error>::custom(
+        "a bucket of skipped entries does not parse (the database is damaged)",
+    );
+    StoreError::Corrupt {
+        key: format!("skips bucket {name:02x?}"),
+        source,
     }
 }
