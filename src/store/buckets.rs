@@ -77,8 +77,11 @@ fn folder_of(key: &[u8]) -> Option<&[u8]> {
 #[derive(Debug)]
 pub(super) struct Malformed;
 
+/// One entry of a bucket: a key and its record.
+pub(super) type Entry<'a> = (&'a [u8], &'a [u8]);
+
 /// The entries of a bucket's value, in order.
-pub(super) fn entries(bucket: &[u8]) -> Result<Vec<(&[u8], &[u8])>, Malformed> {
+pub(super) fn entries(bucket: &[u8]) -> Result<Vec<Entry<'_>>, Malformed> {
     let mut reader = record::Reader(bucket);
     let mut all = Vec::new();
     while !reader.0.is_empty() {
@@ -126,6 +129,9 @@ fn abort(_: Malformed) -> ConflictableTransactionError<()> {
     ConflictableTransactionError::Abort(())
 }
 
+/// The bucket holding a key: its name, its value and the key's record.
+type Holder = ([u8; 2], Vec<u8>, Vec<u8>);
+
 /// The `jobs` tree and the buckets as one map, inside a transaction.
 pub(super) struct TxRecords<'a> {
     pub jobs: &'a TransactionalTree,
@@ -142,7 +148,7 @@ impl TxRecords<'_> {
     }
 
     /// The bucket that holds `key`: its name, value and `key`'s record.
-    fn holder(&self, key: &[u8]) -> TxResult<Option<([u8; 2], Vec<u8>, Vec<u8>)>> {
+    fn holder(&self, key: &[u8]) -> TxResult<Option<Holder>> {
         let [home, spill] = buckets_of(key);
         for name in if home == spill {
             vec![home]
