@@ -43,7 +43,6 @@ impl JobRun {
         let mut settling = Settling::default();
         let mut errors_in_a_row = 0;
         let clock = TaskClock::since(self.job.task.as_ref().map(|t| t.submitted_at));
-        let mut last_poll_due = Duration::ZERO;
         let mut running_at = None;
         let mut cadence = Cadence::default();
         // Until its end is seen, polls that can wait leave tokens for it.
@@ -51,6 +50,17 @@ impl JobRun {
         // Polled from its submit on (not resumed after a restart): its first
         // SUCCEEDED tells when it ended even if no poll saw it running.
         let from_submit = clock.now() < self.ctx.config().api.poll_interval;
+        // With no samples yet, polls come every `poll_interval` from the
+        // submit's answer, not from when the request left: the API starts
+        // the task's clock when the request arrives, so a grid started
+        // earlier can poll just before a task ends on it and see the end
+        // a whole interval late (BENCHMARKS.md, "Round 2, final"). A task
+        // resumed after a restart is polled at once.
+        let mut last_poll_due = if from_submit {
+            clock.now()
+        } else {
+            Duration::ZERO
+        };
         loop {
             let extra = if errors_in_a_row > 1 {
                 backoff(RETRY_START, RETRY_MAX, errors_in_a_row)
