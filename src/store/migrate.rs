@@ -17,9 +17,9 @@
 //! loses nothing, and the next open starts over, which skips what is done
 //! (converting a converted record is a no-op, indexing is idempotent).
 
-use sled::{IVec, Transactional};
+use sled::IVec;
 
-use super::{by_state, read_u64, record, tx_error, Store, StoreError, TxRecords};
+use super::{by_state, read_u64, record, Store, StoreError};
 
 const FORMAT: &str = "store:format";
 const CURRENT_FORMAT: u64 = 3;
@@ -87,48 +87,36 @@ impl Store {
             let job = record::decode(&String::from_utf8_lossy(key), bytes)?;
             jobs.push((job, bytes));
         }
-        let trees = (
-            &self.jobs,
-            &self.skips,
-            &self.meta,
-            &self.active,
-            &self.by_state,
-            &self.job_numbers,
-        );
-        trees
-            .transaction(|(jobs_tree, skips, meta, active, index, numbers)| {
-                let records = TxRecords {
-                    jobs: jobs_tree,
-                    skips,
-                    meta,
-                };
-                for (job, old) in &jobs {
-                    let key = job.key.as_bytes();
-                    let new = record::encode(job);
-                    if record::is_compact(&new) {
-                        // A format 2 JSON skip had an index entry; format 1
-                        // had none, and removing nothing is harmless.
-                        by_state::reindex(index, key, Some(old), Some(&new))?;
-                        numbers.remove(&job.id.to_be_bytes())?;
-                    } else {
-                        // Written as if from nothing: a format 1 record has
-                        // no entry, and a repeat is harmless.
-                        by_state::reindex(index, key, None, Some(&new))?;
-                    }
-                    records.insert(key, &new)?;
-                    if !job.state.is_terminal() {
-                        active.insert(key, &[])?;
-                    }
+        self.job_transaction(|tx| {
+            for (job, old) in &jobs {
+                let key = job.key.as_bytes();
+                let new = record::encode(job);
+                if record::is_compact(&new) {
+                    // A format 2 JSON skip had an index entry; format 1 had
+                    // none, and removing nothing is harmless.
+                    by_state::reindex(tx.by_state, key, Some(old), Some(&new))?;
+                    tx.numbers.remove(&job.id.to_be_bytes())?;
+                } else {
+                    // Written as if from nothing: a format 1 record has no
+                    // entry, and a repeat is harmless.
+                    by_state::reindex(tx.by_state, key, None, Some(&new))?;
                 }
-                Ok(())
-            })
-            .map_err(tx_error)
+                tx.records.insert(key, &new)?;
+                if !job.state.is_terminal() {
+                    tx.active.insert(key, &[])?;
+                }
+            }
+            Ok(())
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
+    use sled::Transactional;
+
+    use crate::store::{tx_error, TxRecords};
 
     use super::*;
     use crate::model::{Event, Job, Source};

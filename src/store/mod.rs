@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
 mod buckets;
@@ -27,6 +26,7 @@ mod reads;
 mod record;
 mod skips;
 mod timings;
+mod tx;
 pub use timings::{ProcessingSample, MAX_SAMPLES};
 
 use crate::model::{Event, Job, JobChange, Source};
@@ -227,31 +227,21 @@ impl Store {
         // The number is filled in inside the transaction.
         let mut draft = Job::new(0, key.to_string(), source, preset.to_string(), now);
         prepare(&mut draft);
-        let trees = (
-            &self.jobs,
-            &self.skips,
-            &self.job_numbers,
-            &self.active,
-            &self.meta,
-            &self.by_state,
-        );
-        let outcome = trees
-            .transaction(|(jobs, skips, numbers, active, meta, by_state)| {
-                let records = TxRecords { jobs, skips, meta };
-                if let Some(bytes) = records.get(key.as_bytes())? {
-                    return Ok(Err(bytes));
-                }
-                let id = meta
-                    .get(NEXT_JOB_NUMBER)?
-                    .map_or(1, |v| read_u64(&v))
-                    .max(1);
-                meta.insert(NEXT_JOB_NUMBER, &(id + 1).to_be_bytes())?;
-                let mut job = draft.clone();
-                job.id = id;
-                write_job(&records, numbers, active, by_state, &job)?;
-                Ok(Ok(job))
-            })
-            .map_err(tx_error)?;
+        let outcome = self.job_transaction(|tx| {
+            if let Some(bytes) = tx.records.get(key.as_bytes())? {
+                return Ok(Err(bytes));
+            }
+            let meta = tx.records.meta;
+            let id = meta
+                .get(NEXT_JOB_NUMBER)?
+                .map_or(1, |v| read_u64(&v))
+                .max(1);
+            meta.insert(NEXT_JOB_NUMBER, &(id + 1).to_be_bytes())?;
+            let mut job = draft.clone();
+            job.id = id;
+            tx.write(&job)?;
+            Ok(Ok(job))
+        })?;
         match outcome {
             Ok(job) => {
                 // Skipped on first sight: never on the work list.
@@ -293,26 +283,15 @@ impl Store {
             // The record and its work-list entry in one transaction, and only
             // if the record is still what was read (two feeds at once queue
             // it once).
-            let trees = (
-                &self.jobs,
-                &self.skips,
-                &self.meta,
-                &self.job_numbers,
-                &self.active,
-                &self.by_state,
-            );
-            let written = trees
-                .transaction(|(jobs, skips, meta, numbers, active, by_state)| {
-                    let records = TxRecords { jobs, skips, meta };
-                    if records.get(key.as_bytes())?.as_deref() != Some(&old[..]) {
-                        return Ok(false);
-                    }
-                    // A compact skip had no number entry; the queued job
-                    // needs one (`show 42`).
-                    write_job(&records, numbers, active, by_state, &job)?;
-                    Ok(true)
-                })
-                .map_err(tx_error);
+            let written = self.job_transaction(|tx| {
+                if tx.records.get(key.as_bytes())?.as_deref() != Some(&old[..]) {
+                    return Ok(false);
+                }
+                // A compact skip had no number entry; the queued job needs
+                // one (`show 42`).
+                tx.write(&job)?;
+                Ok(true)
+            });
             if self.noted(written)? {
                 self.changed(key);
                 self.flush().await?;
@@ -361,8 +340,13 @@ impl Store {
                 if let Some(id) = &event_id {
                     outbox::record_job_event(jobs, meta, outbox, job, id)?;
                 }
-                let records = TxRecords { jobs, skips, meta };
-                write_job(&records, numbers, active, by_state, job)?;
+                let tx = JobTx {
+                    records: TxRecords { jobs, skips, meta },
+                    numbers,
+                    active,
+                    by_state,
+                };
+                tx.write(job)?;
                 if let Some((day, units)) = units {
                     for counter in [day_key(day), UNITS_TOTAL.to_string()] {
                         let current = meta.get(counter.as_bytes())?.map_or(0, |v| read_u64(&v));
@@ -407,24 +391,13 @@ impl Store {
     /// Remove a key from the seen set so it can be clipped again.
     pub async fn forget(&self, key: &str) -> Result<Job, StoreError> {
         let job = self.find(key)?;
-        let trees = (
-            &self.jobs,
-            &self.skips,
-            &self.meta,
-            &self.job_numbers,
-            &self.active,
-            &self.by_state,
-        );
-        trees
-            .transaction(|(jobs, skips, meta, numbers, active, by_state)| {
-                let records = TxRecords { jobs, skips, meta };
-                let old = records.remove(job.key.as_bytes())?;
-                by_state::reindex(by_state, job.key.as_bytes(), old.as_deref(), None)?;
-                numbers.remove(&job.id.to_be_bytes())?;
-                active.remove(job.key.as_bytes())?;
-                Ok(())
-            })
-            .map_err(tx_error)?;
+        self.job_transaction(|tx| {
+            let old = tx.records.remove(job.key.as_bytes())?;
+            by_state::reindex(tx.by_state, job.key.as_bytes(), old.as_deref(), None)?;
+            tx.numbers.remove(&job.id.to_be_bytes())?;
+            tx.active.remove(job.key.as_bytes())?;
+            Ok(())
+        })?;
         self.changed(&job.key);
         self.flush().await?;
         self.publish(JobChange::Forgotten(Arc::new(job.clone())));
@@ -449,44 +422,6 @@ fn classify_open_error(path: &Path, err: sled::Error) -> StoreError {
     }
 }
 
-/// A job's record, number, state-index and work-list entries, inside a
-/// transaction.
-fn write_job(
-    records: &TxRecords,
-    numbers: &TransactionalTree,
-    active: &TransactionalTree,
-    by_state: &TransactionalTree,
-    job: &Job,
-) -> Result<(), ConflictableTransactionError<()>> {
-    let record = encode(job);
-    let old = records.insert(job.key.as_bytes(), &record)?;
-    by_state::reindex(by_state, job.key.as_bytes(), old.as_deref(), Some(&record))?;
-    // A compact skip has no number entry: it would be one more sled entry
-    // for every key, the bulk of the file (BENCHMARKS.md); `find` scans for
-    // the number instead.
-    if record::is_compact(&record) {
-        numbers.remove(&job.id.to_be_bytes())?;
-    } else {
-        numbers.insert(&job.id.to_be_bytes(), job.key.as_bytes())?;
-    }
-    if job.state.is_terminal() {
-        active.remove(job.key.as_bytes())?;
-    } else {
-        active.insert(job.key.as_bytes(), &[])?;
-    }
-    Ok(())
-}
-
-fn tx_error(err: TransactionError<()>) -> StoreError {
-    match err {
-        TransactionError::Storage(e) => StoreError::Sled(e),
-        // Only a skip bucket that does not parse aborts (`buckets.rs`).
-        TransactionError::Abort(()) => {
-            StoreError::Sled(sled::Error::Corruption { at: None, bt: () })
-        }
-    }
-}
-
 fn day_key(day: NaiveDate) -> String {
     format!("units:{day}")
 }
@@ -497,6 +432,7 @@ fn read_u64(bytes: &[u8]) -> u64 {
 
 use buckets::TxRecords;
 use record::{decode, encode};
+use tx::{tx_error, JobTx};
 
 #[cfg(test)]
 mod tests {

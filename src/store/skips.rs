@@ -4,14 +4,10 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use sled::Transactional;
-
 use crate::model::{Event, Job, JobChange, Source};
+use chrono::{DateTime, Utc};
 
-use super::{
-    decode, read_u64, tx_error, write_job, Inserted, Store, StoreError, TxRecords, NEXT_JOB_NUMBER,
-};
+use super::{decode, read_u64, Inserted, Store, StoreError, NEXT_JOB_NUMBER};
 
 /// Skipped entries written per transaction by [`Store::insert_skipped_many`].
 const SKIPS_PER_TRANSACTION: usize = 1000;
@@ -57,37 +53,27 @@ impl Store {
     /// Write each draft whose key is unknown, numbered in order (one
     /// transaction). Not flushed.
     fn write_skipped(&self, drafts: &[Job]) -> Result<Vec<Inserted>, StoreError> {
-        let trees = (
-            &self.jobs,
-            &self.skips,
-            &self.job_numbers,
-            &self.active,
-            &self.meta,
-            &self.by_state,
-        );
-        let outcomes = trees
-            .transaction(|(jobs, skips, numbers, active, meta, by_state)| {
-                let records = TxRecords { jobs, skips, meta };
-                let mut next = meta
-                    .get(NEXT_JOB_NUMBER)?
-                    .map_or(1, |v| read_u64(&v))
-                    .max(1);
-                let mut outcomes = Vec::with_capacity(drafts.len());
-                for draft in drafts {
-                    if let Some(bytes) = records.get(draft.key.as_bytes())? {
-                        outcomes.push(Err((draft.key.clone(), bytes)));
-                        continue;
-                    }
-                    let mut job = draft.clone();
-                    job.id = next;
-                    next += 1;
-                    write_job(&records, numbers, active, by_state, &job)?;
-                    outcomes.push(Ok(job));
+        let outcomes = self.job_transaction(|tx| {
+            let meta = tx.records.meta;
+            let mut next = meta
+                .get(NEXT_JOB_NUMBER)?
+                .map_or(1, |v| read_u64(&v))
+                .max(1);
+            let mut outcomes = Vec::with_capacity(drafts.len());
+            for draft in drafts {
+                if let Some(bytes) = tx.records.get(draft.key.as_bytes())? {
+                    outcomes.push(Err((draft.key.clone(), bytes)));
+                    continue;
                 }
-                meta.insert(NEXT_JOB_NUMBER, &next.to_be_bytes())?;
-                Ok(outcomes)
-            })
-            .map_err(tx_error)?;
+                let mut job = draft.clone();
+                job.id = next;
+                next += 1;
+                tx.write(&job)?;
+                outcomes.push(Ok(job));
+            }
+            meta.insert(NEXT_JOB_NUMBER, &next.to_be_bytes())?;
+            Ok(outcomes)
+        })?;
         outcomes
             .into_iter()
             .map(|outcome| match outcome {
