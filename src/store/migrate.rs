@@ -116,6 +116,7 @@ mod tests {
     use chrono::Utc;
     use sled::Transactional;
 
+    use crate::store::tests::reopen;
     use crate::store::{tx_error, TxRecords};
 
     use super::*;
@@ -148,19 +149,6 @@ mod tests {
         meta.insert("jobs:next_number", &next.to_be_bytes())
             .unwrap();
         db.flush().unwrap();
-    }
-
-    /// sled's threads may hold the lock for a moment after a handle drops.
-    fn reopen(dir: &std::path::Path) -> Store {
-        for _ in 0..100 {
-            match Store::open(dir) {
-                Err(StoreError::Locked { .. }) => {
-                    std::thread::sleep(std::time::Duration::from_millis(50))
-                }
-                other => return other.unwrap(),
-            }
-        }
-        panic!("the store stayed locked")
     }
 
     fn jobs(n: u64) -> Vec<Job> {

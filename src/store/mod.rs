@@ -448,7 +448,7 @@ mod tests {
 
     /// sled's threads may hold the file lock for a moment after the last
     /// handle drops (seen on a loaded machine).
-    fn reopen(dir: &Path) -> Store {
+    pub(super) fn reopen(dir: &Path) -> Store {
         for _ in 0..100 {
             match Store::open(dir) {
                 Err(StoreError::Locked { .. }) => {

@@ -108,6 +108,8 @@ pub(super) fn record_job_event(
     job: &Job,
     id: &str,
 ) -> Result<(), ConflictableTransactionError<()>> {
+    // The JSON records suffice: a compact record (in a skip bucket) is
+    // always `skipped`, never the `done`/`failed` recorded here.
     let before = jobs.get(job.key.as_bytes())?;
     let was = before.as_deref().and_then(super::record::state_name);
     if was.as_deref() == Some(job.state.name()) {

@@ -37,7 +37,8 @@ impl Store {
         }
         for name in buckets::buckets_of(key.as_bytes()) {
             if let Some(bucket) = self.skips.get(name)? {
-                let found = buckets::find(&bucket, key.as_bytes()).map_err(|_| damaged(&name))?;
+                let found =
+                    buckets::find(&bucket, key.as_bytes()).map_err(|_| damaged(Some(&name)))?;
                 if let Some(record) = found {
                     return Ok(Some(record.to_vec()));
                 }
@@ -54,7 +55,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         for bucket in self.skips.iter() {
             let (name, bucket) = bucket?;
-            for (key, record) in buckets::entries(&bucket).map_err(|_| damaged(&name))? {
+            for (key, record) in buckets::entries(&bucket).map_err(|_| damaged(Some(&name)))? {
                 if !each(key, record)? {
                     return Ok(());
                 }
@@ -131,13 +132,17 @@ impl Store {
     }
 }
 
-/// A skip bucket that does not parse (`buckets::Malformed`).
-fn damaged(name: &[u8]) -> StoreError {
+/// A skip bucket that does not parse (`buckets::Malformed`); `None` when
+/// a write found it and sled's abort does not say which.
+pub(super) fn damaged(name: Option<&[u8]>) -> StoreError {
     let source = <serde_json::Error as serde::de::Error>::custom(
         "a bucket of skipped entries does not parse (the database is damaged)",
     );
     StoreError::Corrupt {
-        key: format!("skips bucket {name:02x?}"),
+        key: match name {
+            Some(name) => format!("skips bucket {name:02x?}"),
+            None => "a skips bucket".into(),
+        },
         source,
     }
 }

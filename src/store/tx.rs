@@ -73,8 +73,6 @@ pub(super) fn tx_error(err: TransactionError<()>) -> StoreError {
     match err {
         TransactionError::Storage(e) => StoreError::Sled(e),
         // Only a skip bucket that does not parse aborts (`buckets.rs`).
-        TransactionError::Abort(()) => {
-            StoreError::Sled(sled::Error::Corruption { at: None, bt: () })
-        }
+        TransactionError::Abort(()) => super::reads::damaged(None),
     }
 }
